@@ -1,0 +1,60 @@
+"""The ``golden`` command line.
+
+Each command group lives in its own module here and exposes ``register(app)``; modules whose name
+starts with ``_`` are helpers. Heavy libraries are imported inside the commands so that
+``golden --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+
+import typer
+
+from pipelines.errors import GoldenError
+
+app = typer.Typer(
+    name="golden",
+    help="Turn messy customer records from many systems into one golden record per customer.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_commands() -> None:
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):
+            continue
+        importlib.import_module(f"{__name__}.{module.name}").register(app)
+
+
+_register_commands()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug detail."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log warnings and errors only."),
+) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "great_expectations", "py4j"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main() -> None:
+    """Console-script entry point: expected errors print one clear message and exit 2."""
+    try:
+        app()
+    except GoldenError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -1,0 +1,40 @@
+"""Options and helpers shared by the command modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from pipelines.config import PipelineConfig
+
+CONFIG_OPTION = typer.Option(
+    ...,
+    "--config",
+    "-c",
+    help="Pipeline config YAML.",
+    envvar="GOLDEN_CONFIG",
+    exists=False,
+)
+WAREHOUSE_OPTION = typer.Option(
+    None, "--warehouse", help="Override warehouse.path from the config."
+)
+ACTOR_OPTION = typer.Option(
+    None, "--actor", help="Who is acting, for the audit trail (default: the OS user)."
+)
+
+
+def load(config: Path, warehouse: Path | None = None) -> PipelineConfig:
+    from pipelines.config import load_config
+
+    overrides = {"warehouse.path": str(Path(warehouse).resolve())} if warehouse else None
+    return load_config(config, overrides)
+
+
+def actor_name(actor: str | None) -> str:
+    """The explicit ``--actor``, else ``GOLDEN_ACTOR``, else the OS user."""
+    from pipelines.audit import actor_name as resolve  # the one rule, shared with the trail
+
+    return resolve(actor)

@@ -1,0 +1,49 @@
+"""``golden run``: every stage in order on one config, without Airflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pipelines.cli._common import CONFIG_OPTION, WAREHOUSE_OPTION, load
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        run_id: str | None = typer.Option(None, help="Reuse a run id (rerun); default: new."),
+        full_reload: bool = typer.Option(False, help="Reload every source completely."),
+        model: Path | None = typer.Option(None, help="Trained Splink model JSON to reuse."),
+        skip_backup: bool = typer.Option(False, help="Do not back up this run."),
+    ) -> None:
+        """Ingest, validate, standardise, match, build golden records, publish and back up."""
+        from tqdm import tqdm
+
+        from pipelines.orchestrate import run_pipeline
+        from pipelines.summary import format_summary, summarise_run
+        from pipelines.warehouse import new_run_id
+
+        cfg = load(config, warehouse)
+        run_id = run_id or new_run_id()
+        steps = len(cfg.sources) + 8  # one step per source, then the shared stages
+        with tqdm(total=steps, desc="golden run", unit="stage", leave=False) as bar:
+
+            def on_stage(name: str) -> None:
+                bar.set_postfix_str(name)
+                bar.update(1)
+
+            try:
+                run_pipeline(
+                    cfg,
+                    run_id,
+                    full_reload=full_reload,
+                    model_path=model,
+                    skip_backup=skip_backup,
+                    on_stage=on_stage,
+                )
+            finally:
+                bar.close()
+                print(format_summary(summarise_run(cfg, run_id)))

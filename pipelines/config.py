@@ -1,0 +1,202 @@
+"""The pipeline configuration: one YAML file describes a deployment.
+
+``load_config`` is the only way configuration enters the pipeline. Every problem it finds is a
+:class:`~pipelines.errors.ConfigError` that names the file, the key (as a dotted path such as
+``sources[1].mapping``) and, where the YAML has one, the line, so a user can fix it without
+reading code. Secrets never live in the file: it names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from matching.config import MatchingConfig
+from pipelines.backup.config import BackupConfig
+from pipelines.config_base import ConfigPath, StrictModel
+from pipelines.errors import ConfigError
+from pipelines.golden.config import GoldenConfig
+from pipelines.ingest.config import SourceConfig
+from pipelines.privacy.config import PrivacyConfig
+from pipelines.publish.config import PublishConfig
+from pipelines.standardise.config import StandardiseConfig
+from pipelines.validate.config import ValidationConfig
+
+
+class WarehouseConfig(StrictModel):
+    path: ConfigPath = Field(default_factory=lambda: Path.cwd() / "warehouse")
+    """Root of every artefact; relative paths are relative to the config file."""
+    duckdb_memory_limit: str = "4GB"
+    """Memory limit for DuckDB work outside matching; DuckDB spills to disk beyond it."""
+
+
+class AlertsConfig(StrictModel):
+    on_failure: list[Literal["log", "email", "slack"]] = Field(default_factory=lambda: ["log"])
+    """Where failure alerts go: ``log``, ``email``, ``slack``."""
+    email_to: list[str] = Field(default_factory=list)
+    slack_webhook_env: str | None = None
+    """Environment variable holding the Slack incoming-webhook URL."""
+
+    @model_validator(mode="after")
+    def _channels_have_targets(self) -> AlertsConfig:
+        # Caught at load time: an alert channel without a target would only fail mid-incident.
+        if "email" in self.on_failure and not self.email_to:
+            raise ValueError("on_failure includes 'email', so email_to must list recipients")
+        if "slack" in self.on_failure and not self.slack_webhook_env:
+            raise ValueError(
+                "on_failure includes 'slack', so slack_webhook_env must name the environment "
+                "variable that holds the webhook URL"
+            )
+        return self
+
+
+class PipelineConfig(StrictModel):
+    """A whole deployment."""
+
+    project: str = "golden-records"
+    """A label for logs, alerts and the audit trail."""
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    """Where every artefact of every run is kept."""
+    sources: list[SourceConfig] = Field(min_length=1)
+    """The source systems to ingest, each with its column mapping and parsing hints."""
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    """Expectation suites, Data Docs and the quality gate."""
+    standardise: StandardiseConfig = Field(default_factory=StandardiseConfig)
+    """Standardisation options shared by every source."""
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    """The Splink model, thresholds and engine."""
+    golden: GoldenConfig = Field(default_factory=GoldenConfig)
+    """Survivorship rules and golden ids."""
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+    """Published versions of the golden tables."""
+    backup: BackupConfig = Field(default_factory=BackupConfig)
+    """Backups to S3-compatible object storage."""
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    """Roles and masking, erasure, retention of personal data."""
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    """Where failure alerts go."""
+
+    config_path: Path | None = Field(default=None, exclude=True)
+    """Where this config was loaded from (set by ``load_config``, not by the file)."""
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        seen: set[str] = set()
+        for source in value:
+            if source.name in seen:
+                raise ValueError(f"two sources are named {source.name!r}; names must be unique")
+            seen.add(source.name)
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_model_path(self) -> PipelineConfig:
+        # matching/ cannot import the path helpers of pipelines/, so its path is resolved here.
+        model_path = self.matching.model_path
+        if model_path is not None and not model_path.is_absolute() and self.config_path:
+            self.matching.model_path = (self.config_path.parent / model_path).resolve()
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources)
+        raise ConfigError(f"no source named {name!r} in {self.config_path}; sources are: {known}")
+
+    @property
+    def source_names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+
+def load_config(
+    path: str | os.PathLike[str], overrides: dict[str, Any] | None = None
+) -> PipelineConfig:
+    """Read, validate and resolve a pipeline config file.
+
+    ``overrides`` are dotted keys applied on top of the file (``{"warehouse.path": "/tmp/w"}``),
+    for the CLI's flags and for tests. The ``GOLDEN_WAREHOUSE`` environment variable sets
+    ``warehouse.path`` (below explicit overrides), so one file serves several environments.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (give the path of a YAML file)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys at the top level")
+    env_warehouse = os.environ.get("GOLDEN_WAREHOUSE")
+    if env_warehouse:
+        _set_dotted(data, "warehouse.path", env_warehouse)
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    data["config_path"] = str(path.resolve())
+    try:
+        return PipelineConfig.model_validate(data, context={"base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, root)) from None
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def _describe(exc: ValidationError, path: Path, root: yaml.Node | None) -> str:
+    lines = [f"config file {path} has {exc.error_count()} problem(s):"]
+    for error in exc.errors():
+        loc = error["loc"]
+        key = _dotted(loc)
+        line = _line_of(root, loc)
+        where = f" (line {line})" if line else ""
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling; see docs/configuration.md)"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        elif "input" in error and error["type"] not in ("model_type", "dict_type"):
+            message = f"{message} (got {error['input']!r})"
+        lines.append(f"  - {key or '<top level>'}{where}: {message}")
+    return "\n".join(lines)
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """Line number (1-based) of the deepest YAML node on ``loc`` that exists in the file."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((kv for kv in node.value if kv[0].value == part), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

@@ -1,0 +1,177 @@
+"""The run summary: what a run did, reconciled, in one object and one printable table.
+
+Built only from the stage records in ``runs/<run_id>/stages/`` so that a run driven by Airflow
+(one task per stage, on different workers) summarises exactly like a CLI run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from pipelines.config import PipelineConfig
+from pipelines.warehouse import Warehouse
+
+
+class SourceCounts(BaseModel):
+    source: str
+    rows_read: int | None = None
+    rejected_at_ingest: int | None = None
+    current: int | None = None
+    accepted: int | None = None
+    quarantined: int | None = None
+    warned: int | None = None
+    new_columns: list[str] = Field(default_factory=list)
+
+    @property
+    def reconciled(self) -> bool | None:
+        """Current records == accepted + quarantined (nothing silently dropped)."""
+        if None in (self.current, self.accepted, self.quarantined):
+            return None
+        return self.current == self.accepted + self.quarantined
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    stages: dict[str, str] = Field(default_factory=dict)
+    """Stage label -> status (``succeeded`` / ``failed``)."""
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    errors: dict[str, str] = Field(default_factory=dict)
+    sources: list[SourceCounts] = Field(default_factory=list)
+    staged: int | None = None
+    staged_accepted: int | None = None
+    staged_quarantined: int | None = None
+    standardisation: dict[str, Any] = Field(default_factory=dict)
+    records_matched: int | None = None
+    pairs_scored: int | None = None
+    clusters: int | None = None
+    review_pairs: int | None = None
+    golden_records: int | None = None
+    golden_ids: dict[str, int] = Field(default_factory=dict)
+    data_docs: str | None = None
+    published_version: str | None = None
+    duckdb_path: str | None = None
+    backup_uri: str | None = None
+    run_dir: str | None = None
+
+    @property
+    def reconciled(self) -> bool:
+        checks = [s.reconciled for s in self.sources]
+        if None not in (self.staged, self.staged_accepted, self.staged_quarantined):
+            checks.append(self.staged == self.staged_accepted + self.staged_quarantined)
+        return all(c is not False for c in checks)
+
+
+def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
+    from pipelines.orchestrate import stage_records
+
+    warehouse = Warehouse(config.warehouse.path)
+    summary = RunSummary(run_id=run_id, run_dir=str(warehouse.run(run_id)))
+    by_source: dict[str, SourceCounts] = {}
+    for record in stage_records(warehouse, run_id):
+        label = (
+            f"{record['stage']}[{record['source']}]" if record.get("source") else record["stage"]
+        )
+        summary.stages[label] = record["status"]
+        summary.stage_seconds[label] = record.get("seconds", 0.0)
+        if record["status"] != "succeeded":
+            summary.errors[label] = record.get("error", "")
+            continue
+        result: dict[str, Any] = record.get("result") or {}
+        stage, source = record["stage"], record.get("source")
+        if source:
+            counts = by_source.setdefault(source, SourceCounts(source=source))
+            if stage == "ingest":
+                counts.rows_read = result.get("rows_read")
+                counts.rejected_at_ingest = result.get("rows_rejected")
+                counts.current = result.get("rows_current")
+                counts.new_columns = result.get("new_columns") or []
+            elif stage == "validate_source":
+                counts.accepted = result.get("accepted")
+                counts.quarantined = result.get("quarantined")
+                counts.warned = result.get("warned")
+        elif stage == "standardise":
+            summary.staged = result.get("rows_out")
+            summary.standardisation = result.get("fields") or {}
+        elif stage == "validate_staged":
+            summary.staged_accepted = result.get("accepted")
+            summary.staged_quarantined = result.get("quarantined")
+        elif stage == "data_docs":
+            summary.data_docs = result.get("path")
+        elif stage == "match":
+            summary.records_matched = result.get("records")
+            summary.pairs_scored = result.get("pairs_scored")
+            summary.clusters = result.get("clusters")
+            summary.review_pairs = result.get("review_pairs")
+        elif stage == "golden":
+            summary.golden_records = result.get("golden_records")
+            summary.golden_ids = {
+                k: result[k]
+                for k in ("created", "kept", "merged", "split", "retired")
+                if result.get(k) is not None
+            }
+        elif stage == "publish":
+            summary.published_version = result.get("version_dir")
+            summary.duckdb_path = result.get("duckdb_path")
+        elif stage == "backup":
+            summary.backup_uri = result.get("uri")
+    summary.sources = [by_source[name] for name in config.source_names if name in by_source]
+    return summary
+
+
+def format_summary(summary: RunSummary) -> str:
+    """A plain-text report for terminals and Airflow logs."""
+
+    def n(value: int | None) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    lines = [f"Run {summary.run_id}", ""]
+    header = f"{'source':<16}{'rows in':>10}{'rejected':>10}{'current':>10}"
+    header += f"{'accepted':>10}{'quarant.':>10}{'warned':>10}  reconciled"
+    lines += [header, "-" * len(header)]
+    for s in summary.sources:
+        ok = {True: "yes", False: "NO", None: "-"}[s.reconciled]
+        lines.append(
+            f"{s.source:<16}{n(s.rows_read):>10}{n(s.rejected_at_ingest):>10}{n(s.current):>10}"
+            f"{n(s.accepted):>10}{n(s.quarantined):>10}{n(s.warned):>10}  {ok}"
+        )
+        if s.new_columns:
+            lines.append(f"{'':<16}new columns (schema drift): {', '.join(s.new_columns)}")
+    lines.append("")
+    lines.append(
+        f"staged records: {n(summary.staged)}  accepted: {n(summary.staged_accepted)}  "
+        f"quarantined: {n(summary.staged_quarantined)}"
+    )
+    lines.append(
+        f"matched records: {n(summary.records_matched)}  pairs scored: {n(summary.pairs_scored)}  "
+        f"clusters: {n(summary.clusters)}  pairs for review: {n(summary.review_pairs)}"
+    )
+    ids = ", ".join(f"{k} {v:,}" for k, v in summary.golden_ids.items())
+    lines.append(
+        f"golden records: {n(summary.golden_records)}" + (f"  (ids: {ids})" if ids else "")
+    )
+    if summary.standardisation:
+        lines.append("")
+        lines.append(f"{'field':<16}{'standardised':>14}{'invalid':>10}{'empty':>10}")
+        for field, stats in summary.standardisation.items():
+            lines.append(
+                f"{field:<16}{n(stats.get('standardised')):>14}{n(stats.get('invalid')):>10}"
+                f"{n(stats.get('empty')):>10}"
+            )
+    lines.append("")
+    for label, path in (
+        ("validation report", summary.data_docs),
+        ("golden tables", summary.published_version),
+        ("DuckDB database", summary.duckdb_path),
+        ("backup", summary.backup_uri),
+        ("run folder", summary.run_dir),
+    ):
+        if path:
+            lines.append(f"{label + ':':<19}{path}")
+    if summary.errors:
+        lines.append("")
+        lines += [f"FAILED {label}: {error}" for label, error in summary.errors.items()]
+    if not summary.reconciled:
+        lines.append("WARNING: row counts do not reconcile (in != accepted + quarantined)")
+    return "\n".join(lines)

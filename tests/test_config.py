@@ -1,0 +1,174 @@
+"""The config loader: every bad input is an error naming the file, the key and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from pipelines.config import load_config
+from pipelines.errors import ConfigError
+
+GOOD = """\
+sources:
+  - name: crm
+    kind: file
+    path: data/crm.csv
+    id_column: crm_id
+    mapping:
+      first_name: fname
+      email: mail
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(dedent(text))
+    return path
+
+
+def test_good_config_loads_with_defaults_and_guessed_format(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    source = config.source("crm")
+    assert source.format == "csv"
+    assert source.suite_name == "crm"
+    assert config.matching.engine == "duckdb"
+    assert config.config_path == (tmp_path / "pipeline.yaml").resolve()
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    text = GOOD + "warehouse:\n  path: wh\nvalidation:\n  expectations_dir: ../suites\n"
+    config = load_config(write(tmp_path, text))
+    assert config.warehouse.path == (tmp_path / "wh").resolve()
+    assert config.validation.expectations_dir == (tmp_path.parent / "suites").resolve()
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.yaml does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources: [\n")
+    with pytest.raises(ConfigError, match="is not valid YAML") as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mapping of keys"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "message"),
+    [
+        pytest.param(
+            GOOD + "    bogus: 1\n", "sources[0].bogus", 9, "unknown key", id="unknown-source-key"
+        ),
+        pytest.param(
+            GOOD + "matching:\n  match_threshold: 2\n",
+            "matching.match_threshold",
+            10,
+            "less than 1",
+            id="threshold-out-of-range",
+        ),
+        pytest.param(
+            GOOD.replace("first_name: fname", "frist_name: fname"),
+            "sources[0].mapping",
+            6,
+            "unknown canonical field",
+            id="misspelt-canonical-field",
+        ),
+        pytest.param(
+            GOOD.replace("name: crm", "name: CRM Export"),
+            "sources[0].name",
+            2,
+            "not a valid name",
+            id="bad-source-name",
+        ),
+        pytest.param(
+            GOOD.replace("    id_column: crm_id\n", ""),
+            "sources[0].id_column",
+            2,
+            "required key is missing",
+            id="missing-required",
+        ),
+        pytest.param(
+            GOOD + "backup:\n  server_side_encryption: aws:kms\n",
+            "backup",
+            9,
+            "needs kms_key_id",
+            id="kms-without-key",
+        ),
+        pytest.param(
+            GOOD + "validation:\n  gate:\n    max_critical_failure_rate: 1.5\n",
+            "validation.gate.max_critical_failure_rate",
+            11,
+            "less than or equal to 1",
+            id="gate-rate-above-one",
+        ),
+        pytest.param(
+            GOOD.replace("    kind: file\n", "    kind: ftp\n"),
+            "sources[0].kind",
+            3,
+            "'file', 's3', 'postgres' or 'mysql'",
+            id="unknown-kind",
+        ),
+        pytest.param(
+            GOOD + "    csv:\n      encoding: klingon\n",
+            "sources[0].csv.encoding",
+            10,
+            "unknown text encoding",
+            id="unknown-encoding",
+        ),
+    ],
+)
+def test_bad_value_names_key_line_and_file(
+    tmp_path: Path, text: str, key: str, line: int, message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text_of_error = str(err.value)
+    assert str(path) in text_of_error
+    assert f"{key} (line {line})" in text_of_error
+    assert message in text_of_error
+
+
+def test_source_kind_needs_its_location(tmp_path: Path) -> None:
+    text = GOOD.replace("    kind: file\n    path: data/crm.csv\n", "    kind: postgres\n")
+    with pytest.raises(ConfigError, match="a source of kind 'postgres' needs 'database'"):
+        load_config(write(tmp_path, text))
+
+
+def test_duplicate_source_names_are_rejected(tmp_path: Path) -> None:
+    text = GOOD + "".join(GOOD.splitlines(keepends=True)[1:])
+    with pytest.raises(ConfigError, match="two sources are named 'crm'"):
+        load_config(write(tmp_path, text))
+
+
+def test_review_band_must_sit_below_the_match_threshold(tmp_path: Path) -> None:
+    text = GOOD + "matching:\n  match_threshold: 0.6\n  review_lower: 0.7\n"
+    with pytest.raises(ConfigError, match=r"review_lower \(0.7\) must be below"):
+        load_config(write(tmp_path, text))
+
+
+def test_overrides_apply_dotted_keys(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), {"warehouse.path": str(tmp_path / "elsewhere")})
+    assert config.warehouse.path == tmp_path / "elsewhere"
+
+
+def test_unknown_source_lookup_lists_the_known_ones(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match="sources are: crm"):
+        config.source("erp")
+
+
+def test_bundled_example_config_loads() -> None:
+    example = Path(__file__).parents[1] / "examples" / "config.yaml"
+    if not example.exists():
+        pytest.fail("examples/config.yaml is missing: the demo needs it")
+    config = load_config(example)
+    assert len(config.sources) >= 3
