@@ -1,0 +1,66 @@
+"""Schema drift: what a source sends compared with what the pipeline relies on.
+
+Columns the pipeline needs (the id, the update timestamp and every mapped column) must be there:
+their absence is a :class:`SchemaDriftError` naming the source, the file and the column, because
+going on would quietly null a field for every record. Columns nobody expected are only reported:
+sources grow columns all the time and the raw layer keeps them anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from pipelines.errors import SchemaDriftError, SourceError
+from pipelines.ingest.config import SourceConfig
+from pipelines.schema import LINEAGE_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+
+def required_columns(source: SourceConfig) -> dict[str, str]:
+    """Column -> why the pipeline needs it."""
+    needed = {column: f"mapped to {field}" for field, column in source.mapping.items()}
+    if source.updated_at_column:
+        needed[source.updated_at_column] = "its updated_at_column"
+    needed[source.id_column] = "its id_column"
+    return needed
+
+
+def check_columns(source: SourceConfig, origin: str, columns: Iterable[str]) -> None:
+    """Fail on a missing required column or a column that would overwrite lineage."""
+    present = list(columns)
+    clash = sorted(set(present) & set(LINEAGE_COLUMNS))
+    if clash:
+        fix = (
+            "read it through a query that renames them"
+            if source.kind in ("postgres", "mysql")
+            else "rename them in the file"
+        )
+        raise SourceError(
+            f"source {source.name!r}: {origin} has column(s) {clash} whose names are reserved "
+            f"for lineage; {fix}"
+        )
+    missing = [(c, why) for c, why in required_columns(source).items() if c not in present]
+    if missing:
+        described = "; ".join(f"column {c!r} ({why})" for c, why in missing)
+        raise SchemaDriftError(
+            f"source {source.name!r}: {origin} has no {described}. "
+            f"Its columns are {present}. Fix the source or the source's config."
+        )
+
+
+def new_columns(seen: Iterable[str], expected: Iterable[str] | None) -> list[str]:
+    """Columns in ``seen`` that ``expected`` does not list (none when nothing is expected yet)."""
+    if expected is None:
+        return []
+    known = set(expected)
+    return [c for c in dict.fromkeys(seen) if c not in known]
+
+
+def dropped_columns(seen: Iterable[str], expected: Iterable[str] | None) -> list[str]:
+    """Expected columns the source stopped sending (the required ones fail earlier)."""
+    if expected is None:
+        return []
+    present = set(seen)
+    return [c for c in expected if c not in present]
