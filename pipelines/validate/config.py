@@ -1,0 +1,39 @@
+"""Configuration of the validation stage and its quality gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from pipelines.config_base import ConfigPath, Name, StrictModel
+
+
+class GateThresholds(StrictModel):
+    """When to stop a run before publish."""
+
+    max_critical_failure_rate: float = Field(0.05, ge=0, le=1)
+    """Stop if more than this share of a suite's rows fail a critical expectation."""
+    max_row_count_drop: float = Field(0.30, ge=0, le=1)
+    """Stop if a source delivers this much fewer rows than in its last successful run."""
+
+
+class ValidationConfig(StrictModel):
+    expectations_dir: ConfigPath = Path("expectations")
+    """Folder of GX suite JSON files (``<suite>.json``)."""
+    canonical_suite: Name = "canonical"
+    """Suite applied to every staged (standardised) record."""
+    gate: GateThresholds = Field(default_factory=GateThresholds)
+    """Default thresholds for every suite."""
+    suite_gates: dict[str, GateThresholds] = Field(default_factory=dict)
+    """Per-suite overrides of ``gate``."""
+    data_docs: bool = True
+    """Build GX's static HTML Data Docs site for stewards every run."""
+    engine: Literal["polars", "gx"] = "polars"
+    """How expectations are evaluated: ``polars`` runs the expectation types it implements
+    vectorised (same rows flagged as GX, proved by a parity test) and hands every other rule to
+    GX's pandas engine; ``gx`` runs every rule on GX's pandas engine (slow on large batches)."""
+
+    def thresholds_for(self, suite: str) -> GateThresholds:
+        return self.suite_gates.get(suite, self.gate)

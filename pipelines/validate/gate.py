@@ -1,0 +1,215 @@
+"""The quality gate: stop a run before publish when its data is worse than the config allows.
+
+It reads only what validation wrote (``dq/<suite>.json``) and the sources' state, so it can run
+as its own Airflow task. Three checks per suite, with thresholds from ``validation.gate`` or a
+per-suite override in ``validation.suite_gates``:
+
+- the share of rows that failed a critical expectation (``max_critical_failure_rate``);
+- a critical expectation that failed without judging rows (a missing column, a table-level
+  rule, a rule that could not be evaluated): nothing was quarantined, so nothing can be trusted;
+- for a source suite, how far the source's row count fell below its last successful run
+  (``max_row_count_drop``), from the batches recorded in ``state/sources/<source>.json``.
+
+A tripped gate raises :class:`~pipelines.errors.ValidationGateError` naming every suite,
+expectation and amount; publish never runs, so the published tables stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from pipelines.errors import StageInputError, ValidationGateError
+from pipelines.warehouse import Warehouse, read_json
+
+if TYPE_CHECKING:
+    from pipelines.config import PipelineConfig
+
+logger = logging.getLogger(__name__)
+
+
+class GateCheck(BaseModel):
+    suite: str
+    source: str | None
+    check: Literal["critical_failure_rate", "critical_expectation", "row_count_drop"]
+    passed: bool
+    value: float | None
+    """The measured share (0..1) for rate and drop checks."""
+    limit: float | None
+    message: str
+
+
+class GateResult(BaseModel):
+    run_id: str
+    passed: bool
+    checks: list[GateCheck]
+
+
+def check_gate(config: PipelineConfig, run_id: str) -> GateResult:
+    """Check every suite validated in ``run_id``; raise ``ValidationGateError`` if one trips."""
+    warehouse = Warehouse(config.warehouse.path)
+    dq_dir = warehouse.dq_result(run_id, "_").parent
+    paths = sorted(dq_dir.glob("*.json")) if dq_dir.is_dir() else []
+    if not paths:
+        raise StageInputError(
+            f"no validation results in {dq_dir}: run the 'validate' stages for run {run_id} first"
+        )
+    checks: list[GateCheck] = []
+    for path in paths:
+        try:
+            document = read_json(path)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StageInputError(f"cannot read validation result {path}: {exc}") from exc
+        checks += _suite_checks(config, warehouse, run_id, document)
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        lines = "\n".join(f"  - {c.message}" for c in failed)
+        raise ValidationGateError(
+            f"quality gate tripped for run {run_id}; nothing was published and the published "
+            f"tables are unchanged:\n{lines}"
+        )
+    logger.info("quality gate passed for run %s (%d checks)", run_id, len(checks))
+    return GateResult(run_id=run_id, passed=True, checks=checks)
+
+
+def _suite_checks(
+    config: PipelineConfig, warehouse: Warehouse, run_id: str, document: dict[str, Any]
+) -> list[GateCheck]:
+    suite, source = document["suite"], document.get("source")
+    limits = config.validation.thresholds_for(suite)
+    key = (
+        f"validation.suite_gates.{suite}"
+        if suite in config.validation.suite_gates
+        else "validation.gate"
+    )
+    descriptions = _descriptions(warehouse, run_id, suite)
+    entries = [
+        {**e, "description": descriptions[i] if i < len(descriptions) else None}
+        for i, e in enumerate(document["expectations"])
+    ]
+    critical = [e for e in entries if e["severity"] == "critical"]
+    checks: list[GateCheck] = []
+
+    rows_in, quarantined = int(document["rows_in"]), int(document["quarantined"])
+    rate = quarantined / rows_in if rows_in else 0.0
+    over = rate > limits.max_critical_failure_rate
+    culprits = sorted(
+        (e for e in critical if e["unexpected_count"]), key=lambda e: -int(e["unexpected_count"])
+    )
+    detail = "; ".join(
+        f"{_name(e)}: {e['unexpected_count']:,} rows ({e['unexpected_count'] / rows_in:.1%})"
+        for e in culprits
+    )
+    message = (
+        f"suite {suite!r}: {rate:.1%} of {rows_in:,} rows ({quarantined:,}) failed critical "
+        f"expectations, {'above' if over else 'within'} the {limits.max_critical_failure_rate:.1%} "
+        f"limit ({key}.max_critical_failure_rate)"
+    )
+    if over:
+        excess = (rate - limits.max_critical_failure_rate) * 100
+        message += f" by {excess:.1f} percentage points: {detail}"
+    checks.append(
+        GateCheck(
+            suite=suite,
+            source=source,
+            check="critical_failure_rate",
+            passed=not over,
+            value=rate,
+            limit=limits.max_critical_failure_rate,
+            message=message,
+        )
+    )
+
+    for entry in critical:
+        if entry["success"] or entry["unexpected_count"] is not None:
+            continue
+        checks.append(
+            GateCheck(
+                suite=suite,
+                source=source,
+                check="critical_expectation",
+                passed=False,
+                value=None,
+                limit=None,
+                message=(
+                    f"suite {suite!r}: critical expectation {_name(entry)} failed for the whole "
+                    "batch (a table-level rule, or one that could not be evaluated; see the Data "
+                    "Docs page of this run), so no row can be trusted"
+                ),
+            )
+        )
+
+    if source is not None:
+        baseline = _baseline(warehouse, source, run_id)
+        if baseline is not None:
+            base_rows, base_run = baseline
+            drop = (base_rows - rows_in) / base_rows if base_rows else 0.0
+            fell = drop > limits.max_row_count_drop
+            checks.append(
+                GateCheck(
+                    suite=suite,
+                    source=source,
+                    check="row_count_drop",
+                    passed=not fell,
+                    value=drop,
+                    limit=limits.max_row_count_drop,
+                    message=(
+                        f"suite {suite!r} (source {source!r}), row count: {rows_in:,} rows, "
+                        f"{drop:.1%} {'fewer' if drop >= 0 else 'more'} than the {base_rows:,} of "
+                        f"its last successful run {base_run}; the limit is a "
+                        f"{limits.max_row_count_drop:.1%} drop ({key}.max_row_count_drop)"
+                    ),
+                )
+            )
+    return checks
+
+
+def _name(entry: dict[str, Any]) -> str:
+    column = f" on {entry['column']}" if entry.get("column") else ""
+    description = f' ("{entry["description"]}")' if entry.get("description") else ""
+    return f"{entry['expectation']}{column}{description}"
+
+
+def _descriptions(warehouse: Warehouse, run_id: str, suite: str) -> list[str | None]:
+    """The suite's steward-facing descriptions, in dq order, from the run's GX result."""
+    path = warehouse.gx_result(run_id, suite)
+    try:
+        results = read_json(path)["results"]
+    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        return []
+    return [(r.get("expectation_config") or {}).get("description") for r in results]
+
+
+def _baseline(warehouse: Warehouse, source: str, run_id: str) -> tuple[int, str] | None:
+    """Rows of the source's last successful run before ``run_id``, and that run's id.
+
+    Ingest records each committed batch in the source state (``history``, and
+    ``last_run_id``/``last_row_count`` for the latest). The baseline is the newest earlier run
+    that was published (so a drop that tripped the gate once cannot become the new normal by
+    being run again); before anything was published, the newest earlier run.
+    """
+    path = warehouse.source_state(source)
+    if not path.is_file():
+        logger.info("source %s has no state yet: no row-count check", source)
+        return None
+    try:
+        state = read_json(path)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StageInputError(f"cannot read source state {path}: {exc}") from exc
+    candidates: dict[str, int] = {}
+    for record in state.get("history") or []:
+        if isinstance(record, dict) and isinstance(record.get("rows_current"), int):
+            candidates[str(record["run_id"])] = record["rows_current"]
+    last_run, last_count = state.get("last_run_id"), state.get("last_row_count")
+    if last_run and isinstance(last_count, int):
+        candidates.setdefault(str(last_run), last_count)
+    earlier = sorted((r for r in candidates if r < run_id), reverse=True)
+    if not earlier:
+        logger.info("source %s has no earlier run: no row-count check", source)
+        return None
+    published = [r for r in earlier if warehouse.published_version(r).exists()]
+    chosen = published[0] if published else earlier[0]
+    return candidates[chosen], chosen

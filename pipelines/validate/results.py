@@ -1,0 +1,128 @@
+"""A suite's outcomes as GX's own suite result and as the ``dq/<suite>.json`` document.
+
+The GX result (``ExpectationSuiteValidationResult``) is what Data Docs render; it is kept per run
+in ``runs/<run_id>/gx_results/<suite>.json`` so the Data Docs stage can run on its own. The dq
+document is the pipeline's contract (``docs/architecture.md``): one entry per expectation, which
+publish turns into rows of the ``dq_results`` table.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipelines.validate.outcome import Outcome
+from pipelines.validate.suites import Suite
+
+if TYPE_CHECKING:
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+    )
+
+DATASOURCE_NAME = "golden_records"
+
+
+def suite_result(
+    suite: Suite,
+    outcomes: list[Outcome],
+    *,
+    run_id: str,
+    run_time: datetime,
+    asset: str,
+    counts: dict[str, int],
+) -> ExpectationSuiteValidationResult:
+    """GX's result object for one suite on one batch (a source's records, or staged ones)."""
+    import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+    )
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    results = [o.to_gx() for o in outcomes]
+    evaluated = len(results)
+    successful = sum(1 for o in outcomes if o.success)
+    statistics = {
+        "evaluated_expectations": evaluated,
+        "successful_expectations": successful,
+        "unsuccessful_expectations": evaluated - successful,
+        "success_percent": successful / evaluated * 100 if evaluated else None,
+    }
+    meta = {
+        "great_expectations_version": gx.__version__,
+        "run_id": RunIdentifier(run_name=run_id, run_time=run_time),
+        "validation_time": run_time.strftime("%Y%m%dT%H%M%S.%fZ"),
+        "batch_spec": {"data_asset_name": asset, "rows": counts},
+        "batch_markers": {},
+        "active_batch_definition": {
+            "datasource_name": DATASOURCE_NAME,
+            "data_connector_name": "fluent",
+            "data_asset_name": asset,
+            "batch_identifiers": {},
+        },
+        "engines": sorted({o.engine for o in outcomes}),
+    }
+    return ExpectationSuiteValidationResult(
+        success=all(o.success for o in outcomes),
+        results=results,
+        suite_name=suite.name,
+        statistics=statistics,
+        meta=meta,
+        batch_id=f"{DATASOURCE_NAME}-{asset}",
+    )
+
+
+def write_suite_result(path: Path, result: ExpectationSuiteValidationResult) -> None:
+    from pipelines.warehouse import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result.to_json_dict(), indent=1) + "\n", encoding="utf-8")
+
+
+def read_suite_result(path: Path) -> ExpectationSuiteValidationResult:
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResultSchema,
+    )
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return ExpectationSuiteValidationResultSchema().load(data)
+
+
+def dq_document(
+    suite: Suite,
+    outcomes: list[Outcome],
+    *,
+    run_id: str,
+    source: str | None,
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    """``dq/<suite>.json`` as ``docs/architecture.md`` pins it."""
+    document: dict[str, Any] = {"suite": suite.name}
+    if source is not None:
+        document["source"] = source
+    document.update(
+        run_id=run_id,
+        rows_in=counts["rows_in"],
+        accepted=counts["accepted"],
+        quarantined=counts["quarantined"],
+        warned=counts["warned"],
+        success=all(o.success for o in outcomes),
+        expectations=[
+            {
+                "expectation": o.rule.type,
+                "column": o.rule.column_label,
+                "severity": o.rule.severity,
+                "success": o.success,
+                "unexpected_count": o.unexpected_count if o.row_level else None,
+                "unexpected_percent": o.unexpected_percent if o.row_level else None,
+                "sample_values": _jsonable(o.sample_values()),
+            }
+            for o in outcomes
+        ],
+    )
+    return document
+
+
+def _jsonable(values: list[Any]) -> list[Any]:
+    return [v if v is None or isinstance(v, str | int | float | bool) else str(v) for v in values]
