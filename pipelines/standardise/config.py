@@ -1,0 +1,14 @@
+"""Configuration of the standardisation stage (per-source hints live on each source)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipelines.config_base import ConfigPath, StrictModel
+
+
+class StandardiseConfig(StrictModel):
+    nicknames_path: ConfigPath | None = None
+    """Extra nickname pairs (CSV ``nickname,canonical``) added to the bundled table."""
+    min_birth_year: int = Field(1900, ge=1800)
+    """Dates of birth before this year are flagged invalid."""
