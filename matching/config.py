@@ -1,0 +1,56 @@
+"""Configuration of the matching stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class MatchingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    """Splink backend: embedded DuckDB, or Spark for data that outgrows one machine."""
+    model_path: Path | None = None
+    """A trained Splink model (JSON) to reuse instead of training on the run's data."""
+    match_threshold: float = Field(0.9, gt=0, lt=1)
+    """Pairs at or above this probability are linked into one cluster."""
+    review_lower: float = Field(0.5, gt=0, lt=1)
+    """Pairs from this probability up to ``match_threshold`` go to the steward review queue."""
+    seed: int = 42
+    """Seed for Splink's random sampling, so training is repeatable."""
+    max_pairs_for_u: int = Field(2_000_000, ge=10_000)
+    """Random pairs sampled to estimate u probabilities."""
+    em_max_pairs: int = Field(250_000, ge=10_000)
+    """Upper bound on the blocked pairs one expectation-maximisation session trains on (a
+    deterministic sample beyond it): m estimates settle long before every pair is seen."""
+    prior_recall: float = Field(0.6, gt=0, le=1)
+    """Assumed share of true matches that the strict deterministic rules find; used to estimate
+    the prior probability that two random records match."""
+    max_key_frequency: int = Field(50, ge=2)
+    """Blocking on a single contact key (email, phone, address) skips values shared by more
+    records than this: a switchboard number or a placeholder email identifies nobody, and
+    blocking on it would compare every pair of its thousands of records."""
+    predict_chunks: int = Field(1, ge=1, le=64)
+    """Score pairs in ``n x n`` chunks to bound memory on very large inputs."""
+    waterfall_pairs: int = Field(20, ge=0, le=500)
+    """Review pairs (a seeded sample) explained in the waterfall chart."""
+    memory_limit: str = "4GB"
+    """DuckDB memory limit for matching; beyond it DuckDB spills to disk."""
+    threads: int | None = None
+    """Threads for DuckDB (None: all cores)."""
+    spark_master: str = "local[2]"
+    """Spark master URL when ``engine`` is spark."""
+    spark_driver_memory: str = "2g"
+    """Driver memory for the local Spark session (ignored when a session already exists)."""
+
+    @model_validator(mode="after")
+    def _band_below_threshold(self) -> MatchingConfig:
+        if self.review_lower >= self.match_threshold:
+            raise ValueError(
+                f"review_lower ({self.review_lower}) must be below match_threshold "
+                f"({self.match_threshold})"
+            )
+        return self

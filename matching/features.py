@@ -1,0 +1,234 @@
+"""The columns Splink compares, derived from the staged records' matching keys.
+
+Standardisation writes the ``mk_*`` keys; this module adds the few derived columns the
+comparisons and blocking rules need (parts of the date of birth, a phone number's national
+tail, the script a name is written in, frequency-capped blocking keys, ...). Deriving them
+here, in Polars, keeps the comparison SQL plain column equality, which reads the same in every
+Splink backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import polars as pl
+
+from matching.errors import MatchingInputError
+
+logger = logging.getLogger(__name__)
+
+KEY_COLUMNS: Final = (
+    "mk_first_name",
+    "mk_first_name_canonical",
+    "mk_middle_initial",
+    "mk_last_name",
+    "mk_email",
+    "mk_email_user",
+    "mk_phone",
+    "mk_address",
+    "mk_house_number",
+    "mk_postcode",
+    "mk_city",
+    "mk_dob",
+)
+"""Matching keys (written by standardisation) that the model reads."""
+
+REQUIRED_COLUMNS: Final = ("record_key", "source_system", *KEY_COLUMNS)
+
+OPTIONAL_COLUMNS: Final = ("email", "name_suffix")
+"""Canonical fields the model uses when present (a null column when absent)."""
+
+_SUFFIXES: Final = {
+    "junior": "jr",
+    "senior": "sr",
+    "2": "ii",
+    "2nd": "ii",
+    "3": "iii",
+    "3rd": "iii",
+    "4": "iv",
+    "4th": "iv",
+}
+"""Spellings of the same generational suffix: ``Jr.``/``junior`` are one value, so that only a
+real difference (Jr against Sr) counts as a contradiction."""
+
+PHONE_TAIL_DIGITS: Final = 8
+"""Digits kept from the end of a phone number for the 'same number, other prefix' level: a
+number read with the wrong default region differs only in its country or trunk prefix."""
+
+POSTCODE_PREFIX_CHARS: Final = 3
+"""Leading postcode characters compared as 'same area' (a UK outward code, a US 3-digit ZIP)."""
+
+PLACEHOLDER_FACTOR: Final = 10
+PLACEHOLDER_MIN_COUNT: Final = 20
+"""A date of birth held by more than ``PLACEHOLDER_FACTOR`` times as many records as the
+average date (and by at least ``PLACEHOLDER_MIN_COUNT``) is a placeholder such as 1900-01-01,
+not a birthday: real birthdays spread over tens of thousands of days. Placeholders are treated
+as missing, so that they neither link strangers nor contradict a record's real birthday."""
+
+
+def matching_frame(records: pl.DataFrame, max_key_frequency: int) -> pl.DataFrame:
+    """One row per record with exactly the columns the Splink model compares and blocks on.
+
+    ``records`` follows the staged schema (at least ``record_key``, ``source_system`` and the
+    ``mk_*`` keys). Blank keys become nulls, so that two empty strings never count as an
+    agreement. Raises :class:`MatchingInputError` naming missing columns or duplicate keys.
+    """
+    _check(records)
+
+    def key(name: str) -> pl.Expr:
+        text = pl.col(name).cast(pl.String).str.strip_chars()
+        return pl.when(text == "").then(None).otherwise(text)
+
+    frame = records.select(
+        pl.col("record_key").cast(pl.String),
+        pl.col("source_system").cast(pl.String),
+        *(key(c).alias(c) for c in KEY_COLUMNS),
+        *(
+            key(c).alias(c) if c in records.columns else pl.lit(None, pl.String).alias(c)
+            for c in OPTIONAL_COLUMNS
+        ),
+    )
+    frame = frame.with_columns(mk_dob=_real_dates_of_birth(frame["mk_dob"]))
+    dob = pl.col("mk_dob")
+    year, month, day = dob.str.slice(0, 4), dob.str.slice(5, 2), dob.str.slice(8, 2)
+    suffix = pl.col("name_suffix").str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
+    first3, last3 = pl.col("mk_first_name").str.slice(0, 3), pl.col("mk_last_name").str.slice(0, 3)
+    frame = frame.with_columns(
+        pl.when((day.cast(pl.Int32, strict=False) <= 12) & (day != month))
+        .then(pl.concat_str([year, day, month], separator="-"))
+        .alias("dob_transposed"),
+        pl.concat_str([year, month], separator="-").alias("dob_year_month"),
+        pl.concat_str([month, day], separator="-").alias("dob_month_day"),
+        pl.concat_str([year, day], separator="-").alias("dob_year_day"),
+        year.alias("dob_year"),
+        pl.when(suffix != "").then(suffix.replace(_SUFFIXES)).alias("name_suffix"),
+        _script("mk_first_name").alias("first_name_script"),
+        _script("mk_last_name").alias("last_name_script"),
+        pl.col("mk_phone").str.slice(-PHONE_TAIL_DIGITS).alias("phone_tail"),
+        pl.col("mk_postcode").str.slice(0, POSTCODE_PREFIX_CHARS).alias("postcode_prefix"),
+        # Order-free, so first and last names swapped between two records agree on it.
+        pl.when(pl.col("mk_first_name") <= pl.col("mk_last_name"))
+        .then(pl.concat_str(["mk_first_name", "mk_last_name"], separator="|"))
+        .otherwise(pl.concat_str(["mk_last_name", "mk_first_name"], separator="|"))
+        .alias("name_pair"),
+        # The starts of both names, in order and swapped, for the "swapped names" level.
+        pl.concat_str([first3, last3], separator="|").alias("name_start"),
+        pl.concat_str([last3, first3], separator="|").alias("name_start_swapped"),
+    )
+    keys = {
+        "bk_email": pl.col("mk_email"),
+        "bk_phone": pl.col("mk_phone"),
+        # A home: postcode, house number and the street's first letter (the same number on
+        # another street of the postcode is another home).
+        "bk_address": pl.concat_str(
+            [
+                "mk_postcode",
+                "mk_house_number",
+                pl.col("mk_address").str.extract(r"([^\W\d_])", 1),
+            ],
+            separator="|",
+        ),
+        "bk_name": pl.concat_str(["mk_first_name_canonical", "mk_last_name"], separator="|"),
+        "bk_name_pair": pl.col("name_pair"),
+    }
+    frame = frame.with_columns(
+        pl.when(pl.all_horizontal(_parts_present(name))).then(expression).alias(name)
+        for name, expression in keys.items()
+    )
+    return _capped(frame, list(keys), max_key_frequency)
+
+
+def _check(records: pl.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
+    if missing:
+        raise MatchingInputError(
+            f"the staged records lack the column(s) {missing} that matching reads; "
+            "they are written by the standardise stage (see pipelines/schema.py)"
+        )
+    unnamed = records.with_row_index("row").filter(
+        pl.col("record_key").is_null() | pl.col("source_system").is_null()
+    )
+    if unnamed.height:
+        raise MatchingInputError(
+            f"{unnamed.height} staged record(s) have no record_key or source_system "
+            f"(first at row {unnamed['row'][0]})"
+        )
+    duplicated = records.filter(pl.col("record_key").is_duplicated())["record_key"]
+    if duplicated.len():
+        sample = sorted(set(duplicated.to_list()))[:5]
+        raise MatchingInputError(
+            f"record_key must be unique, but {duplicated.n_unique()} key(s) repeat, e.g. {sample}"
+        )
+
+
+def _parts_present(name: str) -> list[pl.Expr]:
+    parts = {
+        "bk_email": ["mk_email"],
+        "bk_phone": ["mk_phone"],
+        "bk_address": ["mk_postcode", "mk_house_number", "mk_address"],
+        "bk_name": ["mk_first_name_canonical", "mk_last_name"],
+        "bk_name_pair": ["mk_first_name", "mk_last_name"],
+    }[name]
+    return [pl.col(p).is_not_null() for p in parts]
+
+
+def _capped(frame: pl.DataFrame, keys: list[str], max_key_frequency: int) -> pl.DataFrame:
+    """Null each blocking key where its value is shared by more than ``max_key_frequency``
+    records: such a value identifies nobody, and blocking on it alone would compare every pair
+    of a crowd. The records are still found through the other rules."""
+    counted = frame.with_columns(pl.len().over(k).alias(f"_n_{k}") for k in keys)
+    crowded = counted.select(
+        ((pl.col(k).is_not_null()) & (pl.col(f"_n_{k}") > max_key_frequency)).sum().alias(k)
+        for k in keys
+    ).row(0, named=True)
+    for key, records in crowded.items():
+        if records:
+            logger.info(
+                "blocking on %s skips %d record(s) whose value more than %d records share",
+                key,
+                records,
+                max_key_frequency,
+            )
+    return counted.with_columns(
+        pl.when(pl.col(f"_n_{k}") <= max_key_frequency).then(pl.col(k)).alias(k) for k in keys
+    ).drop(f"_n_{k}" for k in keys)
+
+
+def _script(column: str) -> pl.Expr:
+    """``latin`` for a folded Latin-letter name, ``other`` for any other script: names in two
+    different scripts cannot be compared letter by letter, so they count as not comparable
+    rather than as different."""
+    value = pl.col(column)
+    return (
+        pl.when(value.is_null())
+        .then(None)
+        .when(value.str.contains(r"^[a-z][a-z '\-]*$"))
+        .then(pl.lit("latin"))
+        .otherwise(pl.lit("other"))
+    )
+
+
+def _real_dates_of_birth(dob: pl.Series) -> pl.Series:
+    """ISO dates of birth with malformed values and placeholders (see ``PLACEHOLDER_FACTOR``)
+    set to null."""
+    valid = dob.str.contains(r"^\d{4}-\d{2}-\d{2}$").fill_null(False)
+    malformed = int((dob.is_not_null() & ~valid).sum())
+    if malformed:
+        logger.warning("%d mk_dob value(s) are not yyyy-mm-dd dates; treated as missing", malformed)
+    dob = dob.set(~valid, None) if malformed else dob
+    counts = dob.drop_nulls().value_counts(name="n")
+    if counts.height == 0:
+        return dob
+    limit = max(PLACEHOLDER_FACTOR * counts["n"].mean(), PLACEHOLDER_MIN_COUNT)  # type: ignore[operator]
+    placeholders = counts.filter(pl.col("n") > limit)
+    if placeholders.height:
+        logger.warning(
+            "date(s) of birth %s are held by %s records each (an average date by %.1f): "
+            "treated as placeholders, not birthdays",
+            placeholders[dob.name].to_list(),
+            placeholders["n"].to_list(),
+            counts["n"].mean(),
+        )
+        dob = dob.set(dob.is_in(placeholders[dob.name].implode()).fill_null(False), None)
+    return dob

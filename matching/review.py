@@ -1,0 +1,99 @@
+"""The steward review queue: pairs the model is unsure about, both records side by side.
+
+A pair needs a human when its probability falls in the uncertain band below the match
+threshold, or when the model scored it as a match but clustering kept the two records apart
+(an identity contradiction elsewhere in the would-be cluster). Pairs a steward has already
+decided are left out: the decision, not the model, settles them on every later run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import polars as pl
+
+REVIEW_KEY_COLUMNS = (
+    "record_key_l",
+    "record_key_r",
+    "match_probability",
+    "match_weight",
+    "weights",
+)
+
+
+def review_queue(
+    pairs: pl.DataFrame,
+    clusters: pl.DataFrame,
+    records: pl.DataFrame,
+    *,
+    review_lower: float,
+    match_threshold: float,
+    decided: Iterable[tuple[str, str]] = (),
+    fields: Sequence[str] = (),
+) -> pl.DataFrame:
+    """``review_queue.parquet``: ``record_key_l``, ``record_key_r``, ``match_probability``,
+    ``match_weight``, ``weights`` (JSON: comparison -> match weight in bits), then
+    ``<field>_l`` and ``<field>_r`` for each of ``fields`` taken from ``records``.
+
+    Most uncertain first (match weight closest to zero, i.e. probability closest to one half).
+    """
+    bayes_factors = [c for c in pairs.columns if c.startswith("bf_")]
+    cluster_of = clusters.select("record_key", "cluster_id")
+    candidates = (
+        pairs.join(
+            cluster_of.rename({"record_key": "record_key_l", "cluster_id": "cluster_l"}),
+            on="record_key_l",
+            how="left",
+        )
+        .join(
+            cluster_of.rename({"record_key": "record_key_r", "cluster_id": "cluster_r"}),
+            on="record_key_r",
+            how="left",
+        )
+        .filter(
+            pl.col("match_probability").is_between(review_lower, match_threshold, closed="left")
+            | (
+                (pl.col("match_probability") >= match_threshold)
+                & (pl.col("cluster_l") != pl.col("cluster_r"))
+            )
+        )
+    )
+    decided_pairs = [tuple(sorted(pair)) for pair in decided]
+    if decided_pairs:
+        settled = pl.DataFrame(
+            decided_pairs, schema={"a": pl.String, "b": pl.String}, orient="row"
+        ).unique()
+        candidates = candidates.with_columns(
+            pl.min_horizontal("record_key_l", "record_key_r").alias("a"),
+            pl.max_horizontal("record_key_l", "record_key_r").alias("b"),
+        ).join(settled, on=["a", "b"], how="anti")
+
+    weights = (
+        pl.struct(
+            [pl.col(bf).log(2).round(3).alias(bf.removeprefix("bf_")) for bf in bayes_factors]
+        ).struct.json_encode()
+        if bayes_factors
+        else pl.lit("{}")
+    )
+    queue = candidates.select(
+        "record_key_l",
+        "record_key_r",
+        "match_probability",
+        "match_weight",
+        weights.alias("weights"),
+    ).sort(
+        [pl.col("match_weight").abs(), "record_key_l", "record_key_r"],
+    )
+
+    available = [f for f in fields if f in records.columns]
+    side = records.select("record_key", *available)
+    for suffix in ("l", "r"):
+        queue = queue.join(
+            side.rename({"record_key": f"record_key_{suffix}"}).rename(
+                {f: f"{f}_{suffix}" for f in available}
+            ),
+            on=f"record_key_{suffix}",
+            how="left",
+        )
+    ordered = [c for f in available for c in (f"{f}_l", f"{f}_r")]
+    return queue.select(*REVIEW_KEY_COLUMNS, *ordered)

@@ -1,0 +1,164 @@
+"""``match(config, run_id)``: read the run's accepted staged records and the steward decisions,
+call :func:`matching.matcher.match_records`, write its outputs under ``runs/<id>/match/``.
+
+Outputs (``docs/architecture.md``): ``model.json`` (the Splink model, reusable with
+``--model``), ``pairs.parquet``, ``clusters.parquet``, ``review_queue.parquet``,
+``charts/*.html`` and ``result.json``. Each is written through ``atomic_path``, so a rerun for
+the same run id overwrites and a crash leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from matching.errors import ConflictingDecisionsError, MatchingInputError
+from matching.features import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from matching.matcher import MatchSummary, match_records
+from pipelines.errors import GoldenError, StageInputError
+from pipelines.schema import CANONICAL_FIELDS
+from pipelines.warehouse import Warehouse, atomic_path, write_json
+
+if TYPE_CHECKING:  # pipelines.config imports matching.config: no cycle at run time
+    from pipelines.config import PipelineConfig
+
+logger = logging.getLogger(__name__)
+
+
+class MatchResult(MatchSummary):
+    """What the match stage did; stored as ``match/result.json`` and in the run summary."""
+
+    run_id: str
+    model_path: str | None
+    """The model this run wrote (``match/model.json``); reuse it with ``--model``."""
+    reused_model: str | None = None
+    """The saved model this run scored with instead of training, if any."""
+    charts_dir: str
+    charts: list[str]
+    outputs: dict[str, str]
+
+
+def match(config: PipelineConfig, run_id: str, model_path: Path | None = None) -> MatchResult:
+    """Match the run's accepted staged records. ``model_path`` (or ``matching.model_path`` in
+    the config) reuses a saved Splink model instead of training on this run's records."""
+    warehouse = Warehouse(config.warehouse.path)
+    staged_path = warehouse.require(warehouse.staged_accepted(run_id), "validate_staged")
+    model_path = model_path or config.matching.model_path
+    if model_path is not None and not Path(model_path).is_file():
+        raise StageInputError(
+            f"saved model {model_path} does not exist (given with --model or matching.model_path)"
+        )
+    records = _read_staged(staged_path)
+    must_link, cannot_link = _decisions(warehouse)
+    out_dir = warehouse.match_dir(run_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logger.info(
+        "run %s: matching %d records (%d must-link, %d cannot-link decisions)",
+        run_id,
+        records.height,
+        len(must_link),
+        len(cannot_link),
+    )
+    with tempfile.TemporaryDirectory(prefix=".work-", dir=out_dir) as work:
+        try:
+            output = match_records(
+                records,
+                config.matching,
+                work_dir=Path(work),
+                must_link=must_link,
+                cannot_link=cannot_link,
+                model_path=Path(model_path) if model_path else None,
+                review_fields=CANONICAL_FIELDS,
+            )
+        except ConflictingDecisionsError as exc:
+            raise GoldenError(f"{warehouse.decisions}: {exc}") from None
+        except MatchingInputError as exc:
+            raise StageInputError(f"{staged_path}: {exc}") from None
+
+    paths = {
+        "model": out_dir / "model.json",
+        "pairs": out_dir / "pairs.parquet",
+        "clusters": out_dir / "clusters.parquet",
+        "review_queue": out_dir / "review_queue.parquet",
+    }
+    if output.model is not None:
+        with atomic_path(paths["model"]) as tmp:
+            tmp.write_text(json.dumps(output.model, indent=2) + "\n", encoding="utf-8")
+    else:
+        # A rerun on fewer records must not leave an earlier attempt's model behind.
+        paths["model"].unlink(missing_ok=True)
+    for name in ("pairs", "clusters", "review_queue"):
+        frame: pl.DataFrame = getattr(output, name)
+        with atomic_path(paths[name]) as tmp:
+            frame.write_parquet(tmp)
+    charts_dir = out_dir / "charts"
+    chart_paths = _write_charts(charts_dir, output.charts)
+
+    result = MatchResult(
+        **output.summary.model_dump(),
+        run_id=run_id,
+        model_path=str(paths["model"]) if output.model is not None else None,
+        reused_model=str(model_path) if model_path else None,
+        charts_dir=str(charts_dir),
+        charts=[str(p) for p in chart_paths],
+        outputs={name: str(path) for name, path in paths.items()},
+    )
+    write_json(out_dir / "result.json", result.model_dump(mode="json"))
+    logger.info(
+        "run %s: %d clusters (%d records in multi-record clusters), %d pairs for review",
+        run_id,
+        result.clusters,
+        result.records_in_multi_record_clusters,
+        result.review_pairs,
+    )
+    return result
+
+
+def _read_staged(path: Path) -> pl.DataFrame:
+    """The columns matching and the review queue read, with a clear error for a file that
+    lacks the matching keys or cannot be read."""
+    try:
+        present = set(pq.read_schema(path).names)
+    except (OSError, ValueError) as exc:
+        raise StageInputError(f"{path} is not a readable Parquet file: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if missing:
+        raise StageInputError(
+            f"{path} has no column(s) {missing}: the standardise stage writes them "
+            "(see pipelines/schema.py)"
+        )
+    wanted = dict.fromkeys([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *CANONICAL_FIELDS])
+    return pl.read_parquet(path, columns=[c for c in wanted if c in present])
+
+
+def _decisions(warehouse: Warehouse) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Active must-link and cannot-link pairs; none before any steward decided anything."""
+    if not warehouse.decisions.exists():
+        return [], []
+    from matching.decisions import DecisionError, DecisionStore
+
+    try:
+        return DecisionStore(warehouse.decisions).links()
+    except DecisionError as exc:
+        raise StageInputError(f"{warehouse.decisions}: {exc}") from None
+
+
+def _write_charts(charts_dir: Path, charts: dict[str, str]) -> list[Path]:
+    """Write this run's charts and remove any a previous attempt left that this one did not
+    produce (a rerun must not show a stale waterfall)."""
+    charts_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, html in charts.items():
+        target = charts_dir / f"{name}.html"
+        with atomic_path(target) as tmp:
+            tmp.write_text(html, encoding="utf-8")
+        written.append(target)
+    for stale in set(charts_dir.glob("*.html")) - set(written):
+        stale.unlink()
+    return sorted(written)
