@@ -1,0 +1,345 @@
+"""``golden review ...``: the steward's side of matching and survivorship.
+
+Stewards read the uncertain pairs of the latest run (most uncertain first, both records side by
+side), decide them (must-link / cannot-link), pin field values on golden records, list what has
+been decided and revoke it. Decisions go to ``state/decisions.jsonl`` with who, when and why and
+apply from the next run on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from pipelines import audit
+from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, actor_name, load
+from pipelines.errors import GoldenError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from matching.decisions import Decision, DecisionStore
+    from pipelines.warehouse import Warehouse
+
+REASON_OPTION = typer.Option(..., "--reason", help="Why: kept with the decision for the audit.")
+_WIDTH = 34
+
+
+def _warehouse(config: Path, warehouse: Path | None) -> Warehouse:
+    from pipelines.warehouse import Warehouse
+
+    return Warehouse(load(config, warehouse).warehouse.path)
+
+
+def _store(wh: Warehouse) -> DecisionStore:
+    from matching.decisions import DecisionStore
+
+    return DecisionStore(wh.decisions)
+
+
+def _latest(wh: Warehouse, relative: str, produced_by: str) -> tuple[str, Path]:
+    """The newest run that has ``runs/<id>/<relative>``."""
+    for run_id in reversed(wh.run_ids()):
+        path = wh.run(run_id) / relative
+        if path.exists():
+            return run_id, path
+    raise GoldenError(
+        f"no run in {wh.root} has {relative} yet: run the pipeline (golden run) up to the "
+        f"'{produced_by}' stage first"
+    )
+
+
+def _decision_error(exc: Exception) -> GoldenError:
+    return GoldenError(str(exc))
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 1] + "…"
+
+
+def _evidence(weights: str | None) -> str:
+    """The comparisons that pushed the score most, strongest first."""
+    if not weights:
+        return ""
+    try:
+        parsed = json.loads(weights)
+    except json.JSONDecodeError:
+        return weights
+    if not isinstance(parsed, dict):
+        return weights
+    numeric = {k: v for k, v in parsed.items() if isinstance(v, int | float)}
+    ranked = sorted(numeric.items(), key=lambda kv: -abs(kv[1]))
+    return ", ".join(f"{name} {value:+.1f}" for name, value in ranked)
+
+
+def _pair_key(left: str, right: str) -> tuple[str, str]:
+    return (left, right) if left <= right else (right, left)
+
+
+def _queue(path: Path) -> pl.DataFrame:
+    import polars as pl
+
+    try:
+        queue = pl.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
+        raise GoldenError(f"{path} is not a readable Parquet file: {exc}") from None
+    required = ("record_key_l", "record_key_r", "match_probability")
+    missing = [c for c in required if c not in queue.columns]
+    if missing:
+        raise GoldenError(f"{path} lacks column(s) {missing}: rerun the match stage")
+    return queue.sort(
+        (pl.col("match_probability") - 0.5).abs(), "record_key_l", "record_key_r", nulls_last=True
+    )
+
+
+def _check_record_keys(wh: Warehouse, keys: list[str]) -> None:
+    """Decisions on record keys nobody has: almost always a typo, so refuse them."""
+    import polars as pl
+
+    run_id, path = _latest(wh, "staged/accepted.parquet", "validate_staged")
+    found = set(
+        pl.scan_parquet(path)
+        .select("record_key")
+        .filter(pl.col("record_key").is_in(keys))
+        .collect()["record_key"]
+    )
+    unknown = [k for k in keys if k not in found]
+    if unknown:
+        raise GoldenError(
+            f"record key(s) {unknown} are not among the accepted records of run {run_id} "
+            f"({path}); record keys look like '<source>:<id>', as in `golden review list`"
+        )
+
+
+_FORMATS: dict[str, tuple[str, str]] = {
+    "phone": (r"\+[1-9]\d{6,14}", "E.164, e.g. +442079460000"),
+    "country": (r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code, e.g. GB"),
+    "phone_extension": (r"\d{1,10}", "digits only"),
+}
+
+
+def _check_pin(wh: Warehouse, golden_id: str, field: str, value: str) -> str:
+    """Refuse pins the golden stage would refuse or that could not apply; returns the value."""
+    import polars as pl
+
+    from matching.ids import normalise_registry
+    from pipelines.schema import GOLDEN_FIELDS
+
+    if field not in GOLDEN_FIELDS:
+        raise GoldenError(f"{field!r} is not a golden field; fields are {', '.join(GOLDEN_FIELDS)}")
+    if field == "date_of_birth":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise GoldenError(f"date_of_birth {value!r} is not a YYYY-MM-DD date") from None
+    elif field == "email":
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            value = validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise GoldenError(f"email {value!r} is not valid: {exc}") from None
+    elif field in _FORMATS:
+        pattern, described = _FORMATS[field]
+        if not re.fullmatch(pattern, value):
+            raise GoldenError(f"{field} {value!r} is not in canonical form: use {described}")
+    if not wh.id_registry.exists():
+        raise GoldenError(f"no golden ids are published yet ({wh.id_registry} does not exist)")
+    registry = normalise_registry(pl.read_parquet(wh.id_registry))
+    if registry.filter(pl.col("golden_id") == golden_id).height:
+        return value
+    absorbed_by = registry.filter(pl.col("absorbed_ids").list.contains(golden_id))
+    if absorbed_by.height:
+        survivor = absorbed_by["golden_id"][0]
+        raise GoldenError(f"{golden_id} was merged into {survivor}: pin {survivor} instead")
+    raise GoldenError(f"golden id {golden_id} is not in the published registry {wh.id_registry}")
+
+
+def _describe(decision: Decision) -> str:
+    when = f"{decision.decided_at:%Y-%m-%d %H:%M}Z"
+    return f"{decision.decision_id:<14} {when:<18} {decision.actor:<12} {decision.describe()}"
+
+
+def register(app: typer.Typer) -> None:
+    review = typer.Typer(
+        help="Steward review: uncertain pairs, link decisions, pinned values.",
+        no_args_is_help=True,
+    )
+    app.add_typer(review, name="review")
+
+    @review.command("list")
+    def list_(
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        limit: int = typer.Option(20, "--limit", "-n", min=1, help="Pairs to show."),
+        show_decided: bool = typer.Option(
+            False, "--all", help="Also show pairs that already have an active decision."
+        ),
+    ) -> None:
+        """The latest run's review queue, most uncertain first, both records side by side."""
+        wh = _warehouse(config, warehouse)
+        run_id, path = _latest(wh, "match/review_queue.parquet", "match")
+        queue = _queue(path)
+        try:
+            must, cannot = _store(wh).links()
+        except ValueError as exc:
+            raise _decision_error(exc) from None
+        decided = {_pair_key(*p): "must_link" for p in must}
+        decided |= {_pair_key(*p): "cannot_link" for p in cannot}
+        rows = queue.to_dicts()
+        pending = [
+            r for r in rows if _pair_key(r["record_key_l"], r["record_key_r"]) not in decided
+        ]
+        shown = rows if show_decided else pending
+        print(
+            f"review queue of run {run_id}: {len(rows)} pair(s), {len(pending)} undecided; "
+            f"most uncertain first ({path})"
+        )
+        if not shown:
+            print("nothing to review")
+            return
+        fields = sorted(
+            {c[:-2] for c in queue.columns if c.endswith("_l")} - {"record_key"},
+            key=lambda f: [*queue.columns].index(f"{f}_l"),
+        )
+        for number, row in enumerate(shown[:limit], start=1):
+            left, right = row["record_key_l"], row["record_key_r"]
+            weight = row.get("match_weight")
+            score = (
+                f"p={row['match_probability']:.3f}" if row["match_probability"] is not None else ""
+            )
+            score += f"  weight={weight:+.2f}" if weight is not None else ""
+            status = decided.get(_pair_key(left, right))
+            print()
+            print(f"#{number}  {score}" + (f"  [decided: {status}]" if status else ""))
+            print(f"  {'field':<16}{_cell(left):<{_WIDTH + 2}}{_cell(right)}")
+            for field in fields:
+                lv, rv = row.get(f"{field}_l"), row.get(f"{field}_r")
+                if lv is None and rv is None:
+                    continue
+                mark = " " if lv == rv else "≠"
+                print(f"{mark} {field:<16}{_cell(lv):<{_WIDTH + 2}}{_cell(rv)}")
+            evidence = _evidence(row.get("weights"))
+            if evidence:
+                print(f"  evidence: {evidence}")
+            print(
+                f"  decide: golden review decide --left {left} --right {right} "
+                '--link|--no-link --reason "..."'
+            )
+        if len(shown) > limit:
+            print(f"\n… {len(shown) - limit} more (use --limit)")
+
+    @review.command("decide")
+    def decide(
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        left: str = typer.Option(..., "--left", help="Record key of one record."),
+        right: str = typer.Option(..., "--right", help="Record key of the other record."),
+        link: bool = typer.Option(
+            ..., "--link/--no-link", help="Same customer (must-link) or not (cannot-link)."
+        ),
+        reason: str = REASON_OPTION,
+        actor: str | None = ACTOR_OPTION,
+    ) -> None:
+        """Record that two records are (--link) or are not (--no-link) the same customer."""
+        wh = _warehouse(config, warehouse)
+        _check_record_keys(wh, [left, right])
+        store = _store(wh)
+        try:
+            add = store.add_must_link if link else store.add_cannot_link
+            decision = add(left, right, actor_name(actor), reason)
+        except ValueError as exc:
+            raise _decision_error(exc) from None
+        audit.record(
+            wh.root,
+            decision.actor,
+            f"decision.{decision.kind}",
+            decision.decision_id,
+            {"record_key_l": left, "record_key_r": right},
+            reason,
+        )
+        print(f"recorded {decision.decision_id}: {decision.describe()} (applies from the next run)")
+
+    @review.command("pin")
+    def pin(
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        golden_id: str = typer.Option(..., "--golden-id", help="Published golden id."),
+        field: str = typer.Option(..., "--field", help="Golden field to pin, e.g. email."),
+        value: str = typer.Option(..., "--value", help="Value in canonical form."),
+        reason: str = REASON_OPTION,
+        actor: str | None = ACTOR_OPTION,
+    ) -> None:
+        """Pin a field of a golden record: it wins over every source from the next run on."""
+        wh = _warehouse(config, warehouse)
+        value = _check_pin(wh, golden_id, field, value)
+        store = _store(wh)
+        try:
+            earlier = [p for p in store.pins() if (p.golden_id, p.field) == (golden_id, field)]
+            decision = store.add_pin(golden_id, field, value, actor_name(actor), reason)
+        except ValueError as exc:
+            raise _decision_error(exc) from None
+        # The rectification path: audited without the value, which may be personal data.
+        audit.record(
+            wh.root,
+            decision.actor,
+            "decision.pin",
+            decision.decision_id,
+            {"golden_id": golden_id, "field": field},
+            reason,
+        )
+        print(f"recorded {decision.decision_id}: {decision.describe()} (applies from the next run)")
+        for old in earlier:
+            print(f"  supersedes {old.decision_id} ({old.value!r}); revoke it to tidy the list")
+
+    @review.command("decisions")
+    def decisions(
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        history: bool = typer.Option(
+            False, "--history", help="Every decision ever recorded, revocations included."
+        ),
+    ) -> None:
+        """List the active steward decisions (oldest first)."""
+        store = _store(_warehouse(config, warehouse))
+        try:
+            listed = store.history() if history else store.active()
+        except ValueError as exc:
+            raise _decision_error(exc) from None
+        if not listed:
+            print("no decisions" if history else "no active decisions")
+            return
+        print(f"{'decision':<14} {'decided (UTC)':<18} {'actor':<12} decision — reason")
+        for decision in listed:
+            print(f"{_describe(decision)} — {decision.reason}")
+
+    @review.command("revoke")
+    def revoke(
+        decision_id: str = typer.Argument(..., help="Decision id, as listed by `decisions`."),
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        reason: str = REASON_OPTION,
+        actor: str | None = ACTOR_OPTION,
+    ) -> None:
+        """Withdraw a decision; it stays on file, and stops applying from the next run."""
+        wh = _warehouse(config, warehouse)
+        store = _store(wh)
+        try:
+            revocation = store.revoke(decision_id, actor_name(actor), reason)
+        except ValueError as exc:
+            raise _decision_error(exc) from None
+        audit.record(
+            wh.root,
+            revocation.actor,
+            "decision.revoke",
+            revocation.decision_id,
+            {"revokes": decision_id},
+            reason,
+        )
+        print(f"recorded {revocation.decision_id}: revoked {decision_id}")

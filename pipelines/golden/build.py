@@ -1,0 +1,382 @@
+"""The golden stage: staged records and clusters in, golden tables and a proposed id registry out.
+
+It never moves the ids of record: it writes the registry it *proposes* to
+``golden/id_registry.parquet``, and publish copies that to ``state/id_registry.parquet`` only
+when the whole publish succeeds, so a failed run leaves every published id where it was. All
+outputs of one build appear together: they are written to a temporary folder that replaces the
+run's ``golden/`` folder in one rename.
+
+Rebuilding a run is safe. Before its publish, a rebuild may mint different ids for brand-new
+customers (nobody has seen them yet). After its publish (a cleared-and-rerun scheduler run), the
+registry of record already holds the run's ids, so they are kept, and the first build's change
+log is kept as long as every record maps to the same id. Rebuilding an older run once a newer
+one has published is refused: it would move ids backwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from matching.decisions import DecisionError, DecisionStore
+from matching.ids import GoldenIdFactory, IdAssignmentError, assign_golden_ids
+from pipelines.errors import StageInputError
+from pipelines.golden.pins import resolve_pins
+from pipelines.golden.survivorship import RECORD_COLUMNS, survive
+from pipelines.schema import (
+    customer_xref_schema,
+    golden_changes_schema,
+    golden_customers_schema,
+    golden_field_provenance_schema,
+    id_registry_schema,
+)
+from pipelines.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from pipelines.config import PipelineConfig
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_FILES = {
+    "golden_customers": golden_customers_schema,
+    "customer_xref": customer_xref_schema,
+    "golden_field_provenance": golden_field_provenance_schema,
+    "golden_changes": golden_changes_schema,
+    "id_registry": id_registry_schema,
+}
+"""Files of ``runs/<run_id>/golden/`` (``<name>.parquet``) and their Arrow schemas."""
+
+STAGED_COLUMNS = (*(c for c in RECORD_COLUMNS if c != "golden_id"), "ingested_at")
+
+
+class GoldenResult(BaseModel):
+    """What the golden stage did; the golden id counts go into the run summary."""
+
+    run_id: str
+    golden_records: int
+    xref_rows: int
+    provenance_rows: int
+    created: int
+    """New customers (no record had an id before)."""
+    kept: int
+    """Ids that continue (grown, shrunk or unchanged), merges' survivors excluded."""
+    merged: int
+    """Ids that continue and absorbed others."""
+    split: int
+    """New ids for parts split off an existing customer."""
+    absorbed: int
+    """Ids that ended by merging into another."""
+    retired: int
+    """Ids whose records all vanished."""
+    pins_applied: int
+    pins_orphaned: int
+    """Active pins on ids that no longer exist (logged with their decision ids)."""
+    decision_conflicts: int
+    """Active must-links across two golden records or cannot-links inside one (logged)."""
+    output_dir: str
+
+
+def build_golden(
+    config: PipelineConfig, run_id: str, *, id_factory: GoldenIdFactory | None = None
+) -> GoldenResult:
+    """Build this run's golden records, crosswalk, provenance, changes and proposed registry.
+
+    ``id_factory`` mints new golden ids (default: random ids with ``config.golden.id_prefix``);
+    tests pass a seeded one.
+    """
+    warehouse = Warehouse(config.warehouse.path)
+    staged_path = warehouse.require(warehouse.staged_accepted(run_id), "validate_staged")
+    clusters_path = warehouse.require(warehouse.match_dir(run_id) / "clusters.parquet", "match")
+    out_dir = warehouse.golden_dir(run_id)
+
+    staged = _read(staged_path, STAGED_COLUMNS)
+    _require_unique_keys(staged, staged_path)
+    clusters = _read(clusters_path, ("record_key", "cluster_id"), optional=("match_probability",))
+    _reconcile(staged, clusters, staged_path, clusters_path)
+
+    previous, previous_path = _previous_registry(warehouse, run_id)
+    decisions_path = warehouse.decisions
+    try:
+        store = DecisionStore(decisions_path)
+        pins = store.pins()
+        must_links, cannot_links = store.links()
+    except DecisionError as exc:
+        raise StageInputError(str(exc)) from None
+
+    factory = id_factory or GoldenIdFactory(config.golden.id_prefix)
+    try:
+        assignment = assign_golden_ids(clusters, previous, run_id, factory=factory)
+    except IdAssignmentError as exc:
+        raise StageInputError(f"{clusters_path} / {previous_path}: {exc}") from None
+
+    first_seen = staged.select("record_key", pl.col("ingested_at").alias("_ingested"))
+    if previous is not None and "first_seen_at" in previous.columns:
+        first_seen = first_seen.join(
+            previous.select("record_key", pl.col("first_seen_at").cast(pl.Datetime("us", "UTC"))),
+            on="record_key",
+            how="left",
+        )
+    else:
+        first_seen = first_seen.with_columns(
+            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("first_seen_at")
+        )
+    registry = assignment.registry.join(
+        first_seen.select(
+            "record_key", pl.coalesce("first_seen_at", "_ingested").alias("first_seen_at")
+        ),
+        on="record_key",
+        how="left",
+    )
+
+    resolved = resolve_pins(pins, registry, decisions_path)
+    records = staged.join(
+        registry.select("record_key", "golden_id", "first_seen_at"), on="record_key"
+    )
+    survivors = survive(records, config.golden.survivorship.units(), resolved.pins)
+    golden = _golden_customers(records, survivors.values, run_id)
+    xref = (
+        staged.select("source_system", "source_record_id", "record_key")
+        .join(registry.select("record_key", "golden_id"), on="record_key")
+        .join(clusters.select("record_key", "match_probability"), on="record_key", how="left")
+        .with_columns(pl.lit(run_id).alias("run_id"))
+        .sort("record_key")
+    )
+    provenance = survivors.provenance.with_columns(pl.lit(run_id).alias("run_id"))
+    changes = assignment.changes
+    if previous is not None and _published_by(previous) == run_id:
+        changes = _changes_of_published_run(out_dir, changes, registry, previous)
+    conflicts = _decision_conflicts(registry, must_links, cannot_links)
+
+    _write_all(
+        out_dir,
+        {
+            "golden_customers": golden,
+            "customer_xref": xref,
+            "golden_field_provenance": provenance,
+            "golden_changes": changes,
+            "id_registry": registry,
+        },
+    )
+    counts = {kind: int((changes["change"] == kind).sum()) for kind in _CHANGE_KINDS}
+    result = GoldenResult(
+        run_id=run_id,
+        golden_records=golden.height,
+        xref_rows=xref.height,
+        provenance_rows=provenance.height,
+        **counts,
+        pins_applied=resolved.pins.height,
+        pins_orphaned=len(resolved.orphaned),
+        decision_conflicts=conflicts,
+        output_dir=str(out_dir),
+    )
+    logger.info(
+        "golden run %s: %d golden records from %d source records; ids %s",
+        run_id,
+        result.golden_records,
+        result.xref_rows,
+        ", ".join(f"{k} {v}" for k, v in counts.items()),
+    )
+    return result
+
+
+_CHANGE_KINDS = ("created", "kept", "merged", "split", "absorbed", "retired")
+
+
+# --- inputs -----------------------------------------------------------------------------------
+def _read(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> pl.DataFrame:
+    try:
+        available = pl.read_parquet_schema(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
+        raise StageInputError(f"{path} is not a readable Parquet file: {exc}") from None
+    missing = [c for c in columns if c not in available]
+    if missing:
+        raise StageInputError(
+            f"{path} lacks column(s) {missing}; rerun the stage that writes it for this run id"
+        )
+    wanted = [*columns, *(c for c in optional if c in available)]
+    frame = pl.read_parquet(path, columns=wanted)
+    for column in optional:
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
+    return frame
+
+
+def _require_unique_keys(staged: pl.DataFrame, path: Path) -> None:
+    problems = staged.filter(pl.col("record_key").is_null() | pl.col("record_key").is_duplicated())
+    if problems.height:
+        sample = problems["record_key"].unique().head(5).to_list()
+        raise StageInputError(
+            f"{path} has {problems.height} row(s) with an empty or repeated record_key "
+            f"(e.g. {sample}); each accepted record must appear once"
+        )
+
+
+def _reconcile(
+    staged: pl.DataFrame, clusters: pl.DataFrame, staged_path: Path, clusters_path: Path
+) -> None:
+    """Every accepted record must be clustered, and only those: nothing silently lost."""
+    unclustered = staged.join(clusters, on="record_key", how="anti")["record_key"]
+    unknown = clusters.join(staged, on="record_key", how="anti")["record_key"]
+    if unclustered.len() or unknown.len():
+        parts = []
+        if unclustered.len():
+            parts.append(
+                f"{unclustered.len()} accepted record(s) of {staged_path} have no cluster "
+                f"(e.g. {unclustered.sort().head(5).to_list()})"
+            )
+        if unknown.len():
+            parts.append(
+                f"{unknown.len()} clustered record(s) are not accepted records "
+                f"(e.g. {unknown.sort().head(5).to_list()})"
+            )
+        raise StageInputError(
+            f"{clusters_path} does not match the staged records: {'; '.join(parts)}; "
+            "rerun the match stage for this run id"
+        )
+
+
+def _published_by(registry: pl.DataFrame) -> str | None:
+    runs = registry["run_id"].drop_nulls() if "run_id" in registry.columns else None
+    return None if runs is None or runs.is_empty() else str(runs.max())
+
+
+def _previous_registry(warehouse: Warehouse, run_id: str) -> tuple[pl.DataFrame | None, Path]:
+    """The registry of the last publish; an error if a later run has published since."""
+    path = warehouse.id_registry
+    if not path.exists():
+        return None, path
+    try:
+        registry = pl.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
+        raise StageInputError(
+            f"{path} is not a readable Parquet file: {exc}; restore state/ from a backup"
+        ) from None
+    published = _published_by(registry)
+    if published is not None and published > run_id:
+        raise StageInputError(
+            f"{path} was published by run {published}, later than run {run_id}: rebuilding an "
+            "older run's golden records would move ids backwards; start a new run instead"
+        )
+    if published == run_id:
+        logger.warning(
+            "run %s was already published; rebuilding its golden records keeps the published ids",
+            run_id,
+        )
+    return registry, path
+
+
+def _changes_of_published_run(
+    out_dir: Path, changes: pl.DataFrame, registry: pl.DataFrame, published: pl.DataFrame
+) -> pl.DataFrame:
+    """Rebuilding a published run with unchanged clusters keeps its original change log.
+
+    Relative to its own publish, every id would read ``kept``; the first build's log is the
+    truthful one as long as the records map to the same ids.
+    """
+    original = out_dir / "golden_changes.parquet"
+    same = (
+        published.select("record_key", "golden_id")
+        .sort("record_key")
+        .equals(registry.select("record_key", "golden_id").sort("record_key"))
+    )
+    if same and original.exists():
+        return pl.read_parquet(original)
+    return changes
+
+
+def _decision_conflicts(
+    registry: pl.DataFrame,
+    must_links: list[tuple[str, str]],
+    cannot_links: list[tuple[str, str]],
+) -> int:
+    """Count (and log) steward links the clusters do not honour; matching applies them."""
+    if not must_links and not cannot_links:
+        return 0
+    ids = registry.select("record_key", "golden_id")
+    pairs = pl.DataFrame(
+        {
+            "left": [p[0] for p in must_links + cannot_links],
+            "right": [p[1] for p in must_links + cannot_links],
+            "kind": ["must_link"] * len(must_links) + ["cannot_link"] * len(cannot_links),
+        },
+        schema={"left": pl.String, "right": pl.String, "kind": pl.String},
+    )
+    joined = pairs.join(ids.rename({"record_key": "left", "golden_id": "id_l"}), on="left").join(
+        ids.rename({"record_key": "right", "golden_id": "id_r"}), on="right"
+    )
+    broken = joined.filter(
+        ((pl.col("kind") == "must_link") & (pl.col("id_l") != pl.col("id_r")))
+        | ((pl.col("kind") == "cannot_link") & (pl.col("id_l") == pl.col("id_r")))
+    )
+    for left, right, kind, id_l, id_r in broken.iter_rows():
+        logger.warning(
+            "steward %s %s ~ %s is not honoured by the clusters (golden ids %s, %s); "
+            "rerun the match stage, or resolve contradicting decisions",
+            kind,
+            left,
+            right,
+            id_l,
+            id_r,
+        )
+    return broken.height
+
+
+# --- outputs ----------------------------------------------------------------------------------
+def _golden_customers(records: pl.DataFrame, values: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    facts = records.group_by("golden_id").agg(
+        pl.len().alias("source_record_count"),
+        pl.col("source_system").unique().sort().alias("source_systems"),
+        pl.col("first_seen_at").min(),
+        pl.coalesce(pl.col("source_updated_at").max(), pl.col("ingested_at").max()).alias(
+            "last_updated_at"
+        ),
+    )
+    return (
+        values.join(facts, on="golden_id")
+        .with_columns(pl.lit(run_id).alias("run_id"))
+        .sort("golden_id")
+    )
+
+
+def _to_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
+    return frame.select(schema.names).to_arrow().cast(schema)
+
+
+def _write_all(out_dir: Path, frames: dict[str, pl.DataFrame]) -> None:
+    """Write every output into a fresh folder, then swap it in for ``out_dir`` in one rename."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".golden.", dir=out_dir.parent))
+    try:
+        # Parquet encoding releases the GIL: two files are written at a time (one per core;
+        # more would only hold more Arrow copies in memory at once).
+        def write(name: str) -> None:
+            pq.write_table(
+                _to_arrow(frames[name], OUTPUT_FILES[name]()), staging / f"{name}.parquet"
+            )
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(write, frames))
+        retired = None
+        if out_dir.exists():
+            retired = Path(tempfile.mkdtemp(prefix=".golden.old.", dir=out_dir.parent))
+            out_dir.rename(retired / "golden")
+        try:
+            staging.rename(out_dir)
+        except OSError:
+            if retired is not None:
+                (retired / "golden").rename(out_dir)
+            raise
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
