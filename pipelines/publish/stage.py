@@ -1,0 +1,319 @@
+"""Publish a run: the golden tables become the version every reader sees, all at once.
+
+Everything that can fail slowly (reading and checking inputs, writing Parquet, building DuckDB,
+staging the id registry) happens first, beside the live files. Only then comes the commit: four
+renames (version folder, ``current`` symlink, ``golden.duckdb``, ``state/id_registry.parquet``),
+each undone if a later one fails. So a failed publish leaves the previous version, database and
+registry exactly as they were, and readers switch from one complete version to the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from pipelines.audit import audit_table
+from pipelines.errors import GoldenError, PublishError
+from pipelines.privacy.roles import RoleArtefacts
+from pipelines.publish import inputs
+from pipelines.publish.duckdb_build import build_duckdb
+from pipelines.publish.tables import GOLDEN_INPUTS, TABLES
+from pipelines.publish.versions import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    current_target,
+    fsync_path,
+    point_current,
+    prune,
+    publish_lock,
+    read_manifest,
+    sha256_file,
+    token,
+    versions_root,
+    work_file,
+)
+from pipelines.warehouse import Warehouse, write_json
+
+if TYPE_CHECKING:
+    from pipelines.config import PipelineConfig
+
+logger = logging.getLogger(__name__)
+
+REGISTRY_COLUMNS = ("record_key", "golden_id")
+
+
+class PublishResult(BaseModel):
+    """What a publish did; stored in the run record and shown in the run summary."""
+
+    run_id: str
+    version_dir: Path
+    duckdb_path: Path
+    tables: dict[str, int]
+    """Published table -> row count."""
+    previous_run_id: str | None
+    """The version that was current before (None for the first publish)."""
+    pruned: list[str]
+    """Versions removed to keep the last ``publish.keep_versions``."""
+    seconds: float
+
+
+def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -> PublishResult:
+    """Publish run ``run_id``'s golden tables atomically and commit its id registry.
+
+    ``allow_older`` permits publishing a run older than the current version (a deliberate
+    roll-back); without it that is refused, because it would also roll back the id registry.
+    """
+    clock = time.perf_counter()
+    warehouse = Warehouse(config.warehouse.path)
+    golden = warehouse.golden_dir(run_id)
+    for name in GOLDEN_INPUTS:
+        warehouse.require(golden / f"{name}.parquet", "golden")
+    registry = warehouse.require(golden / "id_registry.parquet", "golden")
+
+    with publish_lock(warehouse):
+        previous_dir = _current_dir(warehouse)
+        previous = read_manifest(previous_dir)["run_id"] if previous_dir else None
+        if previous and run_id < previous and not allow_older:
+            raise PublishError(
+                f"run {run_id} is older than the published run {previous}; publishing it would "
+                "roll back the golden tables and the id registry (restore a backup instead, or "
+                "publish with allow_older=True)"
+            )
+        staging = versions_root(warehouse) / f".staging.{token()}"
+        duckdb_tmp = work_file(warehouse.duckdb_path)
+        registry_tmp = work_file(warehouse.id_registry)
+        roles = RoleArtefacts(config, warehouse)
+        try:
+            staging.mkdir(parents=True)
+            counts = _write_tables(
+                warehouse, run_id, staging, previous_dir, config.warehouse.duckdb_memory_limit
+            )
+            published_at = datetime.now(UTC).isoformat()
+            write_version_manifest(staging, run_id, counts, previous, published_at)
+            stage_registry(registry, registry_tmp)
+            build_duckdb(
+                staging,
+                duckdb_tmp,
+                run_id=run_id,
+                published_at=published_at,
+                memory_limit=config.warehouse.duckdb_memory_limit,
+            )
+            roles.build(staging, duckdb_tmp, run_id)
+            install_version(warehouse, run_id, staging, duckdb_tmp, registry_tmp)
+            roles.install()
+        except GoldenError:
+            raise
+        except Exception as exc:
+            raise PublishError(
+                f"publishing run {run_id} failed ({type(exc).__name__}: {exc}); "
+                f"the published version is still {previous or 'none'}"
+            ) from exc
+        finally:
+            roles.discard()
+            for leftover in (
+                duckdb_tmp,
+                registry_tmp,
+                duckdb_tmp.with_name(duckdb_tmp.name + ".wal"),
+            ):
+                leftover.unlink(missing_ok=True)
+            if staging.exists() and current_target(warehouse) != staging.name:
+                shutil.rmtree(staging, ignore_errors=True)
+        pruned = prune(warehouse, config.publish.keep_versions)
+
+    result = PublishResult(
+        run_id=run_id,
+        version_dir=warehouse.published_version(run_id),
+        duckdb_path=warehouse.duckdb_path,
+        tables=counts,
+        previous_run_id=previous,
+        pruned=pruned,
+        seconds=round(time.perf_counter() - clock, 3),
+    )
+    logger.info(
+        "published run %s (%s) in %.1fs",
+        run_id,
+        ", ".join(f"{k}={v}" for k, v in counts.items()),
+        result.seconds,
+    )
+    return result
+
+
+def _current_dir(warehouse: Warehouse) -> Path | None:
+    target = current_target(warehouse)
+    return versions_root(warehouse) / target if target else None
+
+
+def _write_tables(
+    warehouse: Warehouse,
+    run_id: str,
+    staging: Path,
+    previous_dir: Path | None,
+    memory_limit: str,
+) -> dict[str, int]:
+    golden = warehouse.golden_dir(run_id)
+
+    def write(name: str) -> int:
+        spec = TABLES[name]
+        target = staging / f"{name}.parquet"
+        if spec.golden:
+            batches = inputs.golden_batches(golden / f"{name}.parquet", spec, run_id)
+        elif name == "quarantine":
+            batches = inputs.quarantine_batches(warehouse, run_id)
+        elif name == "dq_results":
+            previous = previous_dir / f"{name}.parquet" if previous_dir else None
+            batches = iter([inputs.dq_results_table(warehouse, run_id, previous)])
+        elif name == "match_review_queue":
+            batches = inputs.review_queue_batches(warehouse, run_id)
+        elif name == "audit_log":
+            batches = iter(
+                [inputs.conform(audit_table(warehouse.root), spec, warehouse.audit_log, run_id)]
+            )
+        else:  # pragma: no cover - TABLES and this dispatch change together
+            raise AssertionError(f"no input for published table {name}")
+        return inputs.write_table(batches, spec, target)
+
+    # Parquet encoding is single-threaded and releases the GIL: two tables are written at a
+    # time, one per core (``map`` re-raises the first failing table's error, in table order).
+    # The key checks then run one by one: DuckDB is multi-threaded already, and one query at a
+    # time keeps it within ``warehouse.duckdb_memory_limit``.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = dict(zip(TABLES, pool.map(write, TABLES), strict=True))
+    for name, spec in TABLES.items():
+        target = staging / f"{name}.parquet"
+        inputs.check_unique(target, spec, memory_limit)
+        fsync_path(target)
+    return counts
+
+
+def write_version_manifest(
+    folder: Path,
+    run_id: str,
+    counts: dict[str, int],
+    previous: str | None,
+    published_at: str,
+) -> None:
+    """``manifest.json`` of a version: its tables with row counts, sizes and SHA-256."""
+    tables = {
+        name: {
+            "file": f"{name}.parquet",
+            "rows": rows,
+            "bytes": (folder / f"{name}.parquet").stat().st_size,
+            "sha256": sha256_file(folder / f"{name}.parquet"),
+            "grain": TABLES[name].grain,
+        }
+        for name, rows in counts.items()
+    }
+    write_json(
+        folder / MANIFEST_NAME,
+        {
+            "format": FORMAT_VERSION,
+            "run_id": run_id,
+            "published_at": published_at,
+            "previous_run_id": previous,
+            "tables": tables,
+        },
+    )
+    fsync_path(folder / MANIFEST_NAME)
+    fsync_path(folder)
+
+
+def stage_registry(source: Path, target: Path) -> None:
+    """Copy an id registry beside the live one after checking it is one."""
+    try:
+        names = pq.read_schema(source).names
+    except (OSError, pa.ArrowException) as exc:
+        raise PublishError(f"{source} is not a readable Parquet file: {exc}") from None
+    missing = [c for c in REGISTRY_COLUMNS if c not in names]
+    if missing:
+        raise PublishError(f"{source} is not an id registry: it has no column(s) {missing}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    fsync_path(target)
+
+
+def install_version(
+    warehouse: Warehouse,
+    run_id: str,
+    staging: Path,
+    duckdb_file: Path,
+    registry_file: Path | None,
+) -> None:
+    """Make a fully prepared version live; on any failure undo what was done and re-raise.
+
+    ``staging`` (a hidden folder in ``versions/``) becomes ``versions/<run_id>``, then
+    ``current`` points at it, then ``duckdb_file`` replaces ``golden.duckdb`` and
+    ``registry_file`` replaces ``state/id_registry.parquet``. Used by publish and by restore.
+    Must run under :func:`~pipelines.publish.versions.publish_lock`.
+    """
+    root = versions_root(warehouse)
+    target = root / run_id
+    old_current = current_target(warehouse)
+    undo: list[Callable[[], None]] = []
+    try:
+        if target.exists():
+            _replace_version_folder(warehouse, run_id, staging, undo)
+        else:
+            os.rename(staging, target)
+            undo.append(lambda: os.rename(target, staging))
+            fsync_path(root)
+        point_current(warehouse, run_id)
+        undo.append(lambda: point_current(warehouse, old_current))
+        _replace_file(duckdb_file, warehouse.duckdb_path, undo)
+        if registry_file is not None:
+            _replace_file(registry_file, warehouse.id_registry, undo)
+    except BaseException:
+        for step in reversed(undo):
+            try:
+                step()
+            except OSError as exc:  # keep undoing the rest; report what could not be undone
+                logger.error("could not undo a publish step for run %s: %s", run_id, exc)
+        raise
+
+
+def _replace_version_folder(
+    warehouse: Warehouse, run_id: str, staging: Path, undo: list[Callable[[], None]]
+) -> None:
+    """Replace an existing ``versions/<run_id>`` (a rerun) without a moment of no version.
+
+    Readers are moved to the staging copy first; the final folder is then built from hard links
+    to the same files, so ``current`` never points at a folder that is being moved.
+    """
+    root = versions_root(warehouse)
+    target = root / run_id
+    old_current = current_target(warehouse)
+    point_current(warehouse, staging.name)
+    undo.append(lambda: point_current(warehouse, old_current))
+    linked = root / f".linking.{token()}"
+    linked.mkdir()
+    undo.append(lambda: shutil.rmtree(linked, ignore_errors=True))
+    for item in staging.iterdir():
+        os.link(item, linked / item.name)
+    aside = root / f".replaced.{token()}.{run_id}"
+    os.rename(target, aside)
+    undo.append(lambda: os.rename(aside, target))
+    os.rename(linked, target)
+    undo.append(lambda: os.rename(target, linked))
+    fsync_path(root)
+
+
+def _replace_file(new: Path, live: Path, undo: list[Callable[[], None]]) -> None:
+    """``os.replace(new, live)`` keeping a hard link to the old file until the commit is over."""
+    keep = work_file(live)
+    if live.exists():
+        os.link(live, keep)
+        undo.append(lambda: os.replace(keep, live))
+    else:
+        undo.append(lambda: live.unlink(missing_ok=True))
+    os.replace(new, live)
+    fsync_path(live.parent)
