@@ -1,0 +1,164 @@
+"""Masks and roles: each mask's output, configuration mistakes named by key, role artefacts
+switched whole on every publish."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from pipelines.config import PipelineConfig, load_config
+from pipelines.errors import ConfigError
+from pipelines.privacy.masking import mask_sql
+from pipelines.privacy.roles import role_dir
+from pipelines.publish import publish
+from pipelines.publish.synthetic import write_synthetic_run
+from pipelines.warehouse import Warehouse
+
+RUN1 = "20250301T000000Z-aaaaaa"
+RUN2 = "20250302T000000Z-bbbbbb"
+
+
+@pytest.mark.parametrize(
+    ("mask", "value", "expected"),
+    [
+        ("none", "Ann", "Ann"),
+        ("initial", "  élodie ", "É."),
+        ("initial", "", None),
+        ("email_domain", "Ann.Lee@Example.COM", "***@example.com"),
+        ("email_domain", "no-at-sign", "***"),
+        ("last_digits", "+442079460123", "**********23"),
+        ("last_digits", "(212) 555-0100", "********00"),
+        ("redact", "1 King St", "[redacted]"),
+        ("year_only", date(1977, 12, 22), 1977),
+        ("year_only", datetime(2024, 12, 31, 23, 30, tzinfo=UTC), 2024),
+    ],
+)
+def test_each_mask_shows_only_what_it_promises(mask: str, value: object, expected: object) -> None:
+    kind = pa.string() if isinstance(value, str) else None
+    table = pa.table({"c": pa.array([value, None], type=kind)})
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        rows = con.from_arrow(table).project(mask_sql(mask, "c")).fetchall()
+    assert rows == [(expected,), (None,)]
+
+
+def write_config(tmp_path: Path, privacy: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        + privacy
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("privacy", "message"),
+    [
+        (
+            "privacy:\n  roles:\n    analyst:\n      columns: {emial: email_domain}\n",
+            "privacy.roles.analyst.columns.emial: no table of this role has a column 'emial'",
+        ),
+        (
+            "privacy:\n  roles:\n    analyst:\n      columns: {email: year_only}\n",
+            "mask 'year_only' cannot apply to golden_customers.email",
+        ),
+        (
+            "privacy:\n  roles:\n    analyst:\n      columns: {email: rot13}\n",
+            "privacy.roles.analyst.columns.email",
+        ),
+        (
+            "privacy:\n  roles:\n    bi:\n      tables: [golden_customer]\n",
+            "privacy.roles.bi.tables: unknown table(s) ['golden_customer']",
+        ),
+        (
+            "privacy:\n  roles:\n    bi:\n      tables: [dq_results]\n"
+            "      columns: {email: none}\n",
+            "privacy.roles.bi.columns.email: no table of this role has a column 'email'",
+        ),
+        (
+            "privacy:\n  roles:\n    bi:\n      tables: [dq_results, golden_customers]\n"
+            "      columns: {email: none}\n",
+            "lists table(s) ['dq_results'] but is granted none of their columns",
+        ),
+        ("privacy:\n  roles:\n    main: {}\n", "reserved by DuckDB"),
+        ("privacy:\n  roles:\n    Analyst: {}\n", "is not a valid name"),
+    ],
+    ids=[
+        "unknown-column",
+        "mask-type",
+        "unknown-mask",
+        "unknown-table",
+        "column-elsewhere",
+        "empty-table",
+        "reserved-role",
+        "bad-role-name",
+    ],
+)
+def test_role_mistakes_are_config_errors_naming_the_key(
+    tmp_path: Path, privacy: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, privacy))
+    assert message in str(caught.value)
+
+
+def make_config(root: Path, roles: dict[str, object] | None = None) -> PipelineConfig:
+    data: dict[str, object] = {
+        "warehouse": {"path": str(root)},
+        "sources": [
+            {"name": "crm", "kind": "file", "path": "crm.csv", "id_column": "id", "mapping": {}}
+        ],
+        "backup": {"enabled": False},
+    }
+    if roles is not None:
+        data["privacy"] = {"roles": roles}
+    return PipelineConfig.model_validate(data)
+
+
+def test_role_artefacts_switch_whole_and_follow_the_configured_roles(warehouse_dir: Path) -> None:
+    wh = Warehouse(warehouse_dir)
+    write_synthetic_run(wh, RUN1, 30)
+    publish(make_config(warehouse_dir), RUN1)
+    first = os.readlink(role_dir(wh, "analyst"))
+    assert RUN1 in first and sorted(p.name for p in role_dir(wh, "analyst").iterdir()) == [
+        "golden.duckdb",
+        "golden_changes.parquet",
+        "golden_customers.parquet",
+    ]
+
+    roles = {
+        "steward": {},
+        "marketing": {
+            "tables": ["golden_customers"],
+            "columns": {"golden_id": "none", "country": "none"},
+        },
+    }
+    write_synthetic_run(wh, RUN2, 40, seed=1)
+    publish(make_config(warehouse_dir, roles), RUN2)
+
+    root = role_dir(wh, "steward").parent
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == [
+        "marketing",
+        "steward",
+    ]
+    assert not (root / first).exists(), "the previous version's folder is gone"
+    assert len([p for p in root.iterdir() if p.name.startswith(".")]) == 2
+    with duckdb.connect(str(role_dir(wh, "marketing") / "golden.duckdb"), read_only=True) as con:
+        columns = [c[0] for c in con.execute("DESCRIBE golden_customers").fetchall()]
+        info = con.execute("SELECT run_id, role FROM publish_info").fetchall()
+        rows = con.execute("SELECT count(*) FROM golden_customers").fetchall()
+    assert columns == ["golden_id", "country"]
+    assert info == [(RUN2, "marketing")] and rows == [(32,)]
+    with duckdb.connect(str(wh.duckdb_path), read_only=True) as con:
+        schemas = {r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+        comment = con.execute(
+            "SELECT comment FROM duckdb_columns() WHERE schema_name = 'marketing' "
+            "AND column_name = 'golden_id'"
+        ).fetchall()
+    assert {"marketing", "steward"} <= schemas and "analyst" not in schemas
+    assert "Stable id" in comment[0][0]
