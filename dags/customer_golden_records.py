@@ -1,0 +1,279 @@
+"""
+### customer_golden_records
+
+Turns every configured customer source into one trusted golden record per customer, and
+publishes the golden tables. Each task runs one stage of `pipelines/` for **one pipeline run id**
+(`YYYYmmddTHHMMSSZ-xxxxxx`, derived from this DAG run, so a retry or a clear-and-rerun writes
+to the same `runs/<run_id>/` folder in the warehouse and overwrites rather than duplicates).
+
+```
+start_run ─▶ ingest_and_validate[source] (one mapped task per source)
+          ─▶ standardise ─▶ validate_staged ─▶ data_docs ─▶ gate ─▶ match ─▶ golden
+          ─▶ publish (updates the golden_* assets) ─▶ backup ─▶ finish_run (always runs)
+```
+
+* **Params**: `config_path` (the deployment's YAML config), `full_reload`, `skip_backup`,
+  `model_path` (a trained Splink model to reuse instead of training).
+* **Failures**: one failing source does not undo the others' landed batches, but nothing
+  downstream runs; a tripped quality `gate` stops the run before publish and is never retried.
+  `finish_run` writes `runs/<run_id>/run.json`, logs the run summary and fails the DAG run when
+  anything upstream failed. Each failed task sends an alert (`alerts.on_failure` in the config).
+* **Where to look**: the failed task's log; `runs/<run_id>/run.json` and `runs/<run_id>/stages/`;
+  the Data Docs under `reports/data_docs/` for validation failures. See `docs/airflow.md`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk import Asset, Param, TriggerRule, dag, get_current_context, task
+from golden_dag_support import (
+    COMPUTE_RETRIES,
+    IO_RETRIES,
+    MAP_LABEL_KEY,
+    NO_RETRIES,
+    START_DATE,
+    TAGS,
+    config_path,
+    default_config_path,
+    golden_run_id,
+    on_task_failure,
+    params,
+    run_golden_stage,
+    schedule_from_env,
+)
+
+logger = logging.getLogger("dags.customer_golden_records")
+
+DAG_ID = "customer_golden_records"
+SCHEDULE_ENV = "GOLDEN_SCHEDULE"
+
+GOLDEN_ASSETS = [
+    Asset(name=table, uri=f"x-golden-records://published/{table}", group="golden_records")
+    for table in ("golden_customers", "customer_xref", "golden_field_provenance", "golden_changes")
+]
+"""The published golden tables. A downstream DAG schedules on them with, for example,
+``schedule=[Asset.ref(name="golden_customers")]``; each event's ``extra`` names the run id and
+the published version folder."""
+
+
+class RunFailed(Exception):
+    """Tasks of a DAG run failed; the message lists each failure, as ``run.json`` records it."""
+
+
+def describe_failures(
+    states: dict[str, str | None], source_names: list[str], errors: dict[str, str]
+) -> list[str]:
+    """One line per failed task, with the pipeline's own error when the stage recorded one.
+
+    ``states`` are Airflow's task states of the run (mapped instances as ``<task>_<index>``);
+    ``errors`` the failed stage records (``stage`` or ``stage[source]`` -> error). A task that
+    died before recording anything (killed, out of memory) is still reported, from its state.
+    """
+    problems: list[str] = []
+    for name in sorted(n for n, state in states.items() if state == "failed"):
+        task_id, _, index = name.rpartition("_")
+        if task_id == "ingest_and_validate" and index.isdigit():
+            number = int(index)
+            source = source_names[number] if number < len(source_names) else f"#{number}"
+            labels = [f"ingest[{source}]", f"validate_source[{source}]"]
+            shown = f"ingest_and_validate[{source}]"
+        else:
+            labels, shown = [name], name
+        recorded = [f"{label}: {errors[label]}" for label in labels if label in errors]
+        problems += recorded or [f"task {shown} failed before recording a result (see its log)"]
+    skipped = sorted(n for n, state in states.items() if state == "upstream_failed")
+    if skipped and not problems:
+        problems.append("tasks did not run because an upstream task failed: " + ", ".join(skipped))
+    return problems
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=schedule_from_env(SCHEDULE_ENV, "@daily"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,  # runs share the warehouse state (watermarks, id registry): never overlap
+    tags=TAGS,
+    doc_md=__doc__,
+    default_args={"owner": "data-engineering", "on_failure_callback": on_task_failure},
+    params={
+        # The deployment's YAML config (sources, rules, warehouse, backup). Default: $GOLDEN_CONFIG.
+        "config_path": Param(
+            default_config_path(),
+            type="string",
+            minLength=1,
+            title="Config file",
+            description="Path of the pipeline's YAML config on the workers.",
+        ),
+        # Re-read every source completely instead of only rows changed since the last batch.
+        "full_reload": Param(
+            False,
+            type="boolean",
+            title="Full reload",
+            description="Ignore watermarks and reload every source completely.",
+        ),
+        # Publish without backing up (e.g. a test run); the next run's backup covers the state.
+        "skip_backup": Param(
+            False,
+            type="boolean",
+            title="Skip backup",
+            description="Do not back up this run to object storage.",
+        ),
+        # A trained Splink model (JSON) to score with; empty: train on this run's records.
+        "model_path": Param(
+            None,
+            type=["null", "string"],
+            title="Matching model",
+            description="Trained Splink model JSON to reuse; leave empty to train on this run.",
+        ),
+    },
+)
+def customer_golden_records() -> None:
+    @task(**COMPUTE_RETRIES)
+    def start_run() -> list[str]:
+        """Fix this DAG run's pipeline run id and list the sources to fan out over.
+
+        Returns the source names (what the per-source task maps over) and pushes the run id
+        under the XCom key ``run_id`` for every later task.
+        """
+        from pipelines.config import load_config
+
+        config = load_config(config_path())
+        context = get_current_context()
+        run_id = golden_run_id(context)
+        context["ti"].xcom_push(key="run_id", value=run_id)
+        logger.info(
+            "pipeline run %s; config %s; sources: %s",
+            run_id,
+            config.config_path,
+            ", ".join(config.source_names),
+        )
+        return config.source_names
+
+    @task(map_index_template="{{ map_label }}", **IO_RETRIES)
+    def ingest_and_validate(source: str, pipeline_run_id: str) -> dict[str, Any]:
+        """Land one source's batch, then run its expectation suite (rerunnable per run id)."""
+        get_current_context()[MAP_LABEL_KEY] = source  # type: ignore[literal-required]
+        ingested = run_golden_stage(
+            "ingest", pipeline_run_id, source=source, full_reload=bool(params()["full_reload"])
+        )
+        validated = run_golden_stage("validate_source", pipeline_run_id, source=source)
+        return {"source": source, "ingest": ingested, "validate": validated}
+
+    @task(**COMPUTE_RETRIES)
+    def standardise(pipeline_run_id: str) -> dict[str, Any]:
+        """Standardise every source's accepted records into the canonical schema."""
+        return run_golden_stage("standardise", pipeline_run_id)
+
+    @task(**COMPUTE_RETRIES)
+    def validate_staged(pipeline_run_id: str) -> dict[str, Any]:
+        """Run the canonical suite on the staged records; failures go to quarantine."""
+        return run_golden_stage("validate_staged", pipeline_run_id)
+
+    @task(**COMPUTE_RETRIES)
+    def data_docs(pipeline_run_id: str) -> dict[str, Any]:
+        """Build the stewards' validation report before the gate can stop the run."""
+        return run_golden_stage("data_docs", pipeline_run_id)
+
+    @task(**NO_RETRIES)
+    def gate(pipeline_run_id: str) -> dict[str, Any]:
+        """Stop the run before anything is matched or published when quality is too low."""
+        return run_golden_stage("gate", pipeline_run_id)
+
+    @task(**COMPUTE_RETRIES)
+    def match(pipeline_run_id: str) -> dict[str, Any]:
+        """Score and cluster the accepted records with Splink; build the review queue."""
+        from pathlib import Path
+
+        model = str(params().get("model_path") or "").strip()
+        return run_golden_stage("match", pipeline_run_id, model_path=Path(model) if model else None)
+
+    @task(**COMPUTE_RETRIES)
+    def golden(pipeline_run_id: str) -> dict[str, Any]:
+        """Build golden records, crosswalk, provenance and changes with stable golden ids."""
+        return run_golden_stage("golden", pipeline_run_id)
+
+    @task(outlets=GOLDEN_ASSETS, **IO_RETRIES)
+    def publish(pipeline_run_id: str) -> dict[str, Any]:
+        """Publish the golden tables atomically and tell downstream DAGs which version."""
+        result = run_golden_stage("publish", pipeline_run_id)
+        events = get_current_context()["outlet_events"]
+        for asset in GOLDEN_ASSETS:
+            events[asset].extra = {
+                "run_id": pipeline_run_id,
+                "version_dir": result.get("version_dir"),
+            }
+        return result
+
+    @task(**IO_RETRIES)
+    def backup(pipeline_run_id: str) -> dict[str, Any]:
+        """Back up the published version and the state to object storage."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipelines.config import load_config
+
+        if params()["skip_backup"]:
+            raise AirflowSkipException("skip_backup is set for this run")
+        if not load_config(config_path()).backup.enabled:
+            raise AirflowSkipException("backup.enabled is false in the config")
+        return run_golden_stage("backup", pipeline_run_id)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, **NO_RETRIES)
+    def finish_run() -> dict[str, Any]:
+        """Write the run manifest and summary; fail when any task of this run failed.
+
+        It runs whatever happened upstream and derives the run id itself, so it works even when
+        ``start_run`` failed. Airflow's task states are the truth about what failed (a task can
+        die before recording anything); the stage records add the pipeline's own messages.
+        """
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from pipelines.config import load_config
+        from pipelines.errors import GoldenError
+        from pipelines.orchestrate import finish_run as write_run_manifest
+        from pipelines.summary import format_summary, summarise_run
+
+        context = get_current_context()
+        ti, dag_run = context["ti"], context["dag_run"]
+        run_id = golden_run_id(context)
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[dag_run.run_id])
+        states = states.get(dag_run.run_id, {})
+        try:
+            config = load_config(config_path())
+        except GoldenError as exc:
+            failed = sorted(name for name, state in states.items() if state == "failed")
+            raise AirflowFailException(
+                f"run {run_id}: cannot write the run summary: {exc}; failed tasks: "
+                + (", ".join(failed) or "none")
+            ) from exc
+        summary = summarise_run(config, run_id)
+        problems = describe_failures(states, config.source_names, summary.errors)
+        error = RunFailed("; ".join(problems)) if problems else None
+        manifest = write_run_manifest(config, run_id, error=error)
+        logger.info("run summary\n%s", format_summary(summarise_run(config, run_id)))
+        if error is not None:
+            raise AirflowFailException(
+                f"run {run_id} failed (details in {manifest}):\n  " + "\n  ".join(problems)
+            )
+        return {"run_id": run_id, "status": "succeeded", "run_json": str(manifest)}
+
+    run = start_run()
+    sources = ingest_and_validate.partial(pipeline_run_id=run["run_id"]).expand(source=run)
+    staged = standardise(run["run_id"])
+    sources >> staged
+    checked = validate_staged(run["run_id"])
+    docs = data_docs(run["run_id"])
+    gated = gate(run["run_id"])
+    matched = match(run["run_id"])
+    built = golden(run["run_id"])
+    published = publish(run["run_id"])
+    backed_up = backup(run["run_id"])
+    staged >> checked >> docs >> gated >> matched >> built >> published >> backed_up
+    [run, sources, staged, checked, docs, gated, matched, built, published, backed_up] >> (
+        finish_run()
+    )
+
+
+customer_golden_records()

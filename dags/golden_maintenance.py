@@ -1,0 +1,146 @@
+"""
+### golden_maintenance
+
+Weekly housekeeping for the golden-records warehouse, on the same config as
+`customer_golden_records`:
+
+```
+verify_latest_backup ─▶ apply_backup_retention
+rebuild_data_docs
+apply_record_retention
+```
+
+* `verify_latest_backup` checks the newest backup against its checksummed manifest
+  (`pipelines.backup.verify_backup`); `apply_backup_retention` only runs when that passed, so old
+  backups are never deleted while the newest one is unproven.
+* `rebuild_data_docs` rebuilds the stewards' Data Docs site from the latest run's results.
+* `apply_record_retention` retires and erases source records older than
+  `privacy.record_retention_days` (none when that key is not set), and makes unreadable the old
+  backups of erased subjects whose grace period is over (`docs/privacy.md`).
+
+Params: `config_path` (default `$GOLDEN_CONFIG`).
+Schedule: `@weekly`, or `$GOLDEN_MAINTENANCE_SCHEDULE`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+from golden_dag_support import (
+    COMPUTE_RETRIES,
+    IO_RETRIES,
+    START_DATE,
+    TAGS,
+    config_path,
+    default_config_path,
+    on_task_failure,
+    schedule_from_env,
+    small,
+)
+
+logger = logging.getLogger("dags.golden_maintenance")
+
+DAG_ID = "golden_maintenance"
+SCHEDULE_ENV = "GOLDEN_MAINTENANCE_SCHEDULE"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=schedule_from_env(SCHEDULE_ENV, "@weekly"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "maintenance"],
+    doc_md=__doc__,
+    default_args={"owner": "data-engineering", "on_failure_callback": on_task_failure},
+    params={
+        # The deployment's YAML config (warehouse, backup target, privacy). Default: $GOLDEN_CONFIG.
+        "config_path": Param(
+            default_config_path(),
+            type="string",
+            minLength=1,
+            title="Config file",
+            description="Path of the pipeline's YAML config on the workers.",
+        ),
+    },
+)
+def golden_maintenance() -> None:
+    @task(**IO_RETRIES)
+    def verify_latest_backup() -> dict[str, Any]:
+        """Check the newest backup against its manifest before anything older is deleted."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from pipelines.backup import verify_backup
+        from pipelines.config import load_config
+
+        config = load_config(config_path())
+        if not config.backup.enabled:
+            raise AirflowSkipException("backup.enabled is false in the config")
+        report = verify_backup(config)
+        if not report.ok:
+            # Stored objects that do not match their manifest will not heal on a retry.
+            problems = "; ".join(f"{c.name}: {c.status} ({c.detail})" for c in report.problems)
+            raise AirflowFailException(
+                f"backup {report.run_id} at {report.uri} failed verification, so no older "
+                f"backup is deleted: {problems}"
+            )
+        return small(report)
+
+    @task(**IO_RETRIES)
+    def apply_backup_retention() -> dict[str, Any]:
+        """Delete backups outside backup.retention (daily/weekly), never the newest ones."""
+        from pipelines.backup import apply_retention
+        from pipelines.config import load_config
+
+        result = apply_retention(load_config(config_path()))
+        return {"kept": len(result.kept), "deleted": result.deleted}
+
+    @task(**COMPUTE_RETRIES)
+    def rebuild_data_docs() -> dict[str, Any]:
+        """Rebuild the Data Docs site from the latest run that has validation results."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipelines.config import load_config
+        from pipelines.validate import build_data_docs
+        from pipelines.warehouse import Warehouse
+
+        config = load_config(config_path())
+        warehouse = Warehouse(config.warehouse.path)
+        validated = [r for r in warehouse.run_ids() if (warehouse.run(r) / "dq").is_dir()]
+        if not validated:
+            raise AirflowSkipException(f"no run in {warehouse.root} has validation results yet")
+        run_id = validated[-1]
+        path = build_data_docs(config, run_id)
+        logger.info("Data Docs rebuilt from run %s: %s", run_id, path)
+        return {"run_id": run_id, "path": str(path)}
+
+    @task(**IO_RETRIES)
+    def apply_record_retention() -> dict[str, Any]:
+        """Erase records past privacy.record_retention_days; shred erased subjects' old backups."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        import pipelines.privacy
+        from pipelines.config import load_config
+
+        config = load_config(config_path())
+        days = config.privacy.record_retention_days
+        apply = getattr(pipelines.privacy, "apply_record_retention", None)
+        if days is None and apply is None:
+            raise AirflowSkipException("privacy.record_retention_days is not set: records are kept")
+        if apply is None:
+            # A configured retention period that is silently not applied is a compliance gap.
+            raise AirflowFailException(
+                f"privacy.record_retention_days is {days} in {config.config_path}, but this "
+                "installation has no pipelines.privacy.apply_record_retention: upgrade "
+                "golden-records or unset the key"
+            )
+        return small(apply(config))
+
+    verify_latest_backup() >> apply_backup_retention()
+    rebuild_data_docs()
+    apply_record_retention()
+
+
+golden_maintenance()

@@ -1,0 +1,368 @@
+"""The docker stack is wired as documented: there is no Docker engine here, so the compose file,
+the Dockerfile and the init script are checked as data and, for the init script, run for real
+against a SQLite metadata DB and the local SeaweedFS server."""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+from pipelines.s3server import S3Endpoint
+
+ROOT = Path(__file__).parents[1]
+DOCKER = ROOT / "docker"
+COMPOSE = DOCKER / "docker-compose.yaml"
+DOCKERFILE = DOCKER / "Dockerfile"
+ENV_EXAMPLE = DOCKER / ".env.example"
+
+AIRFLOW_SERVICES = {
+    "airflow-api-server": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def env_example() -> dict[str, str]:
+    pairs = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def test_compose_has_the_airflow_services_a_database_and_object_storage(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    assert set(services) == {*AIRFLOW_SERVICES, "airflow-init", "postgres", "seaweedfs"}
+    for name, command in AIRFLOW_SERVICES.items():
+        assert services[name]["command"] == [command], name
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["seaweedfs"]["image"].startswith("chrislusf/seaweedfs:")
+    seaweed = services["seaweedfs"]["command"]
+    assert seaweed[0] == "server" and "-s3" in seaweed
+
+
+def test_airflow_runs_the_local_executor_on_postgres(compose: dict[str, Any]) -> None:
+    for name in [*AIRFLOW_SERVICES, "airflow-init"]:
+        env = compose["services"][name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
+        assert "@postgres:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        # Task runners reach the execution API of the api-server service by its service name.
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith(
+            "http://airflow-api-server:8080/"
+        )
+        assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/golden/dags"
+        assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+        assert env["GOLDEN_S3_ENDPOINT"] == "http://seaweedfs:8333"
+
+
+def test_services_start_in_order_and_have_healthchecks(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in AIRFLOW_SERVICES:
+        assert services[name]["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "seaweedfs": {"condition": "service_healthy"},
+            "airflow-init": {"condition": "service_completed_successfully"},
+        }, name
+    assert services["airflow-init"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "seaweedfs": {"condition": "service_healthy"},
+    }
+    for name, service in services.items():
+        if name == "airflow-init":  # a one-off job: "completed successfully" is its health
+            assert "healthcheck" not in service
+            continue
+        check = service["healthcheck"]["test"]
+        assert check[0] in ("CMD", "CMD-SHELL") and len(check) > 1, name
+        assert service.get("restart") == "unless-stopped", name
+    assert "8974/health" in " ".join(services["airflow-scheduler"]["healthcheck"]["test"])
+    assert "/api/v2/monitor/health" in " ".join(
+        services["airflow-api-server"]["healthcheck"]["test"]
+    )
+
+
+def test_named_volumes_are_declared_and_the_warehouse_is_shared(compose: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    used: dict[str, set[str]] = {}
+    for name, service in compose["services"].items():
+        for mount in service.get("volumes", []):
+            source, target = mount.split(":")[:2]
+            assert not source.startswith((".", "/")), f"{name} bind-mounts {source}"
+            assert source in declared, f"{name} uses undeclared volume {source}"
+            used.setdefault(source, set()).add(f"{name}:{target}")
+    assert declared == set(used), f"declared but unused: {declared - set(used)}"
+    warehouse = used["golden-warehouse"]
+    # The scheduler runs the tasks (LocalExecutor); init checks the volume is writable.
+    assert "airflow-scheduler:/var/lib/golden/warehouse" in warehouse
+    assert "airflow-init:/var/lib/golden/warehouse" in warehouse
+    assert used["postgres-data"] == {"postgres:/var/lib/postgresql/data"}
+    assert used["seaweedfs-data"] == {"seaweedfs:/data"}
+
+
+def test_every_variable_the_compose_file_uses_is_documented_in_env_example(
+    compose: dict[str, Any],
+) -> None:
+    text = COMPOSE.read_text()
+    referenced = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+    required = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):\?", text))
+    documented = env_example()
+    assert referenced - set(documented) == set(), "add these to docker/.env.example"
+    assert required, "secrets must be required variables"
+    for name in required:
+        assert documented[name], f"{name} needs a placeholder value in .env.example"
+    assert set(documented) - referenced == set(), "unused entries in .env.example"
+
+
+def test_no_secret_is_written_into_the_compose_file(compose: dict[str, Any]) -> None:
+    secretish = re.compile(r"PASSWORD|SECRET|FERNET|ACCESS_KEY|SALT|WEBHOOK")
+    for name, service in compose["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if secretish.search(key) and not key.endswith("_FILE"):  # a path, not a secret
+                assert str(value).startswith("${"), f"{name}: {key} must come from docker/.env"
+    conn = compose["services"]["airflow-scheduler"]["environment"][
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+    ]
+    assert "${POSTGRES_PASSWORD" in conn
+
+
+def test_images_are_built_from_the_repository_with_the_project_dockerfile(
+    compose: dict[str, Any],
+) -> None:
+    for name in [*AIRFLOW_SERVICES, "airflow-init"]:
+        build = compose["services"][name]["build"]
+        context = (COMPOSE.parent / build["context"]).resolve()
+        assert context == ROOT, name
+        assert (context / build["dockerfile"]).resolve() == DOCKERFILE
+        assert build["args"]["EXTRAS"].startswith("${GOLDEN_EXTRAS")
+
+
+# --- Dockerfile ------------------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(instruction, arguments) with line continuations joined and comments dropped."""
+    joined, current = [], ""
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.lstrip().startswith("#") and not current:
+            continue
+        current += line.rstrip().removesuffix("\\") + " "
+        if not line.rstrip().endswith("\\"):
+            joined.append(current.strip())
+            current = ""
+    return [(j.split(" ", 1)[0].upper(), j.split(" ", 1)[1]) for j in joined if j]
+
+
+def pip_installs(commands: list[str]) -> list[list[str]]:
+    """Every ``pip install`` command line among shell commands, as argument lists."""
+    found = []
+    for command in commands:
+        for part in re.split(r"&&|;", command):
+            words = shlex.split(part.replace("$(BIN)/", "").replace("${EXTRAS}", "EXTRAS"))
+            if len(words) >= 2 and words[0] == "pip" and words[1] == "install":
+                found.append([w for w in words[2:] if w != "--quiet"])
+    return found
+
+
+def makefile_recipe_commands() -> list[str]:
+    return [line.strip() for line in (ROOT / "Makefile").read_text().splitlines() if "\t" in line]
+
+
+def extras_of(args: list[str]) -> tuple[str, set[str]]:
+    [target] = [a for a in args if a.startswith(".[") or a.startswith("'.[")]
+    inner = target.strip("'").removeprefix(".[").removesuffix("]")
+    return target, {e for e in inner.split(",") if e}
+
+
+def test_dockerfile_installs_like_make_install() -> None:
+    instructions = dockerfile_instructions()
+    assert ("FROM", "${PYTHON_IMAGE}") in instructions
+    assert ("ARG", "PYTHON_IMAGE=python:3.11-slim-bookworm") in instructions
+    assert ("ARG", "EXTRAS=spark") in instructions
+    docker = pip_installs([args for op, args in instructions if op == "RUN"])
+    make = pip_installs(makefile_recipe_commands())
+    assert ["--upgrade", "pip"] in docker and ["--upgrade", "pip"] in make
+    [docker_project] = [a for a in docker if "-c" in a]
+    [make_project] = [a for a in make if "-c" in a]
+    # Same constraints file, same extras except the dev tools, no editable install in an image.
+    assert docker_project[docker_project.index("-c") + 1] == "constraints.txt"
+    assert make_project[make_project.index("-c") + 1] == "constraints.txt"
+    _, make_extras = extras_of(make_project)
+    assert "-e" not in docker_project
+    assert docker_project[-1] == ".[EXTRAS]"
+    assert make_extras - {"dev"} == {"spark"}
+
+
+def test_java_is_installed_only_with_the_spark_extra() -> None:
+    runs = " ".join(args for op, args in dockerfile_instructions() if op == "RUN")
+    match = re.search(r'case ",\$\{EXTRAS\}," in (.*?) esac', runs)
+    assert match, "the JRE install must be conditional on EXTRAS"
+    assert re.search(r"\*,spark,\*\) apt-get install .*openjdk-\d+-jre-headless", match.group(1))
+    assert runs.count("openjdk") == 1
+
+
+def test_everything_the_dockerfile_copies_exists_and_passes_the_ignore_file() -> None:
+    copies = [args.split() for op, args in dockerfile_instructions() if op == "COPY"]
+    sources = [src for *srcs, _dest in copies for src in srcs]
+    assert {"pyproject.toml", "constraints.txt", "pipelines", "matching", "dags"} <= set(sources)
+    for source in sources:
+        assert (ROOT / source).exists(), f"COPY {source}: missing from the repository"
+    allowed = {
+        line.removeprefix("!").rstrip("/")
+        for line in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    assert set(sources) <= allowed, f"not in Dockerfile.dockerignore: {set(sources) - allowed}"
+
+
+def test_image_entrypoint_runs_airflow_as_an_unprivileged_user() -> None:
+    instructions = dict(dockerfile_instructions())
+    assert instructions["USER"] == "50000:0"
+    assert json.loads(instructions["ENTRYPOINT"]) == ["/usr/bin/tini", "--", "airflow"]
+
+
+# --- the stack's pipeline config ------------------------------------------------------------
+
+
+def test_stack_config_loads_and_puts_the_warehouse_on_the_volume(compose: dict[str, Any]) -> None:
+    from pipelines.config import load_config
+
+    config = load_config(DOCKER / "config.yaml")
+    assert config.warehouse.path == Path("/var/lib/golden/warehouse")
+    env = compose["services"]["airflow-scheduler"]["environment"]
+    assert env["GOLDEN_CONFIG"] == "/opt/golden/config.yaml"
+    assert config.backup.access_key_env in env and config.backup.secret_key_env in env
+    if config.alerts.slack_webhook_env:
+        assert config.alerts.slack_webhook_env in env
+    assert config.privacy.suppression_salt_env in env
+
+
+def test_stack_config_reads_the_bundled_sample_as_the_example_does() -> None:
+    """docker/config.yaml is /opt/golden/config.yaml in the image, examples/ is beside it."""
+    image_root = PurePosixPath("/opt/golden")
+
+    def in_image(base: PurePosixPath, path: str) -> str:
+        return posixpath.normpath(str(base / path))
+
+    stack = yaml.safe_load((DOCKER / "config.yaml").read_text())
+    example = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text())
+    assert [s["name"] for s in stack["sources"]] == [s["name"] for s in example["sources"]]
+    for ours, theirs in zip(stack["sources"], example["sources"], strict=True):
+        assert in_image(image_root, ours.pop("path")) == in_image(
+            image_root / "examples", theirs.pop("path")
+        )
+        assert ours == theirs, f"source {ours['name']} differs from examples/config.yaml"
+    assert in_image(image_root, stack["validation"]["expectations_dir"]) == in_image(
+        image_root / "examples", example["validation"]["expectations_dir"]
+    )
+
+
+# --- the init script, for real ---------------------------------------------------------------
+
+
+def run_init(
+    tmp_path: Path, s3: S3Endpoint, config: Path, **env: str
+) -> subprocess.CompletedProcess:
+    home = tmp_path / "airflow-home"
+    home.mkdir(exist_ok=True)
+    child_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOLDEN_"))},
+        **s3.env(),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "auth" / "pw.json"),
+        "GOLDEN_CONFIG": str(config),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, str(DOCKER / "init_stack.py")],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.s3
+def test_init_script_migrates_creates_the_admin_and_the_bucket(
+    tmp_path: Path, s3_server: S3Endpoint
+) -> None:
+    bucket = f"init-{tmp_path.name[-12:].lower().replace('_', '-')}"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "warehouse": {"path": str(tmp_path / "warehouse")},
+                "sources": [
+                    {
+                        "name": "crm",
+                        "kind": "file",
+                        "path": "crm.csv",
+                        "id_column": "id",
+                        "mapping": {"email": "email"},
+                    }
+                ],
+                "backup": {"bucket": bucket},
+            }
+        )
+    )
+    first = run_init(tmp_path, s3_server, config, AIRFLOW_ADMIN_PASSWORD="s3cret-Admin")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (tmp_path / "airflow-home" / "airflow.db").exists()
+    passwords = json.loads((tmp_path / "auth" / "pw.json").read_text())
+    assert passwords == {"admin": "s3cret-Admin"}
+    assert oct((tmp_path / "auth" / "pw.json").stat().st_mode & 0o777) == "0o600"
+    names = [b["Name"] for b in s3_server.client().list_buckets()["Buckets"]]
+    assert bucket in names
+    assert (tmp_path / "warehouse").is_dir()
+
+    # Idempotent: every `docker compose up` runs it again; a changed password is applied.
+    again = run_init(tmp_path, s3_server, config, AIRFLOW_ADMIN_PASSWORD="rotated-Pass")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((tmp_path / "auth" / "pw.json").read_text()) == {"admin": "rotated-Pass"}
+
+
+@pytest.mark.s3
+def test_init_script_names_a_missing_secret(tmp_path: Path, s3_server: S3Endpoint) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "warehouse": {"path": str(tmp_path / "warehouse")},
+                "sources": [
+                    {
+                        "name": "crm",
+                        "kind": "file",
+                        "path": "crm.csv",
+                        "id_column": "id",
+                        "mapping": {"email": "email"},
+                    }
+                ],
+            }
+        )
+    )
+    result = run_init(tmp_path, s3_server, config, AIRFLOW_ADMIN_PASSWORD="")
+    assert result.returncode == 1
+    assert "AIRFLOW_ADMIN_PASSWORD is not set" in result.stderr
+    assert not (tmp_path / "auth" / "pw.json").exists()
