@@ -1,0 +1,668 @@
+"""The whole pipeline end to end on a generated sample, every stage in its own process.
+
+    .venv/bin/python -m bench.bench_pipeline [--records N] [--sizes 250000,500000,1000000]
+                                             [--spark] [--json PATH] [--keep DIR]
+
+Generates the seeded three-source sample (``pipelines.sample``) of ``--records`` source records
+(default 1,000,000), starts a local SeaweedFS server for the backup, then runs ingest and
+validate (per source), standardise, validate staged, data docs, gate, match, golden, publish and
+backup, each as ``python -m bench.bench_pipeline --worker ...`` calling
+:func:`pipelines.orchestrate.run_stage`, the way an Airflow worker runs one task: each stage pays
+its own imports and reads its inputs from disk, so its wall time and peak memory are what a
+deployment sees. Sources fan out ``--fan-out`` at a time (default 2), as the DAG's mapped task
+does on parallel workers. Peak memory is the child's own high-water mark (``wait4``'s
+``ru_maxrss``) or the sampled sum over its process tree (a Spark JVM), whichever is larger; CPU
+seconds are the child's and those of the descendants it waited for (not a Spark JVM's).
+
+Then it changes 1% of the records (``mutate_sample``: the next day) and runs the pipeline again:
+the sources are re-ingested from their watermarks. Then the full run again at every smaller size
+of ``--sizes`` so the growth of peak memory is visible. ``--spark`` also runs the match stage on
+local Spark (``matching.engine: spark``) over the full run's staged records, for comparison.
+
+The machine may be shared: beside each wall time it prints the stage's CPU seconds (all its
+threads), the 1-minute load average and the CPU seconds other processes used meanwhile. Results
+go to ``bench/results/pipeline-<timestamp>.json`` (or ``--json``). Targets on a 2-core machine:
+1M records under 240 s end to end with peak memory under 6 GiB; the 1% incremental run under
+60 s. Nothing here asserts a time: it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO / "bench" / "results"
+GIB = 1024**3
+TARGETS = {"full_seconds": 240.0, "peak_rss_gib": 6.0, "incremental_seconds": 60.0}
+PER_SOURCE = ("ingest", "validate_source")
+AFTER_SOURCES = (
+    "standardise",
+    "validate_staged",
+    "data_docs",
+    "gate",
+    "match",
+    "golden",
+    "publish",
+    "backup",
+)
+
+
+@dataclass
+class StageFigure:
+    """One stage process: what it cost and how much it handled."""
+
+    stage: str
+    source: str | None
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mib: float
+    load_1m: float
+    others_cpu_seconds: float
+    """CPU seconds the rest of the machine used while this stage ran (a shared machine)."""
+    rows: int | None = None
+    bytes: int | None = None
+    status: str = "succeeded"
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.stage}[{self.source}]" if self.source else self.stage
+
+
+@dataclass
+class RunFigures:
+    """One pipeline run: its stages and the totals."""
+
+    label: str
+    run_id: str
+    records: int
+    stages: list[StageFigure]
+    wall_seconds: float
+    """From the first stage's start to the last one's end, process starts included."""
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(s.cpu_seconds for s in self.stages)
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return max((s.peak_rss_mib for s in self.stages), default=0.0)
+
+    @property
+    def succeeded(self) -> bool:
+        return all(s.status == "succeeded" for s in self.stages)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "run_id": self.run_id,
+            "records": self.records,
+            "wall_seconds": round(self.wall_seconds, 2),
+            "stage_seconds": round(sum(s.seconds for s in self.stages), 2),
+            "cpu_seconds": round(self.cpu_seconds, 2),
+            "peak_rss_mib": round(self.peak_rss_mib),
+            "succeeded": self.succeeded,
+            "stages": [asdict(s) for s in self.stages],
+        }
+
+
+# --- running one process and measuring it ------------------------------------------------------
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the resident memory of a process and all its descendants (a Spark JVM too)."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.peak_bytes = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._halt.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for proc in procs:
+                    with contextlib.suppress(psutil.Error):
+                        total += proc.memory_info().rss
+            except psutil.Error:
+                return
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=2)
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def measure_process(cmd: list[str], env: dict[str, str], log_path: Path) -> dict[str, Any]:
+    """Run ``cmd`` to completion; its wall and CPU seconds, peak memory and exit status."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    busy_before = _busy_cpu_seconds()
+    with log_path.open("ab") as log:
+        log.write(f"\n$ {' '.join(cmd)}\n".encode())
+        log.flush()
+        clock = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        sampler = _TreeSampler(proc.pid)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - clock
+        sampler.stop()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    others = max(0.0, _busy_cpu_seconds() - busy_before - cpu)
+    peak = max(usage.ru_maxrss * 1024, sampler.peak_bytes)  # ru_maxrss is in KiB on Linux
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_mib": peak / 2**20,
+        "returncode": proc.returncode,
+        "load_1m": os.getloadavg()[0],
+        "others_cpu_seconds": others,
+    }
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# --- the pipeline, one process per stage ---------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """Where one benchmark works and how its child processes are started."""
+
+    work: Path
+    env: dict[str, str]
+    overrides: list[str] = field(default_factory=list)
+    """``key=value`` config overrides every stage process gets (``matching.engine=spark``)."""
+    fan_out: int = 1
+    """Sources ingested and validated at a time (Airflow's mapped tasks on parallel workers)."""
+
+    @property
+    def logs(self) -> Path:
+        return self.work / "logs"
+
+    def worker(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "bench.bench_pipeline", "--worker", *args]
+
+    def run_worker(self, label: str, *args: str) -> dict[str, Any]:
+        """A helper process (sample generation, run bookkeeping) that must succeed."""
+        figures = measure_process(self.worker(*args), self.env, self.logs / f"{label}.log")
+        if figures["returncode"] != 0:
+            log_path = self.logs / f"{label}.log"
+            raise RuntimeError(f"{label} failed; last lines of {log_path}:\n{_tail(log_path)}")
+        return figures
+
+    def stage(
+        self,
+        stage: str,
+        config_path: Path,
+        run_id: str,
+        source: str | None = None,
+        overrides: list[str] | None = None,
+    ) -> StageFigure:
+        label = f"{stage}[{source}]" if source else stage
+        args = ["stage", stage, "--config", str(config_path), "--run-id", run_id]
+        if source:
+            args += ["--source", source]
+        for item in [*self.overrides, *(overrides or [])]:
+            args += ["--set", item]
+        log_path = self.logs / run_id / f"{label}.log"
+        measured = measure_process(self.worker(*args), self.env, log_path)
+        figure = StageFigure(
+            stage=stage,
+            source=source,
+            seconds=round(measured["seconds"], 2),
+            cpu_seconds=round(measured["cpu_seconds"], 2),
+            peak_rss_mib=round(measured["peak_rss_mib"], 1),
+            load_1m=round(measured["load_1m"], 2),
+            others_cpu_seconds=round(measured["others_cpu_seconds"], 1),
+        )
+        record = _stage_record(config_path, run_id, stage, source)
+        if measured["returncode"] != 0 or record.get("status") != "succeeded":
+            figure.status = "failed"
+            figure.error = record.get("error") or f"exit status {measured['returncode']}"
+            sys.stdout.write(f"  {label} FAILED: {figure.error}\n  log {log_path}:\n")
+            sys.stdout.write(_tail(log_path) + "\n")
+            return figure
+        _fill_counts(figure, record.get("result") or {})
+        return figure
+
+
+def _stage_record(config_path: Path, run_id: str, stage: str, source: str | None) -> dict:
+    from pipelines.orchestrate import stage_record_path
+    from pipelines.warehouse import Warehouse
+
+    warehouse = Warehouse(_warehouse_of(config_path))
+    path = stage_record_path(warehouse, run_id, stage, source)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _warehouse_of(config_path: Path) -> Path:
+    """The warehouse a generated sample config names (``GOLDEN_WAREHOUSE`` is not used here)."""
+    import yaml
+
+    data = yaml.safe_load(config_path.read_text())
+    return (config_path.parent / data["warehouse"]["path"]).resolve()
+
+
+def _fill_counts(figure: StageFigure, result: dict[str, Any]) -> None:
+    """Rows (or bytes) the stage handled, from the result it recorded."""
+    stage = figure.stage
+    if stage == "ingest":
+        figure.rows = result.get("rows_read")
+        figure.details = {
+            k: result.get(k) for k in ("rows_landed", "rows_unchanged", "rows_current")
+        }
+    elif stage in ("validate_source", "validate_staged"):
+        figure.rows = result.get("rows_in")
+        figure.details = {
+            "accepted": result.get("accepted"),
+            "quarantined": result.get("quarantined"),
+        }
+    elif stage == "standardise":
+        figure.rows = result.get("rows_in")
+    elif stage == "match":
+        figure.rows = result.get("records")
+        figure.details = {
+            k: result.get(k) for k in ("pairs_linked", "clusters", "review_pairs") if k in result
+        }
+    elif stage == "golden":
+        figure.rows = result.get("xref_rows")
+        figure.details = {
+            k: result.get(k) for k in ("golden_records", "created", "kept", "merged", "retired")
+        }
+    elif stage == "publish":
+        figure.rows = (result.get("tables") or {}).get("customer_xref")
+    elif stage == "backup":
+        figure.bytes = result.get("bytes")
+        figure.details = {"objects": result.get("objects")}
+
+
+def fan_out_sources(
+    bench: Bench, config_path: Path, run_id: str, sources: list[str]
+) -> list[StageFigure]:
+    """Each source's ``ingest`` then ``validate_source``, ``bench.fan_out`` sources at a time.
+
+    This is the Airflow DAG's mapped task: sources share nothing but the warehouse, so they
+    can run side by side on separate workers. Figures come back in source order.
+    """
+
+    def chain(source: str) -> list[StageFigure]:
+        done: list[StageFigure] = []
+        for stage in PER_SOURCE:
+            done.append(bench.stage(stage, config_path, run_id, source))
+            _show(done[-1])
+            if done[-1].status != "succeeded":
+                break
+        return done
+
+    with ThreadPoolExecutor(max_workers=max(1, bench.fan_out)) as pool:
+        return [figure for figures in pool.map(chain, sources) for figure in figures]
+
+
+_PRINT_LOCK = threading.Lock()
+
+
+def _show(figure: StageFigure) -> None:
+    with _PRINT_LOCK:
+        sys.stdout.write(f"  {_row(figure)}\n")
+        sys.stdout.flush()
+
+
+def run_pipeline_processes(
+    bench: Bench, config_path: Path, label: str, records: int, sources: list[str]
+) -> RunFigures:
+    """One pipeline run, each stage in its own process; stops at a failure.
+
+    Sources fan out as in the Airflow DAG (:func:`fan_out_sources`); the stages after them run
+    one by one.
+    """
+    from pipelines.warehouse import new_run_id
+
+    run_id = new_run_id()
+    sys.stdout.write(f"\n{label}: run {run_id} ({records:,} source records)\n")
+    clock = time.perf_counter()
+    stages = fan_out_sources(bench, config_path, run_id, sources)
+    if all(s.status == "succeeded" for s in stages):
+        for stage in AFTER_SOURCES:
+            stages.append(bench.stage(stage, config_path, run_id))
+            _show(stages[-1])
+            if stages[-1].status != "succeeded":
+                break
+    wall = time.perf_counter() - clock
+    bench.run_worker(f"finish-{run_id}", "finish", "--config", str(config_path), "--run-id", run_id)
+    return RunFigures(label, run_id, records, stages, wall)
+
+
+# --- printing ----------------------------------------------------------------------------------
+
+_HEADER = (
+    f"{'stage':<24}{'wall s':>8}{'cpu s':>8}{'rows':>11}{'rows/s':>10}"
+    f"{'peak RSS':>10}{'load':>6}{'others':>8}"
+)
+
+
+def _row(figure: StageFigure) -> str:
+    rows = f"{figure.rows:,}" if figure.rows is not None else ""
+    if figure.rows and figure.seconds:
+        rate = f"{figure.rows / figure.seconds:,.0f}"
+    elif figure.bytes and figure.seconds:
+        rate = f"{figure.bytes / figure.seconds / 1e6:,.0f} MB/s"
+        rows = f"{figure.bytes / 1e6:,.0f} MB"
+    else:
+        rate = ""
+    return (
+        f"{figure.label:<24}{figure.seconds:>8.1f}{figure.cpu_seconds:>8.1f}{rows:>11}"
+        f"{rate:>10}{figure.peak_rss_mib:>7,.0f} MiB{figure.load_1m:>6.1f}"
+        f"{figure.others_cpu_seconds:>8.0f}"
+    )
+
+
+def format_run(run: RunFigures) -> str:
+    lines = [f"{run.label}: {run.records:,} records, run {run.run_id}", _HEADER]
+    lines += [_row(s) for s in run.stages]
+    stage_total = sum(s.seconds for s in run.stages)
+    lines.append(
+        f"{'total':<24}{stage_total:>8.1f}{run.cpu_seconds:>8.1f}{run.records:>11,}"
+        f"{run.records / stage_total if stage_total else 0:>10,.0f}"
+        f"{run.peak_rss_mib:>7,.0f} MiB"
+    )
+    lines.append(
+        f"end to end {run.wall_seconds:.1f} s wall (process starts included), "
+        f"{run.cpu_seconds:.1f} CPU s, peak RSS {run.peak_rss_mib / 1024:.2f} GiB"
+        + ("" if run.succeeded else "  (FAILED)")
+    )
+    return "\n".join(lines)
+
+
+def format_growth(runs: list[RunFigures]) -> str:
+    """Peak memory of each stage (and the whole run) at each size, side by side."""
+    runs = sorted(runs, key=lambda r: r.records)
+    labels = [s.label for s in runs[-1].stages]
+    head = f"{'peak RSS MiB':<24}" + "".join(f"{r.records:>12,}" for r in runs)
+    lines = ["peak memory by size (full runs)", head]
+    for label in labels:
+        cells = []
+        for run in runs:
+            match = next((s for s in run.stages if s.label == label), None)
+            cells.append(f"{match.peak_rss_mib:>12,.0f}" if match else f"{'-':>12}")
+        lines.append(f"{label:<24}" + "".join(cells))
+    lines.append(f"{'whole run (max)':<24}" + "".join(f"{r.peak_rss_mib:>12,.0f}" for r in runs))
+    lines.append(f"{'end to end s':<24}" + "".join(f"{r.wall_seconds:>12,.1f}" for r in runs))
+    return "\n".join(lines)
+
+
+def format_targets(full: RunFigures, incremental: RunFigures | None) -> str:
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    lines = [
+        f"full run {full.wall_seconds:.0f} s (target < {TARGETS['full_seconds']:.0f} s): "
+        f"{verdict(full.wall_seconds < TARGETS['full_seconds'])}",
+        f"peak RSS {full.peak_rss_mib / 1024:.2f} GiB (target < {TARGETS['peak_rss_gib']} GiB): "
+        f"{verdict(full.peak_rss_mib / 1024 < TARGETS['peak_rss_gib'])}",
+    ]
+    if incremental is not None:
+        lines.append(
+            f"1% incremental run {incremental.wall_seconds:.0f} s "
+            f"(target < {TARGETS['incremental_seconds']:.0f} s): "
+            f"{verdict(incremental.wall_seconds < TARGETS['incremental_seconds'])}"
+        )
+    return "\n".join(lines)
+
+
+# --- the benchmark -------------------------------------------------------------------------------
+
+
+def _sample(bench: Bench, records: int, seed: int, name: str) -> tuple[Path, float]:
+    folder = bench.work / name
+    clock = time.perf_counter()
+    bench.run_worker(
+        f"generate-{name}", "generate", "--out", str(folder), "--records", str(records),
+        "--seed", str(seed), "--warehouse", str(folder / "warehouse"),
+    )  # fmt: skip
+    return folder / "config.yaml", time.perf_counter() - clock
+
+
+def _spark_match(
+    bench: Bench, config_path: Path, full: RunFigures, spark_memory: str | None
+) -> StageFigure:
+    """The match stage on local Spark over the full run's staged records, in a run of its own."""
+    from pipelines.warehouse import Warehouse, new_run_id
+
+    warehouse = Warehouse(_warehouse_of(config_path))
+    run_id = new_run_id()
+    target = warehouse.staged_accepted(run_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.link(warehouse.staged_accepted(full.run_id), target)
+    overrides = ["matching.engine=spark"]
+    if spark_memory:
+        overrides.append(f"matching.spark_driver_memory={spark_memory}")
+    return bench.stage("match", config_path, run_id, overrides=overrides)
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    from pipelines.s3server import LocalS3Server
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = sorted({*args.sizes, args.records})
+    report: dict[str, Any] = {
+        "benchmark": "pipeline",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "records": args.records,
+        "seed": args.seed,
+        "fan_out": args.fan_out,
+        "targets": TARGETS,
+        "runs": [],
+    }
+    sys.stdout.write(f"working in {work}\n")
+    try:
+        with LocalS3Server(work / "s3") as endpoint:
+            env = {**os.environ, **endpoint.env(), "PYTHONPATH": str(REPO)}
+            env.pop("GOLDEN_WAREHOUSE", None)
+            bench = Bench(work, env, fan_out=args.fan_out)
+            sources = ["crm", "shop", "billing"]
+
+            config_path, took = _sample(bench, args.records, args.seed, f"sample-{args.records}")
+            sys.stdout.write(f"generated {args.records:,} source records in {took:.0f} s\n")
+            report["generate_seconds"] = round(took, 1)
+            full = run_pipeline_processes(bench, config_path, "full run", args.records, sources)
+            report["runs"].append(full.as_json())
+
+            incremental = None
+            if full.succeeded and not args.no_incremental:
+                clock = time.perf_counter()
+                bench.run_worker(
+                    "mutate", "mutate", "--sample", str(config_path.parent),
+                    "--fraction", "0.01", "--seed", str(args.seed + 1),
+                )  # fmt: skip
+                report["mutate_seconds"] = round(time.perf_counter() - clock, 1)
+                incremental = run_pipeline_processes(
+                    bench, config_path, "1% changed (incremental)", args.records, sources
+                )
+                report["runs"].append(incremental.as_json())
+
+            growth = [full]
+            for size in sizes:
+                if size == args.records:
+                    continue
+                size_config, _ = _sample(bench, size, args.seed, f"sample-{size}")
+                run = run_pipeline_processes(
+                    bench, size_config, f"full run {size:,}", size, sources
+                )
+                report["runs"].append(run.as_json())
+                growth.append(run)
+                if not args.keep:
+                    shutil.rmtree(size_config.parent, ignore_errors=True)
+
+            spark = None
+            if args.spark and full.succeeded:
+                sys.stdout.write("\nmatch stage on local Spark (matching.engine: spark)\n")
+                spark = _spark_match(bench, config_path, full, args.spark_memory)
+                sys.stdout.write(f"  {_row(spark)}\n")
+                report["spark_match"] = asdict(spark)
+
+        sys.stdout.write("\n" + format_run(full) + "\n")
+        if incremental is not None:
+            sys.stdout.write("\n" + format_run(incremental) + "\n")
+        if spark is not None:
+            duck = next(s for s in full.stages if s.stage == "match")
+            sys.stdout.write(
+                f"\nmatch on DuckDB {duck.seconds:.1f} s / {duck.peak_rss_mib:,.0f} MiB; "
+                f"on local Spark {spark.seconds:.1f} s / {spark.peak_rss_mib:,.0f} MiB "
+                f"({spark.status})\n"
+            )
+        if len(growth) > 1:
+            sys.stdout.write("\n" + format_growth(growth) + "\n")
+        sys.stdout.write("\n" + format_targets(full, incremental) + "\n")
+        return report
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _machine() -> dict[str, Any]:
+    import platform
+
+    import psutil
+
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / GIB, 1),
+        "python": platform.python_version(),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# --- the child processes -------------------------------------------------------------------------
+
+
+def _worker(argv: list[str]) -> int:
+    """What a child process does: one stage (as an Airflow task would), or a helper step."""
+    parser = argparse.ArgumentParser(prog="bench_pipeline --worker")
+    parser.add_argument("task", choices=("stage", "finish", "generate", "mutate"))
+    parser.add_argument("stage", nargs="?")
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--run-id")
+    parser.add_argument("--source")
+    parser.add_argument("--set", action="append", default=[], help="key=value config override")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--sample", type=Path)
+    parser.add_argument("--records", type=int)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--fraction", type=float)
+    parser.add_argument("--warehouse", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "py4j"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    if args.task == "generate":
+        from pipelines.sample import customers_for_records, generate_sample
+
+        customers = customers_for_records(args.records)
+        generate_sample(args.out, customers, args.seed, warehouse=args.warehouse)
+        return 0
+    if args.task == "mutate":
+        from pipelines.sample import mutate_sample
+
+        mutate_sample(args.sample, args.fraction, args.seed)
+        return 0
+
+    from pipelines.config import load_config
+
+    overrides = dict(item.split("=", 1) for item in args.set)
+    config = load_config(args.config, overrides)
+    if args.task == "finish":
+        from pipelines.orchestrate import finish_run, stage_records
+        from pipelines.warehouse import Warehouse
+
+        records = stage_records(Warehouse(config.warehouse.path), args.run_id)
+        failed = [r for r in records if r.get("status") != "succeeded"]
+        finish_run(config, args.run_id, error=RuntimeError(failed[0]["error"]) if failed else None)
+        return 0
+
+    from pipelines.orchestrate import run_stage
+
+    run_stage(args.stage, config, args.run_id, **({"source": args.source} if args.source else {}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        raise SystemExit(_worker(argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000, help="Source records.")
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(x) for x in text.split(",") if x.strip()],
+        default=[250_000, 500_000, 1_000_000],
+        help="Comma-separated sizes for the peak-memory growth table ('' for none).",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--spark", action="store_true", help="Also match on local Spark.")
+    parser.add_argument(
+        "--spark-memory",
+        help="Spark driver memory for --spark (matching.spark_driver_memory; default: the "
+        "config's). Local mode runs everything in the driver: 2g runs out at 100,000 records.",
+    )
+    parser.add_argument("--no-incremental", action="store_true", help="Skip the 1%% rerun.")
+    parser.add_argument(
+        "--fan-out",
+        type=int,
+        default=2,
+        help="Sources ingested and validated at a time, as Airflow's parallel workers would "
+        "(default 2, one per core; 1 runs every stage alone, for clean per-stage figures).",
+    )
+    parser.add_argument("--json", type=Path, help="Where to write the figures (JSON).")
+    parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
+    args = parser.parse_args(argv)
+    report = run_benchmark(args)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = args.json or RESULTS_DIR / f"pipeline-{stamp}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=2) + "\n")
+    sys.stdout.write(f"\nfigures written to {target}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The pipeline benchmark's measurements, and the scale-out seam it relies on: stages run as
+separate processes that share nothing but the warehouse's files, with sources fanned out side
+by side (as Airflow's workers run them), and give the same staged records as one process."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.config import load_config
+from pipelines.orchestrate import run_stage
+from pipelines.sample import generate_sample
+from pipelines.warehouse import Warehouse
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # bench/ is a folder of scripts, not an installed package
+    sys.path.insert(0, str(REPO))
+bench_pipeline = importlib.import_module("bench.bench_pipeline")
+run_all = importlib.import_module("bench.run_all")
+
+RUN_ID = "20250301T060000Z-bench0"
+
+
+def test_a_childs_peak_memory_and_cpu_time_are_measured(tmp_path: Path) -> None:
+    code = (
+        "import time\n"
+        "block = bytearray(300 * 2**20)\n"
+        "for i in range(0, len(block), 4096): block[i] = 1\n"
+        "start = time.process_time()\n"
+        "while time.process_time() - start < 0.5: pass\n"
+    )
+    figures = bench_pipeline.measure_process(
+        [sys.executable, "-c", code], dict(os.environ), tmp_path / "child.log"
+    )
+    assert figures["returncode"] == 0
+    assert figures["peak_rss_mib"] >= 300
+    assert figures["cpu_seconds"] >= 0.5
+    assert figures["seconds"] >= 0.5
+
+
+def test_a_failing_child_is_reported_by_its_exit_status(tmp_path: Path) -> None:
+    figures = bench_pipeline.measure_process(
+        [sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), tmp_path / "child.log"
+    )
+    assert figures["returncode"] == 3
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sample")
+    generate_sample(folder, 150, seed=3, warehouse=folder / "warehouse")
+    return folder / "config.yaml"
+
+
+def _bench(tmp_path: Path, fan_out: int) -> object:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("GOLDEN_WAREHOUSE", None)
+    return bench_pipeline.Bench(tmp_path / "bench", env, fan_out=fan_out)
+
+
+def test_a_stage_that_cannot_start_is_reported_with_the_pipelines_own_error(
+    sample: Path, tmp_path: Path
+) -> None:
+    figure = _bench(tmp_path, 1).stage("standardise", sample, "20250301T050000Z-nothing")
+    assert figure.status == "failed"
+    assert "accepted.parquet does not exist" in figure.error
+    assert "validate" in figure.error
+
+
+@pytest.mark.slow
+def test_sources_fanned_out_to_separate_processes_stage_the_same_records_as_one_process(
+    sample: Path, tmp_path: Path
+) -> None:
+    bench = _bench(tmp_path, 3)
+    config = load_config(sample)
+    sources = config.source_names
+    figures = bench_pipeline.fan_out_sources(bench, sample, RUN_ID, sources)
+    figures.append(bench.stage("standardise", sample, RUN_ID))
+    assert [f.status for f in figures] == ["succeeded"] * (2 * len(sources) + 1)
+    warehouse = Warehouse(config.warehouse.path)
+    for figure in figures:
+        assert figure.peak_rss_mib > 0
+        if figure.stage == "ingest":
+            landed = pl.read_parquet(warehouse.current_records(RUN_ID, figure.source))
+            assert figure.rows == landed.height > 0
+
+    # The same run in this one process, source after source, in a warehouse of its own.
+    alone = load_config(sample, {"warehouse.path": str(tmp_path / "alone")})
+    for source in sources:
+        run_stage("ingest", alone, RUN_ID, source=source)
+        run_stage("validate_source", alone, RUN_ID, source=source)
+    run_stage("standardise", alone, RUN_ID)
+
+    def staged(root: Path) -> pl.DataFrame:
+        frame = pl.read_parquet(Warehouse(root).staged(RUN_ID))
+        return frame.drop("ingested_at").sort("record_key")
+
+    fanned_out, one_process = staged(config.warehouse.path), staged(tmp_path / "alone")
+    assert fanned_out.height == sum(f.rows for f in figures if f.stage == "ingest")
+    assert fanned_out.equals(one_process)
+
+
+def test_the_growth_table_shows_every_size_side_by_side() -> None:
+    def run(records: int, peak: float) -> object:
+        stage = bench_pipeline.StageFigure("match", None, 1.0, 1.0, peak, 0.5, 0.0, rows=records)
+        return bench_pipeline.RunFigures("full", "r", records, [stage], 2.0)
+
+    text = bench_pipeline.format_growth([run(500_000, 2000), run(250_000, 1000)])
+    header, match_row = text.splitlines()[1], text.splitlines()[2]
+    assert header.index("250,000") < header.index("500,000")
+    assert match_row.split()[1:] == ["1,000", "2,000"]
+
+
+def test_run_all_sizes_every_benchmark_with_its_own_option() -> None:
+    assert run_all.command("ingest", 1000, False)[-2:] == ["--rows", "1000"]
+    pipeline = run_all.command("pipeline", 1000, True)
+    assert pipeline[pipeline.index("--sizes") + 1] == "250,500,1000"
+    assert "--spark" in pipeline
+    assert run_all.command("golden", None, False)[-1] == "bench.bench_golden"
+    with pytest.raises(Exception, match="unknown benchmark"):
+        run_all._names("ingest,nope")
