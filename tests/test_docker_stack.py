@@ -183,7 +183,9 @@ def pip_installs(commands: list[str]) -> list[list[str]]:
 
 
 def makefile_recipe_commands() -> list[str]:
-    return [line.strip() for line in (ROOT / "Makefile").read_text().splitlines() if "\t" in line]
+    """Recipe lines of the Makefile, with shell line continuations dropped."""
+    lines = (ROOT / "Makefile").read_text().splitlines()
+    return [line.strip().removesuffix("\\").strip() for line in lines if "\t" in line]
 
 
 def extras_of(args: list[str]) -> tuple[str, set[str]]:

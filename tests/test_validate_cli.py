@@ -75,7 +75,7 @@ def test_validate_ingests_a_missing_source_then_prints_counts_and_the_docs_path(
     warehouse = Warehouse(config_path.parent / "warehouse")
     assert warehouse.current_records(RUN, "crm").is_file()
     assert warehouse.dq_result(RUN, "crm").is_file()
-    stages = sorted(p.name for p in (warehouse.run(RUN) / "stages").iterdir())
+    stages = sorted(p.name for p in (warehouse.run(RUN) / "stages").glob("*.json"))
     assert stages == ["data_docs.json", "ingest.crm.json", "validate_source.crm.json"]
 
 
