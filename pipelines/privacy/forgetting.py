@@ -242,6 +242,50 @@ def _hashes(salt: bytes, kind: IdentifierKind, values: set[str]) -> list[str]:
 # --- re-applying erasures ------------------------------------------------------------------
 
 
+def erase_and_log(
+    config: PipelineConfig,
+    keys: set[str],
+    *,
+    kind: str,
+    action: str,
+    actor: str | None,
+    reason: str,
+    details: dict[str, object] | None = None,
+) -> LayerCounts:
+    """Erase records the warehouse decided to let go of (not a subject's request, so no
+    suppression entry), and leave the same two traces every erasure leaves: an entry in the
+    erasure ledger (backups are shredded from it) and an audit event."""
+    warehouse = Warehouse(config.warehouse.path)
+    data = collect(config, keys)
+    layers = erase_records(config, ErasurePlan(frozenset(keys), frozenset(data.values(config))))
+    erasure_id = new_erasure_id()
+    record_erasure(
+        warehouse,
+        ErasureEntry(
+            erasure_id=erasure_id,
+            kind=kind,
+            at=datetime.now(UTC),
+            golden_ids=layers.golden_ids,
+            records=len(keys),
+            first_batch=data.first_batch,
+        ),
+    )
+    audit.record(
+        warehouse.root,
+        actor,
+        action,
+        erasure_id,
+        {
+            **(details or {}),
+            "records": len(keys),
+            "golden_ids": layers.golden_ids,
+            "layers": layers.model_dump(exclude={"golden_ids"}),
+        },
+        reason,
+    )
+    return layers
+
+
 class ReapplyResult(BaseModel):
     records: int
     layers: LayerCounts | None = None
@@ -284,26 +328,12 @@ def reapply_erasures(config: PipelineConfig, *, actor: str | None = None) -> Rea
     }
     if not keys:
         return ReapplyResult(records=0)
-    data = collect(config, keys)
-    layers = erase_records(config, ErasurePlan(frozenset(keys), frozenset(data.values(config))))
-    erasure_id = new_erasure_id()
-    record_erasure(
-        warehouse,
-        ErasureEntry(
-            erasure_id=erasure_id,
-            kind="reapplied",
-            at=datetime.now(UTC),
-            golden_ids=layers.golden_ids,
-            records=len(keys),
-            first_batch=data.first_batch,
-        ),
-    )
-    audit.record(
-        warehouse.root,
-        actor,
-        "erasure.reapplied",
-        erasure_id,
-        {"records": len(keys), "golden_ids": layers.golden_ids, "layers": layers.model_dump()},
-        "suppressed records found in the warehouse again (restore or interrupted erasure)",
+    layers = erase_and_log(
+        config,
+        keys,
+        kind="reapplied",
+        action="erasure.reapplied",
+        actor=actor,
+        reason="suppressed records found in the warehouse again (restore or interrupted erasure)",
     )
     return ReapplyResult(records=len(keys), layers=layers)

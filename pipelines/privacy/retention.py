@@ -28,12 +28,10 @@ from typing import TYPE_CHECKING
 import polars as pl
 from pydantic import BaseModel
 
-from pipelines import audit
 from pipelines.privacy.backups import BackupErasureResult, enforce_backup_erasures
-from pipelines.privacy.erase import ErasurePlan, LayerCounts, erase_records
-from pipelines.privacy.forgetting import new_erasure_id, reapply_erasures
-from pipelines.privacy.ledger import ErasureEntry, record_erasure
-from pipelines.privacy.subject import collect, raw_parts
+from pipelines.privacy.erase import LayerCounts
+from pipelines.privacy.forgetting import erase_and_log, reapply_erasures
+from pipelines.privacy.subject import raw_parts
 from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -85,34 +83,14 @@ def apply_record_retention(
         result.cutoff = cutoff
         keys = stale_records(warehouse, cutoff)
         if keys:
-            data = collect(config, keys)
-            layers = erase_records(
-                config, ErasurePlan(frozenset(keys), frozenset(data.values(config)))
-            )
-            erasure_id = new_erasure_id()
-            record_erasure(
-                warehouse,
-                ErasureEntry(
-                    erasure_id=erasure_id,
-                    kind="retention",
-                    at=datetime.now(UTC),
-                    golden_ids=layers.golden_ids,
-                    records=len(keys),
-                    first_batch=data.first_batch,
-                ),
-            )
-            audit.record(
-                warehouse.root,
-                actor,
-                "retention",
-                erasure_id,
-                {
-                    "cutoff": cutoff.isoformat(),
-                    "records": len(keys),
-                    "golden_ids": layers.golden_ids,
-                    "layers": layers.model_dump(exclude={"golden_ids"}),
-                },
-                f"not seen for {days} days (privacy.record_retention_days)",
+            layers = erase_and_log(
+                config,
+                keys,
+                kind="retention",
+                action="retention",
+                actor=actor,
+                reason=f"not seen for {days} days (privacy.record_retention_days)",
+                details={"cutoff": cutoff.isoformat()},
             )
             result.records = len(keys)
             result.golden_ids = layers.golden_ids
