@@ -219,42 +219,6 @@ def _nothing_to_match(
     return MatchOutput(None, empty_pairs, clusters, queue, {}, summary)
 
 
-def _nothing_to_match(
-    features: pl.DataFrame,
-    records: pl.DataFrame,
-    config: MatchingConfig,
-    by_source: dict[str, int],
-    review_fields: Sequence[str],
-) -> MatchOutput:
-    empty_pairs = pl.DataFrame(
-        schema={
-            "record_key_l": pl.String,
-            "record_key_r": pl.String,
-            "match_probability": pl.Float64,
-            "match_weight": pl.Float64,
-        }
-    )
-    clusters = cluster_records(features, empty_pairs, config.match_threshold, contradictions={})
-    queue = review_queue(
-        empty_pairs,
-        clusters,
-        records,
-        review_lower=config.review_lower,
-        match_threshold=config.match_threshold,
-        fields=review_fields,
-    )
-    summary = MatchSummary(
-        engine=config.engine,
-        records=features.height,
-        records_by_source=by_source,
-        trained=False,
-        training_skipped=["fewer than two records: nothing to train on or to compare"],
-        clusters=clusters.height,
-        largest_cluster=1 if clusters.height else 0,
-    )
-    return MatchOutput(None, empty_pairs, clusters, queue, {}, summary)
-
-
 def _linker(engine: Engine, features: pl.DataFrame, model_path: Path | None) -> Linker:
     sources = sorted(features["source_system"].unique().to_list())
     inputs = [
