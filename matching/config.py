@@ -45,6 +45,15 @@ class MatchingConfig(BaseModel):
     """Spark master URL when ``engine`` is spark."""
     spark_driver_memory: str = "2g"
     """Driver memory for the local Spark session (ignored when a session already exists)."""
+    incremental: bool = True
+    """Match incrementally when a previous run's match can be built on: only pairs that involve
+    a new or changed record are scored (with that run's frozen model and term frequencies);
+    every other pair is reused. False (or ``golden run --full-rebuild``) always scores every
+    pair and trains afresh (unless a model is given)."""
+    incremental_max_changed_fraction: float = Field(0.2, ge=0, le=1)
+    """Largest share of records (new, changed and removed, over the current records) that an
+    incremental match accepts; beyond it the full path runs, since scoring most pairs anew
+    saves little and the model should then learn from the new data."""
 
     @model_validator(mode="after")
     def _band_below_threshold(self) -> MatchingConfig:

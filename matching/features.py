@@ -39,6 +39,11 @@ REQUIRED_COLUMNS: Final = ("record_key", "source_system", *KEY_COLUMNS)
 OPTIONAL_COLUMNS: Final = ("email", "name_suffix")
 """Canonical fields the model uses when present (a null column when absent)."""
 
+FEATURES_VERSION: Final = 1
+"""Version of what :func:`matching_frame` derives. Bump it whenever a derived value changes
+for the same input (a new cleaning rule, another cap): incremental matching compares feature
+rows with the previous run's, and a run on another version must rescore everything."""
+
 _SUFFIXES: Final = {
     "junior": "jr",
     "senior": "sr",

@@ -12,9 +12,9 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, Field
@@ -26,12 +26,53 @@ from matching.config import MatchingConfig
 from matching.engine import Engine, open_engine
 from matching.errors import MatchingInputError
 from matching.features import matching_frame
+from matching.incremental import (
+    TF_DIR,
+    BaseMatch,
+    BaseUnusable,
+    Changes,
+    collect_tf_tables,
+    detect_changes,
+    feature_hashes,
+    load_base,
+    read_tf_tables,
+    register_tf_tables,
+    reused_pairs,
+    score_changed_pairs,
+    scoring_settings,
+    settings_differences,
+    tf_columns,
+)
 from matching.review import review_queue
 from matching.scoring import score_pairs
-from matching.settings import contradiction_conditions, model_for_engine, settings_creator
+from matching.settings import (
+    contradiction_conditions,
+    link_type,
+    model_for_engine,
+    settings_creator,
+)
 from matching.training import TrainingReport, train_model, untrained_parameters
 
 logger = logging.getLogger(__name__)
+
+
+class IncrementalReport(BaseModel):
+    """Which matching path ran and, when a previous run's match was compared, what changed."""
+
+    path: Literal["full", "incremental"] = "full"
+    reason: str | None = None
+    """Why the full path ran (None for an incremental run)."""
+    base_run_id: str | None = None
+    """The previous run whose match was compared with (and, incrementally, built on)."""
+    records_new: int | None = None
+    records_changed: int | None = None
+    """Records whose matching feature row differs from the base run's."""
+    records_removed: int | None = None
+    records_unchanged: int | None = None
+    pairs_reused: int = 0
+    """Kept pairs (``pairs.parquet``) taken over from the base run unscored."""
+    pairs_scored_anew: int = 0
+    """Candidate pairs scored by this run (every blocked pair on the full path)."""
 
 
 class MatchSummary(BaseModel):
@@ -48,13 +89,14 @@ class MatchSummary(BaseModel):
     untrained_parameters: list[str] = Field(default_factory=list)
     """Comparison levels whose m or u Splink could not estimate (defaults were used)."""
     pairs_scored: int = 0
-    """Candidate pairs the blocking rules produced (each scored once)."""
+    """Candidate pairs this run scored (each once): every pair the blocking rules produce on
+    the full path, only those with a new or changed record on the incremental one."""
     pairs_by_rule: dict[str, int] = Field(default_factory=dict)
-    """Pairs each blocking rule added beyond the rules before it."""
+    """Pairs each blocking rule added beyond the rules before it (of ``pairs_scored``)."""
     pairs_kept: int = 0
-    """Scored pairs at or above the review band's lower bound (``pairs.parquet``)."""
+    """Pairs at or above the review band's lower bound (``pairs.parquet``), reused included."""
     pairs_linked: int = 0
-    """Scored pairs at or above the match threshold."""
+    """Kept pairs at or above the match threshold."""
     links_refused: int = 0
     """Links above the threshold that clustering refused (contradiction or cannot-link)."""
     contradictions: dict[str, int] = Field(default_factory=dict)
@@ -66,6 +108,10 @@ class MatchSummary(BaseModel):
     must_links_applied: int = 0
     cannot_links_applied: int = 0
     decisions_ignored: int = 0
+    incremental: IncrementalReport = Field(default_factory=IncrementalReport)
+    scoring_settings: dict[str, Any] = Field(default_factory=dict)
+    """Every setting that decides the scores (``matching.incremental.scoring_settings``); a
+    later run builds on this one only when its own are equal."""
     seconds: dict[str, float] = Field(default_factory=dict)
 
 
@@ -81,6 +127,21 @@ class MatchOutput:
     review_queue: pl.DataFrame
     charts: dict[str, str]
     summary: MatchSummary
+    feature_hashes: pl.DataFrame | None = None
+    """``record_key``, ``feature_hash``: what the next run compares its records with."""
+    tf_tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    """The term-frequency tables the scores used, per column, to save beside the model."""
+
+
+@dataclass
+class _Plan:
+    """The path a run takes: incremental when ``base`` and ``changes`` are set."""
+
+    reason: str | None = None
+    base: BaseMatch | None = None
+    changes: Changes | None = None
+    base_run_id: str | None = None
+    compared: Changes | None = None
 
 
 def match_records(
@@ -92,13 +153,18 @@ def match_records(
     cannot_link: Iterable[tuple[str, str]] = (),
     model_path: Path | None = None,
     review_fields: Sequence[str] = (),
+    previous: Path | None = None,
+    full_rebuild: bool = False,
 ) -> MatchOutput:
     """Match ``records`` (staged schema) and return the model, pairs, clusters, review queue,
     charts and summary.
 
-    ``model_path`` reuses a saved Splink model instead of training; ``work_dir`` holds the
-    backend's spill files. ``review_fields`` are the record fields shown side by side in the
-    review queue.
+    ``model_path`` reuses a saved Splink model instead of training (and the term-frequency
+    tables saved beside it, in ``tf/``, when present); ``work_dir`` holds the backend's spill
+    files. ``review_fields`` are the record fields shown side by side in the review queue.
+    ``previous`` is the match folder of an earlier run to build on incrementally (see
+    :mod:`matching.incremental`); the full path runs when there is none, when
+    ``full_rebuild`` is set, or when that run's scoring settings or too many records differ.
     """
     must_link, cannot_link = list(must_link), list(cannot_link)
     clock = _Clock()
@@ -107,26 +173,47 @@ def match_records(
     if features.height < 2:
         # Nothing to compare: every record is its own customer.
         return _nothing_to_match(features, records, config, by_source, review_fields)
+    hashes = feature_hashes(features)
+    settings = scoring_settings(
+        config, link_type(len(by_source)), [c for c in features.columns if c != "record_key"]
+    )
+    plan = _plan(config, settings, hashes, previous, model_path, full_rebuild)
+    clock.lap("changes")
     with open_engine(config, work_dir) as engine:
-        linker = _linker(engine, features, model_path)
-        clock.lap("load")
-        if model_path is None:
-            training = train_model(linker, config, engine.u_sampling_chunks)
+        reused = None
+        if plan.base is not None and plan.changes is not None:
+            linker = _linker(engine, features, plan.base.model, plan.base.model_path)
+            register_tf_tables(linker, engine, plan.base.tf_tables)
+            training = _report_of(linker)
+            clock.lap("load")
+            reused = reused_pairs(plan.base, plan.changes.touched)
+            scores = score_changed_pairs(linker, engine, config, features, plan.changes.to_score)
+            pairs = pl.concat([reused, scores.pairs.select(reused.columns)])
         else:
-            training = TrainingReport(
-                probability_two_random_records_match=linker.misc.save_model_to_json()[
-                    "probability_two_random_records_match"
-                ],
-                untrained_parameters=untrained_parameters(linker.misc.save_model_to_json()),
-            )
-        clock.lap("train")
-        scores = score_pairs(linker, engine, config)
+            model = _read_model(model_path) if model_path is not None else None
+            linker = _linker(engine, features, model, model_path)
+            clock.lap("load")
+            if model_path is not None:
+                saved = read_tf_tables(model_path.parent / TF_DIR, tf_columns(model or {}))
+                register_tf_tables(linker, engine, saved)
+                if saved:
+                    logger.info(
+                        "scoring with the %d term-frequency table(s) saved beside %s",
+                        len(saved),
+                        model_path,
+                    )
+                training = _report_of(linker)
+            else:
+                training = train_model(linker, config, engine.u_sampling_chunks)
+            clock.lap("train")
+            scores = score_pairs(linker, engine, config)
+            pairs = scores.pairs
         clock.lap("score")
 
         clustering = ClusteringReport()
         clusters = cluster_records(
             features,
-            scores.pairs,
+            pairs,
             config.match_threshold,
             must_link,
             cannot_link,
@@ -135,7 +222,7 @@ def match_records(
         )
         clock.lap("cluster")
         queue = review_queue(
-            scores.pairs,
+            pairs,
             clusters,
             records,
             review_lower=config.review_lower,
@@ -151,23 +238,40 @@ def match_records(
         )
         charts = render_charts(linker, _explained_pairs(linker, engine, features, explained))
         model = linker.misc.save_model_to_json()
+        tf_tables = (
+            plan.base.tf_tables
+            if plan.base is not None
+            else collect_tf_tables(linker, engine, model)
+        )
         clock.lap("charts")
 
+    compared = plan.changes or plan.compared
+    incremental = IncrementalReport(
+        path="incremental" if plan.changes is not None else "full",
+        reason=plan.reason,
+        base_run_id=plan.base_run_id,
+        records_new=compared.new if compared else None,
+        records_changed=compared.changed if compared else None,
+        records_removed=compared.removed if compared else None,
+        records_unchanged=compared.unchanged if compared else None,
+        pairs_reused=reused.height if reused is not None else 0,
+        pairs_scored_anew=scores.pairs_scored,
+    )
     sizes = clusters.group_by("cluster_id").len()["len"]
     summary = MatchSummary(
         engine=engine.name,
         records=features.height,
         records_by_source=by_source,
-        trained=model_path is None,
+        trained=model_path is None and plan.changes is None,
         probability_two_random_records_match=training.probability_two_random_records_match,
         em_sessions=training.em_sessions,
         training_skipped=training.skipped,
         untrained_parameters=training.untrained_parameters,
         pairs_scored=scores.pairs_scored,
         pairs_by_rule=scores.pairs_by_rule,
-        pairs_kept=scores.pairs.height,
-        pairs_linked=int((scores.pairs["match_probability"] >= config.match_threshold).sum())
-        if scores.pairs.height
+        pairs_kept=pairs.height,
+        pairs_linked=int((pairs["match_probability"] >= config.match_threshold).sum())
+        if pairs.height
         else 0,
         links_refused=clustering.links_refused,
         contradictions=clustering.contradiction_counts,
@@ -178,9 +282,97 @@ def match_records(
         must_links_applied=clustering.must_links_applied,
         cannot_links_applied=clustering.cannot_links_applied,
         decisions_ignored=clustering.decisions_ignored,
+        incremental=incremental,
+        scoring_settings=settings,
         seconds=clock.laps,
     )
-    return MatchOutput(model, scores.pairs, clusters, queue, charts, summary)
+    return MatchOutput(model, pairs, clusters, queue, charts, summary, hashes, tf_tables)
+
+
+def _plan(
+    config: MatchingConfig,
+    settings: dict[str, Any],
+    hashes: pl.DataFrame,
+    previous: Path | None,
+    model_path: Path | None,
+    full_rebuild: bool,
+) -> _Plan:
+    """Decide between the incremental and the full path, with the reason for a full one."""
+    plan = _decide(config, settings, hashes, previous, model_path, full_rebuild)
+    if plan.changes is not None:
+        changes = plan.changes
+        logger.info(
+            "incremental match on run %s: %d new, %d changed, %d removed, %d unchanged record(s)",
+            plan.base_run_id,
+            changes.new,
+            changes.changed,
+            changes.removed,
+            changes.unchanged,
+        )
+    else:
+        logger.info("full match: %s", plan.reason)
+    return plan
+
+
+def _decide(
+    config: MatchingConfig,
+    settings: dict[str, Any],
+    hashes: pl.DataFrame,
+    previous: Path | None,
+    model_path: Path | None,
+    full_rebuild: bool,
+) -> _Plan:
+    if full_rebuild:
+        return _Plan("a full rebuild was asked for")
+    if not config.incremental:
+        return _Plan("matching.incremental is false")
+    if previous is None:
+        return _Plan("no previous run has a complete match to build on")
+    try:
+        base = load_base(previous)
+    except BaseUnusable as exc:
+        return _Plan(f"the previous match cannot be built on: {exc}")
+    differences = settings_differences(settings, base.settings)
+    if differences:
+        return _Plan(
+            f"the scoring settings changed since run {base.run_id} ({'; '.join(differences)})",
+            base_run_id=base.run_id,
+        )
+    if model_path is not None and not _same_model(_read_model(model_path), base.model):
+        return _Plan(
+            f"the model given ({model_path}) is not the one run {base.run_id} scored with",
+            base_run_id=base.run_id,
+        )
+    changes = detect_changes(hashes, base.hashes)
+    bound = config.incremental_max_changed_fraction
+    if changes.fraction > bound:
+        return _Plan(
+            f"{changes.fraction:.1%} of the records differ from run {base.run_id}'s, more than "
+            f"matching.incremental_max_changed_fraction ({bound:.1%})",
+            base_run_id=base.run_id,
+            compared=changes,
+        )
+    return _Plan(None, base, changes, base.run_id)
+
+
+def _same_model(given: dict[str, Any], base: dict[str, Any]) -> bool:
+    """Whether two saved models score alike (the same comparisons, parameters, prior and
+    blocking rules), whatever else their JSON holds."""
+    keys = (
+        "comparisons",
+        "probability_two_random_records_match",
+        "blocking_rules_to_generate_predictions",
+    )
+    return all(given.get(k) == base.get(k) for k in keys)
+
+
+def _report_of(linker: Linker) -> TrainingReport:
+    """The training figures of a model that was loaded, not trained."""
+    model = linker.misc.save_model_to_json()
+    return TrainingReport(
+        probability_two_random_records_match=model["probability_two_random_records_match"],
+        untrained_parameters=untrained_parameters(model),
+    )
 
 
 def _nothing_to_match(
@@ -219,25 +411,33 @@ def _nothing_to_match(
     return MatchOutput(None, empty_pairs, clusters, queue, {}, summary)
 
 
-def _linker(engine: Engine, features: pl.DataFrame, model_path: Path | None) -> Linker:
+def _read_model(path: Path) -> dict[str, Any]:
+    try:
+        model = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MatchingInputError(f"saved model {path} cannot be read: {exc}") from exc
+    if not isinstance(model, dict) or "comparisons" not in model:
+        raise MatchingInputError(f"saved model {path} is not a Splink model (no comparisons)")
+    return model
+
+
+def _linker(
+    engine: Engine, features: pl.DataFrame, model: dict[str, Any] | None, origin: Path | None
+) -> Linker:
+    """A linker over every record, one input per source: untrained when ``model`` is None,
+    else with that saved model (read from ``origin``, named in errors)."""
     sources = sorted(features["source_system"].unique().to_list())
     inputs = [
         engine.register(features.filter(pl.col("source_system") == source), source)
         for source in sources
     ]
-    if model_path is None:
+    if model is None:
         return Linker(inputs, settings_creator(len(sources)), log_level=None)
-    try:
-        model = json.loads(model_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MatchingInputError(f"saved model {model_path} cannot be read: {exc}") from exc
-    if not isinstance(model, dict) or "comparisons" not in model:
-        raise MatchingInputError(f"saved model {model_path} is not a Splink model (no comparisons)")
     model = model_for_engine(model, engine.db_api.sql_dialect.sql_dialect_str, len(sources))
     try:
         return Linker(inputs, model, log_level=None)
     except (ValueError, KeyError, TypeError) as exc:
-        raise MatchingInputError(f"saved model {model_path} cannot be used: {exc}") from exc
+        raise MatchingInputError(f"saved model {origin} cannot be used: {exc}") from exc
 
 
 def _explained_pairs(

@@ -56,7 +56,7 @@ def score_pairs(linker: Linker, engine: Engine, config: MatchingConfig) -> Score
         )
         blocked.drop_table_from_database_and_remove_from_cache()
         predictions.append(scored)
-        frames.append(engine.query(_slim_sql(scored, comparisons)))
+        frames.append(engine.query(slim_pairs_sql(scored, comparisons)))
         if n > 1:
             logger.info("scored chunk %d/%d x %d/%d", left, n, right, n)
     pairs = pl.concat(frames) if frames else pl.DataFrame()
@@ -67,7 +67,8 @@ def score_pairs(linker: Linker, engine: Engine, config: MatchingConfig) -> Score
     return Scores(pairs=pairs, pairs_scored=total, pairs_by_rule=counts, predictions=predictions)
 
 
-def _slim_sql(predictions: SplinkDataFrame, comparisons: list[str]) -> str:
+def slim_pairs_sql(predictions: SplinkDataFrame, comparisons: list[str]) -> str:
+    """SQL reading the ``pairs.parquet`` columns from a Splink predictions table."""
     columns = {c.unquote().name for c in predictions.columns}
     bayes_factors = []
     for name in comparisons:

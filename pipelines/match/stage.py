@@ -2,9 +2,14 @@
 call :func:`matching.matcher.match_records`, write its outputs under ``runs/<id>/match/``.
 
 Outputs (``docs/architecture.md``): ``model.json`` (the Splink model, reusable with
-``--model``), ``pairs.parquet``, ``clusters.parquet``, ``review_queue.parquet``,
-``charts/*.html`` and ``result.json``. Each is written through ``atomic_path``, so a rerun for
-the same run id overwrites and a crash leaves no half-written file.
+``--model``), ``tf/<column>.parquet`` (the term-frequency tables the scores used),
+``features.parquet`` (a hash of each record's matching features), ``pairs.parquet``,
+``clusters.parquet``, ``review_queue.parquet``, ``charts/*.html`` and ``result.json``. Each is
+written through ``atomic_path``, so a rerun for the same run id overwrites and a crash leaves no
+half-written file; ``result.json`` comes last, so a match folder with one is complete.
+
+Unless a full rebuild is asked for, the latest earlier run with a complete match is handed to
+the matcher as the base of an incremental match (``matching.incremental``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import pyarrow.parquet as pq
 
 from matching.errors import ConflictingDecisionsError, MatchingInputError
 from matching.features import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-from matching.matcher import MatchSummary, match_records
+from matching.incremental import FEATURES_FILE, MODEL_FILE, PAIRS_FILE, RESULT_FILE, TF_DIR
+from matching.matcher import MatchOutput, MatchSummary, match_records
 from pipelines.errors import GoldenError, StageInputError
 from pipelines.schema import CANONICAL_FIELDS
 from pipelines.warehouse import Warehouse, atomic_path, write_json
@@ -44,9 +50,15 @@ class MatchResult(MatchSummary):
     outputs: dict[str, str]
 
 
-def match(config: PipelineConfig, run_id: str, model_path: Path | None = None) -> MatchResult:
+def match(
+    config: PipelineConfig,
+    run_id: str,
+    model_path: Path | None = None,
+    full_rebuild: bool = False,
+) -> MatchResult:
     """Match the run's accepted staged records. ``model_path`` (or ``matching.model_path`` in
-    the config) reuses a saved Splink model instead of training on this run's records."""
+    the config) reuses a saved Splink model instead of training on this run's records;
+    ``full_rebuild`` scores every pair even when an earlier run's match could be built on."""
     warehouse = Warehouse(config.warehouse.path)
     staged_path = warehouse.require(warehouse.staged_accepted(run_id), "validate_staged")
     model_path = model_path or config.matching.model_path
@@ -58,6 +70,7 @@ def match(config: PipelineConfig, run_id: str, model_path: Path | None = None) -
     must_link, cannot_link = _decisions(warehouse)
     out_dir = warehouse.match_dir(run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous = None if full_rebuild else previous_match_dir(warehouse, run_id)
     logger.info(
         "run %s: matching %d records (%d must-link, %d cannot-link decisions)",
         run_id,
@@ -75,6 +88,8 @@ def match(config: PipelineConfig, run_id: str, model_path: Path | None = None) -
                 cannot_link=cannot_link,
                 model_path=Path(model_path) if model_path else None,
                 review_fields=CANONICAL_FIELDS,
+                previous=previous,
+                full_rebuild=full_rebuild,
             )
         except ConflictingDecisionsError as exc:
             raise GoldenError(f"{warehouse.decisions}: {exc}") from None
@@ -82,11 +97,16 @@ def match(config: PipelineConfig, run_id: str, model_path: Path | None = None) -
             raise StageInputError(f"{staged_path}: {exc}") from None
 
     paths = {
-        "model": out_dir / "model.json",
-        "pairs": out_dir / "pairs.parquet",
+        "model": out_dir / MODEL_FILE,
+        "pairs": out_dir / PAIRS_FILE,
         "clusters": out_dir / "clusters.parquet",
         "review_queue": out_dir / "review_queue.parquet",
+        "features": out_dir / FEATURES_FILE,
+        "tf": out_dir / TF_DIR,
     }
+    # A rerun for the same run id may be about to overwrite the base it read: result.json
+    # goes first, so an interrupted rewrite leaves an incomplete folder, never a mixed one.
+    (out_dir / RESULT_FILE).unlink(missing_ok=True)
     if output.model is not None:
         with atomic_path(paths["model"]) as tmp:
             tmp.write_text(json.dumps(output.model, indent=2) + "\n", encoding="utf-8")
@@ -97,6 +117,12 @@ def match(config: PipelineConfig, run_id: str, model_path: Path | None = None) -
         frame: pl.DataFrame = getattr(output, name)
         with atomic_path(paths[name]) as tmp:
             frame.write_parquet(tmp)
+    if output.feature_hashes is not None:
+        with atomic_path(paths["features"]) as tmp:
+            output.feature_hashes.write_parquet(tmp)
+    else:
+        paths["features"].unlink(missing_ok=True)
+    _write_tf_tables(paths["tf"], output.tf_tables)
     charts_dir = out_dir / "charts"
     chart_paths = _write_charts(charts_dir, output.charts)
 
@@ -104,20 +130,55 @@ def match(config: PipelineConfig, run_id: str, model_path: Path | None = None) -
         **output.summary.model_dump(),
         run_id=run_id,
         model_path=str(paths["model"]) if output.model is not None else None,
-        reused_model=str(model_path) if model_path else None,
+        reused_model=_reused_model(output, model_path, previous),
         charts_dir=str(charts_dir),
         charts=[str(p) for p in chart_paths],
         outputs={name: str(path) for name, path in paths.items()},
     )
-    write_json(out_dir / "result.json", result.model_dump(mode="json"))
+    write_json(out_dir / RESULT_FILE, result.model_dump(mode="json"))
     logger.info(
-        "run %s: %d clusters (%d records in multi-record clusters), %d pairs for review",
+        "run %s: %s match: %d clusters (%d records in multi-record clusters), %d pairs for review",
         run_id,
+        result.incremental.path,
         result.clusters,
         result.records_in_multi_record_clusters,
         result.review_pairs,
     )
     return result
+
+
+def previous_match_dir(warehouse: Warehouse, run_id: str) -> Path | None:
+    """The match folder of the latest run before ``run_id`` whose match completed (its
+    ``result.json`` is written last); None when there is none. Run ids sort by time."""
+    runs = warehouse.run(run_id).parent
+    if not runs.is_dir():
+        return None
+    earlier = sorted((p for p in runs.iterdir() if p.name < run_id), reverse=True)
+    for run in earlier:
+        folder = warehouse.match_dir(run.name)
+        if (folder / RESULT_FILE).is_file():
+            return folder
+    return None
+
+
+def _reused_model(output: MatchOutput, given: Path | None, previous: Path | None) -> str | None:
+    if output.summary.incremental.path == "incremental" and previous is not None:
+        return str(previous / MODEL_FILE)
+    return str(given) if given else None
+
+
+def _write_tf_tables(folder: Path, tables: dict[str, pl.DataFrame]) -> None:
+    """Write the term-frequency tables and remove any a previous attempt left that this run
+    did not use."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = set()
+    for column, table in tables.items():
+        target = folder / f"{column}.parquet"
+        with atomic_path(target) as tmp:
+            table.write_parquet(tmp)
+        written.add(target)
+    for stale in set(folder.glob("*.parquet")) - written:
+        stale.unlink()
 
 
 def _read_staged(path: Path) -> pl.DataFrame:

@@ -1,0 +1,334 @@
+"""Incremental matching: a run after a few records changed builds on the previous run's match
+and gives exactly what a full rebuild with the same model and term frequencies gives.
+
+One module fixture generates ~600 customers, runs them through the real stages and matches
+them (the base run, trained). Each test copies that warehouse, writes the next run's staged
+records (the base run's, with a few changed, added and removed) and matches them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.config import PipelineConfig, load_config
+from pipelines.warehouse import Warehouse
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).parents[1]
+BASE_RUN = "20260101T000000Z-base00"
+NEXT_RUN = "20260102T000000Z-next00"
+FULL_RUN = "20260103T000000Z-full00"
+
+
+@dataclass
+class Base:
+    config_path: Path
+    warehouse: Path
+    staged: pl.DataFrame
+    clusters: pl.DataFrame
+
+
+def _config(config_path: Path, warehouse: Path, **overrides: object) -> PipelineConfig:
+    return load_config(
+        config_path,
+        {
+            "warehouse.path": str(warehouse),
+            "validation.expectations_dir": str(ROOT / "expectations"),
+            "matching.max_pairs_for_u": 100_000,
+            "matching.em_max_pairs": 100_000,
+            **overrides,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
+    from pipelines.ingest import ingest_source
+    from pipelines.match import match
+    from pipelines.sample import generate_sample
+    from pipelines.standardise import standardise
+    from pipelines.validate import validate_source, validate_staged
+
+    out = tmp_path_factory.mktemp("incremental")
+    info = generate_sample(out / "sample", customers=600, seed=31)
+    config = _config(info.config_path, out / "warehouse")
+    for source in config.source_names:
+        ingest_source(config, BASE_RUN, source)
+        validate_source(config, BASE_RUN, source)
+    standardise(config, BASE_RUN)
+    validate_staged(config, BASE_RUN)
+    match(config, BASE_RUN)
+    warehouse = Warehouse(config.warehouse.path)
+    return Base(
+        config_path=info.config_path,
+        warehouse=out / "warehouse",
+        staged=pl.read_parquet(warehouse.staged_accepted(BASE_RUN)),
+        clusters=pl.read_parquet(warehouse.match_dir(BASE_RUN) / "clusters.parquet"),
+    )
+
+
+@pytest.fixture
+def copy(base: Base, tmp_path: Path) -> Warehouse:
+    """A private copy of the base warehouse (the base run's staged records and match)."""
+    shutil.copytree(base.warehouse, tmp_path / "warehouse", symlinks=True)
+    return Warehouse(tmp_path / "warehouse")
+
+
+def multi_record_clusters(base: Base) -> list[list[str]]:
+    sizes = base.clusters.group_by("cluster_id").agg(pl.col("record_key").sort()).sort("cluster_id")
+    return [keys for keys in sizes["record_key"].to_list() if len(keys) > 1]
+
+
+def next_day(base: Base) -> tuple[pl.DataFrame, dict[str, list[str]]]:
+    """The base run's staged records with a few changed, added and removed: records of
+    multi-record clusters change phone or first name or leave, and a copy of one record
+    arrives under a new key (so it joins that record's cluster)."""
+    clusters = multi_record_clusters(base)
+    changed = [clusters[i][0] for i in range(0, 12, 2)]
+    removed = [clusters[i][-1] for i in range(1, 8, 2)]
+    copied = clusters[20][0]
+    staged = base.staged
+    renamed = {changed[0]: "zebediah", changed[1]: "quentina"}
+    staged = staged.with_columns(
+        pl.when(pl.col("record_key").is_in(changed[2:]))
+        .then(pl.format("+4479000{}", pl.int_range(pl.len()).cast(pl.String).str.zfill(5)))
+        .otherwise(pl.col("mk_phone"))
+        .alias("mk_phone"),
+        pl.col("record_key")
+        .replace_strict(renamed, default=pl.col("mk_first_name"))
+        .alias("mk_first_name"),
+    )
+    staged = staged.filter(~pl.col("record_key").is_in(removed))
+    source = staged.filter(pl.col("record_key") == copied)["source_system"][0]
+    added = staged.filter(pl.col("record_key") == copied).with_columns(
+        record_key=pl.lit(f"{source}:incremental-new-1"),
+        source_record_id=pl.lit("incremental-new-1"),
+    )
+    staged = pl.concat([staged, added])
+    keys = {"changed": changed, "removed": removed, "added": added["record_key"].to_list()}
+    return staged, keys
+
+
+def write_staged(warehouse: Warehouse, run_id: str, staged: pl.DataFrame) -> None:
+    target = warehouse.staged_accepted(run_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged.write_parquet(target)
+
+
+def partition(clusters: pl.DataFrame) -> set[frozenset[str]]:
+    grouped = clusters.group_by("cluster_id").agg(pl.col("record_key"))
+    return {frozenset(keys) for keys in grouped["record_key"].to_list()}
+
+
+def read(warehouse: Warehouse, run_id: str, name: str) -> pl.DataFrame:
+    return pl.read_parquet(warehouse.match_dir(run_id) / name)
+
+
+def result(warehouse: Warehouse, run_id: str) -> dict:
+    return json.loads((warehouse.match_dir(run_id) / "result.json").read_text())
+
+
+def test_the_first_run_has_no_previous_match_and_takes_the_full_path(
+    base: Base, copy: Warehouse
+) -> None:
+    first = result(copy, BASE_RUN)
+    assert first["incremental"]["path"] == "full"
+    assert "no previous run" in first["incremental"]["reason"]
+    assert first["trained"] is True
+    assert first["incremental"]["pairs_scored_anew"] == first["pairs_scored"] > 0
+    model = json.loads((copy.match_dir(BASE_RUN) / "model.json").read_text())
+    saved = sorted(p.stem for p in (copy.match_dir(BASE_RUN) / "tf").glob("*.parquet"))
+    from matching.incremental import tf_columns
+
+    assert saved == tf_columns(model) and saved
+    hashes = read(copy, BASE_RUN, "features.parquet")
+    assert hashes.columns == ["record_key", "feature_hash"]
+    assert hashes.height == base.staged.height
+
+
+def test_incremental_match_equals_a_full_rebuild_with_the_same_model(
+    base: Base, copy: Warehouse
+) -> None:
+    from pipelines.match import match
+
+    staged, keys = next_day(base)
+    config = _config(base.config_path, copy.root)
+    write_staged(copy, NEXT_RUN, staged)
+    write_staged(copy, FULL_RUN, staged)
+    incremental = match(config, NEXT_RUN)
+    full = match(
+        config,
+        FULL_RUN,
+        model_path=copy.match_dir(BASE_RUN) / "model.json",
+        full_rebuild=True,
+    )
+    assert incremental.incremental.path == "incremental"
+    assert full.incremental.path == "full"
+    assert full.incremental.reason == "a full rebuild was asked for"
+
+    assert partition(read(copy, NEXT_RUN, "clusters.parquet")) == partition(
+        read(copy, FULL_RUN, "clusters.parquet")
+    )
+    inc_pairs = read(copy, NEXT_RUN, "pairs.parquet")
+    full_pairs = read(copy, FULL_RUN, "pairs.parquet")
+    both = inc_pairs.join(
+        full_pairs, on=["record_key_l", "record_key_r"], how="full", suffix="_full"
+    )
+    unmatched = both.filter(
+        pl.col("record_key_l").is_null() | pl.col("record_key_l_full").is_null()
+    )
+    assert unmatched.height == 0, unmatched.head(5)
+    worst = (both["match_probability"] - both["match_probability_full"]).abs().max()
+    assert worst is not None and worst < 1e-9
+    assert inc_pairs.height == full_pairs.height > 0
+    # The mutations reached the pairs: the new copy is linked, removed records are gone.
+    added = keys["added"][0]
+    assert inc_pairs.filter(
+        (pl.col("record_key_l") == added) | (pl.col("record_key_r") == added)
+    ).height
+    assert not inc_pairs.filter(
+        pl.col("record_key_l").is_in(keys["removed"])
+        | pl.col("record_key_r").is_in(keys["removed"])
+    ).height
+    assert read(copy, NEXT_RUN, "review_queue.parquet").equals(
+        read(copy, FULL_RUN, "review_queue.parquet")
+    )
+
+
+def test_incremental_run_scores_only_pairs_with_changed_records_and_reuses_the_rest(
+    base: Base, copy: Warehouse
+) -> None:
+    from pipelines.match import match
+
+    staged, keys = next_day(base)
+    config = _config(base.config_path, copy.root)
+    write_staged(copy, NEXT_RUN, staged)
+    write_staged(copy, FULL_RUN, staged)
+    match(config, NEXT_RUN)
+    match(config, FULL_RUN, model_path=copy.match_dir(BASE_RUN) / "model.json", full_rebuild=True)
+    inc, full = result(copy, NEXT_RUN), result(copy, FULL_RUN)
+    report = inc["incremental"]
+    assert report["path"] == "incremental"
+    assert report["base_run_id"] == BASE_RUN
+    assert report["records_new"] == len(keys["added"])
+    assert report["records_removed"] == len(keys["removed"])
+    assert report["records_changed"] >= len(keys["changed"])
+    assert report["records_new"] + report["records_changed"] + report["records_unchanged"] == (
+        staged.height
+    )
+    assert 0 < report["pairs_scored_anew"] == inc["pairs_scored"] < full["pairs_scored"] / 10
+    assert report["pairs_reused"] > 0
+    new_kept = inc["pairs_kept"] - report["pairs_reused"]
+    assert new_kept > 0
+    assert report["pairs_reused"] + new_kept == full["pairs_kept"]
+    assert inc["trained"] is False
+    assert inc["reused_model"] == str(copy.match_dir(BASE_RUN) / "model.json")
+    # The next run can build on this one: it saved the frozen model and term frequencies.
+    for name in ("model.json", "features.parquet", "tf"):
+        assert (copy.match_dir(NEXT_RUN) / name).exists(), name
+    base_tf = read(copy, BASE_RUN, "tf/mk_last_name.parquet")
+    assert (
+        read(copy, NEXT_RUN, "tf/mk_last_name.parquet")
+        .sort("mk_last_name")
+        .equals(base_tf.sort("mk_last_name"))
+    )
+
+
+def test_a_scoring_setting_change_forces_the_full_path_and_says_why(
+    base: Base, copy: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pipelines.match import match
+
+    staged, _ = next_day(base)
+    config = _config(base.config_path, copy.root, **{"matching.max_key_frequency": 40})
+    write_staged(copy, NEXT_RUN, staged)
+    with caplog.at_level(logging.INFO, logger="matching.matcher"):
+        outcome = match(config, NEXT_RUN)
+    assert outcome.incremental.path == "full"
+    assert outcome.incremental.base_run_id == BASE_RUN
+    reason = outcome.incremental.reason or ""
+    assert "scoring settings changed" in reason and "max_key_frequency: 50 -> 40" in reason
+    assert outcome.trained is True
+    assert any(
+        "full match" in r.getMessage() and "max_key_frequency" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_a_match_threshold_change_does_not_force_the_full_path(base: Base, copy: Warehouse) -> None:
+    from pipelines.match import match
+
+    staged, _ = next_day(base)
+    config = _config(base.config_path, copy.root, **{"matching.match_threshold": 0.95})
+    write_staged(copy, NEXT_RUN, staged)
+    assert match(config, NEXT_RUN).incremental.path == "incremental"
+
+
+def test_too_many_changed_records_force_the_full_path(base: Base, copy: Warehouse) -> None:
+    from pipelines.match import match
+
+    staged, _ = next_day(base)
+    config = _config(
+        base.config_path, copy.root, **{"matching.incremental_max_changed_fraction": 0.001}
+    )
+    write_staged(copy, NEXT_RUN, staged)
+    outcome = match(config, NEXT_RUN, model_path=copy.match_dir(BASE_RUN) / "model.json")
+    assert outcome.incremental.path == "full"
+    assert "incremental_max_changed_fraction" in (outcome.incremental.reason or "")
+    assert outcome.incremental.records_removed == 4
+
+
+def test_steward_decisions_apply_on_the_incremental_path(base: Base, copy: Warehouse) -> None:
+    from matching.decisions import DecisionStore
+    from pipelines.match import match
+
+    staged, keys = next_day(base)
+    touched = {*keys["changed"], *keys["removed"]}
+    clusters = multi_record_clusters(base)
+    apart = next(c for c in clusters if len(c) == 2 and not touched & set(c))
+    singles = (
+        base.clusters.group_by("cluster_id")
+        .agg(pl.col("record_key"))
+        .filter(pl.col("record_key").list.len() == 1)["record_key"]
+        .list.first()
+        .sort()
+        .head(2)
+        .to_list()
+    )
+    store = DecisionStore(copy.decisions)
+    store.add_cannot_link(apart[0], apart[1], "steward", "different people, checked")
+    store.add_must_link(singles[0], singles[1], "steward", "same customer, confirmed")
+    config = _config(base.config_path, copy.root)
+    write_staged(copy, NEXT_RUN, staged)
+    outcome = match(config, NEXT_RUN)
+    assert outcome.incremental.path == "incremental"
+    cluster = dict(
+        read(copy, NEXT_RUN, "clusters.parquet").select("record_key", "cluster_id").rows()
+    )
+    assert cluster[apart[0]] != cluster[apart[1]]
+    assert cluster[singles[0]] == cluster[singles[1]]
+    assert outcome.cannot_links_applied == 1
+    assert outcome.must_links_applied == 1
+
+
+def test_without_a_complete_previous_match_the_full_path_runs(base: Base, copy: Warehouse) -> None:
+    from pipelines.match import match
+
+    (copy.match_dir(BASE_RUN) / "result.json").unlink()  # an interrupted match
+    staged, _ = next_day(base)
+    config = _config(base.config_path, copy.root)
+    write_staged(copy, NEXT_RUN, staged)
+    outcome = match(
+        config, NEXT_RUN, model_path=base.warehouse / "runs" / BASE_RUN / "match" / "model.json"
+    )
+    assert outcome.incremental.path == "full"
+    assert "no previous run" in (outcome.incremental.reason or "")
+    assert outcome.incremental.base_run_id is None
