@@ -70,7 +70,7 @@ def _call(stage: str, config: PipelineConfig, run_id: str, **kwargs: Any) -> Any
     if stage == "match":
         from pipelines.match import match
 
-        return match(config, run_id, kwargs.get("model_path"))
+        return match(config, run_id, kwargs.get("model_path"), kwargs.get("full_rebuild", False))
     if stage == "golden":
         from pipelines.golden import build_golden
 
@@ -172,10 +172,14 @@ def run_pipeline(
     *,
     full_reload: bool = False,
     model_path: Path | None = None,
+    full_rebuild: bool = False,
     skip_backup: bool = False,
     on_stage: Callable[[str], None] | None = None,
 ) -> str:
     """Run every stage in order for a new (or given) run id and return the run id.
+
+    ``full_rebuild`` makes the match stage score every pair instead of building on the
+    previous run's match (``matching.incremental``).
 
     Sources are ingested and validated independently: one failing source does not undo the
     others' landed batches, but the run stops before standardising, because building golden
@@ -205,9 +209,8 @@ def run_pipeline(
             )
         for stage in ("standardise", "validate_staged", "data_docs", "gate", "match", "golden"):
             notify(stage)
-            run_stage(
-                stage, config, run_id, **({"model_path": model_path} if stage == "match" else {})
-            )
+            match_options = {"model_path": model_path, "full_rebuild": full_rebuild}
+            run_stage(stage, config, run_id, **(match_options if stage == "match" else {}))
         notify("publish")
         run_stage("publish", config, run_id)
         if config.backup.enabled and not skip_backup:

@@ -332,3 +332,30 @@ def test_without_a_complete_previous_match_the_full_path_runs(base: Base, copy: 
     assert outcome.incremental.path == "full"
     assert "no previous run" in (outcome.incremental.reason or "")
     assert outcome.incremental.base_run_id is None
+
+
+def test_full_rebuild_reaches_the_match_stage_through_the_orchestrator(
+    base: Base, copy: Warehouse
+) -> None:
+    from pipelines.orchestrate import run_stage
+
+    staged, _ = next_day(base)
+    config = _config(base.config_path, copy.root)
+    write_staged(copy, NEXT_RUN, staged)
+    model = copy.match_dir(BASE_RUN) / "model.json"
+    recorded = run_stage("match", config, NEXT_RUN, model_path=model, full_rebuild=True)
+    assert recorded["incremental"]["path"] == "full"
+    assert recorded["incremental"]["reason"] == "a full rebuild was asked for"
+    assert run_stage("match", config, NEXT_RUN, model_path=model)["incremental"]["path"] == (
+        "incremental"
+    )
+
+
+def test_golden_run_offers_a_full_rebuild_flag() -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    shown = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "--full-rebuild" in shown.output

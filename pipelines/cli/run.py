@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
         run_id: str | None = typer.Option(None, help="Reuse a run id (rerun); default: new."),
         full_reload: bool = typer.Option(False, help="Reload every source completely."),
         model: Path | None = typer.Option(None, help="Trained Splink model JSON to reuse."),
+        full_rebuild: bool = typer.Option(
+            False, help="Match every record anew instead of building on the previous match."
+        ),
         skip_backup: bool = typer.Option(False, help="Do not back up this run."),
     ) -> None:
         """Ingest, validate, standardise, match, build golden records, publish and back up."""
@@ -41,6 +44,7 @@ def register(app: typer.Typer) -> None:
                     run_id,
                     full_reload=full_reload,
                     model_path=model,
+                    full_rebuild=full_rebuild,
                     skip_backup=skip_backup,
                     on_stage=on_stage,
                 )
