@@ -359,3 +359,57 @@ def test_golden_run_offers_a_full_rebuild_flag() -> None:
     shown = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
     assert "--full-rebuild" in shown.output
+
+
+def test_a_rerun_on_unchanged_records_scores_nothing_and_keeps_every_cluster(
+    base: Base, copy: Warehouse
+) -> None:
+    from pipelines.match import match
+
+    config = _config(base.config_path, copy.root)
+    write_staged(copy, NEXT_RUN, base.staged)
+    outcome = match(config, NEXT_RUN)
+    assert outcome.incremental.path == "incremental"
+    assert outcome.incremental.records_unchanged == base.staged.height
+    assert outcome.pairs_scored == outcome.incremental.pairs_scored_anew == 0
+    assert outcome.incremental.pairs_reused == outcome.pairs_kept > 0
+    assert partition(read(copy, NEXT_RUN, "clusters.parquet")) == partition(base.clusters)
+
+
+def test_a_single_source_dedupe_matches_incrementally_like_a_full_rebuild(
+    base: Base, copy: Warehouse
+) -> None:
+    """One source means Splink's dedupe-only link type, whose pair ids carry no source name;
+    the base it builds on is a single-source run whose own base (three sources) was refused."""
+    from pipelines.match import match
+
+    single_base = "20260101T120000Z-crm000"
+    only_crm = pl.col("source_system") == "crm"
+    config = _config(base.config_path, copy.root)
+    write_staged(copy, single_base, base.staged.filter(only_crm))
+    first = match(config, single_base)
+    assert first.incremental.path == "full"
+    assert "link_type: 'link_and_dedupe' -> 'dedupe_only'" in (first.incremental.reason or "")
+
+    staged, _ = next_day(base)
+    crm = staged.filter(only_crm)
+    twin = crm.head(1).with_columns(record_key=pl.lit("crm:incremental-new-2"))
+    crm = pl.concat([crm, twin])  # a new copy of a crm record: at least one pair to score
+    write_staged(copy, NEXT_RUN, crm)
+    write_staged(copy, FULL_RUN, crm)
+    incremental = match(config, NEXT_RUN)
+    assert incremental.incremental.path == "incremental"
+    assert incremental.incremental.base_run_id == single_base
+    assert incremental.pairs_scored > 0
+    match(
+        config, FULL_RUN, model_path=copy.match_dir(single_base) / "model.json", full_rebuild=True
+    )
+    order = ["record_key_l", "record_key_r"]
+    inc_pairs = read(copy, NEXT_RUN, "pairs.parquet").sort(order)
+    full_pairs = read(copy, FULL_RUN, "pairs.parquet").sort(order)
+    assert inc_pairs.select(order).equals(full_pairs.select(order))
+    worst = (inc_pairs["match_probability"] - full_pairs["match_probability"]).abs().max()
+    assert worst is not None and worst < 1e-9
+    assert partition(read(copy, NEXT_RUN, "clusters.parquet")) == partition(
+        read(copy, FULL_RUN, "clusters.parquet")
+    )
