@@ -12,3 +12,8 @@ class StandardiseConfig(StrictModel):
     """Extra nickname pairs (CSV ``nickname,canonical``) added to the bundled table."""
     min_birth_year: int = Field(1900, ge=1800)
     """Dates of birth before this year are flagged invalid."""
+    full: bool = False
+    """Standardise every record on every run. By default a run reuses the previous run's staged
+    rows for record versions whose input is unchanged, when the previous run was standardised
+    with the same code, settings, source hints, run year and inferred date orders (anything
+    else standardises every record anyway); set this to always take the full path."""

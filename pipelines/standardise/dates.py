@@ -107,9 +107,15 @@ def _with_format(text: pl.Expr, fmt: str) -> pl.Expr:
     return text.str.strptime(pl.Date, fmt, strict=False)
 
 
-def parse_dates(text: pl.Series, formats: list[str], as_of: date) -> tuple[pl.DataFrame, DateOrder]:
+def parse_dates(
+    text: pl.Series, formats: list[str], as_of: date, order: DateOrder | None = None
+) -> tuple[pl.DataFrame, DateOrder]:
     """Parse cleaned date texts. Returns a frame with ``parsed`` (date), ``ambiguous`` and
-    ``resolved`` (ambiguous but settled by the source's own convention), and the evidence."""
+    ``resolved`` (ambiguous but settled by the source's own convention), and the evidence.
+
+    ``order`` is the evidence of the whole source when ``text`` is only part of it (an
+    incremental run standardises only the changed records, but the day/month convention is a
+    property of the source); without it the evidence is read from ``text`` itself."""
     df = pl.DataFrame({"t": text})
     t = pl.col("t")
     configured = pl.coalesce(*[_with_format(t, f) for f in formats]) if formats else None
@@ -143,10 +149,11 @@ def parse_dates(text: pl.Series, formats: list[str], as_of: date) -> tuple[pl.Da
         _ymd(y, b, a).alias("_as_dmy"),
         _ymd(y, a, b).alias("_as_mdy"),
     )
-    order = DateOrder(
-        day_first=int(df["_dmy"].sum()),
-        month_first=int(df["_mdy"].sum()),
-    )
+    if order is None:
+        order = DateOrder(
+            day_first=int(df["_dmy"].sum()),
+            month_first=int(df["_mdy"].sum()),
+        )
     settled = order.resolved if not formats else None
 
     dm = t.str.extract_groups(_DAY_MONTH_NAME)
@@ -203,15 +210,17 @@ def standardise_dates(
     formats: list[str],
     as_of: date,
     min_birth_year: int = 1900,
+    date_order: DateOrder | None = None,
 ) -> tuple[pl.DataFrame, DateReport]:
     """Frame in, frame out: ``raw_date_of_birth`` -> ``date_of_birth`` (date), ``mk_dob``
     (yyyy-mm-dd) and ``invalid_date_of_birth``; plus the ambiguity report for this frame (one
-    source: the day/month convention is a property of a source)."""
+    source: the day/month convention is a property of a source). ``date_order`` is the
+    source's evidence when the frame holds only some of its records (see :func:`parse_dates`)."""
     df = df.with_columns(clean_text(pl.col("raw_date_of_birth")).alias("_dob_text"))
     evidence: list[DateOrder] = []
 
     def parse(distinct: pl.DataFrame) -> pl.DataFrame:
-        parsed, order = parse_dates(distinct["_dob_text"], formats, as_of)
+        parsed, order = parse_dates(distinct["_dob_text"], formats, as_of, date_order)
         evidence.append(order)
         return (
             parsed.rename({"t": "_dob_text"})
@@ -247,6 +256,36 @@ def standardise_dates(
             report.ambiguous - report.ambiguous_resolved,
         )
     return df.drop("_dob_text", "_dob", "_dob_ambiguous", "_dob_resolved"), report
+
+
+def source_date_report(
+    raw: pl.Series, formats: list[str], as_of: date
+) -> tuple[DateReport, DateOrder]:
+    """The date report of a whole source without standardising it: the same evidence and
+    ambiguity counts :func:`standardise_dates` reports for the source's raw dates of birth.
+
+    An incremental run needs the source-wide day/month convention before it standardises the
+    changed records (they alone would be a different, smaller body of evidence), and the
+    report's counts for every record. It parses each distinct cleaned text once, as
+    :func:`standardise_dates` does, and weighs the per-text flags by how many records hold them.
+    """
+    counts = raw.rename("_raw").value_counts(name="_n")
+    cleaned = counts.with_columns(clean_text(pl.col("_raw")).alias("_dob_text"))
+    texts = cleaned.group_by("_dob_text").agg(pl.col("_n").sum())
+    parsed, order = parse_dates(texts["_dob_text"], formats, as_of)
+    flags = texts.hstack(parsed.select("ambiguous", "resolved"))
+    weighted = flags.select(
+        (pl.col("_n") * pl.col("ambiguous").fill_null(False)).sum().alias("ambiguous"),
+        (pl.col("_n") * pl.col("resolved").fill_null(False)).sum().alias("resolved"),
+    ).row(0, named=True)
+    report = DateReport(
+        ambiguous=int(weighted["ambiguous"] or 0),
+        ambiguous_resolved=int(weighted["resolved"] or 0),
+        date_order=order.resolved if not formats else None,
+        evidence_day_first=order.day_first,
+        evidence_month_first=order.month_first,
+    )
+    return report, order
 
 
 _NAIVE_FORMATS = (

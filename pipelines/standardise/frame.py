@@ -20,7 +20,7 @@ from pipelines.errors import ConfigError
 from pipelines.schema import CANONICAL_FIELDS, LINEAGE_COLUMNS, MAPPABLE_FIELDS, STAGED_COLUMNS
 from pipelines.standardise.addresses import standardise_addresses
 from pipelines.standardise.countries import country_code
-from pipelines.standardise.dates import DateReport, standardise_dates, to_utc
+from pipelines.standardise.dates import DateOrder, DateReport, standardise_dates, to_utc
 from pipelines.standardise.emails import standardise_emails
 from pipelines.standardise.names import standardise_names
 from pipelines.standardise.nicknames import nickname_table
@@ -111,8 +111,11 @@ def standardise_with_report(
     as_of: date | None = None,
     nicknames: pl.DataFrame | None = None,
     min_birth_year: int = 1900,
+    date_order: DateOrder | None = None,
 ) -> tuple[pl.DataFrame, DateReport]:
-    """:func:`standardise_frame` plus the date-ambiguity report of the frame."""
+    """:func:`standardise_frame` plus the date-ambiguity report of the frame. ``date_order``
+    is the whole source's day/month evidence when ``df`` holds only some of its records
+    (:func:`pipelines.standardise.dates.parse_dates`); by default the frame's own."""
     hints = hints or SourceHints()
     as_of = as_of or date.today()
     nicknames = nickname_table() if nicknames is None else nicknames
@@ -129,7 +132,11 @@ def standardise_with_report(
     )
     df = standardise_phones(df, "_phone_region")
     df, report = standardise_dates(
-        df, hints.date_formats, as_of=as_of, min_birth_year=min_birth_year
+        df,
+        hints.date_formats,
+        as_of=as_of,
+        min_birth_year=min_birth_year,
+        date_order=date_order,
     )
     df = to_utc(df, ["ingested_at", "source_updated_at"], hints.timezone)
 

@@ -5,6 +5,13 @@ Reads ``validated/<source>/accepted.parquet`` for every configured source of the
 union with exactly :func:`pipelines.schema.staged_schema` and a ``staged/report.json`` that says,
 per canonical field, how many values were standardised, flagged invalid, or empty. No row is
 ever dropped: ``rows_out == rows_in`` is checked before anything is written.
+
+Rows come out in input order: sources in configured order, each source's rows as its accepted
+file holds them. A run normally standardises only the record versions that are new or changed
+since the previous run and copies the previous run's staged rows for the rest
+(:mod:`pipelines.standardise.incremental` says when that is exact and checks it); the table it
+writes is the one the full path would write. ``full`` (argument or ``standardise.full``)
+standardises every record.
 """
 
 from __future__ import annotations
@@ -12,18 +19,28 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from pipelines.errors import StageInputError
-from pipelines.schema import CANONICAL_FIELDS, LINEAGE_COLUMNS, MAPPABLE_FIELDS, staged_schema
-from pipelines.standardise.dates import DateReport
+from pipelines.schema import (
+    CANONICAL_FIELDS,
+    LINEAGE_COLUMNS,
+    MAPPABLE_FIELDS,
+    STAGED_COLUMNS,
+    staged_schema,
+)
+from pipelines.standardise import incremental
+from pipelines.standardise.dates import DateOrder, DateReport, source_date_report
 from pipelines.standardise.frame import SourceHints, standardise_with_report
+from pipelines.standardise.incremental import HASH_COLUMNS, Fingerprint, ReusePlan
 from pipelines.standardise.nicknames import nickname_table
 from pipelines.warehouse import Warehouse, atomic_path, write_json
 
@@ -63,6 +80,16 @@ class StandardiseResult(BaseModel):
     sources: dict[str, SourceStats]
     staged_path: Path
     report_path: Path
+    path: Literal["full", "incremental"] = "full"
+    """Which path ran: every record standardised, or only new and changed record versions."""
+    reused_from: str | None = None
+    """The run whose staged rows were reused (incremental path)."""
+    full_reason: str | None = None
+    """Why the full path ran (requested, first run, a setting or inferred fact changed...)."""
+    rows_reused: int = 0
+    """Staged rows copied from ``reused_from`` (record version and input unchanged)."""
+    rows_standardised: int = 0
+    """Rows standardised by this run (all of them on the full path)."""
 
 
 def run_date(run_id: str) -> date:
@@ -111,73 +138,228 @@ def field_stats(staged: pl.DataFrame) -> dict[str, FieldStats]:
     return out
 
 
-def standardise(config: PipelineConfig, run_id: str) -> StandardiseResult:
-    """Standardise every source's accepted records of ``run_id``; see the module docstring."""
+@dataclass(frozen=True)
+class _Input:
+    name: str
+    hints: SourceHints
+    raw: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class _Settings:
+    as_of: date
+    nicknames: pl.DataFrame
+    min_birth_year: int
+
+    def run(
+        self, item: _Input, raw: pl.DataFrame, order: DateOrder | None = None
+    ) -> tuple[pl.DataFrame, DateReport]:
+        return standardise_with_report(
+            raw,
+            item.hints,
+            as_of=self.as_of,
+            nicknames=self.nicknames,
+            min_birth_year=self.min_birth_year,
+            date_order=order,
+        )
+
+
+def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> StandardiseResult:
+    """Standardise every source's accepted records of ``run_id``; see the module docstring.
+    ``full`` (or ``standardise.full`` in the config) skips the reuse of the previous run."""
     started = time.perf_counter()
     warehouse = Warehouse(Path(config.warehouse.path))
-    as_of = run_date(run_id)
-    nicknames = nickname_table(config.standardise.nicknames_path)
+    settings = _Settings(
+        as_of=run_date(run_id),
+        nicknames=nickname_table(config.standardise.nicknames_path),
+        min_birth_year=config.standardise.min_birth_year,
+    )
     # Inputs and hints are checked for every source before any work starts.
-    inputs = []
+    sources = []
     for source in config.sources:
         path = warehouse.require(warehouse.accepted(run_id, source.name), "validate")
-        inputs.append((source.name, path, SourceHints.from_source(source)))
-
-    def one(name: str, path: Path, hints: SourceHints) -> tuple[int, pl.DataFrame, DateReport]:
-        raw = _read_accepted(path, name)
-        staged, report = standardise_with_report(
-            raw,
-            hints,
-            as_of=as_of,
-            nicknames=nicknames,
-            min_birth_year=config.standardise.min_birth_year,
-        )
-        log.info("standardised %s: %d rows", name, staged.height)
-        return raw.height, staged, report
-
-    # Sources are independent; two run at a time so that one source's Python work (proper
-    # case, the libraries' slow paths) overlaps with another's vectorised work.
+        sources.append((source.name, path, SourceHints.from_source(source)))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(lambda item: one(*item), inputs))
-    frames = [staged for _, staged, _ in done]
-    rows_in = sum(rows for rows, _, _ in done)
-    sources = {
-        name: SourceStats(
-            rows=staged.height,
-            ambiguous_dates=report.ambiguous,
-            ambiguous_dates_resolved=report.ambiguous_resolved,
-            date_order=report.date_order,
-        )
-        for (name, _, _), (_, staged, report) in zip(inputs, done, strict=True)
-    }
+        raws = list(pool.map(lambda item: _read_accepted(item[1], item[0]), sources))
+    inputs = [_Input(n, h, raw) for (n, _, h), raw in zip(sources, raws, strict=True)]
+    rows_in = sum(item.raw.height for item in inputs)
+    keys = _input_keys(inputs)
 
-    staged_all = pl.concat(frames, how="vertical") if frames else pl.DataFrame()
-    table = staged_all.to_arrow().cast(staged_schema()) if frames else staged_schema().empty_table()
+    code = incremental.code_fingerprint()
+    stage_settings = config.standardise.model_dump(mode="json", exclude={"full", "nicknames_path"})
+    settings_key = incremental.settings_fingerprint(stage_settings, settings.nicknames)
+    if full or config.standardise.full:
+        plan = ReusePlan(None, "full standardisation requested")
+        reports = None
+    else:
+        reports = {
+            item.name: source_date_report(
+                item.raw["raw_date_of_birth"].cast(pl.String),
+                item.hints.date_formats,
+                settings.as_of,
+            )
+            for item in inputs
+        }
+        current = _fingerprint(code, settings_key, inputs, settings.as_of, reports)
+        plan = incremental.plan_reuse(current, incremental.find_previous(warehouse, run_id))
+    previous = incremental.load_previous(plan.previous) if plan.previous else None
+    if plan.previous is not None and previous is None:
+        plan = ReusePlan(None, f"the staged files of run {plan.previous.run_id} do not line up")
+
+    incremental.forget_marker(warehouse, run_id)
+    if plan.previous is not None and previous is not None and reports is not None:
+        staged_all, reused = _standardise_changed(inputs, keys, previous, plan, settings, reports)
+        dates = {name: report for name, (report, _) in reports.items()}
+        log.info("reusing %d staged rows of run %s", reused, plan.previous.run_id)
+    else:
+        log.info("standardising every record: %s", plan.reason)
+        staged_all, dates = _standardise_all(inputs, settings)
+        reused = 0
+    fingerprint = _fingerprint(
+        code, settings_key, inputs, settings.as_of, {n: (r, None) for n, r in dates.items()}
+    )
+
+    table = staged_all.to_arrow().cast(staged_schema())
     if table.num_rows != rows_in:
         raise StageInputError(
             f"standardisation produced {table.num_rows} rows from {rows_in}: refusing to write "
             f"{warehouse.staged(run_id)}"
         )
+    incremental.write_hashes(warehouse, run_id, keys)
     target = warehouse.staged(run_id)
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp, compression="zstd")
 
-    fields = field_stats(staged_all) if frames else field_stats(pl.from_arrow(table))
     result = StandardiseResult(
         run_id=run_id,
         rows_in=rows_in,
         rows_out=table.num_rows,
-        fields=fields,
-        ambiguous_dates=sum(s.ambiguous_dates for s in sources.values()),
-        sources=sources,
+        fields=field_stats(staged_all),
+        ambiguous_dates=sum(r.ambiguous for r in dates.values()),
+        sources={
+            item.name: SourceStats(
+                rows=item.raw.height,
+                ambiguous_dates=dates[item.name].ambiguous,
+                ambiguous_dates_resolved=dates[item.name].ambiguous_resolved,
+                date_order=dates[item.name].date_order,
+            )
+            for item in inputs
+        },
         staged_path=target,
         report_path=warehouse.staged_report(run_id),
+        path="incremental" if plan.previous is not None else "full",
+        reused_from=plan.previous.run_id if plan.previous is not None else None,
+        full_reason=plan.reason,
+        rows_reused=reused,
+        rows_standardised=rows_in - reused,
     )
     write_json(result.report_path, result.model_dump(mode="json"))
+    incremental.commit_state(warehouse, run_id, fingerprint)
     log.info(
-        "standardised %d rows from %d source(s) in %.1f s",
+        "standardised %d rows from %d source(s) in %.1f s (%s path: %d reused, %d standardised)",
         result.rows_out,
-        len(sources),
+        len(inputs),
         time.perf_counter() - started,
+        result.path,
+        result.rows_reused,
+        result.rows_standardised,
     )
     return result
+
+
+def _fingerprint(
+    code: str,
+    settings_key: str,
+    inputs: list[_Input],
+    as_of: date,
+    reports: dict[str, tuple[DateReport, DateOrder | None]],
+) -> Fingerprint:
+    sources = {
+        item.name: {"hints": asdict(item.hints), "date_order": reports[item.name][0].date_order}
+        for item in inputs
+    }
+    return Fingerprint(code=code, settings=settings_key, sources=sources, as_of=as_of)
+
+
+def _input_keys(inputs: list[_Input]) -> pl.DataFrame:
+    """Per input row, in output order: its record version, its input hash and where it is
+    (``__src`` the source's position, ``__row`` the row's position in its source)."""
+    parts = [
+        item.raw.select("record_key", "batch_id")
+        .cast(pl.String)
+        .hstack(incremental.row_hashes(item.raw))
+        .with_columns(pl.lit(i, dtype=pl.Int32).alias("__src"))
+        .with_row_index("__row")
+        for i, item in enumerate(inputs)
+    ]
+    if not parts:
+        schema = {"__row": pl.UInt32, "record_key": pl.String, "batch_id": pl.String}
+        schema.update({c: pl.UInt64 for c in HASH_COLUMNS} | {"__src": pl.Int32})
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts, how="vertical")
+
+
+def _standardise_all(
+    inputs: list[_Input], settings: _Settings
+) -> tuple[pl.DataFrame, dict[str, DateReport]]:
+    """The full path: every record of every source."""
+
+    def one(item: _Input) -> tuple[pl.DataFrame, DateReport]:
+        staged, report = settings.run(item, item.raw)
+        log.info("standardised %s: %d rows", item.name, staged.height)
+        return staged, report
+
+    # Sources are independent; two run at a time so that one source's Python work (proper
+    # case, the libraries' slow paths) overlaps with another's vectorised work.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(one, inputs))
+    frames = [staged for staged, _ in done]
+    staged_all = (
+        pl.concat(frames, how="vertical")
+        if frames
+        else pl.from_arrow(staged_schema().empty_table())
+    )
+    return staged_all, {item.name: report for item, (_, report) in zip(inputs, done, strict=True)}
+
+
+def _standardise_changed(
+    inputs: list[_Input],
+    keys: pl.DataFrame,
+    previous: pl.DataFrame,
+    plan: ReusePlan,
+    settings: _Settings,
+    reports: dict[str, tuple[DateReport, DateOrder]],
+) -> tuple[pl.DataFrame, int]:
+    """The incremental path: previous staged rows for unchanged record versions, the rest
+    standardised with each source's whole-source date order. Returns the rows in input order
+    and how many were reused."""
+    match_on = ["record_key", "batch_id", *HASH_COLUMNS]
+    reusable = previous.select(*match_on, "invalid_fields").with_row_index("__prev")
+    if plan.restandardise_invalid_dates:
+        reusable = reusable.filter(~pl.col("invalid_fields").list.contains("date_of_birth"))
+    reusable = reusable.drop("invalid_fields").unique(match_on, keep="first", maintain_order=True)
+    placed = keys.with_row_index("__pos").join(
+        reusable, on=match_on, how="left", nulls_equal=True, maintain_order="left"
+    )
+    # One gather builds the output: position i takes row ``source[i]`` of the previous staged
+    # rows followed by the rows standardised now.
+    source = placed.sort("__pos")["__prev"].cast(pl.Int64).fill_null(-1).to_numpy().copy()
+    parts = [previous.select(STAGED_COLUMNS)]
+    offset = previous.height
+    changed = placed.filter(pl.col("__prev").is_null())
+    for i, item in enumerate(inputs):
+        rows = changed.filter(pl.col("__src") == i)
+        if rows.is_empty():
+            continue
+        staged, _ = settings.run(item, item.raw[rows["__row"].to_numpy()], reports[item.name][1])
+        typed = pl.from_arrow(staged.to_arrow().cast(staged_schema()))
+        assert isinstance(typed, pl.DataFrame)
+        parts.append(typed)
+        source[rows["__pos"].to_numpy()] = np.arange(offset, offset + typed.height)
+        offset += typed.height
+        log.info("standardised %s: %d new or changed rows", item.name, typed.height)
+    if len(source) != keys.height or (source < 0).any():
+        raise StageInputError("incremental standardisation lost track of some rows (a bug)")
+    combined = pl.concat(parts, how="vertical", rechunk=False)[source]
+    reused = placed.height - changed.height
+    return combined, reused
