@@ -131,6 +131,9 @@ class MatchOutput:
     """``record_key``, ``feature_hash``: what the next run compares its records with."""
     tf_tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     """The term-frequency tables the scores used, per column, to save beside the model."""
+    tf_source: Path | None = None
+    """The folder ``tf_tables`` were read from unchanged (the base run's ``tf/`` on the
+    incremental path), so the caller may link its files instead of writing them again."""
 
 
 @dataclass
@@ -286,7 +289,8 @@ def match_records(
         scoring_settings=settings,
         seconds=clock.laps,
     )
-    return MatchOutput(model, pairs, clusters, queue, charts, summary, hashes, tf_tables)
+    tf_source = plan.base.match_dir / TF_DIR if plan.base is not None else None
+    return MatchOutput(model, pairs, clusters, queue, charts, summary, hashes, tf_tables, tf_source)
 
 
 def _plan(

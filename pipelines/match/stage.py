@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,7 +123,7 @@ def match(
             output.feature_hashes.write_parquet(tmp)
     else:
         paths["features"].unlink(missing_ok=True)
-    _write_tf_tables(paths["tf"], output.tf_tables)
+    _write_tf_tables(paths["tf"], output.tf_tables, output.tf_source)
     charts_dir = out_dir / "charts"
     chart_paths = _write_charts(charts_dir, output.charts)
 
@@ -167,15 +168,25 @@ def _reused_model(output: MatchOutput, given: Path | None, previous: Path | None
     return str(given) if given else None
 
 
-def _write_tf_tables(folder: Path, tables: dict[str, pl.DataFrame]) -> None:
+def _write_tf_tables(
+    folder: Path, tables: dict[str, pl.DataFrame], source: Path | None = None
+) -> None:
     """Write the term-frequency tables and remove any a previous attempt left that this run
-    did not use."""
+    did not use. Tables read unchanged from ``source`` are hard-linked from there when the
+    file system allows (at a million records they are millions of rows, and never change)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = set()
     for column, table in tables.items():
         target = folder / f"{column}.parquet"
         with atomic_path(target) as tmp:
-            table.write_parquet(tmp)
+            original = source / target.name if source is not None else None
+            try:
+                if original is None:
+                    raise FileNotFoundError
+                tmp.unlink(missing_ok=True)
+                os.link(original, tmp)
+            except OSError:
+                table.write_parquet(tmp)
         written.add(target)
     for stale in set(folder.glob("*.parquet")) - written:
         stale.unlink()
