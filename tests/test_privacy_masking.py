@@ -162,3 +162,66 @@ def test_role_artefacts_switch_whole_and_follow_the_configured_roles(warehouse_d
         ).fetchall()
     assert {"marketing", "steward"} <= schemas and "analyst" not in schemas
     assert "Stable id" in comment[0][0]
+
+
+def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[object, ...]]:
+    return sorted(con.execute(f"SELECT * FROM {relation}").fetchall(), key=repr)
+
+
+def test_each_role_database_holds_what_its_masked_views_show_and_nothing_more(
+    warehouse_dir: Path,
+) -> None:
+    wh = Warehouse(warehouse_dir)
+    write_synthetic_run(wh, RUN1, 60)
+    config = make_config(warehouse_dir)
+    publish(config, RUN1)
+
+    with duckdb.connect(str(wh.duckdb_path), read_only=True) as con:
+        for role_name in config.privacy.roles:
+            con.execute(f"ATTACH '{role_dir(wh, role_name) / 'golden.duckdb'}' AS r (READ_ONLY)")
+            schemas = con.execute(
+                "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE database_name = 'r' "
+                "UNION SELECT DISTINCT schema_name FROM duckdb_views() "
+                "WHERE database_name = 'r' AND NOT internal"
+            ).fetchall()
+            assert schemas == [("main",)], f"{role_name} holds only its own tables"
+            tables = {
+                name
+                for (name,) in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'r'"
+                ).fetchall()
+            }
+            views = {
+                name
+                for (name,) in con.execute(
+                    "SELECT view_name FROM duckdb_views() WHERE database_name = 'golden' "
+                    "AND schema_name = $role",
+                    {"role": role_name},
+                ).fetchall()
+            }
+            assert tables == views | {"publish_info"}, role_name
+            assert con.execute("SELECT run_id, role FROM r.publish_info").fetchall() == [
+                (RUN1, role_name)
+            ]
+            assert con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'r' "
+                "AND comment IS NOT NULL"
+            ).fetchall() == [(0,)]
+            for table in views:
+                view = f'golden."{role_name}"."{table}"'
+                assert _rows(con, f"r.main.{table}") == _rows(con, view), (role_name, table)
+                described = con.execute(
+                    f"SELECT column_name, data_type, comment FROM duckdb_columns() "
+                    f"WHERE database_name = 'r' AND table_name = '{table}' ORDER BY column_index"
+                ).fetchall()
+                shown = con.execute(
+                    f"SELECT column_name, data_type, comment FROM duckdb_columns() "
+                    f"WHERE database_name = 'golden' AND schema_name = '{role_name}' "
+                    f"AND table_name = '{table}' ORDER BY column_index"
+                ).fetchall()
+                assert described == shown, (role_name, table)
+                parquet = role_dir(wh, role_name) / f"{table}.parquet"
+                assert _rows(con, f"read_parquet('{parquet}')") == _rows(con, view)
+            con.execute("DETACH r")
+    steward = role_dir(wh, "steward")
+    assert (steward / "golden.duckdb").stat().st_mode & 0o777 == 0o640

@@ -91,52 +91,127 @@ def _unmasked(table: str, columns: list[MaskedColumn]) -> bool:
     return [c.name for c in columns] == names and all(c.mask == "none" for c in columns)
 
 
-def _build_role(
+def _sees_everything(plan: dict[str, list[MaskedColumn]], version_dir: Path) -> bool:
+    """Whether a role gets every published table whole (a steward), all present in the version.
+
+    Such a role's database holds exactly the published database's tables, so it is a copy of
+    that file rather than a second load of every table.
+    """
+    return list(plan) == list(TABLES) and all(
+        _unmasked(table, columns) and (version_dir / f"{table}.parquet").exists()
+        for table, columns in plan.items()
+    )
+
+
+def _finish_role_database(
+    con: duckdb.DuckDBPyConnection, role_name: str, plan: dict[str, list[MaskedColumn]]
+) -> None:
+    """Column documentation for the role, its ``publish_info`` already created."""
+    for table, columns in plan.items():
+        comments = [
+            f"COMMENT ON COLUMN {quote(table)}.{quote(column.name)} IS "
+            f"{sql_literal(_describe(column, role_name))}"
+            for column in columns
+        ]
+        con.execute(";\n".join(comments))
+    con.execute("CHECKPOINT")
+
+
+def _copy_whole(
     folder: Path,
     role_name: str,
     plan: dict[str, list[MaskedColumn]],
     version_dir: Path,
+    database: Path,
     run_id: str,
 ) -> None:
-    folder.mkdir(mode=_DIR_MODE)
-    database = folder / ROLE_DUCKDB
-    con = duckdb.connect(str(database))
+    """A role that sees everything: the published database file and Parquet files, copied.
+
+    ``database`` must not hold the masked views yet. The copy keeps its tables (byte for byte
+    what a fresh load would hold) and swaps ``publish_info`` for the role's; table comments are
+    cleared so the file is what :func:`_load_masked` would have built.
+    """
+    target = folder / ROLE_DUCKDB
+    shutil.copyfile(database, target)
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(f"DROP TABLE {ROLE_INFO_TABLE}")
+        con.execute(
+            f"CREATE TABLE {ROLE_INFO_TABLE} AS SELECT $run_id AS run_id, $role AS role",
+            {"run_id": run_id, "role": role_name},
+        )
+        con.execute(";\n".join(f"COMMENT ON TABLE {quote(t)} IS NULL" for t in plan))
+        _finish_role_database(con, role_name, plan)
+    finally:
+        con.close()
+    for table in plan:
+        # Copied rather than linked: the role's file permissions must not change the version's.
+        shutil.copyfile(version_dir / f"{table}.parquet", folder / f"{table}.parquet")
+
+
+def _load_masked(
+    folder: Path,
+    role_name: str,
+    plan: dict[str, list[MaskedColumn]],
+    version_dir: Path,
+    database: Path,
+    run_id: str,
+) -> None:
+    """A role with masks or fewer tables: its tables selected, masked, from ``database``.
+
+    Reading the published database's own tables (attached read-only) spares decoding the
+    Parquet files again; each masked table is computed once, then written out as Parquet.
+    """
+    con = duckdb.connect(str(folder / ROLE_DUCKDB))
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("ATTACH $path AS published (READ_ONLY)", {"path": str(database)})
+        built: dict[str, list[MaskedColumn]] = {}
         for table, columns in plan.items():
-            if not (version_dir / f"{table}.parquet").exists():
+            source = version_dir / f"{table}.parquet"
+            if not source.exists():
                 logger.warning(
                     "version %s has no table %s (published before it existed)", run_id, table
                 )
                 continue
-            source = version_dir / f"{table}.parquet"
             con.execute(
-                f"CREATE TABLE {quote(table)} AS SELECT {_select(columns)} "
-                "FROM read_parquet($path)",
-                {"path": str(source)},
+                f"CREATE TABLE main.{quote(table)} AS SELECT {_select(columns)} "
+                f"FROM published.main.{quote(table)}"
             )
-            for column in columns:
-                con.execute(
-                    f"COMMENT ON COLUMN {quote(table)}.{quote(column.name)} IS "
-                    f"{sql_literal(_describe(column, role_name))}"
-                )
+            built[table] = columns
             if _unmasked(table, columns):
                 # The published file as it is (with its column documentation), copied rather
                 # than linked: the role's file permissions must not change the version's.
                 shutil.copyfile(source, folder / f"{table}.parquet")
             else:
                 con.execute(
-                    f"COPY {quote(table)} TO $target (FORMAT parquet, COMPRESSION zstd)",
+                    f"COPY main.{quote(table)} TO $target (FORMAT parquet, COMPRESSION zstd)",
                     {"target": str(folder / f"{table}.parquet")},
                 )
+        con.execute("DETACH published")
         con.execute(
             f"CREATE TABLE {ROLE_INFO_TABLE} AS SELECT $run_id AS run_id, $role AS role",
             {"run_id": run_id, "role": role_name},
         )
-        con.execute("CHECKPOINT")
+        _finish_role_database(con, role_name, built)
     finally:
         con.close()
+
+
+def _build_role(
+    folder: Path,
+    role_name: str,
+    plan: dict[str, list[MaskedColumn]],
+    version_dir: Path,
+    database: Path,
+    run_id: str,
+) -> None:
+    folder.mkdir(mode=_DIR_MODE)
+    if _sees_everything(plan, version_dir):
+        _copy_whole(folder, role_name, plan, version_dir, database, run_id)
+    else:
+        _load_masked(folder, role_name, plan, version_dir, database, run_id)
     for path in folder.iterdir():
         path.chmod(_FILE_MODE)
 
@@ -153,14 +228,21 @@ class RoleArtefacts:
         self.staged: dict[str, Path] = {}
 
     def build(self, version_dir: Path, database: Path, run_id: str) -> None:
-        """Masked views into ``database``; each role's folder built from ``version_dir``."""
-        add_masked_views(self.config, database)
+        """Each role's folder built from ``database`` (the version's tables, not yet installed)
+        and ``version_dir``; then the masked views into ``database``.
+
+        The roles come first: a role that sees everything gets a copy of ``database``, which
+        must not carry the other roles' views.
+        """
+        if database.with_name(database.name + ".wal").exists():
+            raise PublishError(f"{database} has an unfinished write-ahead log; rebuild it first")
         self.root.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
         for role_name, role in self.config.privacy.roles.items():
             folder = self.root / f".{role_name}.{run_id}.{secrets.token_hex(4)}"
             self.staged[role_name] = folder
-            _build_role(folder, role_name, role_tables(role), version_dir, run_id)
+            _build_role(folder, role_name, role_tables(role), version_dir, database, run_id)
+        add_masked_views(self.config, database)
         logger.info("built role artefacts for %s", ", ".join(self.staged) or "no roles")
 
     def install(self) -> None:
