@@ -31,6 +31,9 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
 
 _ORDER = "__golden_order__"
 
+QUARANTINE_LINEAGE = ("record_key", "source_system", "source_record_id")
+"""The lineage columns every quarantine row carries."""
+
 
 def failure_masks(outcomes: list[Outcome], height: int) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks over the rows: failed a critical rule; failed a warning rule."""
@@ -53,7 +56,7 @@ def quarantine_frame(
             continue
         rule = outcome.rule
         rows = pl.Series(_ORDER, outcome.rows, dtype=pl.Int64)
-        lineage = ["record_key", "source_system", "source_record_id"]
+        lineage = list(QUARANTINE_LINEAGE)
         needed = list(dict.fromkeys([*lineage, *(c for c in rule.columns if c in frame.columns)]))
         failing = frame.select(needed)[rows.to_numpy()]  # only the failing rows, then text
         picked = failing.select(

@@ -9,16 +9,18 @@ suite result for Data Docs. Outputs are named by suite, so two sources may not s
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from pipelines.errors import ConfigError
 from pipelines.validate.engine import evaluate_suite, run_parameters
-from pipelines.validate.quarantine import failure_masks, quarantine_frame
+from pipelines.validate.quarantine import QUARANTINE_LINEAGE, failure_masks, quarantine_frame
 from pipelines.validate.results import dq_document, suite_result, write_suite_result
 from pipelines.validate.suites import (
     SOURCE_SUITE_COLUMNS,
@@ -95,12 +97,18 @@ def validate_source(config: PipelineConfig, run_id: str, source: str) -> SuiteRe
 
 
 def validate_staged(config: PipelineConfig, run_id: str) -> SuiteResult:
-    """Validate ``staged/customers.parquet`` with the canonical suite."""
+    """Validate ``staged/customers.parquet`` with the canonical suite.
+
+    Reading and writing a million staged rows costs more than evaluating the suite, so only
+    the columns the suite reads are loaded (:func:`columns_read`), and when no row fails a
+    critical rule the accepted rows are the staged file itself, copied rather than re-encoded.
+    """
     warehouse = Warehouse(config.warehouse.path)
     staged = warehouse.require(warehouse.staged(run_id), produced_by="standardise")
     suite = _load(config, config.validation.canonical_suite)
     check_columns(suite, STAGED_SUITE_COLUMNS, "staged (pipelines.schema.STAGED_COLUMNS)")
-    frame = pl.read_parquet(staged)
+    available = pq.read_schema(staged).names
+    frame = pl.read_parquet(staged, columns=columns_read(suite, available))
     return _validate(
         config,
         run_id,
@@ -108,7 +116,27 @@ def validate_staged(config: PipelineConfig, run_id: str) -> SuiteResult:
         frame,
         source=None,
         accepted_path=warehouse.staged_accepted(run_id),
+        whole_file=staged,
     )
+
+
+_ROW_COUNT = "expect_table_row_count_to_be_between"
+
+
+def columns_read(suite: Suite, available: list[str]) -> list[str]:
+    """The columns of a file with ``available`` columns that validating it with ``suite``
+    needs: those its rules and row conditions name and the lineage a quarantine row carries.
+    Every column when a rule may judge the whole table (``expect_table_*`` but the row count,
+    or a rule naming no column), since such a rule sees which columns exist."""
+    whole_table = any(
+        (rule.type.startswith("expect_table_") and rule.type != _ROW_COUNT)
+        or (not rule.columns and rule.type != _ROW_COUNT)
+        for rule in suite
+    )
+    if whole_table:
+        return list(available)
+    wanted = suite.columns | set(QUARANTINE_LINEAGE)
+    return [c for c in available if c in wanted]
 
 
 def _load(config: PipelineConfig, name: str) -> Suite:
@@ -123,7 +151,11 @@ def _validate(
     *,
     source: str | None,
     accepted_path: Path,
+    whole_file: Path | None = None,
 ) -> SuiteResult:
+    """Evaluate ``suite`` on ``frame`` and write the four outputs. ``whole_file`` is the file
+    ``frame`` was read from when ``frame`` holds only some of its columns: the accepted rows
+    are then that file's rows (copied whole when none is rejected)."""
     clock = time.perf_counter()
     warehouse = Warehouse(config.warehouse.path)
     parameters = run_parameters(run_id)
@@ -137,7 +169,13 @@ def _validate(
         "quarantined": rejected,
         "warned": int((warning & ~critical).sum()),
     }
-    _write_parquet(frame.filter(pl.Series(~critical)), accepted_path)
+    if whole_file is None:
+        _write_parquet(frame.filter(pl.Series(~critical)), accepted_path)
+    elif rejected:
+        _write_parquet(pl.read_parquet(whole_file).filter(pl.Series(~critical)), accepted_path)
+    else:
+        with atomic_path(accepted_path) as tmp:
+            shutil.copyfile(whole_file, tmp)
     quarantine = quarantine_frame(frame, outcomes, run_id=run_id, suite=suite.name)
     quarantine_path = warehouse.quarantine(run_id, suite.name)
     _write_parquet(quarantine, quarantine_path)
