@@ -19,6 +19,8 @@ from pipelines.config import PipelineConfig
 from pipelines.errors import StageInputError
 from pipelines.golden import GoldenResult, build_golden
 from pipelines.golden.build import OUTPUT_FILES
+from pipelines.publish.inputs import rows_if_published_as_is
+from pipelines.publish.tables import TABLES
 from pipelines.schema import staged_schema
 from pipelines.warehouse import Warehouse
 
@@ -133,6 +135,10 @@ def test_build_writes_every_table_with_its_schema(config: PipelineConfig) -> Non
     assert out == Warehouse(config.warehouse.path).golden_dir(RUNS[0])
     for name, schema in OUTPUT_FILES.items():
         assert pq.read_schema(out / f"{name}.parquet").equals(schema()), name
+    # Published tables carry the published, documented schema: publish copies them as they are.
+    rows = {"golden_customers": 2, "customer_xref": 3, "golden_changes": 2}
+    for name, count in rows.items():
+        assert rows_if_published_as_is(out / f"{name}.parquet", TABLES[name]) == count, name
     assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".golden")) == []
 
     ann = golden_row(config, RUNS[0], gid(config, RUNS[0], "crm:1"))

@@ -98,6 +98,31 @@ def test_publish_writes_every_table_typed_documented_and_checksummed(warehouse: 
     assert not [p for p in (warehouse.published / "versions").iterdir() if p.name.startswith(".")]
 
 
+def test_a_golden_table_already_in_published_form_is_published_as_it_is(
+    warehouse: Warehouse,
+) -> None:
+    write_synthetic_run(warehouse, RUN1, 80)
+    golden = warehouse.golden_dir(RUN1)
+    ready = pq.read_table(golden / "golden_customers.parquet").cast(
+        TABLES["golden_customers"].documented_schema()
+    )
+    pq.write_table(ready, golden / "golden_customers.parquet", compression="zstd")
+
+    result = publish(make_config(warehouse.root), RUN1)
+
+    version = result.version_dir
+    published = (version / "golden_customers.parquet").read_bytes()
+    assert published == (golden / "golden_customers.parquet").read_bytes()
+    assert result.tables["golden_customers"] == ready.num_rows
+    # A golden file in any other form (no column documentation here) is conformed, not copied.
+    xref = pq.read_table(version / "customer_xref.parquet")
+    assert xref.schema.equals(table_schema("customer_xref"), check_metadata=True)
+    assert (version / "customer_xref.parquet").read_bytes() != (
+        golden / "customer_xref.parquet"
+    ).read_bytes()
+    assert xref.equals(pq.read_table(golden / "customer_xref.parquet").cast(xref.schema))
+
+
 def test_absent_optional_inputs_publish_empty_typed_tables(warehouse: Warehouse) -> None:
     write_synthetic_run(warehouse, RUN1, 50)
     for path in (warehouse.run(RUN1) / "quarantine").iterdir():

@@ -32,6 +32,7 @@ from matching.ids import GoldenIdFactory, IdAssignmentError, assign_golden_ids
 from pipelines.errors import StageInputError
 from pipelines.golden.pins import resolve_pins
 from pipelines.golden.survivorship import RECORD_COLUMNS, survive
+from pipelines.publish.tables import TABLES
 from pipelines.schema import (
     customer_xref_schema,
     golden_changes_schema,
@@ -347,6 +348,19 @@ def _golden_customers(records: pl.DataFrame, values: pl.DataFrame, run_id: str) 
     )
 
 
+ROW_GROUP_ROWS = 128_000
+"""Rows per Parquet row group: the size publish streams in, and enough groups for DuckDB to
+read one file on several threads."""
+
+
+def _file_schema(name: str) -> pa.Schema:
+    """A published table's documented schema (so publish copies the file as it is), else the
+    file's own."""
+    if name in TABLES:
+        return TABLES[name].documented_schema()
+    return OUTPUT_FILES[name]()
+
+
 def _to_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
     return frame.select(schema.names).to_arrow().cast(schema)
 
@@ -360,7 +374,10 @@ def _write_all(out_dir: Path, frames: dict[str, pl.DataFrame]) -> None:
         # more would only hold more Arrow copies in memory at once).
         def write(name: str) -> None:
             pq.write_table(
-                _to_arrow(frames[name], OUTPUT_FILES[name]()), staging / f"{name}.parquet"
+                _to_arrow(frames[name], _file_schema(name)),
+                staging / f"{name}.parquet",
+                compression="zstd",
+                row_group_size=ROW_GROUP_ROWS,
             )
 
         with ThreadPoolExecutor(max_workers=2) as pool:
