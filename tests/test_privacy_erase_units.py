@@ -398,3 +398,26 @@ def test_dq_sample_values_of_the_subject_are_scrubbed_in_a_published_version(
     ]
     assert pq.read_schema(path).equals(schema, check_metadata=True)
     assert _scrub_samples(tmp_path, ValueScrubber(["ann@x.com"])) == 0
+
+
+def test_term_frequency_tables_holding_everyones_values_are_deleted_by_an_erasure(
+    household: PipelineConfig,
+) -> None:
+    from pipelines.privacy.erase import ErasurePlan, erase_records
+
+    match_dir = Warehouse(household.warehouse.path).match_dir(RUN)
+    (match_dir / "tf").mkdir(parents=True)
+    pl.DataFrame(
+        {"email": ["ann.lee+x@gmail.com", "bo@example.org"], "tf_email": [0.5, 0.5]}
+    ).write_parquet(match_dir / "tf" / "email.parquet")
+    pl.DataFrame({"record_key": ["crm:1", "crm:2"], "feature_hash": [1, 2]}).write_parquet(
+        match_dir / "features.parquet"
+    )
+
+    counts = erase_records(
+        household, ErasurePlan(frozenset({"crm:1", "web:7"}), frozenset({"ann.lee+x@gmail.com"}))
+    )
+
+    assert not (match_dir / "tf").exists()
+    assert pl.read_parquet(match_dir / "features.parquet")["record_key"].to_list() == ["crm:2"]
+    assert counts.run_files >= 2

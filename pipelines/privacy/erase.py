@@ -7,6 +7,9 @@ the exception, and it reaches everything that holds the records:
   follow), every Parquet file of every kept run (current sets, accepted rows, quarantine, staged
   records, match pairs, clusters and review queue, golden outputs), ingest rejects whose raw
   text carries the subject's identifiers;
+* each run's saved term-frequency tables (``match/tf/``): they count every matching value (emails,
+  phones, names) without a record key to erase by, so they are deleted whole; the next match
+  then takes the full path and counts afresh without the subject;
 * the text artefacts of runs and reports (validation results, Data Docs, charts): the subject's
   identifying values (emails, phones, street lines, full names, dates of birth as sent and as
   standardised) are replaced by ``[erased]``;
@@ -30,6 +33,7 @@ import html
 import json
 import logging
 import re
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +48,10 @@ from pydantic import BaseModel
 
 from pipelines.errors import PrivacyError
 from pipelines.warehouse import Warehouse, atomic_path
+
+TF_DIR = "tf"
+"""A run's term-frequency tables under its match folder (``matching.incremental.TF_DIR``; not
+imported, to keep Splink out of the privacy commands' start-up)."""
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -434,6 +442,7 @@ def _scrub_runs(warehouse: Warehouse, plan: ErasurePlan, counts: LayerCounts) ->
     scrubber = plan.scrubber
     for run_id in warehouse.run_ids():
         run = warehouse.run(run_id)
+        counts.run_files += _drop_term_frequencies(warehouse.match_dir(run_id) / TF_DIR)
         golden = warehouse.golden_dir(run_id)
         if golden.is_dir():
             removed, touched = scrub_golden_folder(golden, keys)
@@ -450,6 +459,15 @@ def _scrub_runs(warehouse: Warehouse, plan: ErasurePlan, counts: LayerCounts) ->
             if _might_hold(path, keys):
                 counts.run_rows += _rewrite(path, lambda f: drop_records(f, keys))
                 counts.run_files += 1
+
+
+def _drop_term_frequencies(folder: Path) -> int:
+    """Delete a run's term-frequency tables; returns the files deleted."""
+    if not folder.is_dir():
+        return 0
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    shutil.rmtree(folder)
+    return files
 
 
 def _scrub_rejects(path: Path, scrubber: ValueScrubber) -> int:
