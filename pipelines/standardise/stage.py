@@ -182,7 +182,8 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
     with ThreadPoolExecutor(max_workers=2) as pool:
         raws = list(pool.map(lambda item: _read_accepted(item[1], item[0]), sources))
     inputs = [_Input(n, h, raw) for (n, _, h), raw in zip(sources, raws, strict=True)]
-    rows_in = sum(item.raw.height for item in inputs)
+    source_rows = {item.name: item.raw.height for item in inputs}
+    rows_in = sum(source_rows.values())
     keys = _input_keys(inputs)
 
     code = incremental.code_fingerprint()
@@ -219,7 +220,13 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
         code, settings_key, inputs, settings.as_of, {n: (r, None) for n, r in dates.items()}
     )
 
+    # Counted before the Arrow copy is made, and the Polars frames let go after it: at a
+    # million rows each copy of the staged table is about half a gigabyte.
+    fields = field_stats(staged_all)
+    names = [item.name for item in inputs]
+    del previous, raws, inputs
     table = staged_all.to_arrow().cast(staged_schema())
+    del staged_all
     if table.num_rows != rows_in:
         raise StageInputError(
             f"standardisation produced {table.num_rows} rows from {rows_in}: refusing to write "
@@ -234,16 +241,16 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
         run_id=run_id,
         rows_in=rows_in,
         rows_out=table.num_rows,
-        fields=field_stats(staged_all),
+        fields=fields,
         ambiguous_dates=sum(r.ambiguous for r in dates.values()),
         sources={
-            item.name: SourceStats(
-                rows=item.raw.height,
-                ambiguous_dates=dates[item.name].ambiguous,
-                ambiguous_dates_resolved=dates[item.name].ambiguous_resolved,
-                date_order=dates[item.name].date_order,
+            name: SourceStats(
+                rows=source_rows[name],
+                ambiguous_dates=dates[name].ambiguous,
+                ambiguous_dates_resolved=dates[name].ambiguous_resolved,
+                date_order=dates[name].date_order,
             )
-            for item in inputs
+            for name in names
         },
         staged_path=target,
         report_path=warehouse.staged_report(run_id),
@@ -258,7 +265,7 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
     log.info(
         "standardised %d rows from %d source(s) in %.1f s (%s path: %d reused, %d standardised)",
         result.rows_out,
-        len(inputs),
+        len(names),
         time.perf_counter() - started,
         result.path,
         result.rows_reused,
