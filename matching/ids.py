@@ -187,6 +187,12 @@ def _check_clusters(clusters: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
+def _split_contested(frame: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows whose ``key`` occurs once, and the rest: only the rest need ranking by a sort."""
+    shared = pl.len().over(key) > 1
+    return frame.filter(~shared), frame.filter(shared)
+
+
 def assign_golden_ids(
     clusters: pl.DataFrame,
     registry: pl.DataFrame | None,
@@ -209,9 +215,14 @@ def assign_golden_ids(
         pl.col("record_key").min().alias("anchor"), pl.len().alias("size")
     )
     previous_facts = previous.group_by("golden_id").agg(
-        pl.len().alias("previous_size"),
-        pl.col("first_run_id").min(),
-        pl.col("absorbed_ids").explode(keep_nulls=False).unique().sort().alias("absorbed_before"),
+        pl.len().alias("previous_size"), pl.col("first_run_id").min()
+    )
+    # Few ids ever absorbed another: the lists are gathered from those rows only.
+    absorbed_before = (
+        previous.filter(pl.col("absorbed_ids").list.len() > 0)
+        .group_by("golden_id")
+        .agg(pl.col("absorbed_ids").explode().drop_nulls().unique().sort().alias("absorbed_before"))
+        .filter(pl.col("absorbed_before").list.len() > 0)
     )
     overlap = (
         current.join(previous.select("record_key", "golden_id"), on="record_key", how="inner")
@@ -221,38 +232,62 @@ def assign_golden_ids(
         .join(previous_facts, on="golden_id")
     )
 
-    # Each previous id's heir: the cluster with most of its records.
-    heirs = overlap.sort(
-        ["golden_id", "shared", "size", "anchor"],
-        descending=[False, True, True, False],
-    ).unique(subset="golden_id", keep="first", maintain_order=True)
+    # Each previous id's heir: the cluster with most of its records. Most ids lie in one
+    # cluster only, and most clusters inherit one id: only the contested rows are sorted.
+    alone, contested = _split_contested(overlap, "golden_id")
+    heirs = pl.concat(
+        [
+            alone,
+            contested.sort(
+                ["golden_id", "shared", "size", "anchor"],
+                descending=[False, True, True, False],
+            ).unique(subset="golden_id", keep="first", maintain_order=True),
+        ]
+    )
     # Each heir cluster keeps the largest (then oldest, then first-sorting) id it inherits.
-    ranked = heirs.sort(
-        ["cluster_id", "previous_size", "first_run_id", "golden_id"],
-        descending=[False, True, False, False],
-        nulls_last=True,
-    ).with_columns(
-        (pl.int_range(pl.len()).over("cluster_id") == 0).alias("survives"),
-        pl.col("golden_id").first().over("cluster_id").alias("survivor"),
+    alone, contested = _split_contested(heirs, "cluster_id")
+    ranked = pl.concat(
+        [
+            alone.with_columns(
+                pl.lit(True).alias("survives"), pl.col("golden_id").alias("survivor")
+            ),
+            contested.sort(
+                ["cluster_id", "previous_size", "first_run_id", "golden_id"],
+                descending=[False, True, False, False],
+                nulls_last=True,
+            ).with_columns(
+                (pl.int_range(pl.len()).over("cluster_id") == 0).alias("survives"),
+                pl.col("golden_id").first().over("cluster_id").alias("survivor"),
+            ),
+        ]
     )
     survivors = ranked.filter("survives")
-    absorbed = ranked.filter(~pl.col("survives"))
+    absorbed = ranked.filter(~pl.col("survives")).join(
+        absorbed_before, on="golden_id", how="left", maintain_order="left"
+    )
 
     absorbed_by_survivor = absorbed.group_by("survivor").agg(
         pl.col("golden_id").sort().alias("newly_absorbed"),
-        pl.concat_list(pl.col("golden_id"), pl.col("absorbed_before"))
+        pl.concat_list(pl.col("golden_id"), pl.col("absorbed_before").fill_null([]))
         .explode(keep_nulls=False)
         .unique()
         .sort()
         .alias("absorbed_chain"),
     )
     kept = (
-        survivors.select("cluster_id", "golden_id", "first_run_id", "absorbed_before")
+        survivors.select("cluster_id", "golden_id", "first_run_id")
+        .join(absorbed_before, on="golden_id", how="left")
         .join(absorbed_by_survivor.rename({"survivor": "golden_id"}), on="golden_id", how="left")
         .with_columns(
-            pl.concat_list(pl.col("absorbed_before"), pl.col("absorbed_chain").fill_null([]))
-            .list.unique()
-            .list.sort()
+            pl.when(pl.col("absorbed_before").is_null() & pl.col("absorbed_chain").is_null())
+            .then(pl.lit([], dtype=pl.List(pl.String)))
+            .otherwise(
+                pl.concat_list(
+                    pl.col("absorbed_before").fill_null([]), pl.col("absorbed_chain").fill_null([])
+                )
+                .list.unique()
+                .list.sort()
+            )
             .alias("absorbed_ids"),
             pl.when(pl.col("newly_absorbed").is_not_null())
             .then(pl.lit("merged"))
