@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 
 import polars as pl
 import pytest
@@ -330,3 +331,88 @@ def test_a_registry_without_the_newer_columns_still_works() -> None:
     assert result.registry["first_run_id"].unique().to_list() == ["R1"]
     with pytest.raises(IdAssignmentError, match="lacks column"):
         assign_golden_ids(clusters({"1": ["a"]}), legacy.drop("golden_id"), "R3")
+
+
+def _reference(frame: pl.DataFrame, registry: pl.DataFrame | None) -> dict[str, object]:
+    """The rules of docs/design.md (Golden ids) spelled out record by record, for comparison."""
+    members: dict[str, list[str]] = {}
+    for key, cid in frame.select("record_key", "cluster_id").iter_rows():
+        members.setdefault(cid, []).append(key)
+    rows = [] if registry is None else registry.to_dicts()
+    previous = {r["record_key"]: r["golden_id"] for r in rows}
+    previous_size = Counter(previous.values())
+    first_run: dict[str, str | None] = {}
+    absorbed_before: dict[str, set[str]] = {}
+    for r in rows:
+        runs = [x for x in (first_run.get(r["golden_id"]), r["first_run_id"]) if x is not None]
+        first_run[r["golden_id"]] = min(runs) if runs else None
+        absorbed_before.setdefault(r["golden_id"], set()).update(r["absorbed_ids"] or [])
+    shared = Counter(
+        (cid, previous[k]) for cid, keys in members.items() for k in keys if k in previous
+    )
+    heir: dict[str, str] = {}
+    for (cid, gid), n in shared.items():
+        rank = (-n, -len(members[cid]), min(members[cid]))
+        best = heir.get(gid)
+        if best is None or rank < (-shared[best, gid], -len(members[best]), min(members[best])):
+            heir[gid] = cid
+    inherits: dict[str, list[str]] = {}
+    for gid, cid in heir.items():
+        inherits.setdefault(cid, []).append(gid)
+    kept, changes = {}, {}
+    for cid, gids in inherits.items():
+        survivor = min(
+            gids,
+            key=lambda g: (-previous_size[g], first_run[g] is None, first_run[g] or "", g),
+        )
+        others = sorted(set(gids) - {survivor})
+        chain = set(absorbed_before[survivor]).union(*(absorbed_before[g] | {g} for g in others))
+        kept[cid] = (survivor, sorted(chain))
+        changes[survivor] = ("merged" if others else "kept", others, len(members[cid]))
+        for g in others:
+            changes[g] = ("absorbed", [survivor], previous_size[g])
+    for gid in set(previous_size) - set(heir):
+        changes[gid] = ("retired", [], previous_size[gid])
+    fresh = {
+        cid: sorted({g for (c, g) in shared if c == cid}) for cid in members if cid not in kept
+    }
+    return {"kept": kept, "fresh": fresh, "changes": changes, "members": members}
+
+
+def test_ids_follow_the_rules_spelled_out_record_by_record_over_random_runs() -> None:
+    rng = random.Random(7)
+    keys = [f"s{i % 3}:{i:03d}" for i in range(400)]
+    registry = None
+    for run in range(8):
+        present = [k for k in keys if rng.random() > 0.08]
+        groups = rng.choice([30, 60, 150])  # few clusters: many merges, splits and ties
+        frame = pl.DataFrame(
+            {"record_key": present, "cluster_id": [f"c{rng.randrange(groups)}" for _ in present]}
+        )
+        expected = _reference(frame, registry)
+        result = assign_golden_ids(frame, registry, f"R{run}", factory=factory(run))
+        ids = dict(result.registry.select("record_key", "golden_id").iter_rows())
+        absorbed = {
+            gid: lst for gid, lst in result.registry.select("golden_id", "absorbed_ids").iter_rows()
+        }
+        previous_ids = set() if registry is None else set(registry["golden_id"])
+        changes = {
+            gid: (kind, related, count)
+            for _, gid, kind, related, count in result.changes.iter_rows()
+        }
+        for cid, keys_of in expected["members"].items():
+            gid = ids[keys_of[0]]
+            assert {ids[k] for k in keys_of} == {gid}
+            if cid in expected["kept"]:
+                assert (gid, absorbed[gid]) == expected["kept"][cid], (run, cid)
+            else:
+                assert gid not in previous_ids
+                origins = expected["fresh"][cid]
+                assert changes.pop(gid) == (
+                    "split" if origins else "created",
+                    origins,
+                    len(keys_of),
+                ), (run, cid)
+                assert absorbed[gid] == []
+        assert changes == expected["changes"], run
+        registry = result.registry
