@@ -140,6 +140,8 @@ def field_stats(staged: pl.DataFrame) -> dict[str, FieldStats]:
 
 @dataclass(frozen=True)
 class _Input:
+    """One source's accepted records of the run, with the hints they are read with."""
+
     name: str
     hints: SourceHints
     raw: pl.DataFrame
@@ -147,6 +149,9 @@ class _Input:
 
 @dataclass(frozen=True)
 class _Settings:
+    """What every source is standardised with; both paths call :meth:`run`, so a reused row
+    and a freshly standardised one come from the same call."""
+
     as_of: date
     nicknames: pl.DataFrame
     min_birth_year: int
