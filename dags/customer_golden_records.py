@@ -13,8 +13,8 @@ start_run ─▶ ingest_and_validate[source] (one mapped task per source)
 ```
 
 * **Params**: `config_path` (the deployment's YAML config), `full_reload`, `skip_backup`,
-  `model_path` (a trained Splink model to reuse instead of training), `full_rebuild` (match
-  every record anew instead of building on the previous run's match).
+  `model_path` (a trained Splink model to reuse instead of training), `full_rebuild` (standardise
+  and match every record anew instead of building on the previous run's outputs).
 * **Failures**: one failing source does not undo the others' landed batches, but nothing
   downstream runs; a tripped quality `gate` stops the run before publish and is never retried.
   `finish_run` writes `runs/<run_id>/run.json`, logs the run summary and fails the DAG run when
@@ -129,12 +129,13 @@ def describe_failures(
             title="Matching model",
             description="Trained Splink model JSON to reuse; leave empty to train on this run.",
         ),
-        # Score every pair anew instead of only those with new or changed records.
+        # Standardise and score everything anew, not only new or changed records.
         "full_rebuild": Param(
             False,
             type="boolean",
-            title="Full matching rebuild",
-            description="Match every record anew instead of building on the previous match.",
+            title="Full rebuild",
+            description="Standardise and match every record anew instead of building on the "
+            "previous run's outputs.",
         ),
     },
 )
@@ -173,7 +174,9 @@ def customer_golden_records() -> None:
     @task(**COMPUTE_RETRIES)
     def standardise(pipeline_run_id: str) -> dict[str, Any]:
         """Standardise every source's accepted records into the canonical schema."""
-        return run_golden_stage("standardise", pipeline_run_id)
+        return run_golden_stage(
+            "standardise", pipeline_run_id, full_rebuild=bool(params().get("full_rebuild", False))
+        )
 
     @task(**COMPUTE_RETRIES)
     def validate_staged(pipeline_run_id: str) -> dict[str, Any]:

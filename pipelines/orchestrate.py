@@ -54,7 +54,7 @@ def _call(stage: str, config: PipelineConfig, run_id: str, **kwargs: Any) -> Any
     if stage == "standardise":
         from pipelines.standardise import standardise
 
-        return standardise(config, run_id)
+        return standardise(config, run_id, full=kwargs.get("full_rebuild", False))
     if stage == "validate_staged":
         from pipelines.validate import validate_staged
 
@@ -178,8 +178,9 @@ def run_pipeline(
 ) -> str:
     """Run every stage in order for a new (or given) run id and return the run id.
 
-    ``full_rebuild`` makes the match stage score every pair instead of building on the
-    previous run's match (``matching.incremental``).
+    ``full_rebuild`` rebuilds every derived layer from the current records: standardise
+    re-reads every record instead of reusing the previous run's staged rows, and the match stage
+    scores every pair instead of building on the previous run's match (``matching.incremental``).
 
     Sources are ingested and validated independently: one failing source does not undo the
     others' landed batches, but the run stops before standardising, because building golden
@@ -209,8 +210,11 @@ def run_pipeline(
             )
         for stage in ("standardise", "validate_staged", "data_docs", "gate", "match", "golden"):
             notify(stage)
-            match_options = {"model_path": model_path, "full_rebuild": full_rebuild}
-            run_stage(stage, config, run_id, **(match_options if stage == "match" else {}))
+            options: dict[str, Any] = {
+                "standardise": {"full_rebuild": full_rebuild},
+                "match": {"model_path": model_path, "full_rebuild": full_rebuild},
+            }.get(stage, {})
+            run_stage(stage, config, run_id, **options)
         notify("publish")
         run_stage("publish", config, run_id)
         if config.backup.enabled and not skip_backup:

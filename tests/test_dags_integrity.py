@@ -186,11 +186,18 @@ def test_main_dag_schedule_params_and_docs(dagbag: dict[str, Any]) -> None:
     assert "golden-records" in dag["tags"]
     assert "customer_golden_records" in dag["doc_md"] and "docs/airflow.md" in dag["doc_md"]
     params = dag["params"]
-    assert set(params) == {"config_path", "full_reload", "skip_backup", "model_path"}
+    assert set(params) == {
+        "config_path",
+        "full_reload",
+        "skip_backup",
+        "model_path",
+        "full_rebuild",
+    }
     assert params["config_path"]["default"] == "/opt/golden/config.yaml"
     assert params["full_reload"]["default"] is False
     assert params["skip_backup"]["default"] is False
     assert params["model_path"]["default"] is None
+    assert params["full_rebuild"]["default"] is False
     assert all(p["description"] for p in params.values())
 
 

@@ -330,6 +330,19 @@ def test_full_switch_in_config_forces_the_full_path(warehouse: Warehouse) -> Non
     assert second.path == "full" and second.full_reason == "full standardisation requested"
 
 
+def test_a_full_rebuild_of_the_pipeline_reaches_standardise(warehouse: Warehouse) -> None:
+    """``golden run --full-rebuild`` (and the DAG param) rebuild staged rows, not only matches."""
+    from pipelines.orchestrate import run_stage
+
+    config = _config(warehouse.root)
+    _write(warehouse, RUN_1, _initial())
+    standardise(config, RUN_1)
+    _write(warehouse, RUN_2, _initial())
+    second = run_stage("standardise", config, RUN_2, full_rebuild=True)
+    assert second["path"] == "full"
+    assert second["full_reason"] == "full standardisation requested"
+
+
 def test_a_run_without_its_commit_marker_is_not_reused(warehouse: Warehouse) -> None:
     """A run that crashed while writing its staged output is skipped for an older one."""
     config = _config(warehouse.root)

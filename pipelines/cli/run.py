@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
         full_reload: bool = typer.Option(False, help="Reload every source completely."),
         model: Path | None = typer.Option(None, help="Trained Splink model JSON to reuse."),
         full_rebuild: bool = typer.Option(
-            False, help="Match every record anew instead of building on the previous match."
+            False,
+            help="Standardise and match every record anew instead of building on the "
+            "previous run's outputs.",
         ),
         skip_backup: bool = typer.Option(False, help="Do not back up this run."),
     ) -> None:
