@@ -1,6 +1,7 @@
 """Matching accuracy and speed: our model against a plain Splink script on the same records.
 
     .venv/bin/python -m bench.bench_matching [--records N] [--skip-speed] [--speed-records N]
+        [--spark [--spark-records N[,N...]] [--skip-accuracy]]
 
 Accuracy: generates a sample of at least ``--records`` source records (default 100,000) across
 the three sources with ``pipelines.sample``, runs the real stages (ingest -> validate ->
@@ -23,6 +24,13 @@ process, timing train + predict + cluster and reading the process's peak residen
 (default 2) and the best round of each is compared, since the machine is shared and a busy
 neighbour stretches one run but rarely all of them; the CPU time of every run is printed
 too. Prints both times, their ratio (target <= 1.5) and the peak memory (target < 6 GiB).
+
+Spark (``--spark``, sizes from ``--spark-records``, default 100,000): the match stage's own
+matcher on Splink's DuckDB backend and on its Spark backend (``matching.engine: spark``, local
+mode with the default ``matching`` settings), each in a fresh process over the same staged
+records. Prints for each engine the time, the CPU seconds and the peak resident memory of the
+whole process tree (the Spark JVM included), the clusters' precision, recall and F1 against the
+ground truth, and how far the two engines' clusters agree.
 """
 
 from __future__ import annotations
@@ -357,12 +365,88 @@ def speed(records: int, seed: int, work: Path, rounds: int) -> dict[str, Any]:
     return {"runs": runs, "ratio": ratio, "cpu_ratio": cpu_ratio, "peak_gib": peak}
 
 
-def worker(which: str, input_path: Path, work_dir: Path, date_formats: dict) -> None:
-    """Run one matcher on ``input_path`` and print a JSON line with its times and peak RSS."""
+# --- Spark against DuckDB -------------------------------------------------------------------
+
+
+def engines(sizes: list[int], seed: int, work: Path) -> dict[str, Any]:
+    """Our matcher on DuckDB and on local Spark over the same staged records, per size."""
+    from bench.bench_pipeline import measure_process
+
+    results: dict[str, Any] = {}
+    for records in sizes:
+        print(f"\nDuckDB against local Spark at >= {records:,} records (each in its own process)")
+        folder = work / f"engines-{records}"
+        accepted, truth_path, facts = staged_sample(records, seed, folder)
+        print(
+            f"  {facts['source_records']:,} source records, staged in {facts['stages_seconds']} s"
+        )
+        staged_keys = pl.read_parquet(accepted, columns=["record_key"])["record_key"]
+        truth = pl.read_parquet(truth_path).filter(
+            pl.col("record_key").is_in(staged_keys.implode())
+        )
+        clusters: dict[str, pl.DataFrame] = {}
+        by_engine: dict[str, Any] = {}
+        for engine in ("duckdb", "spark"):
+            out_dir = folder / engine
+            cmd = [
+                sys.executable,
+                "-m",
+                "bench.bench_matching",
+                "--worker",
+                "ours",
+                "--engine",
+                engine,
+                "--input",
+                str(accepted),
+                "--work-dir",
+                str(out_dir / "work"),
+                "--clusters-out",
+                str(out_dir / "clusters.parquet"),
+            ]
+            figures = measure_process(cmd, dict(os.environ), out_dir / "worker.log")
+            if figures["returncode"] != 0:
+                print(f"  {engine:<6} FAILED (exit {figures['returncode']}), see {out_dir}")
+                by_engine[engine] = {**figures, "failed": True}
+                continue
+            reported = json.loads((out_dir / "worker.json").read_text())
+            clusters[engine] = pl.read_parquet(out_dir / "clusters.parquet")
+            scores = pairwise_scores(clusters[engine], truth)
+            by_engine[engine] = {**figures, **reported, "scores": scores.as_dict()}
+            print(
+                f"  {engine:<6} {figures['seconds']:>7.1f} s  CPU {reported['tree_cpu']:>7.1f} s  "
+                f"peak RSS {figures['peak_rss_mib']:>7,.0f} MiB  precision "
+                f"{scores.precision:.4f}  recall {scores.recall:.4f}  F1 {scores.f1:.4f}  "
+                f"[load average {figures['load_1m']:.1f}; phases {reported['seconds']}]"
+            )
+        if len(clusters) == 2:
+            agreement = pairwise_scores(
+                clusters["spark"], clusters["duckdb"].rename({"cluster_id": "entity_id"})
+            )
+            print(
+                f"  Spark's clusters against DuckDB's: pairwise precision "
+                f"{agreement.precision:.4f}, recall {agreement.recall:.4f}, F1 {agreement.f1:.4f}"
+            )
+            by_engine["agreement_f1"] = agreement.f1
+        results[str(records)] = by_engine
+    return results
+
+
+def worker(
+    which: str,
+    input_path: Path,
+    work_dir: Path,
+    date_formats: dict,
+    engine: str = "duckdb",
+    clusters_out: Path | None = None,
+) -> None:
+    """Run one matcher on ``input_path`` and print a JSON line with its times and peak RSS.
+
+    ``clusters_out``: also write the clusters there and the figures beside them
+    (``worker.json``), with the CPU seconds of the whole process tree (a Spark JVM included)."""
     from matching.features import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
     from pipelines.schema import CANONICAL_FIELDS, MAPPABLE_FIELDS
 
-    config = MatchingConfig()
+    config = MatchingConfig(engine=engine)  # type: ignore[arg-type]
     # Each matcher reads only the columns it uses, as the match stage does.
     if which == "ours":
         columns = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *CANONICAL_FIELDS]
@@ -373,9 +457,14 @@ def worker(which: str, input_path: Path, work_dir: Path, date_formats: dict) -> 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     if which == "ours":
-        _, seconds = run_ours(staged, config, work_dir)
+        output, seconds = run_ours(staged, config, work_dir)
+        clusters = output.clusters
     else:
-        _, seconds = run_baseline(baseline_frame(staged, date_formats), config)
+        clusters, seconds = run_baseline(baseline_frame(staged, date_formats), config)
+    if clusters_out is not None:
+        clusters.write_parquet(clusters_out)
+        figures = {"seconds": seconds, "tree_cpu": round(_tree_cpu_seconds(), 1)}
+        (clusters_out.parent / "worker.json").write_text(json.dumps(figures))
     total = sum(v for k, v in seconds.items() if k in ("train", "predict", "cluster"))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_kib = usage.ru_maxrss
@@ -393,11 +482,33 @@ def worker(which: str, input_path: Path, work_dir: Path, date_formats: dict) -> 
     )
 
 
+def _tree_cpu_seconds() -> float:
+    """CPU seconds of this process and its live children (the Spark JVM is one; it is not
+    waited for, so ``RUSAGE_CHILDREN`` would miss it)."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return total
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--speed-records", type=int, default=1_000_000)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument(
+        "--spark", action="store_true", help="Compare our matcher on DuckDB and on local Spark."
+    )
+    parser.add_argument(
+        "--spark-records", default="100000", help="Comma-separated sizes for --spark."
+    )
     parser.add_argument("--speed-rounds", type=int, default=2, help="alternating runs of each")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
@@ -405,27 +516,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--date-formats", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", default="duckdb", help=argparse.SUPPRESS)
+    parser.add_argument("--clusters-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("splink", "matching", "pipelines"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
     if args.worker:
-        worker(args.worker, args.input, args.work_dir, json.loads(args.date_formats))
+        worker(
+            args.worker,
+            args.input,
+            args.work_dir,
+            json.loads(args.date_formats),
+            engine=args.engine,
+            clusters_out=args.clusters_out,
+        )
         return
-    config = MatchingConfig()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        work_root = args.keep
-        accuracy(args.records, args.seed, work_root, config)
-        if not args.skip_speed:
-            speed(args.speed_records, args.seed + 1, work_root, args.speed_rounds)
+        run_all(args, args.keep)
         return
     with tempfile.TemporaryDirectory(prefix="bench-matching-") as tmp:
-        accuracy(args.records, args.seed, Path(tmp), config)
-        if not args.skip_speed:
-            speed(args.speed_records, args.seed + 1, Path(tmp), args.speed_rounds)
+        run_all(args, Path(tmp))
+
+
+def run_all(args: argparse.Namespace, work: Path) -> None:
+    """The parts of the benchmark ``args`` ask for, in ``work``."""
+    if not args.skip_accuracy:
+        accuracy(args.records, args.seed, work, MatchingConfig())
+    if not args.skip_speed:
+        speed(args.speed_records, args.seed + 1, work, args.speed_rounds)
+    if args.spark:
+        sizes = [int(size) for size in args.spark_records.split(",") if size.strip()]
+        engines(sizes, args.seed, work)
 
 
 if __name__ == "__main__":

@@ -3,15 +3,26 @@
 Everything backend-specific lives here (connection settings, registering inputs, reading
 results back); the rest of ``matching`` talks to Splink's backend-neutral API, so the same
 model, training and scoring code runs on either.
+
+On Spark, records never pass through the driver: inputs are handed over as Parquet files the
+executors read, Splink's intermediate tables are written to Parquet (``break_lineage_method``
+``parquet``) instead of being cached, and results come back as Parquet files Polars reads.
+Going through the driver is what made the Spark path fail on one machine: a frame registered
+from Arrow becomes a ``LocalRelation`` whose rows live on the driver heap inside every query
+plan built on it, and Splink's ``persist`` lineage breaking never releases a cached table
+(its drop is a no-op for that method), so the heap filled up with copies of the records and
+every query re-planned the whole lineage. ``docs/scaling.md`` has the measurements.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +42,37 @@ class Engine:
     name: str
     db_api: DatabaseAPISubClass
     u_sampling_chunks: int = 10
-    """Chunks Splink splits u estimation into. Each chunk is a query; DuckDB runs a query in
-    milliseconds and gains from stopping early, Spark pays seconds of job overhead per query."""
+    """Chunks Splink splits u estimation into. Each chunk is a query; a backend stops after the
+    chunk in which every level has been seen often enough, so more chunks mean less work when
+    levels are common and a few more queries when they are rare."""
+    exchange_dir: Path | None = None
+    """Where frames cross between Polars and the backend as Parquet files (Spark). None: in
+    memory, through Arrow (DuckDB, which runs in this process)."""
     _registered: list[str] = field(default_factory=list)
+    _exchanged: Iterator[int] = field(default_factory=count)
 
-    def register(self, frame: pl.DataFrame, dataset_name: str) -> SplinkDataFrame:
-        """Hand one source's records to the backend; ``dataset_name`` becomes the
-        ``source_dataset`` Splink reports for them."""
-        table_name = f"input_{len(self._registered)}_{dataset_name}"
+    def register(
+        self, frame: pl.DataFrame, dataset_name: str | None = None, *, table_name: str = ""
+    ) -> SplinkDataFrame:
+        """Hand a frame to the backend. ``dataset_name`` becomes the ``source_dataset`` Splink
+        reports for an input's records; ``table_name`` names a helper table instead."""
+        if not table_name:
+            table_name = f"input_{len(self._registered)}_{dataset_name or 'table'}"
         self._registered.append(table_name)
-        return self.db_api.register(
-            frame.to_arrow(), dataset_display_name=dataset_name, table_name=table_name
-        )
+        table: Any = frame.to_arrow()
+        if self.exchange_dir is not None:
+            table = self._spark_read(frame, table_name)
+        return self.db_api.register(table, dataset_display_name=dataset_name, table_name=table_name)
 
     def to_polars(self, table: SplinkDataFrame) -> pl.DataFrame:
-        """Read a Splink result table back as a Polars frame (through Arrow, no row loop)."""
-        result = pl.from_arrow(table.as_pyarrow_table())
-        assert isinstance(result, pl.DataFrame)
-        return result
+        """Read a Splink result table back as a Polars frame: through Arrow in-process
+        (DuckDB), or as Parquet files the executors write (Spark), so the rows never collect
+        on the driver."""
+        if self.exchange_dir is None:
+            result = pl.from_arrow(table.as_pyarrow_table())
+            assert isinstance(result, pl.DataFrame)
+            return result
+        return self._spark_collect(table)
 
     def query(self, sql: str) -> pl.DataFrame:
         """Run SQL against the backend (table names from ``SplinkDataFrame.physical_name``)."""
@@ -57,6 +81,29 @@ class Engine:
             return self.to_polars(table)
         finally:
             table.drop_table_from_database_and_remove_from_cache()
+
+    def _spark_read(self, frame: pl.DataFrame, table_name: str) -> Any:
+        assert self.exchange_dir is not None
+        path = self.exchange_dir / f"in-{next(self._exchanged)}-{table_name}.parquet"
+        frame.write_parquet(path)
+        spark = self.db_api.spark  # type: ignore[attr-defined]
+        return spark.read.parquet(path.as_uri())
+
+    def _spark_collect(self, table: SplinkDataFrame) -> pl.DataFrame:
+        assert self.exchange_dir is not None
+        path = self.exchange_dir / f"out-{next(self._exchanged)}-{table.physical_name}"
+        spark_df = self.db_api.spark.table(table.physical_name)  # type: ignore[attr-defined]
+        spark_df.write.mode("overwrite").parquet(path.as_uri())
+        try:
+            parts = sorted(path.glob("*.parquet"))
+            if not parts:
+                # No rows and no file to carry the schema: take it from Arrow (nothing to move).
+                result = pl.from_arrow(spark_df.limit(0).toArrow())
+                assert isinstance(result, pl.DataFrame)
+                return result
+            return pl.read_parquet(parts)
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
@@ -101,6 +148,57 @@ def _duckdb(config: MatchingConfig, work_dir: Path) -> Iterator[Engine]:
         connection.close()
 
 
+def local_cores(master: str) -> int | None:
+    """Cores of a ``local``/``local[N]``/``local[*]`` master (None for a cluster master)."""
+    if master == "local":
+        return 1
+    if not master.startswith("local["):
+        return None
+    inside = master[len("local[") :].split("]")[0].split(",")[0]
+    if inside == "*":
+        return os.cpu_count() or 1
+    try:
+        return max(1, int(inside))
+    except ValueError:
+        return None
+
+
+def spark_settings(config: MatchingConfig, work_dir: Path) -> dict[str, str]:
+    """The Spark configuration a new session gets.
+
+    Only what the job needs everywhere (Splink's similarity functions, UTC) plus, on a local
+    master, what fits one small machine. Against a cluster everything else (executor memory
+    and cores, shuffle partitions, dynamic allocation) is left to ``spark-defaults.conf``
+    and ``spark-submit``, where a cluster's operators keep it.
+    """
+    from splink.backends.spark import similarity_jar_location
+
+    settings = {
+        # Splink's jaro_winkler, damerau_levenshtein etc. as JVM functions, from the jar in the
+        # splink wheel: nothing is fetched from Maven at run time.
+        "spark.jars": similarity_jar_location(),
+        "spark.driver.memory": config.spark_driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.ansi.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    cores = local_cores(config.spark_master)
+    if cores is not None:
+        partitions = str(2 * cores)
+        settings |= {
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.ui.enabled": "false",
+            # The default of 200 shuffle partitions means 200 tiny tasks per shuffle on a
+            # machine that runs two at a time.
+            "spark.sql.shuffle.partitions": partitions,
+            "spark.default.parallelism": partitions,
+            # Shuffle and spill files in the run's work folder, removed with it.
+            "spark.local.dir": str(work_dir / "spark_local"),
+        }
+    return settings
+
+
 @contextmanager
 def _spark(config: MatchingConfig, work_dir: Path) -> Iterator[Engine]:
     try:
@@ -111,34 +209,36 @@ def _spark(config: MatchingConfig, work_dir: Path) -> Iterator[Engine]:
             "pip install 'golden-records[spark]'"
         ) from exc
     from splink import SparkAPI
-    from splink.backends.spark import similarity_jar_location
 
     existing = SparkSession.getActiveSession()
-    session = existing or (
-        SparkSession.builder.master(config.spark_master)
-        .appName("golden-records-matching")
-        .config("spark.jars", similarity_jar_location())
-        .config("spark.driver.memory", config.spark_driver_memory)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "4")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.ansi.enabled", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setCheckpointDir(str(work_dir / "spark_checkpoints"))
+    if existing is None:
+        builder = SparkSession.builder.master(config.spark_master).appName(
+            "golden-records-matching"
+        )
+        for key, value in spark_settings(config, work_dir).items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+    else:
+        session = existing
+    session.sparkContext.setCheckpointDir((work_dir / "spark_checkpoints").as_uri())
+    exchange = work_dir / "spark_exchange"
+    exchange.mkdir(parents=True, exist_ok=True)
+    cores = local_cores(session.sparkContext.master)
     try:
         yield Engine(
             "spark",
             SparkAPI(
                 spark_session=session,
-                break_lineage_method="persist",
-                num_partitions_on_repartition=4,
+                # Each intermediate table Splink would cache is written to Parquet under the
+                # checkpoint folder and read back: the plan of every later query starts at
+                # those files instead of re-deriving the lineage, and nothing accumulates on
+                # the heap (Splink never unpersists a cached table).
+                break_lineage_method="parquet",
+                # None: Splink derives it from spark.sql.shuffle.partitions (a cluster's).
+                num_partitions_on_repartition=2 * cores if cores else None,
             ),
-            u_sampling_chunks=1,
+            u_sampling_chunks=10,
+            exchange_dir=exchange,
         )
     finally:
         if existing is None:
