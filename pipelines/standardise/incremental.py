@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import metadata
@@ -65,14 +66,21 @@ def row_hashes(frame: pl.DataFrame) -> pl.DataFrame:
 def code_fingerprint() -> str:
     """The standardisation code, its bundled data and the libraries whose behaviour it relies
     on: a new deployment must not reuse rows an older one produced."""
+    return code_digest(Path(__file__).resolve().parent, _CODE_FILES, _LIBRARIES)
+
+
+def code_digest(package: Path, extra_files: Sequence[str], libraries: Sequence[str]) -> str:
+    """A digest of every file of ``package`` (a folder of the repository), of ``extra_files``
+    (paths relative to the repository root) and of the installed versions of ``libraries``.
+    Shared by the stages that reuse an earlier run's results, so each names what its results
+    depend on and none hashes code differently."""
     digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
     root = package.parents[1]
     files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for path in [*files, *(root / f for f in _CODE_FILES)]:
+    for path in [*files, *(root / f for f in extra_files)]:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
-    for name in _LIBRARIES:
+    for name in libraries:
         try:
             version = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -34,6 +34,12 @@ class ValidationConfig(StrictModel):
     """How expectations are evaluated: ``polars`` runs the expectation types it implements
     vectorised (same rows flagged as GX, proved by a parity test) and hands every other rule to
     GX's pandas engine; ``gx`` runs every rule on GX's pandas engine (slow on large batches)."""
+    full: bool = False
+    """Evaluate every rule of a source suite on every record on every run. By default a source
+    validation reuses the latest earlier run's row-by-row verdicts for record versions whose
+    mapped values are unchanged, when that run used the same suite file, code, libraries and
+    source configuration (rules comparing rows, judging the whole set or reading a run
+    parameter are always evaluated on every record); set this to always take the full path."""
 
     def thresholds_for(self, suite: str) -> GateThresholds:
         return self.suite_gates.get(suite, self.gate)

@@ -37,16 +37,38 @@ Check = Callable[[pl.Series, dict[str, Any]], pl.Series]
 
 
 def evaluate(
-    rule: Rule, frame: pl.DataFrame, kwargs: dict[str, Any], args: dict[str, Any]
+    rule: Rule,
+    frame: pl.DataFrame,
+    kwargs: dict[str, Any],
+    args: dict[str, Any],
+    failing: np.ndarray | None = None,
 ) -> Outcome:
-    """Evaluate ``rule`` on ``frame``; ``kwargs`` for the result, ``args`` typed for evaluation."""
-    handler = _AGGREGATE_HANDLERS.get(rule.type) or _PAIR_HANDLERS.get(rule.type)
+    """Evaluate ``rule`` on ``frame``; ``kwargs`` for the result, ``args`` typed for evaluation.
+
+    ``failing`` (a boolean per row of ``frame``, only for :func:`row_wise` rules) is the
+    verdict already known for every row: the outcome is then assembled from it exactly as from
+    a fresh check, so reused verdicts give the same result document as evaluating anew."""
+    if failing is not None and not row_wise(rule.type):
+        raise ValueError(f"{rule.label} judges rows against each other; no verdict is reusable")
+    handler = _AGGREGATE_HANDLERS.get(rule.type)
     if handler is not None:
         return handler(rule, frame, kwargs, args)
+    if rule.type in _PAIR_HANDLERS:
+        return _PAIR_HANDLERS[rule.type](rule, frame, kwargs, args, failing)
     check = _COLUMN_CHECKS.get(rule.type)
     if check is None and rule.type not in _NULL_CHECKS:
         raise Unsupported(f"{rule.type} has no Polars implementation")
-    return _column_map(rule, frame, kwargs, args, check)
+    return _column_map(rule, frame, kwargs, args, check, failing)
+
+
+def row_wise(expectation_type: str) -> bool:
+    """Whether a row's verdict depends on that row alone (not on other rows, as uniqueness
+    does, nor on the whole batch): such a verdict holds for the same row in a later run."""
+    return (
+        expectation_type in _NULL_CHECKS
+        or expectation_type in _PAIR_HANDLERS
+        or (expectation_type in _COLUMN_CHECKS and expectation_type not in _CROSS_ROW_CHECKS)
+    )
 
 
 def supports(expectation_type: str) -> bool:
@@ -60,6 +82,8 @@ def supports(expectation_type: str) -> bool:
 
 # --- column map expectations ------------------------------------------------------------------
 _NULL_CHECKS = ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null")
+_CROSS_ROW_CHECKS = ("expect_column_values_to_be_unique",)
+_FAILING = "__golden_failing__"
 
 
 def _column_map(
@@ -68,6 +92,7 @@ def _column_map(
     kwargs: dict[str, Any],
     args: dict[str, Any],
     check: Check | None,
+    failing: np.ndarray | None = None,
 ) -> Outcome:
     column = args.get("column")
     if not isinstance(column, str):
@@ -75,7 +100,7 @@ def _column_map(
     needed = list(dict.fromkeys([column, *rule.condition_columns]))
     if any(c not in frame.columns for c in needed):
         raise Unsupported("a column is missing; GX reports it")
-    data = frame.select(needed).with_row_index(ROW)
+    data = _with_failing(frame.select(needed).with_row_index(ROW), failing)
     condition = args.get("row_condition")
     if condition is not None:
         data = data.filter(condition_expr(condition, data.schema))
@@ -89,9 +114,12 @@ def _column_map(
     else:
         assert check is not None
         present = data.filter(~missing)
-        expected = check(present[column], args)
-        bad = present.filter(~expected.fill_null(False))
         missing_count, considered = element_count - present.height, present.height
+        if failing is None:
+            expected = check(present[column], args)
+            bad = present.filter(~expected.fill_null(False))
+    if failing is not None:
+        bad = data.filter(pl.col(_FAILING))
 
     rows = bad[ROW].cast(pl.Int64).to_numpy()
     unexpected = len(rows)
@@ -105,6 +133,14 @@ def _column_map(
         rows=rows,
     )
     return Outcome(rule, bool(success), kwargs, result, rows, "polars")
+
+
+def _with_failing(data: pl.DataFrame, failing: np.ndarray | None) -> pl.DataFrame:
+    if failing is None:
+        return data
+    if len(failing) != data.height:
+        raise ValueError(f"{len(failing)} known verdicts for {data.height} rows")
+    return data.with_columns(pl.Series(_FAILING, failing, dtype=pl.Boolean))
 
 
 def _is_missing(column: str, dtype: pl.DataType) -> pl.Expr:
@@ -303,7 +339,11 @@ _COLUMN_CHECKS: dict[str, Check] = {
 
 # --- column pair expectations -----------------------------------------------------------------
 def _a_greater_than_b(
-    rule: Rule, frame: pl.DataFrame, kwargs: dict[str, Any], args: dict[str, Any]
+    rule: Rule,
+    frame: pl.DataFrame,
+    kwargs: dict[str, Any],
+    args: dict[str, Any],
+    failing: np.ndarray | None = None,
 ) -> Outcome:
     """``column_A > column_B`` (``>=`` with ``or_equal``), as pandas compares: a comparison
     with a missing value is false, so rows ``ignore_row_if`` keeps with a missing side fail."""
@@ -313,7 +353,7 @@ def _a_greater_than_b(
     needed = list(dict.fromkeys([a, b, *rule.condition_columns]))
     if any(c not in frame.columns for c in needed):
         raise Unsupported("a column is missing; GX reports it")
-    data = frame.select(needed).with_row_index(ROW)
+    data = _with_failing(frame.select(needed).with_row_index(ROW), failing)
     if not _comparable(data.schema[a], data.schema[b]):
         raise Unsupported(f"comparing {data.schema[a]} with {data.schema[b]}")
     condition = args.get("row_condition")
@@ -331,7 +371,9 @@ def _a_greater_than_b(
         raise Unsupported(f"ignore_row_if={ignore!r}")
     present = data.filter(keep)
     greater = pl.col(a) >= pl.col(b) if args.get("or_equal") else pl.col(a) > pl.col(b)
-    bad = present.filter(~greater.fill_null(False))
+    bad = present.filter(
+        ~greater.fill_null(False) if failing is None else pl.col(_FAILING).fill_null(False)
+    )
     rows = bad[ROW].cast(pl.Int64).to_numpy()
     considered, unexpected = present.height, len(rows)
     mostly = 1.0 if args.get("mostly") is None else float(args["mostly"])

@@ -12,14 +12,16 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from pipelines.errors import ConfigError
+from pipelines.validate import incremental
 from pipelines.validate.engine import evaluate_suite, run_parameters
+from pipelines.validate.outcome import Outcome
 from pipelines.validate.quarantine import QUARANTINE_LINEAGE, failure_masks, quarantine_frame
 from pipelines.validate.results import dq_document, suite_result, write_suite_result
 from pipelines.validate.suites import (
@@ -63,12 +65,32 @@ class SuiteResult(BaseModel):
     quarantine_path: Path
     gx_result_path: Path
     seconds: float
+    path: Literal["full", "incremental"] | None = None
+    """Source suites: which path ran, every rule on every row, or row-by-row rules only on new
+    and changed record versions (None for the canonical suite, always evaluated whole)."""
+    reused_from: str | None = None
+    """The run whose row verdicts were reused (incremental path)."""
+    full_reason: str | None = None
+    """Why the full path ran (requested, first run, the suite, code or configuration changed)."""
+    rows_reused: int = 0
+    """Rows whose row-by-row verdicts came from ``reused_from``."""
+    rows_evaluated: int = 0
+    """Rows the row-by-row rules were evaluated on (all of them on the full path); rules that
+    compare rows or judge the whole set are always evaluated on all ``rows_in``."""
 
 
-def validate_source(config: PipelineConfig, run_id: str, source: str) -> SuiteResult:
-    """Validate ``ingest/<source>/current.parquet``, mapped to ``raw_*``, with its suite."""
+def validate_source(
+    config: PipelineConfig, run_id: str, source: str, *, full: bool = False
+) -> SuiteResult:
+    """Validate ``ingest/<source>/current.parquet``, mapped to ``raw_*``, with its suite.
+
+    By default the row-by-row verdicts of the latest earlier run are reused for unchanged
+    record versions (:mod:`pipelines.validate.incremental`); ``full`` (or ``validation.full``)
+    evaluates every rule on every row. Both paths write the same outputs."""
     from pipelines.ingest.mapping import mapped_frame
+    from pipelines.standardise.incremental import row_hashes
 
+    clock = time.perf_counter()
     source_config = config.source(source)
     warehouse = Warehouse(config.warehouse.path)
     current = warehouse.require(
@@ -86,13 +108,48 @@ def validate_source(config: PipelineConfig, run_id: str, source: str) -> SuiteRe
     suite = _load(config, suite_name)
     check_columns(suite, SOURCE_SUITE_COLUMNS, "source (lineage, raw_<field>, trust_rank)")
     frame = mapped_frame(pl.read_parquet(current), source_config)
-    return _validate(
+    hashes = row_hashes(frame)
+    engine = config.validation.engine
+    fingerprint = incremental.fingerprint(suite, source_config, engine)
+    if full or config.validation.full:
+        plan = incremental.ReusePlan(None, "full validation requested")
+    else:
+        previous = incremental.find_previous(warehouse, run_id, source)
+        plan = incremental.plan_reuse(fingerprint, previous)
+    incremental.forget_marker(warehouse, run_id, source)
+    evaluation = incremental.evaluate(
+        suite, frame, hashes, run_parameters(run_id), engine, plan.previous
+    )
+    result = _validate(
         config,
         run_id,
         suite,
         frame,
         source=source,
         accepted_path=warehouse.accepted(run_id, source),
+        outcomes=evaluation.outcomes,
+    )
+    incremental.write_verdicts(warehouse, run_id, source, hashes, evaluation.verdicts)
+    incremental.commit_state(warehouse, run_id, source, fingerprint, list(evaluation.verdicts))
+    reused_from = plan.previous.run_id if plan.previous and evaluation.rows_reused else None
+    full_reason = None if reused_from else plan.reason or "no unchanged record to reuse"
+    logger.info(
+        "source %s: %s path (%s), %d rows' verdicts reused, %d rows evaluated",
+        source,
+        "incremental" if reused_from else "full",
+        f"reusing run {reused_from}" if reused_from else full_reason,
+        evaluation.rows_reused,
+        evaluation.rows_evaluated,
+    )
+    return result.model_copy(
+        update={
+            "path": "incremental" if reused_from else "full",
+            "reused_from": reused_from,
+            "full_reason": full_reason,
+            "rows_reused": evaluation.rows_reused,
+            "rows_evaluated": evaluation.rows_evaluated,
+            "seconds": round(time.perf_counter() - clock, 3),
+        }
     )
 
 
@@ -152,14 +209,17 @@ def _validate(
     source: str | None,
     accepted_path: Path,
     whole_file: Path | None = None,
+    outcomes: list[Outcome] | None = None,
 ) -> SuiteResult:
-    """Evaluate ``suite`` on ``frame`` and write the four outputs. ``whole_file`` is the file
-    ``frame`` was read from when ``frame`` holds only some of its columns: the accepted rows
-    are then that file's rows (copied whole when none is rejected)."""
+    """Evaluate ``suite`` on ``frame`` (unless its ``outcomes`` are given) and write the four
+    outputs. ``whole_file`` is the file ``frame`` was read from when ``frame`` holds only some
+    of its columns: the accepted rows are then that file's rows (copied whole when none is
+    rejected)."""
     clock = time.perf_counter()
     warehouse = Warehouse(config.warehouse.path)
     parameters = run_parameters(run_id)
-    outcomes = evaluate_suite(suite, frame, parameters, config.validation.engine)
+    if outcomes is None:
+        outcomes = evaluate_suite(suite, frame, parameters, config.validation.engine)
 
     critical, warning = failure_masks(outcomes, frame.height)
     rejected = int(critical.sum())
