@@ -13,8 +13,8 @@ start_run ─▶ ingest_and_validate[source] (one mapped task per source)
 ```
 
 * **Params**: `config_path` (the deployment's YAML config), `full_reload`, `skip_backup`,
-  `model_path` (a trained Splink model to reuse instead of training), `full_rebuild` (standardise
-  and match every record anew instead of building on the previous run's outputs).
+  `model_path` (a trained Splink model to reuse instead of training), `full_rebuild` (validate,
+  standardise and match every record anew instead of building on the previous run's outputs).
 * **Failures**: one failing source does not undo the others' landed batches, but nothing
   downstream runs; a tripped quality `gate` stops the run before publish and is never retried.
   `finish_run` writes `runs/<run_id>/run.json`, logs the run summary and fails the DAG run when
@@ -134,8 +134,8 @@ def describe_failures(
             False,
             type="boolean",
             title="Full rebuild",
-            description="Standardise and match every record anew instead of building on the "
-            "previous run's outputs.",
+            description="Validate, standardise and match every record anew instead of building "
+            "on the previous run's outputs.",
         ),
     },
 )
@@ -168,7 +168,12 @@ def customer_golden_records() -> None:
         ingested = run_golden_stage(
             "ingest", pipeline_run_id, source=source, full_reload=bool(params()["full_reload"])
         )
-        validated = run_golden_stage("validate_source", pipeline_run_id, source=source)
+        validated = run_golden_stage(
+            "validate_source",
+            pipeline_run_id,
+            source=source,
+            full_rebuild=bool(params().get("full_rebuild", False)),
+        )
         return {"source": source, "ingest": ingested, "validate": validated}
 
     @task(**COMPUTE_RETRIES)

@@ -50,7 +50,9 @@ def _call(stage: str, config: PipelineConfig, run_id: str, **kwargs: Any) -> Any
     if stage == "validate_source":
         from pipelines.validate import validate_source
 
-        return validate_source(config, run_id, kwargs["source"])
+        return validate_source(
+            config, run_id, kwargs["source"], full=kwargs.get("full_rebuild", False)
+        )
     if stage == "standardise":
         from pipelines.standardise import standardise
 
@@ -178,8 +180,9 @@ def run_pipeline(
 ) -> str:
     """Run every stage in order for a new (or given) run id and return the run id.
 
-    ``full_rebuild`` rebuilds every derived layer from the current records: standardise
-    re-reads every record instead of reusing the previous run's staged rows, and the match stage
+    ``full_rebuild`` rebuilds every derived layer from the current records: validation and
+    standardise judge and standardise every record instead of reusing the previous run's
+    verdicts and staged rows, and the match stage
     scores every pair instead of building on the previous run's match (``matching.incremental``).
 
     Sources are ingested and validated independently: one failing source does not undo the
@@ -199,7 +202,9 @@ def run_pipeline(
             notify(f"ingest+validate {source}")
             try:
                 run_stage("ingest", config, run_id, source=source, full_reload=full_reload)
-                run_stage("validate_source", config, run_id, source=source)
+                run_stage(
+                    "validate_source", config, run_id, source=source, full_rebuild=full_rebuild
+                )
             except Exception as exc:  # noqa: BLE001 - reported below, other sources continue
                 failures.append(f"{source}: {exc}")
         if failures:

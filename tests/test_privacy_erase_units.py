@@ -400,7 +400,7 @@ def test_dq_sample_values_of_the_subject_are_scrubbed_in_a_published_version(
     assert _scrub_samples(tmp_path, ValueScrubber(["ann@x.com"])) == 0
 
 
-def test_term_frequency_tables_holding_everyones_values_are_deleted_by_an_erasure(
+def test_caches_holding_everyones_values_without_keys_are_deleted_by_an_erasure(
     household: PipelineConfig,
 ) -> None:
     from pipelines.privacy.erase import ErasurePlan, erase_records
@@ -413,11 +413,19 @@ def test_term_frequency_tables_holding_everyones_values_are_deleted_by_an_erasur
     pl.DataFrame({"record_key": ["crm:1", "crm:2"], "feature_hash": [1, 2]}).write_parquet(
         match_dir / "features.parquet"
     )
+    verdicts = (
+        Warehouse(household.warehouse.path).accepted(RUN, "crm").with_name("row_verdicts.parquet")
+    )
+    verdicts.parent.mkdir(parents=True)
+    pl.DataFrame(
+        {"row_hash_a": [1, 2], "row_hash_b": [3, 4], "rule_7": [True, False]}
+    ).write_parquet(verdicts)
 
     counts = erase_records(
         household, ErasurePlan(frozenset({"crm:1", "web:7"}), frozenset({"ann.lee+x@gmail.com"}))
     )
 
     assert not (match_dir / "tf").exists()
+    assert not verdicts.exists()
     assert pl.read_parquet(match_dir / "features.parquet")["record_key"].to_list() == ["crm:2"]
-    assert counts.run_files >= 2
+    assert counts.run_files >= 3

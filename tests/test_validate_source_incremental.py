@@ -241,6 +241,22 @@ def test_the_full_switch_in_the_config_skips_reuse(tmp_path: Path) -> None:
     assert (result.path, result.full_reason) == ("full", "full validation requested")
 
 
+def test_a_full_rebuild_of_the_pipeline_reaches_source_validation(tmp_path: Path) -> None:
+    """``golden run --full-rebuild`` (and the DAG param) re-judge every row, not only matches."""
+    from pipelines.orchestrate import run_stage
+
+    rng = random.Random(4)
+    config = _config(tmp_path)
+    records = [_record(rng, str(i), RUN_1) for i in range(30)]
+    _write_current(config, RUN_1, records)
+    validate_source(config, RUN_1, "crm")
+    _write_current(config, RUN_2, records)
+
+    result = run_stage("validate_source", config, RUN_2, source="crm", full_rebuild=True)
+
+    assert (result["path"], result["full_reason"]) == ("full", "full validation requested")
+
+
 def test_a_run_without_its_commit_marker_is_not_reused(tmp_path: Path) -> None:
     rng = random.Random(9)
     config = _config(tmp_path)

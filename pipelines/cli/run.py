@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         model: Path | None = typer.Option(None, help="Trained Splink model JSON to reuse."),
         full_rebuild: bool = typer.Option(
             False,
-            help="Standardise and match every record anew instead of building on the "
+            help="Validate, standardise and match every record anew instead of building on the "
             "previous run's outputs.",
         ),
         skip_backup: bool = typer.Option(False, help="Do not back up this run."),

@@ -7,9 +7,10 @@ the exception, and it reaches everything that holds the records:
   follow), every Parquet file of every kept run (current sets, accepted rows, quarantine, staged
   records, match pairs, clusters and review queue, golden outputs), ingest rejects whose raw
   text carries the subject's identifiers;
-* each run's saved term-frequency tables (``match/tf/``): they count every matching value (emails,
-  phones, names) without a record key to erase by, so they are deleted whole; the next match
-  then takes the full path and counts afresh without the subject;
+* derived caches without a record key to erase by: each run's saved term-frequency tables
+  (``match/tf/``, counts of every matching value: emails, phones, names) and per-row validation
+  verdicts (``validated/<source>/row_verdicts.parquet``, hashes of each row). They are deleted
+  whole; the next run's match and validation then take the full path without the subject;
 * the text artefacts of runs and reports (validation results, Data Docs, charts): the subject's
   identifying values (emails, phones, street lines, full names, dates of birth as sent and as
   standardised) are replaced by ``[erased]``;
@@ -52,6 +53,9 @@ from pipelines.warehouse import Warehouse, atomic_path
 TF_DIR = "tf"
 """A run's term-frequency tables under its match folder (``matching.incremental.TF_DIR``; not
 imported, to keep Splink out of the privacy commands' start-up)."""
+VERDICTS_FILE = "row_verdicts.parquet"
+"""Per-row validation verdicts beside each source's accepted rows
+(``pipelines.validate.incremental``)."""
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -442,7 +446,7 @@ def _scrub_runs(warehouse: Warehouse, plan: ErasurePlan, counts: LayerCounts) ->
     scrubber = plan.scrubber
     for run_id in warehouse.run_ids():
         run = warehouse.run(run_id)
-        counts.run_files += _drop_term_frequencies(warehouse.match_dir(run_id) / TF_DIR)
+        counts.run_files += _drop_keyless_caches(warehouse, run_id)
         golden = warehouse.golden_dir(run_id)
         if golden.is_dir():
             removed, touched = scrub_golden_folder(golden, keys)
@@ -461,13 +465,18 @@ def _scrub_runs(warehouse: Warehouse, plan: ErasurePlan, counts: LayerCounts) ->
                 counts.run_files += 1
 
 
-def _drop_term_frequencies(folder: Path) -> int:
-    """Delete a run's term-frequency tables; returns the files deleted."""
-    if not folder.is_dir():
-        return 0
-    files = sum(1 for p in folder.rglob("*") if p.is_file())
-    shutil.rmtree(folder)
-    return files
+def _drop_keyless_caches(warehouse: Warehouse, run_id: str) -> int:
+    """Delete a run's caches that hold the subject without a record key; returns the files
+    deleted."""
+    deleted = 0
+    tf = warehouse.match_dir(run_id) / TF_DIR
+    if tf.is_dir():
+        deleted += sum(1 for p in tf.rglob("*") if p.is_file())
+        shutil.rmtree(tf)
+    for verdicts in warehouse.run(run_id).glob(f"validated/*/{VERDICTS_FILE}"):
+        verdicts.unlink()
+        deleted += 1
+    return deleted
 
 
 def _scrub_rejects(path: Path, scrubber: ValueScrubber) -> int:
