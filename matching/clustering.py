@@ -14,14 +14,24 @@ Precedence, strongest first: a steward cannot-link (never joined, whatever the c
 steward must-link (always joined, even across a model contradiction), a model contradiction
 (unless the model scored that very pair at or above the threshold: its weight is part of the
 score, and the other evidence overruled it), a model link at or above the threshold.
+
+Clustering is a pure function of each connected component of pass 1 (its records' matching
+columns, the links and decisions inside it, its record keys): nothing outside a component is
+read when it is checked or rebuilt, and ties between equally strong links are broken by record
+key, never by input order. An incremental run (:func:`cluster_with_state` with a ``base``)
+therefore keeps the previous run's clusters for every component that has exactly the same
+records, none of them new or changed, and the same decisions, and clusters only the rest.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -35,8 +45,22 @@ logger = logging.getLogger(__name__)
 
 CLUSTER_SCHEMA = {"record_key": pl.String, "cluster_id": pl.String, "match_probability": pl.Float64}
 
+COMPONENTS_SCHEMA = {"record_key": pl.String, "component": pl.String}
+"""Members of the components clustering checked (``ClusteringState.components``); a component
+is named by its smallest record key."""
+STATS_SCHEMA = {"component": pl.String, "stat": pl.String, "value": pl.Int64}
+"""What clustering found in each checked component, one row per non-zero figure."""
+DECISIONS_SCHEMA = {"kind": pl.String, "record_key_l": pl.String, "record_key_r": pl.String}
+"""Steward decisions a run clustered with, each pair ordered (smaller key on the left)."""
+
+CLUSTERING_SCHEME = 2
+"""Version of the clustering rules; a base clustered under another scheme is not reused.
+2: links of equal strength are taken in record-key order (1 took them in input order)."""
+
 _LARGE_CLUSTER = 1_000
 """Clusters above this size are logged: every pair inside them is checked for contradictions."""
+
+_CONTRADICTION_PREFIX = "contradiction:"
 
 
 @dataclass
@@ -51,6 +75,38 @@ class ClusteringReport:
     cannot_links_applied: int = 0
     decisions_ignored: int = 0
     contradiction_counts: dict[str, int] = field(default_factory=dict)
+    components_kept: int = 0
+    """Checked components taken over from the base run's clustering unchanged."""
+    components_reclustered: int = 0
+    """Checked components clustered by this run (all of them without a base)."""
+
+
+@dataclass
+class ClusteringState:
+    """What a later run needs to keep this run's clusters for the components nothing touched:
+    saved beside ``clusters.parquet``, read back as the ``base`` of :func:`cluster_with_state`."""
+
+    settings: dict[str, Any]
+    """:func:`clustering_settings` of the run; a base with other settings is not reused."""
+    decisions: pl.DataFrame
+    """``DECISIONS_SCHEMA``: the must-links and cannot-links the run clustered with."""
+    components: pl.DataFrame
+    """``COMPONENTS_SCHEMA``: each record of a component that pass 2 checked, and its name."""
+    stats: pl.DataFrame
+    """``STATS_SCHEMA``: per checked component, contradictions found (in total and per
+    identity field), links refused, clusters split off and cannot-links applied."""
+    clusters: pl.DataFrame | None = None
+    """The run's ``record_key``/``cluster_id`` (only needed of a base)."""
+
+
+def clustering_settings(threshold: float, contradictions: Mapping[str, str]) -> dict[str, Any]:
+    """Everything besides the pairs, decisions and records that decides the clusters."""
+    digest = hashlib.sha256(json.dumps(dict(contradictions), sort_keys=True).encode())
+    return {
+        "scheme": CLUSTERING_SCHEME,
+        "match_threshold": threshold,
+        "contradictions": digest.hexdigest()[:16],
+    }
 
 
 def cluster_records(
@@ -67,82 +123,177 @@ def cluster_records(
     feature columns of :func:`matching.features.matching_frame`) from ``pairs``
     (``record_key_l``, ``record_key_r``, ``match_probability``).
 
-    Returns the ``clusters.parquet`` frame: ``record_key``, ``cluster_id`` (run-local, the same
-    for the same input) and ``match_probability`` (the record's strongest link into its
-    cluster; 1.0 when a steward must-link put it there; null for singletons).
+    Returns the ``clusters.parquet`` frame, in the order of ``records``: ``record_key``,
+    ``cluster_id`` (run-local, the same for the same input) and ``match_probability`` (the
+    record's strongest link into its cluster; 1.0 when a steward must-link put it there; null
+    for singletons).
 
     ``contradictions`` maps a name to a SQL condition on ``<column>_l``/``<column>_r`` that is
     true when two records must not share a cluster; ``None`` uses the model's identity
     contradictions and ``{}`` disables the check. Decisions about records that are not in
     ``records`` are ignored (logged): they refer to records no longer delivered.
     """
+    clusters, _ = cluster_with_state(
+        records,
+        pairs,
+        threshold,
+        must_link,
+        cannot_link,
+        contradictions=contradictions,
+        report=report,
+    )
+    return clusters
+
+
+def cluster_with_state(
+    records: pl.DataFrame,
+    pairs: pl.DataFrame,
+    threshold: float,
+    must_link: Iterable[tuple[str, str]] = (),
+    cannot_link: Iterable[tuple[str, str]] = (),
+    *,
+    contradictions: Mapping[str, str] | None = None,
+    report: ClusteringReport | None = None,
+    base: ClusteringState | None = None,
+    touched: pl.Series | None = None,
+) -> tuple[pl.DataFrame, ClusteringState]:
+    """:func:`cluster_records`, plus the state a later run reuses; with a ``base`` (an
+    earlier run's state and clusters) and ``touched`` (record keys whose feature row is new,
+    changed or removed since), components untouched since the base keep its clusters.
+
+    The result equals clustering from scratch: a kept component has the same records with the
+    same feature rows, hence (the model and term frequencies being frozen) the same links
+    inside it, the same decisions and the same settings, and its clusters depend on nothing
+    else. The caller must pass a base only when all the pairs between unchanged records are
+    the base's pairs (the incremental matching path guarantees it)."""
     report = report if report is not None else ClusteringReport()
     if contradictions is None:
         from matching.settings import contradiction_conditions
 
         contradictions = contradiction_conditions()
-    keys = _record_keys(records)
-    n = len(keys)
-    index = pl.DataFrame(
-        [
-            pl.Series("record_key", keys, dtype=pl.String),
-            pl.Series("idx", np.arange(n, dtype=np.int64)),
-        ]
-    )
-
-    edges = _edges(pairs, index, threshold)
-    must = _decision_pairs(must_link, index, "must-link", report)
-    cannot = _decision_pairs(cannot_link, index, "cannot-link", report)
+    must_link, cannot_link = list(must_link), list(cannot_link)
+    settings = clustering_settings(threshold, contradictions)
+    keys, order = _record_keys(records)
+    n = keys.len()
+    edges = _edges(pairs, keys, threshold)
+    must = _decision_pairs(must_link, keys, "must-link", report)
+    cannot = _decision_pairs(cannot_link, keys, "cannot-link", report)
     report.must_links_applied = len(must)
+    decisions = _decisions_frame(must_link, cannot_link)
 
     # Pass 1: connected components over model links and must-links.
     components = _components(n, edges, must)
+    sizes = np.bincount(components)
+    first = _first_members(components, len(sizes))
+    steward_apart = [(a, b) for a, b in cannot if components[a] == components[b]]
+    checked = sizes > 2 if contradictions else np.zeros(len(sizes), dtype=bool)
+    report.clusters_checked = int(checked.sum())
+    checked[[components[a] for a, _ in steward_apart]] = True
+    if contradictions and int(sizes.max(initial=0)) > _LARGE_CLUSTER:
+        logger.warning(
+            "%d cluster(s) have more than %d records (largest %d); checking every pair in them",
+            int((sizes > _LARGE_CLUSTER).sum()),
+            _LARGE_CLUSTER,
+            int(sizes.max()),
+        )
+    in_checked = np.flatnonzero(checked[components])
+    checked_frame = pl.DataFrame(
+        [
+            keys.gather(in_checked).alias("record_key"),
+            pl.Series("comp", components[in_checked]),
+            pl.Series("idx", in_checked),
+        ]
+    )
+    kept = pl.DataFrame(schema={"comp": pl.Int64, "component": pl.String})
+    if base is not None and base.settings != settings:
+        logger.info(
+            "clustering settings changed since the base %s: clustering every component",
+            base.settings,
+        )
+    elif base is not None:
+        kept = _kept_components(checked_frame, base, touched, decisions)
+    report.components_kept = kept.height
+    report.components_reclustered = int(checked.sum()) - kept.height
 
-    # Pass 2: which clusters hold a pair that must be apart?
-    separated = _contradicting_pairs(records, components, contradictions, report)
+    # Pass 2, on the checked components not kept: which hold a pair that must be apart?
+    active = checked.copy()
+    active[kept["comp"].to_numpy()] = False
+    names = keys.gather(first)
+    stats: list[pl.DataFrame] = []
+    separated = _contradicting_pairs(
+        records, order, components, active & (sizes > 2), contradictions, names, stats
+    )
     if separated and edges.height:
         # A pair the model itself linked keeps its link (its score includes the contradiction).
         found = pl.DataFrame(separated, schema={"a": pl.Int64, "b": pl.Int64}, orient="row")
         remaining = found.join(edges.select("a", "b"), on=["a", "b"], how="anti")
         separated = list(remaining.iter_rows())
-    steward_apart = [(a, b) for a, b in cannot if components[a] == components[b]]
-    report.cannot_links_applied = len(steward_apart)
+    steward_apart = [(a, b) for a, b in steward_apart if active[components[a]]]
+    stats.append(_count_by_component(steward_apart, components, names, "cannot_links_applied"))
     to_rebuild = {int(components[a]) for a, _ in separated} | {
         int(components[a]) for a, _ in steward_apart
     }
+    final = components
     if to_rebuild:
-        components = _rebuild(components, to_rebuild, edges, must, steward_apart, separated, report)
+        final = _rebuild(
+            components, to_rebuild, edges, must, steward_apart, separated, keys, names, stats
+        )
+    if kept.height:
+        final = _keep(final, checked_frame, kept, base)
+        stats.append(base.stats.join(kept.select("component"), on="component", how="semi"))
+    stats_frame = pl.concat([s.cast(STATS_SCHEMA) for s in stats])  # type: ignore[arg-type]
+    _report_stats(stats_frame, list(contradictions), report)
 
-    return _cluster_frame(keys, components, edges, must)
+    clusters = _cluster_frame(keys, order, final, edges, must)
+    state = ClusteringState(
+        settings=settings,
+        decisions=decisions,
+        components=checked_frame.select(
+            "record_key", names.gather(checked_frame["comp"]).alias("component")
+        ),
+        stats=stats_frame.sort("component", "stat"),
+    )
+    return clusters, state
 
 
-def _record_keys(records: pl.DataFrame) -> np.ndarray:
+def _record_keys(records: pl.DataFrame) -> tuple[pl.Series, np.ndarray]:
+    """The record keys sorted (a record's index below is its rank by key) and, per index, the
+    record's row in ``records``."""
     if "record_key" not in records.columns:
         raise MatchingInputError("records to cluster need a 'record_key' column")
     keys = records["record_key"].cast(pl.String)
     if keys.null_count():
         raise MatchingInputError("records to cluster have a null record_key")
-    if keys.n_unique() != keys.len():
+    order = keys.arg_sort()
+    ordered = keys.gather(order)
+    if ordered.len() > 1 and bool((ordered.slice(1) == ordered.slice(0, ordered.len() - 1)).any()):
         raise MatchingInputError("records to cluster repeat a record_key")
-    return keys.to_numpy()
+    return ordered.rename("record_key"), order.to_numpy().astype(np.int64)
 
 
-def _edges(pairs: pl.DataFrame, index: pl.DataFrame, threshold: float) -> pl.DataFrame:
+def _indices(keys: pl.Series, named: pl.Series) -> pl.Series:
+    """Each key of ``named`` as its index among the sorted ``keys`` (null when absent)."""
+    return named.cast(pl.Enum(keys), strict=False).to_physical().cast(pl.Int64)
+
+
+def _edges(pairs: pl.DataFrame, keys: pl.Series, threshold: float) -> pl.DataFrame:
     """Model links at or above the threshold as (a, b, p), strongest first (ties broken by
-    record index, so the result never depends on input order)."""
+    record key, so the result never depends on input order)."""
     needed = {"record_key_l", "record_key_r", "match_probability"}
     missing = sorted(needed - set(pairs.columns))
     if missing:
         raise MatchingInputError(f"pairs to cluster lack the column(s) {missing}")
-    links = pairs.filter(pl.col("match_probability") >= threshold).select(
-        "record_key_l", "record_key_r", pl.col("match_probability").cast(pl.Float64).alias("p")
+    links = pairs.filter(pl.col("match_probability") >= threshold)
+    joined = pl.DataFrame(
+        [
+            _indices(keys, links["record_key_l"].cast(pl.String)).alias("a"),
+            _indices(keys, links["record_key_r"].cast(pl.String)).alias("b"),
+            links["match_probability"].cast(pl.Float64).alias("p"),
+        ]
     )
-    joined = links.join(
-        index.rename({"record_key": "record_key_l", "idx": "a"}), on="record_key_l", how="left"
-    ).join(index.rename({"record_key": "record_key_r", "idx": "b"}), on="record_key_r", how="left")
-    unknown = joined.filter(pl.col("a").is_null() | pl.col("b").is_null())
+    unknown = joined.with_row_index("row").filter(pl.col("a").is_null() | pl.col("b").is_null())
     if unknown.height:
-        row = unknown.row(0, named=True)
+        row = links.row(int(unknown["row"][0]), named=True)
         raise MatchingInputError(
             f"{unknown.height} scored pair(s) name records that are not among the records to "
             f"cluster, e.g. {row['record_key_l']!r} - {row['record_key_r']!r}"
@@ -157,21 +308,18 @@ def _edges(pairs: pl.DataFrame, index: pl.DataFrame, threshold: float) -> pl.Dat
 
 
 def _decision_pairs(
-    decisions: Iterable[tuple[str, str]],
-    index: pl.DataFrame,
+    decisions: list[tuple[str, str]],
+    keys: pl.Series,
     kind: str,
     report: ClusteringReport,
 ) -> list[tuple[int, int]]:
-    decisions = list(decisions)
     if not decisions:
         return []
-    named = {key for pair in decisions for key in pair}
-    found = index.filter(pl.col("record_key").is_in(list(named)))
-    lookup = dict(zip(found["record_key"].to_list(), found["idx"].to_list(), strict=True))
+    left = _indices(keys, pl.Series([a for a, _ in decisions], dtype=pl.String)).to_list()
+    right = _indices(keys, pl.Series([b for _, b in decisions], dtype=pl.String)).to_list()
     out: set[tuple[int, int]] = set()
     ignored = 0
-    for left, right in decisions:
-        a, b = lookup.get(left), lookup.get(right)
+    for a, b in zip(left, right, strict=True):
         if a is None or b is None:
             ignored += 1
             continue
@@ -183,6 +331,18 @@ def _decision_pairs(
     return sorted(out)
 
 
+def _decisions_frame(
+    must_link: list[tuple[str, str]], cannot_link: list[tuple[str, str]]
+) -> pl.DataFrame:
+    rows = [
+        (kind, *sorted((str(a), str(b))))
+        for kind, pairs in (("must_link", must_link), ("cannot_link", cannot_link))
+        for a, b in pairs
+    ]
+    frame = pl.DataFrame(rows, schema=DECISIONS_SCHEMA, orient="row")
+    return frame.unique().sort("kind", "record_key_l", "record_key_r")
+
+
 def _components(n: int, edges: pl.DataFrame, must: list[tuple[int, int]]) -> np.ndarray:
     a = np.concatenate([edges["a"].to_numpy(), np.array([m[0] for m in must], dtype=np.int64)])
     b = np.concatenate([edges["b"].to_numpy(), np.array([m[1] for m in must], dtype=np.int64)])
@@ -191,13 +351,87 @@ def _components(n: int, edges: pl.DataFrame, must: list[tuple[int, int]]) -> np.
     return labels.astype(np.int64)
 
 
+def _first_members(labels: np.ndarray, count: int) -> np.ndarray:
+    """Per label, its smallest record index (the one with the smallest key)."""
+    first = np.full(count, len(labels), dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(len(labels), dtype=np.int64))
+    return first
+
+
+def _kept_components(
+    checked: pl.DataFrame,
+    base: ClusteringState,
+    touched: pl.Series | None,
+    decisions: pl.DataFrame,
+) -> pl.DataFrame:
+    """The checked components (``comp``, and ``component``, their name) whose records are
+    exactly the records of one of the base's checked components, none touched, and no
+    decision about any of them added or revoked since the base."""
+    changed = pl.concat(
+        [
+            decisions.join(base.decisions, on=list(DECISIONS_SCHEMA), how="anti"),
+            base.decisions.join(decisions, on=list(DECISIONS_SCHEMA), how="anti"),
+        ]
+    )
+    dirty = pl.concat(
+        [
+            touched.cast(pl.String) if touched is not None else pl.Series([], dtype=pl.String),
+            changed["record_key_l"],
+            changed["record_key_r"],
+        ]
+    ).implode()
+    base_sizes = base.components.group_by("component").agg(pl.len().alias("base_size"))
+    return (
+        checked.join(base.components, on="record_key", how="left")
+        .with_columns(pl.col("record_key").is_in(dirty).alias("dirty"))
+        .group_by("comp")
+        .agg(
+            pl.len().alias("size"),
+            pl.col("component").count().alias("in_base"),
+            pl.col("component").n_unique().alias("names"),
+            pl.col("component").first(),
+            pl.col("dirty").any(),
+        )
+        .join(base_sizes, on="component", how="left")
+        .filter(
+            (pl.col("in_base") == pl.col("size"))
+            & (pl.col("names") == 1)
+            & (pl.col("base_size") == pl.col("size"))
+            & ~pl.col("dirty")
+        )
+        .select("comp", "component")
+    )
+
+
+def _keep(
+    labels: np.ndarray, checked: pl.DataFrame, kept: pl.DataFrame, base: ClusteringState
+) -> np.ndarray:
+    """Give the records of the kept components the base run's clusters."""
+    if base.clusters is None:
+        raise ValueError("a clustering base needs its clusters")
+    members = checked.join(kept.select("comp"), on="comp", how="semi").join(
+        base.clusters.select("record_key", "cluster_id"), on="record_key", how="left"
+    )
+    if members["cluster_id"].null_count():
+        raise ValueError("the base clusters lack records of its own components")
+    codes = members["cluster_id"].cast(pl.Categorical).to_physical().to_numpy()
+    out = labels.copy()
+    out[members["idx"].to_numpy()] = int(labels.max()) + 1 + codes.astype(np.int64)
+    return out
+
+
 def _contradicting_pairs(
     records: pl.DataFrame,
+    order: np.ndarray,
     components: np.ndarray,
+    check: np.ndarray,
     contradictions: Mapping[str, str],
-    report: ClusteringReport,
+    names: pl.Series,
+    stats: list[pl.DataFrame],
 ) -> list[tuple[int, int]]:
-    """Every pair of records sharing a cluster that meets a contradiction condition."""
+    """Every pair of records sharing one of the components flagged in ``check`` that meets a
+    contradiction condition (a two-record cluster is one direct link or must-link, which a
+    contradiction does not undo, so only larger ones are flagged)."""
     if not contradictions:
         return []
     columns = sorted(_referenced(contradictions))
@@ -207,26 +441,12 @@ def _contradicting_pairs(
             f"records lack the column(s) {missing} that the contradiction check reads: pass the "
             "frame from matching.features.matching_frame, or contradictions={} to skip the check"
         )
-    sizes = np.bincount(components)
-    # A two-record cluster is one direct link (or a must-link), which a contradiction does not
-    # undo (see the precedence above); only larger clusters can join records through others.
-    in_multi = sizes[components] > 2
-    if not in_multi.any():
+    idx = np.flatnonzero(check[components])
+    if not len(idx):
         return []
-    nodes = records.select(columns).with_columns(
-        pl.Series("idx", np.arange(len(components), dtype=np.int64)),
-        pl.Series("comp", components),
+    nodes = records.select(columns)[order[idx]].with_columns(
+        pl.Series("idx", idx), pl.Series("comp", components[idx])
     )
-    nodes = nodes.filter(pl.Series(in_multi))
-    report.clusters_checked = int((sizes > 2).sum())
-    large = int((sizes > _LARGE_CLUSTER).sum())
-    if large:
-        logger.warning(
-            "%d cluster(s) have more than %d records (largest %d); checking every pair in them",
-            large,
-            _LARGE_CLUSTER,
-            int(sizes.max()),
-        )
     select = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in columns)
     flags = ", ".join(
         f'coalesce(({sql}), false) AS "{name}"' for name, sql in contradictions.items()
@@ -237,18 +457,52 @@ def _contradicting_pairs(
         found = con.sql(
             f"""
             WITH p AS (
-                SELECT l.idx AS a, r.idx AS b, {select}
+                SELECT l.idx AS a, r.idx AS b, l.comp AS comp, {select}
                 FROM nodes l JOIN nodes r ON l.comp = r.comp AND l.idx < r.idx
-            ), f AS (SELECT a, b, {flags} FROM p)
+            ), f AS (SELECT a, b, comp, {flags} FROM p)
             SELECT * FROM f WHERE {any_flag}
             """
         ).pl()
-    for name in contradictions:
-        count = int(found[name].sum())
-        if count:
-            report.contradiction_counts[name] = report.contradiction_counts.get(name, 0) + count
-    report.contradictions_found = found.height
+    if found.height:
+        named = found.with_columns(names.gather(found["comp"]).alias("component"))
+        stats.append(
+            named.group_by("component").agg(
+                pl.lit("contradictions_found").alias("stat"), pl.len().alias("value")
+            )
+        )
+        for name in contradictions:
+            stats.append(
+                named.filter(pl.col(name))
+                .group_by("component")
+                .agg(
+                    pl.lit(f"{_CONTRADICTION_PREFIX}{name}").alias("stat"), pl.len().alias("value")
+                )
+            )
     return list(zip(found["a"].to_list(), found["b"].to_list(), strict=True))
+
+
+def _count_by_component(
+    pairs: list[tuple[int, int]], components: np.ndarray, names: pl.Series, stat: str
+) -> pl.DataFrame:
+    comps = pl.Series("comp", [int(components[a]) for a, _ in pairs], dtype=pl.Int64)
+    return (
+        pl.DataFrame([names.gather(comps).alias("component")])
+        .group_by("component")
+        .agg(pl.lit(stat).alias("stat"), pl.len().alias("value"))
+    )
+
+
+def _report_stats(stats: pl.DataFrame, names: list[str], report: ClusteringReport) -> None:
+    totals = dict(stats.group_by("stat").agg(pl.col("value").sum()).iter_rows())
+    report.contradictions_found = int(totals.get("contradictions_found", 0))
+    report.links_refused = int(totals.get("links_refused", 0))
+    report.clusters_split = int(totals.get("clusters_split", 0))
+    report.cannot_links_applied = int(totals.get("cannot_links_applied", 0))
+    report.contradiction_counts = {
+        name: int(totals[f"{_CONTRADICTION_PREFIX}{name}"])
+        for name in names
+        if totals.get(f"{_CONTRADICTION_PREFIX}{name}")
+    }
 
 
 def _referenced(contradictions: Mapping[str, str]) -> set[str]:
@@ -299,9 +553,12 @@ def _rebuild(
     must: list[tuple[int, int]],
     steward_apart: list[tuple[int, int]],
     separated: list[tuple[int, int]],
-    report: ClusteringReport,
+    keys: pl.Series,
+    names: pl.Series,
+    stats: list[pl.DataFrame],
 ) -> np.ndarray:
-    """Re-cluster the clusters that hold a separated pair, honouring the precedence."""
+    """Re-cluster the components that hold a separated pair, honouring the precedence; add
+    each one's refused links and extra clusters to ``stats``."""
     in_rebuild = np.isin(components, np.fromiter(to_rebuild, dtype=np.int64))
     nodes = np.flatnonzero(in_rebuild).tolist()
     groups = _Groups(nodes)
@@ -318,65 +575,76 @@ def _rebuild(
         if groups.separated(a, b, steward_only=True):
             raise ConflictingDecisionsError(
                 "steward decisions conflict: must-links join records that a cannot-link keeps "
-                f"apart (around record indices {a} and {b}); revoke one of the decisions"
+                f"apart (around records {keys[a]!r} and {keys[b]!r}); revoke one of the "
+                "decisions"
             )
         groups.union(a, b)
 
     mask = pl.Series(in_rebuild)
     local = edges.filter(mask.gather(edges["a"]) & mask.gather(edges["b"]))
+    refused: list[tuple[int, int]] = []
     for a, b in zip(local["a"].to_list(), local["b"].to_list(), strict=True):
         if groups.find(a) == groups.find(b):
             continue
         if groups.separated(a, b):
-            report.links_refused += 1
+            refused.append((a, b))
             continue
         groups.union(a, b)
+    stats.append(_count_by_component(refused, components, names, "links_refused"))
 
     out = components.copy()
     next_label = int(components.max()) + 1
+    split_off: list[tuple[int, int]] = []
+    seen: set[int] = set()
     for root, members in groups.members.items():
-        del root
         out[members] = next_label
         next_label += 1
-    report.clusters_split = len({int(out[v]) for v in nodes}) - len(to_rebuild)
+        comp = int(components[root])
+        if comp in seen:
+            split_off.append((root, root))
+        seen.add(comp)
+    stats.append(_count_by_component(split_off, components, names, "clusters_split"))
     return out
 
 
 def _cluster_frame(
-    keys: np.ndarray, components: np.ndarray, edges: pl.DataFrame, must: list[tuple[int, int]]
+    keys: pl.Series,
+    order: np.ndarray,
+    labels: np.ndarray,
+    edges: pl.DataFrame,
+    must: list[tuple[int, int]],
 ) -> pl.DataFrame:
-    frame = pl.DataFrame(
-        [pl.Series("record_key", keys, dtype=pl.String), pl.Series("comp", components)]
-    )
-    sizes = frame.group_by("comp").agg(
-        pl.len().alias("size"), pl.col("record_key").min().alias("first_key")
-    )
-    # Run-local ids numbered in order of each cluster's smallest record key: the same input
-    # always gives the same ids.
-    sizes = sizes.sort("first_key").with_row_index("ordinal", offset=1)
-    comp = pl.Series(components)
-    strongest = (
-        edges.filter(comp.gather(edges["a"]) == comp.gather(edges["b"]))
-        .select(pl.concat_list("a", "b").alias("idx"), "p")
-        .explode("idx")
-        .group_by("idx")
-        .agg(pl.col("p").max())
-    )
-    if must:
-        forced = pl.DataFrame(
-            {"idx": [v for pair in must for v in pair], "p": 1.0},
-            schema={"idx": pl.Int64, "p": pl.Float64},
-        )
-        strongest = pl.concat([strongest, forced]).group_by("idx").agg(pl.col("p").max())
+    """The clusters frame in the order of the input records. Run-local ids are numbered in
+    order of each cluster's smallest record key: the same input always gives the same ids."""
+    n = len(labels)
+    _, dense = np.unique(labels, return_inverse=True)
+    first = _first_members(dense, int(dense.max(initial=-1)) + 1)
+    ordinal = np.empty(len(first), dtype=np.int64)
+    ordinal[np.argsort(first, kind="stable")] = np.arange(1, len(first) + 1)
+    size = np.bincount(dense)
+    a, b, p = (edges[c].to_numpy() for c in ("a", "b", "p"))
+    inside = dense[a] == dense[b]
+    strongest = np.full(n, np.nan)
+    np.fmax.at(strongest, a[inside], p[inside])
+    np.fmax.at(strongest, b[inside], p[inside])
+    for x, y in must:
+        strongest[x] = strongest[y] = 1.0
+    probability = np.where((size[dense] > 1) & ~np.isnan(strongest), strongest, np.nan)
+    # Back from key order to the input order.
+    by_row = np.empty(n, dtype=np.int64)
+    by_row[order] = np.arange(n, dtype=np.int64)
     return (
-        frame.with_row_index("idx")
-        .with_columns(pl.col("idx").cast(pl.Int64))
-        .join(sizes, on="comp", how="left")
-        .join(strongest, on="idx", how="left")
+        pl.DataFrame(
+            [
+                keys.gather(by_row).alias("record_key"),
+                pl.Series("ordinal", ordinal[dense[by_row]]),
+                pl.Series("match_probability", probability[by_row], nan_to_null=True),
+            ]
+        )
         .select(
             "record_key",
             pl.format("c{}", pl.col("ordinal").cast(pl.String).str.zfill(7)).alias("cluster_id"),
-            pl.when(pl.col("size") > 1).then(pl.col("p")).alias("match_probability"),
+            "match_probability",
         )
-        .cast(CLUSTER_SCHEMA)  # type: ignore[arg-type]
-    )
+        .cast(CLUSTER_SCHEMA)
+    )  # type: ignore[arg-type]

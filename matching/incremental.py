@@ -34,6 +34,12 @@ from splink import Linker
 from splink.internals.splink_dataframe import SplinkDataFrame
 from splink.internals.unique_id_concat import _composite_unique_id_from_nodes_sql
 
+from matching.clustering import (
+    COMPONENTS_SCHEMA,
+    DECISIONS_SCHEMA,
+    STATS_SCHEMA,
+    ClusteringState,
+)
 from matching.config import MatchingConfig
 from matching.engine import Engine
 from matching.features import FEATURES_VERSION
@@ -49,6 +55,10 @@ TF_DIR: Final = "tf"
 RESULT_FILE: Final = "result.json"
 MODEL_FILE: Final = "model.json"
 PAIRS_FILE: Final = "pairs.parquet"
+CLUSTERS_FILE: Final = "clusters.parquet"
+CLUSTERING_DIR: Final = "clustering"
+"""Folder of a match run's clustering state (:class:`matching.clustering.ClusteringState`):
+``settings.json``, ``decisions.parquet``, ``components.parquet`` and ``stats.parquet``."""
 
 FEATURE_HASH_SCHEME: Final = f"polars-{pl.__version__}-hash_rows-v1"
 """How ``feature_hash`` is computed. Polars does not promise the same row hash across its
@@ -206,6 +216,32 @@ def load_base(match_dir: Path) -> BaseMatch:
         hashes=hashes,
         tf_tables=tables,
     )
+
+
+def load_clustering_base(match_dir: Path) -> ClusteringState:
+    """The clustering state a run saved (and its clusters), for the next run to keep the
+    clusters of untouched components; raises :class:`BaseUnusable` naming what is missing."""
+    folder = match_dir / CLUSTERING_DIR
+    try:
+        settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
+        frames = {
+            name: pl.read_parquet(folder / f"{name}.parquet").cast(schema)  # type: ignore[arg-type]
+            for name, schema in (
+                ("decisions", DECISIONS_SCHEMA),
+                ("components", COMPONENTS_SCHEMA),
+                ("stats", STATS_SCHEMA),
+            )
+        }
+        clusters = pl.read_parquet(match_dir / CLUSTERS_FILE, columns=["record_key", "cluster_id"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, pl.exceptions.PolarsError) as exc:
+        raise BaseUnusable(f"{folder}: {exc}") from None
+    for name, frame in frames.items():
+        expected = {"decisions": DECISIONS_SCHEMA, "components": COMPONENTS_SCHEMA}.get(
+            name, STATS_SCHEMA
+        )
+        if list(frame.columns) != list(expected):
+            raise BaseUnusable(f"{folder / name}.parquet has columns {frame.columns}")
+    return ClusteringState(settings=settings, clusters=clusters, **frames)
 
 
 def detect_changes(current: pl.DataFrame, base: pl.DataFrame) -> Changes:

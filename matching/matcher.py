@@ -21,7 +21,12 @@ from pydantic import BaseModel, Field
 from splink import Linker
 
 from matching.charts import render_charts, sample_pairs
-from matching.clustering import ClusteringReport, cluster_records
+from matching.clustering import (
+    ClusteringReport,
+    ClusteringState,
+    cluster_records,
+    cluster_with_state,
+)
 from matching.config import MatchingConfig
 from matching.engine import Engine, open_engine
 from matching.errors import MatchingInputError
@@ -35,6 +40,7 @@ from matching.incremental import (
     detect_changes,
     feature_hashes,
     load_base,
+    load_clustering_base,
     read_tf_tables,
     register_tf_tables,
     reused_pairs,
@@ -73,6 +79,13 @@ class IncrementalReport(BaseModel):
     """Kept pairs (``pairs.parquet``) taken over from the base run unscored."""
     pairs_scored_anew: int = 0
     """Candidate pairs scored by this run (every blocked pair on the full path)."""
+    components_kept: int = 0
+    """Components of linked records (of more than two records, or with a cannot-link) whose
+    clusters were taken over from the base run: nothing in them changed."""
+    components_reclustered: int = 0
+    """Such components clustered by this run (all of them on the full path)."""
+    clustering_base: str | None = None
+    """Why the base run's clusters could not be kept (None when they were, or no base)."""
 
 
 class MatchSummary(BaseModel):
@@ -134,6 +147,8 @@ class MatchOutput:
     tf_source: Path | None = None
     """The folder ``tf_tables`` were read from unchanged (the base run's ``tf/`` on the
     incremental path), so the caller may link its files instead of writing them again."""
+    clustering_state: ClusteringState | None = None
+    """What the next run needs to keep the clusters of components nothing touched."""
 
 
 @dataclass
@@ -214,7 +229,8 @@ def match_records(
         clock.lap("score")
 
         clustering = ClusteringReport()
-        clusters = cluster_records(
+        cluster_base, cluster_base_problem = _clustering_base(plan)
+        clusters, clustering_state = cluster_with_state(
             features,
             pairs,
             config.match_threshold,
@@ -222,6 +238,8 @@ def match_records(
             cannot_link,
             contradictions=contradiction_conditions(),
             report=clustering,
+            base=cluster_base,
+            touched=plan.changes.touched if plan.changes is not None else None,
         )
         clock.lap("cluster")
         queue = review_queue(
@@ -259,6 +277,9 @@ def match_records(
         records_unchanged=compared.unchanged if compared else None,
         pairs_reused=reused.height if reused is not None else 0,
         pairs_scored_anew=scores.pairs_scored,
+        components_kept=clustering.components_kept,
+        components_reclustered=clustering.components_reclustered,
+        clustering_base=cluster_base_problem,
     )
     sizes = clusters.group_by("cluster_id").len()["len"]
     summary = MatchSummary(
@@ -290,7 +311,30 @@ def match_records(
         seconds=clock.laps,
     )
     tf_source = plan.base.match_dir / TF_DIR if plan.base is not None else None
-    return MatchOutput(model, pairs, clusters, queue, charts, summary, hashes, tf_tables, tf_source)
+    return MatchOutput(
+        model,
+        pairs,
+        clusters,
+        queue,
+        charts,
+        summary,
+        hashes,
+        tf_tables,
+        tf_source,
+        clustering_state,
+    )
+
+
+def _clustering_base(plan: _Plan) -> tuple[ClusteringState | None, str | None]:
+    """The base run's clustering to keep untouched components of (incremental path only),
+    or why there is none to keep."""
+    if plan.base is None or plan.changes is None:
+        return None, None
+    try:
+        return load_clustering_base(plan.base.match_dir), None
+    except BaseUnusable as exc:
+        logger.info("clustering every component afresh: %s", exc)
+        return None, str(exc)
 
 
 def _plan(

@@ -174,9 +174,12 @@ def test_incremental_match_equals_a_full_rebuild_with_the_same_model(
     assert full.incremental.path == "full"
     assert full.incremental.reason == "a full rebuild was asked for"
 
-    assert partition(read(copy, NEXT_RUN, "clusters.parquet")) == partition(
-        read(copy, FULL_RUN, "clusters.parquet")
-    )
+    # The same clusters with the same ids and probabilities, most of them kept from the base.
+    assert read(copy, NEXT_RUN, "clusters.parquet").equals(read(copy, FULL_RUN, "clusters.parquet"))
+    assert incremental.incremental.components_kept > incremental.incremental.components_reclustered
+    assert full.incremental.components_kept == 0
+    for figure in ("clusters", "links_refused", "contradictions", "largest_cluster"):
+        assert getattr(incremental, figure) == getattr(full, figure), figure
     inc_pairs = read(copy, NEXT_RUN, "pairs.parquet")
     full_pairs = read(copy, FULL_RUN, "pairs.parquet")
     both = inc_pairs.join(
@@ -317,6 +320,12 @@ def test_steward_decisions_apply_on_the_incremental_path(base: Base, copy: Wareh
     assert cluster[singles[0]] == cluster[singles[1]]
     assert outcome.cannot_links_applied == 1
     assert outcome.must_links_applied == 1
+    write_staged(copy, FULL_RUN, staged)
+    full = match(
+        config, FULL_RUN, model_path=copy.match_dir(BASE_RUN) / "model.json", full_rebuild=True
+    )
+    assert read(copy, NEXT_RUN, "clusters.parquet").equals(read(copy, FULL_RUN, "clusters.parquet"))
+    assert outcome.links_refused == full.links_refused
 
 
 def test_without_a_complete_previous_match_the_full_path_runs(base: Base, copy: Warehouse) -> None:

@@ -24,9 +24,17 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow.parquet as pq
 
+from matching.clustering import ClusteringState
 from matching.errors import ConflictingDecisionsError, MatchingInputError
 from matching.features import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-from matching.incremental import FEATURES_FILE, MODEL_FILE, PAIRS_FILE, RESULT_FILE, TF_DIR
+from matching.incremental import (
+    CLUSTERING_DIR,
+    FEATURES_FILE,
+    MODEL_FILE,
+    PAIRS_FILE,
+    RESULT_FILE,
+    TF_DIR,
+)
 from matching.matcher import MatchOutput, MatchSummary, match_records
 from pipelines.errors import GoldenError, StageInputError
 from pipelines.schema import CANONICAL_FIELDS
@@ -104,6 +112,7 @@ def match(
         "review_queue": out_dir / "review_queue.parquet",
         "features": out_dir / FEATURES_FILE,
         "tf": out_dir / TF_DIR,
+        "clustering": out_dir / CLUSTERING_DIR,
     }
     # A rerun for the same run id may be about to overwrite the base it read: result.json
     # goes first, so an interrupted rewrite leaves an incomplete folder, never a mixed one.
@@ -124,6 +133,7 @@ def match(
     else:
         paths["features"].unlink(missing_ok=True)
     _write_tf_tables(paths["tf"], output.tf_tables, output.tf_source)
+    _write_clustering_state(paths["clustering"], output.clustering_state)
     charts_dir = out_dir / "charts"
     chart_paths = _write_charts(charts_dir, output.charts)
 
@@ -190,6 +200,22 @@ def _write_tf_tables(
         written.add(target)
     for stale in set(folder.glob("*.parquet")) - written:
         stale.unlink()
+
+
+def _write_clustering_state(folder: Path, state: ClusteringState | None) -> None:
+    """Write what the next run needs to keep untouched components' clusters; without a state
+    (nothing was matched) remove any a previous attempt left, so none is trusted."""
+    if state is None:
+        if folder.is_dir():
+            for stale in folder.iterdir():
+                stale.unlink()
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("decisions", "components", "stats"):
+        frame: pl.DataFrame = getattr(state, name)
+        with atomic_path(folder / f"{name}.parquet") as tmp:
+            frame.write_parquet(tmp)
+    write_json(folder / "settings.json", state.settings)
 
 
 def _read_staged(path: Path) -> pl.DataFrame:
