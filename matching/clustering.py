@@ -272,8 +272,13 @@ def _record_keys(records: pl.DataFrame) -> tuple[pl.Series, np.ndarray]:
 
 
 def _indices(keys: pl.Series, named: pl.Series) -> pl.Series:
-    """Each key of ``named`` as its index among the sorted ``keys`` (null when absent)."""
-    return named.cast(pl.Enum(keys), strict=False).to_physical().cast(pl.Int64)
+    """Each key of ``named`` as its index among the sorted ``keys`` (null when absent): a
+    binary search, far cheaper than a hash join on a million keys."""
+    if keys.len() == 0:
+        return pl.Series([None] * named.len(), dtype=pl.Int64)
+    found = keys.search_sorted(named, side="left").cast(pl.Int64).clip(0, keys.len() - 1)
+    hit = keys.gather(found) == named
+    return found.set(~hit.fill_null(False), None)  # type: ignore[arg-type]
 
 
 def _edges(pairs: pl.DataFrame, keys: pl.Series, threshold: float) -> pl.DataFrame:

@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import polars as pl
 from splink import Linker
+from splink.internals.blocking import BlockingRule, blocking_rule_to_obj
 from splink.internals.splink_dataframe import SplinkDataFrame
 from splink.internals.unique_id_concat import _composite_unique_id_from_nodes_sql
 
@@ -293,6 +294,59 @@ def collect_tf_tables(linker: Linker, engine: Engine, model: dict[str, Any]) -> 
         column: engine.to_polars(linker.table_management.compute_tf_table(column))
         for column in tf_columns(model)
     }
+
+
+def scoring_subset(
+    features: pl.DataFrame, model: dict[str, Any], to_score: pl.Series
+) -> pl.DataFrame:
+    """The records a pair with a record of ``to_score`` can be blocked with: those records
+    and every record that shares all the columns of one blocking rule with one of them.
+
+    Scoring needs no other record (a pair's score depends on its two rows, the model and the
+    frozen term-frequency tables), so Splink works on this subset rather than on every
+    record. When a rule is not plain equality of columns (a function of a column, a filter,
+    an exploded array), the records it can pair cannot be told in advance, and every record
+    is returned."""
+    rules = model.get("blocking_rules_to_generate_predictions", [])
+    column_sets = [_equality_columns(rule, features.columns) for rule in rules]
+    if not rules or any(columns is None for columns in column_sets):
+        logger.info("a blocking rule is not plain column equality: blocking against every record")
+        return features
+    scored = features.filter(pl.col("record_key").is_in(to_score.implode()))
+    found = [scored.select("record_key")]
+    for columns in column_sets:
+        assert columns is not None
+        keys = scored.select(columns).drop_nulls().unique()
+        found.append(features.join(keys, on=columns, how="semi").select("record_key"))
+    wanted = pl.concat(found).unique()
+    subset = features.join(wanted, on="record_key", how="semi")
+    logger.info(
+        "%d record(s) to score share a blocking key with %d record(s) in all",
+        scored.height,
+        subset.height,
+    )
+    return subset
+
+
+def _equality_columns(rule: dict[str, Any] | str, columns: list[str]) -> list[str] | None:
+    """The columns a blocking rule joins on when it is exactly ``l.c = r.c AND ...`` for
+    columns ``c`` of ``columns``; None for any other rule."""
+    try:
+        parsed = (
+            BlockingRule(rule, "duckdb") if isinstance(rule, str) else blocking_rule_to_obj(rule)  # type: ignore[arg-type]
+        )
+        if type(parsed) is not BlockingRule or parsed._filter_conditions not in ("", "TRUE"):
+            return None
+        pairs = parsed._equi_join_conditions
+    except Exception:  # noqa: BLE001 - any rule Splink's parser cannot split is not plain
+        return None
+    names = []
+    for left, right in pairs:
+        name = left.strip('"`')
+        if left != right or name not in columns:
+            return None
+        names.append(name)
+    return names or None
 
 
 def score_changed_pairs(

@@ -46,6 +46,7 @@ from matching.incremental import (
     reused_pairs,
     score_changed_pairs,
     scoring_settings,
+    scoring_subset,
     settings_differences,
     tf_columns,
 )
@@ -200,12 +201,16 @@ def match_records(
     with open_engine(config, work_dir) as engine:
         reused = None
         if plan.base is not None and plan.changes is not None:
-            linker = _linker(engine, features, plan.base.model, plan.base.model_path)
+            # Splink sees only the records a changed pair can be made of, not every record.
+            subset = scoring_subset(features, plan.base.model, plan.changes.to_score)
+            linker = _linker(
+                engine, subset, plan.base.model, plan.base.model_path, sources=list(by_source)
+            )
             register_tf_tables(linker, engine, plan.base.tf_tables)
             training = _report_of(linker)
             clock.lap("load")
             reused = reused_pairs(plan.base, plan.changes.touched)
-            scores = score_changed_pairs(linker, engine, config, features, plan.changes.to_score)
+            scores = score_changed_pairs(linker, engine, config, subset, plan.changes.to_score)
             pairs = pl.concat([reused, scores.pairs.select(reused.columns)])
         else:
             model = _read_model(model_path) if model_path is not None else None
@@ -470,11 +475,17 @@ def _read_model(path: Path) -> dict[str, Any]:
 
 
 def _linker(
-    engine: Engine, features: pl.DataFrame, model: dict[str, Any] | None, origin: Path | None
+    engine: Engine,
+    features: pl.DataFrame,
+    model: dict[str, Any] | None,
+    origin: Path | None,
+    sources: list[str] | None = None,
 ) -> Linker:
-    """A linker over every record, one input per source: untrained when ``model`` is None,
-    else with that saved model (read from ``origin``, named in errors)."""
-    sources = sorted(features["source_system"].unique().to_list())
+    """A linker over ``features``, one input per source (``sources``, by default those of
+    ``features``; a source without records gets an empty input, so the link type stays
+    that of the whole run): untrained when ``model`` is None, else with that saved model (read
+    from ``origin``, named in errors)."""
+    sources = sorted(sources or features["source_system"].unique().to_list())
     inputs = [
         engine.register(features.filter(pl.col("source_system") == source), source)
         for source in sources
