@@ -151,14 +151,19 @@ def _check(records: pl.DataFrame) -> None:
             f"the staged records lack the column(s) {missing} that matching reads; "
             "they are written by the standardise stage (see pipelines/schema.py)"
         )
-    unnamed = records.with_row_index("row").filter(
-        pl.col("record_key").is_null() | pl.col("source_system").is_null()
-    )
+    if not (records["record_key"].null_count() or records["source_system"].null_count()):
+        unnamed = records.clear()
+    else:
+        unnamed = records.with_row_index("row").filter(
+            pl.col("record_key").is_null() | pl.col("source_system").is_null()
+        )
     if unnamed.height:
         raise MatchingInputError(
             f"{unnamed.height} staged record(s) have no record_key or source_system "
             f"(first at row {unnamed['row'][0]})"
         )
+    if records["record_key"].n_unique() == records.height:
+        return
     duplicated = records.filter(pl.col("record_key").is_duplicated())["record_key"]
     if duplicated.len():
         sample = sorted(set(duplicated.to_list()))[:5]
@@ -182,22 +187,26 @@ def _capped(frame: pl.DataFrame, keys: list[str], max_key_frequency: int) -> pl.
     """Null each blocking key where its value is shared by more than ``max_key_frequency``
     records: such a value identifies nobody, and blocking on it alone would compare every pair
     of a crowd. The records are still found through the other rules."""
-    counted = frame.with_columns(pl.len().over(k).alias(f"_n_{k}") for k in keys)
-    crowded = counted.select(
-        ((pl.col(k).is_not_null()) & (pl.col(f"_n_{k}") > max_key_frequency)).sum().alias(k)
-        for k in keys
-    ).row(0, named=True)
-    for key, records in crowded.items():
-        if records:
+    crowded = {}
+    for key in keys:
+        counts = (
+            frame.group_by(key)
+            .len()
+            .filter(pl.col(key).is_not_null() & (pl.col("len") > max_key_frequency))
+        )
+        crowded[key] = counts[key]
+        if counts.height:
             logger.info(
                 "blocking on %s skips %d record(s) whose value more than %d records share",
                 key,
-                records,
+                int(counts["len"].sum()),
                 max_key_frequency,
             )
-    return counted.with_columns(
-        pl.when(pl.col(f"_n_{k}") <= max_key_frequency).then(pl.col(k)).alias(k) for k in keys
-    ).drop(f"_n_{k}" for k in keys)
+    return frame.with_columns(
+        pl.when(pl.col(k).is_in(values.implode())).then(None).otherwise(pl.col(k)).alias(k)
+        for k, values in crowded.items()
+        if values.len()
+    )
 
 
 def _script(column: str) -> pl.Expr:
