@@ -14,9 +14,10 @@ three times on day 2's staged records, each in its own run id:
 - *full, trained*: ``full_rebuild`` without a model (what a rebuild costs; skipped with
   ``--no-trained-rebuild``).
 
-Prints each run's stage wall time (``run_stage`` seconds, reading and writing included), the
-matcher's own laps, the pairs it scored and reused, and whether the incremental clusters equal
-the full rebuild's. Nothing is asserted; the machine is shared, so read the times beside each
+Prints each run's stage wall time (``run_stage`` seconds, reading and writing included) with the
+1-minute load average after it, the matcher's own laps, the pairs it scored and reused, the
+components whose clusters it kept or rebuilt, and whether the incremental clusters equal the
+full rebuild's (as a partition, and to the cluster ids and probabilities). Nothing is asserted; the machine is shared, so read the times beside each
 other rather than alone.
 """
 
@@ -26,6 +27,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -66,6 +68,8 @@ def _timed_match(config: Any, run_id: str, **options: Any) -> dict[str, Any]:
     clock = time.perf_counter()
     result = run_stage("match", config, run_id, **options)
     result["wall_seconds"] = round(time.perf_counter() - clock, 2)
+    # The machine is shared: the 1-minute load average says how busy it was meanwhile.
+    result["load_average"] = round(os.getloadavg()[0], 1)
     return result
 
 
@@ -80,7 +84,9 @@ def _line(label: str, result: dict[str, Any]) -> str:
     return (
         f"{label:<22} {result['wall_seconds']:>7.1f} s  path={report['path']:<11} "
         f"scored={report['pairs_scored_anew']:>10,}  reused={report['pairs_reused']:>9,}  "
-        f"kept={result['pairs_kept']:>9,}  [{laps}]"
+        f"kept={result['pairs_kept']:>9,}  components kept={report.get('components_kept', 0):,} "
+        f"reclustered={report.get('components_reclustered', 0):,}  [{laps}]  "
+        f"load {result['load_average']}"
     )
 
 
@@ -117,6 +123,9 @@ def run(records: int, fraction: float, work: Path, trained_rebuild: bool = True)
     equal = _partition(warehouse.match_dir(DAY_2) / "clusters.parquet") == _partition(
         warehouse.match_dir(DAY_2_FULL_SAME_MODEL) / "clusters.parquet"
     )
+    identical = pl.read_parquet(warehouse.match_dir(DAY_2) / "clusters.parquet").equals(
+        pl.read_parquet(warehouse.match_dir(DAY_2_FULL_SAME_MODEL) / "clusters.parquet")
+    )
     report = incremental["incremental"]
     print(f"records: day 1 {day_1['records']:,}, day 2 {incremental['records']:,}")
     print(
@@ -130,12 +139,14 @@ def run(records: int, fraction: float, work: Path, trained_rebuild: bool = True)
     if trained is not None:
         print(_line("day 2 full, trained", trained))
     print(f"incremental clusters == full rebuild with the same model: {equal}")
+    print(f"... with the same cluster ids and probabilities: {identical}")
     return {
         "day_1": day_1,
         "incremental": incremental,
         "full_same_model": same_model,
         "full_trained": trained,
         "clusters_equal": equal,
+        "clusters_identical": identical,
     }
 
 
