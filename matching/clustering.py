@@ -45,9 +45,9 @@ logger = logging.getLogger(__name__)
 
 CLUSTER_SCHEMA = {"record_key": pl.String, "cluster_id": pl.String, "match_probability": pl.Float64}
 
-COMPONENTS_SCHEMA = {"record_key": pl.String, "component": pl.String}
-"""Members of the components clustering checked (``ClusteringState.components``); a component
-is named by its smallest record key."""
+COMPONENTS_SCHEMA = {"record_key": pl.String, "component": pl.String, "cluster_id": pl.String}
+"""Members of the components clustering checked (``ClusteringState.components``): a component
+is named by its smallest record key; ``cluster_id`` is the record's cluster in that run."""
 STATS_SCHEMA = {"component": pl.String, "stat": pl.String, "value": pl.Int64}
 """What clustering found in each checked component, one row per non-zero figure."""
 DECISIONS_SCHEMA = {"kind": pl.String, "record_key_l": pl.String, "record_key_r": pl.String}
@@ -91,12 +91,11 @@ class ClusteringState:
     decisions: pl.DataFrame
     """``DECISIONS_SCHEMA``: the must-links and cannot-links the run clustered with."""
     components: pl.DataFrame
-    """``COMPONENTS_SCHEMA``: each record of a component that pass 2 checked, and its name."""
+    """``COMPONENTS_SCHEMA``: each record of a component that pass 2 checked, the component's
+    name and the record's cluster (what a later run keeps)."""
     stats: pl.DataFrame
     """``STATS_SCHEMA``: per checked component, contradictions found (in total and per
     identity field), links refused, clusters split off and cannot-links applied."""
-    clusters: pl.DataFrame | None = None
-    """The run's ``record_key``/``cluster_id`` (only needed of a base)."""
 
 
 def clustering_settings(threshold: float, contradictions: Mapping[str, str]) -> dict[str, Any]:
@@ -205,13 +204,14 @@ def cluster_with_state(
         ]
     )
     kept = pl.DataFrame(schema={"comp": pl.Int64, "component": pl.String})
+    kept_members = pl.DataFrame(schema={"idx": pl.Int64, "cluster_id": pl.String})
     if base is not None and base.settings != settings:
         logger.info(
             "clustering settings changed since the base %s: clustering every component",
             base.settings,
         )
     elif base is not None:
-        kept = _kept_components(checked_frame, base, touched, decisions)
+        kept, kept_members = _kept_components(checked_frame, base, touched, decisions)
     report.components_kept = kept.height
     report.components_reclustered = int(checked.sum()) - kept.height
 
@@ -239,7 +239,7 @@ def cluster_with_state(
             components, to_rebuild, edges, must, steward_apart, separated, keys, names, stats
         )
     if kept.height:
-        final = _keep(final, checked_frame, kept, base)
+        final = _keep(final, kept_members)
         stats.append(base.stats.join(kept.select("component"), on="component", how="semi"))
     stats_frame = pl.concat([s.cast(STATS_SCHEMA) for s in stats])  # type: ignore[arg-type]
     _report_stats(stats_frame, list(contradictions), report)
@@ -249,7 +249,9 @@ def cluster_with_state(
         settings=settings,
         decisions=decisions,
         components=checked_frame.select(
-            "record_key", names.gather(checked_frame["comp"]).alias("component")
+            "record_key",
+            names.gather(checked_frame["comp"]).alias("component"),
+            clusters["cluster_id"].gather(order[checked_frame["idx"].to_numpy()]),
         ),
         stats=stats_frame.sort("component", "stat"),
     )
@@ -368,10 +370,11 @@ def _kept_components(
     base: ClusteringState,
     touched: pl.Series | None,
     decisions: pl.DataFrame,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The checked components (``comp``, and ``component``, their name) whose records are
     exactly the records of one of the base's checked components, none touched, and no
-    decision about any of them added or revoked since the base."""
+    decision about any of them added or revoked since the base; and those components' records
+    (``idx``, and ``cluster_id``, their cluster in the base run)."""
     changed = pl.concat(
         [
             decisions.join(base.decisions, on=list(DECISIONS_SCHEMA), how="anti"),
@@ -386,10 +389,11 @@ def _kept_components(
         ]
     ).implode()
     base_sizes = base.components.group_by("component").agg(pl.len().alias("base_size"))
-    return (
-        checked.join(base.components, on="record_key", how="left")
-        .with_columns(pl.col("record_key").is_in(dirty).alias("dirty"))
-        .group_by("comp")
+    members = checked.join(base.components, on="record_key", how="left").with_columns(
+        pl.col("record_key").is_in(dirty).alias("dirty")
+    )
+    kept = (
+        members.group_by("comp")
         .agg(
             pl.len().alias("size"),
             pl.col("component").count().alias("in_base"),
@@ -406,22 +410,14 @@ def _kept_components(
         )
         .select("comp", "component")
     )
+    return kept, members.join(kept, on="comp", how="semi").select("idx", "cluster_id")
 
 
-def _keep(
-    labels: np.ndarray, checked: pl.DataFrame, kept: pl.DataFrame, base: ClusteringState
-) -> np.ndarray:
-    """Give the records of the kept components the base run's clusters."""
-    if base.clusters is None:
-        raise ValueError("a clustering base needs its clusters")
-    members = checked.join(kept.select("comp"), on="comp", how="semi").join(
-        base.clusters.select("record_key", "cluster_id"), on="record_key", how="left"
-    )
-    if members["cluster_id"].null_count():
-        raise ValueError("the base clusters lack records of its own components")
-    codes = members["cluster_id"].cast(pl.Categorical).to_physical().to_numpy()
+def _keep(labels: np.ndarray, kept: pl.DataFrame) -> np.ndarray:
+    """Give the records of the kept components (``idx``, ``cluster_id``) the base's clusters."""
+    codes = kept["cluster_id"].cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
     out = labels.copy()
-    out[members["idx"].to_numpy()] = int(labels.max()) + 1 + codes.astype(np.int64)
+    out[kept["idx"].to_numpy()] = int(labels.max()) + 1 + codes
     return out
 
 

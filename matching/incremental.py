@@ -56,7 +56,6 @@ TF_DIR: Final = "tf"
 RESULT_FILE: Final = "result.json"
 MODEL_FILE: Final = "model.json"
 PAIRS_FILE: Final = "pairs.parquet"
-CLUSTERS_FILE: Final = "clusters.parquet"
 CLUSTERING_DIR: Final = "clustering"
 """Folder of a match run's clustering state (:class:`matching.clustering.ClusteringState`):
 ``settings.json``, ``decisions.parquet``, ``components.parquet`` and ``stats.parquet``."""
@@ -220,8 +219,8 @@ def load_base(match_dir: Path) -> BaseMatch:
 
 
 def load_clustering_base(match_dir: Path) -> ClusteringState:
-    """The clustering state a run saved (and its clusters), for the next run to keep the
-    clusters of untouched components; raises :class:`BaseUnusable` naming what is missing."""
+    """The clustering state a run saved, for the next run to keep the clusters of untouched
+    components; raises :class:`BaseUnusable` naming what is missing."""
     folder = match_dir / CLUSTERING_DIR
     try:
         settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
@@ -233,7 +232,6 @@ def load_clustering_base(match_dir: Path) -> ClusteringState:
                 ("stats", STATS_SCHEMA),
             )
         }
-        clusters = pl.read_parquet(match_dir / CLUSTERS_FILE, columns=["record_key", "cluster_id"])
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, pl.exceptions.PolarsError) as exc:
         raise BaseUnusable(f"{folder}: {exc}") from None
     for name, frame in frames.items():
@@ -242,7 +240,7 @@ def load_clustering_base(match_dir: Path) -> ClusteringState:
         )
         if list(frame.columns) != list(expected):
             raise BaseUnusable(f"{folder / name}.parquet has columns {frame.columns}")
-    return ClusteringState(settings=settings, clusters=clusters, **frames)
+    return ClusteringState(settings=settings, **frames)
 
 
 def detect_changes(current: pl.DataFrame, base: pl.DataFrame) -> Changes:
