@@ -39,6 +39,7 @@ class AlertsConfig(StrictModel):
     on_failure: list[Literal["log", "email", "slack"]] = Field(default_factory=lambda: ["log"])
     """Where failure alerts go: ``log``, ``email``, ``slack``."""
     email_to: list[str] = Field(default_factory=list)
+    """Recipients of ``email`` alerts; the relay is ``GOLDEN_SMTP_HOST``/``GOLDEN_SMTP_PORT``."""
     slack_webhook_env: str | None = None
     """Environment variable holding the Slack incoming-webhook URL."""
 
