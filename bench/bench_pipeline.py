@@ -643,7 +643,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--spark-memory",
         help="Spark driver memory for --spark (matching.spark_driver_memory; default: the "
-        "config's). Local mode runs everything in the driver: 2g runs out at 100,000 records.",
+        "config's). Local mode runs everything in the driver JVM (see docs/scaling.md).",
     )
     parser.add_argument("--no-incremental", action="store_true", help="Skip the 1%% rerun.")
     parser.add_argument(
