@@ -45,10 +45,17 @@ logger = logging.getLogger(__name__)
 
 CLUSTER_SCHEMA = {"record_key": pl.String, "cluster_id": pl.String, "match_probability": pl.Float64}
 
-COMPONENTS_SCHEMA = {"record_key": pl.String, "component": pl.String, "cluster_id": pl.String}
-"""Members of the components clustering checked (``ClusteringState.components``): a component
-is named by its smallest record key; ``cluster_id`` is the record's cluster in that run."""
-STATS_SCHEMA = {"component": pl.String, "stat": pl.String, "value": pl.Int64}
+COMPONENTS_SCHEMA = {
+    "record_key": pl.String,
+    "component": pl.Int64,
+    "size": pl.Int64,
+    "cluster_id": pl.String,
+}
+"""Members of the components clustering checked (``ClusteringState.components``): the
+component's run-local number and its number of records, and the record's cluster. The size is
+kept beside the rows so that a component that lost a row without the run being told (an
+erasure drops records from every file) is never mistaken for an untouched one."""
+STATS_SCHEMA = {"component": pl.Int64, "stat": pl.String, "value": pl.Int64}
 """What clustering found in each checked component, one row per non-zero figure."""
 DECISIONS_SCHEMA = {"kind": pl.String, "record_key_l": pl.String, "record_key_r": pl.String}
 """Steward decisions a run clustered with, each pair ordered (smaller key on the left)."""
@@ -203,7 +210,7 @@ def cluster_with_state(
             pl.Series("idx", in_checked),
         ]
     )
-    kept = pl.DataFrame(schema={"comp": pl.Int64, "component": pl.String})
+    kept = pl.DataFrame(schema={"comp": pl.Int64, "component": pl.Int64})
     kept_members = pl.DataFrame(schema={"idx": pl.Int64, "cluster_id": pl.String})
     if base is not None and base.settings != settings:
         logger.info(
@@ -218,7 +225,9 @@ def cluster_with_state(
     # Pass 2, on the checked components not kept: which hold a pair that must be apart?
     active = checked.copy()
     active[kept["comp"].to_numpy()] = False
-    names = keys.gather(first)
+    # Run-local component numbers (never a record key: the state must not keep a key that an
+    # erasure removed from the rows).
+    names = pl.Series("component", first)
     stats: list[pl.DataFrame] = []
     separated = _contradicting_pairs(
         records, order, components, active & (sizes > 2), contradictions, names, stats
@@ -240,7 +249,9 @@ def cluster_with_state(
         )
     if kept.height:
         final = _keep(final, kept_members)
-        stats.append(base.stats.join(kept.select("component"), on="component", how="semi"))
+        carried = base.stats.join(kept, on="component")
+        carried = carried.with_columns(names.gather(carried["comp"]).alias("component"))
+        stats.append(carried.select(list(STATS_SCHEMA)))
     stats_frame = pl.concat([s.cast(STATS_SCHEMA) for s in stats])  # type: ignore[arg-type]
     _report_stats(stats_frame, list(contradictions), report)
 
@@ -251,6 +262,7 @@ def cluster_with_state(
         components=checked_frame.select(
             "record_key",
             names.gather(checked_frame["comp"]).alias("component"),
+            pl.Series("size", sizes[checked_frame["comp"].to_numpy()]),
             clusters["cluster_id"].gather(order[checked_frame["idx"].to_numpy()]),
         ),
         stats=stats_frame.sort("component", "stat"),
@@ -388,8 +400,10 @@ def _kept_components(
             changed["record_key_r"],
         ]
     ).implode()
-    base_sizes = base.components.group_by("component").agg(pl.len().alias("base_size"))
-    members = checked.join(base.components, on="record_key", how="left").with_columns(
+    base_sizes = base.components.group_by("component").agg(
+        pl.len().alias("base_rows"), pl.col("size").first().alias("base_size")
+    )
+    members = checked.join(base.components.drop("size"), on="record_key", how="left").with_columns(
         pl.col("record_key").is_in(dirty).alias("dirty")
     )
     kept = (
@@ -406,6 +420,7 @@ def _kept_components(
             (pl.col("in_base") == pl.col("size"))
             & (pl.col("names") == 1)
             & (pl.col("base_size") == pl.col("size"))
+            & (pl.col("base_rows") == pl.col("size"))
             & ~pl.col("dirty")
         )
         .select("comp", "component")

@@ -221,3 +221,18 @@ def test_random_changes_cluster_incrementally_exactly_as_from_scratch(seed: int)
         cannot=cannot,
     )
     assert report.components_kept > 0
+
+
+def test_a_record_erased_from_the_saved_state_is_not_mistaken_for_an_untouched_component() -> None:
+    """Erasure drops a record's rows from every file, the state and the feature hashes
+    included, so the next run is not told it left; its component must still be rebuilt."""
+    records = RECORDS | {"a4": "anne"}  # a4 contradicts a1..a3 and splits their cluster
+    links = [*LINKS, ("a3", "a4", 0.99)]
+    base = base_run(frame(records), pairs(links))
+    base.components = base.components.filter(pl.col("record_key") != "a4")
+    base.decisions = base.decisions.filter(pl.col("record_key_l") != "a4")
+    assert "a4" not in base.components["record_key"].to_list()
+    report = assert_incremental_equals_full(base, frame(RECORDS), pairs(LINKS), touched=[])
+    assert report.components_kept == 2
+    assert report.components_reclustered == 1
+    assert base.components["component"].dtype == pl.Int64  # numbers, never a record key
