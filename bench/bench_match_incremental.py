@@ -17,8 +17,8 @@ three times on day 2's staged records, each in its own run id:
 Prints each run's stage wall time (``run_stage`` seconds, reading and writing included) with the
 1-minute load average after it, the matcher's own laps, the pairs it scored and reused, the
 components whose clusters it kept or rebuilt, and whether the incremental clusters equal the
-full rebuild's (as a partition, and to the cluster ids and probabilities). Nothing is asserted; the machine is shared, so read the times beside each
-other rather than alone.
+full rebuild's (as a partition, and to the cluster ids and probabilities). Nothing is asserted;
+the machine is shared, so read the times beside each other rather than alone.
 """
 
 from __future__ import annotations
