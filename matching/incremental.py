@@ -44,21 +44,19 @@ from matching.clustering import (
 from matching.config import MatchingConfig
 from matching.engine import Engine
 from matching.features import FEATURES_VERSION
+from matching.layout import (
+    CLUSTERING_DIR,
+    FEATURES_FILE,
+    MODEL_FILE,
+    PAIRS_FILE,
+    RESULT_FILE,
+    TF_DIR,
+)
 from matching.scoring import Scores, slim_pairs_sql
 from matching.settings import settings_creator
 
 logger = logging.getLogger(__name__)
 
-FEATURES_FILE: Final = "features.parquet"
-"""Per-record feature hashes of a match run (``record_key``, ``feature_hash``)."""
-TF_DIR: Final = "tf"
-"""Folder of a match run's term-frequency tables, one ``<column>.parquet`` per column."""
-RESULT_FILE: Final = "result.json"
-MODEL_FILE: Final = "model.json"
-PAIRS_FILE: Final = "pairs.parquet"
-CLUSTERING_DIR: Final = "clustering"
-"""Folder of a match run's clustering state (:class:`matching.clustering.ClusteringState`):
-``settings.json``, ``decisions.parquet``, ``components.parquet`` and ``stats.parquet``."""
 
 FEATURE_HASH_SCHEME: Final = f"polars-{pl.__version__}-hash_rows-v1"
 """How ``feature_hash`` is computed. Polars does not promise the same row hash across its

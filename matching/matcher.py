@@ -32,7 +32,6 @@ from matching.engine import Engine, open_engine
 from matching.errors import MatchingInputError
 from matching.features import matching_frame
 from matching.incremental import (
-    TF_DIR,
     BaseMatch,
     BaseUnusable,
     Changes,
@@ -50,6 +49,7 @@ from matching.incremental import (
     settings_differences,
     tf_columns,
 )
+from matching.layout import TF_DIR
 from matching.review import review_queue
 from matching.scoring import score_pairs
 from matching.settings import (

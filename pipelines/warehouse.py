@@ -90,6 +90,11 @@ class Warehouse:
     def accepted(self, run_id: str, source: str) -> Path:
         return self.run(run_id) / "validated" / source / "accepted.parquet"
 
+    def row_verdicts(self, run_id: str, source: str) -> Path:
+        """Per-row verdicts a later run's source validation reuses
+        (:mod:`pipelines.validate.incremental`)."""
+        return self.accepted(run_id, source).with_name("row_verdicts.parquet")
+
     def quarantine(self, run_id: str, suite: str) -> Path:
         return self.run(run_id) / "quarantine" / f"{suite}.parquet"
 

@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.config import PipelineConfig, load_config
 from pipelines.validate import validate_source
-from pipelines.validate.incremental import marker_path, verdicts_path
+from pipelines.validate.incremental import marker_path
 from pipelines.validate.stage import SuiteResult
 from pipelines.warehouse import Warehouse
 
@@ -271,7 +271,7 @@ def test_a_run_without_its_commit_marker_is_not_reused(tmp_path: Path) -> None:
     result = validate_source(config, RUN_3, "crm")
 
     assert result.reused_from == RUN_1
-    assert verdicts_path(warehouse, RUN_3, "crm").is_file()
+    assert warehouse.row_verdicts(RUN_3, "crm").is_file()
     assert marker_path(warehouse, RUN_3, "crm").is_file()
 
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from matching.decisions import DecisionError, DecisionStore
 from matching.ids import GoldenIdFactory, IdAssignmentError, assign_golden_ids
+from matching.layout import CLUSTERS_FILE
 from pipelines.errors import StageInputError
 from pipelines.golden.pins import resolve_pins
 from pipelines.golden.survivorship import RECORD_COLUMNS, survive
@@ -96,7 +97,7 @@ def build_golden(
     """
     warehouse = Warehouse(config.warehouse.path)
     staged_path = warehouse.require(warehouse.staged_accepted(run_id), "validate_staged")
-    clusters_path = warehouse.require(warehouse.match_dir(run_id) / "clusters.parquet", "match")
+    clusters_path = warehouse.require(warehouse.match_dir(run_id) / CLUSTERS_FILE, "match")
     out_dir = warehouse.golden_dir(run_id)
 
     staged = _read(staged_path, STAGED_COLUMNS)

@@ -27,12 +27,14 @@ import pyarrow.parquet as pq
 from matching.clustering import ClusteringState
 from matching.errors import ConflictingDecisionsError, MatchingInputError
 from matching.features import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-from matching.incremental import (
+from matching.layout import (
     CLUSTERING_DIR,
+    CLUSTERS_FILE,
     FEATURES_FILE,
     MODEL_FILE,
     PAIRS_FILE,
     RESULT_FILE,
+    REVIEW_QUEUE_FILE,
     TF_DIR,
 )
 from matching.matcher import MatchOutput, MatchSummary, match_records
@@ -112,8 +114,8 @@ def match(
     paths = {
         "model": out_dir / MODEL_FILE,
         "pairs": out_dir / PAIRS_FILE,
-        "clusters": out_dir / "clusters.parquet",
-        "review_queue": out_dir / "review_queue.parquet",
+        "clusters": out_dir / CLUSTERS_FILE,
+        "review_queue": out_dir / REVIEW_QUEUE_FILE,
         "features": out_dir / FEATURES_FILE,
         "tf": out_dir / TF_DIR,
         "clustering": out_dir / CLUSTERING_DIR,

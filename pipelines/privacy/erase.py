@@ -47,15 +47,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from matching.layout import TF_DIR
 from pipelines.errors import PrivacyError
 from pipelines.warehouse import Warehouse, atomic_path
-
-TF_DIR = "tf"
-"""A run's term-frequency tables under its match folder (``matching.incremental.TF_DIR``; not
-imported, to keep Splink out of the privacy commands' start-up)."""
-VERDICTS_FILE = "row_verdicts.parquet"
-"""Per-row validation verdicts beside each source's accepted rows
-(``pipelines.validate.incremental``)."""
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -473,9 +467,12 @@ def _drop_keyless_caches(warehouse: Warehouse, run_id: str) -> int:
     if tf.is_dir():
         deleted += sum(1 for p in tf.rglob("*") if p.is_file())
         shutil.rmtree(tf)
-    for verdicts in warehouse.run(run_id).glob(f"validated/*/{VERDICTS_FILE}"):
-        verdicts.unlink()
-        deleted += 1
+    validated = warehouse.run(run_id) / "validated"
+    sources = sorted(p.name for p in validated.iterdir()) if validated.is_dir() else []
+    for verdicts in (warehouse.row_verdicts(run_id, source) for source in sources):
+        if verdicts.is_file():
+            verdicts.unlink()
+            deleted += 1
     return deleted
 
 

@@ -59,10 +59,6 @@ _CODE_FILES = ("pipelines/schema.py", "pipelines/ingest/mapping.py")
 _ROW = "__golden_position__"
 
 
-def verdicts_path(warehouse: Warehouse, run_id: str, source: str) -> Path:
-    return warehouse.accepted(run_id, source).with_name("row_verdicts.parquet")
-
-
 def marker_path(warehouse: Warehouse, run_id: str, source: str) -> Path:
     return warehouse.accepted(run_id, source).with_name("incremental.json")
 
@@ -113,7 +109,7 @@ def find_previous(warehouse: Warehouse, run_id: str, source: str) -> Previous | 
     """The latest run before ``run_id`` whose validation of ``source`` completed."""
     for earlier in reversed([r for r in warehouse.run_ids() if r < run_id]):
         marker = marker_path(warehouse, earlier, source)
-        verdicts = verdicts_path(warehouse, earlier, source)
+        verdicts = warehouse.row_verdicts(earlier, source)
         if not (marker.is_file() and verdicts.is_file()):
             continue
         try:
@@ -249,7 +245,7 @@ def write_verdicts(
     verdicts: dict[str, np.ndarray],
 ) -> Path:
     """The verdicts of this run, row for row with its hashes; the marker comes last."""
-    target = verdicts_path(warehouse, run_id, source)
+    target = warehouse.row_verdicts(run_id, source)
     table = hashes.select(HASH_COLUMNS).with_columns(
         pl.Series(name, mask, dtype=pl.Boolean) for name, mask in verdicts.items()
     )
