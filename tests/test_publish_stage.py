@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -96,6 +97,18 @@ def test_publish_writes_every_table_typed_documented_and_checksummed(warehouse: 
     registry = warehouse.golden_dir(RUN1) / "id_registry.parquet"
     assert warehouse.id_registry.read_bytes() == registry.read_bytes()
     assert not [p for p in (warehouse.published / "versions").iterdir() if p.name.startswith(".")]
+
+
+def test_a_python_reader_gets_time_zone_aware_timestamps_from_the_database(
+    warehouse: Warehouse,
+) -> None:
+    """DuckDB hands TIMESTAMPTZ values to Python through pytz: a declared dependency."""
+    write_synthetic_run(warehouse, RUN1, 20)
+    result = publish(make_config(warehouse.root), RUN1)
+    with duckdb.connect(str(result.duckdb_path), read_only=True) as con:
+        [(first_seen,)] = con.sql("SELECT min(first_seen_at) FROM golden_customers").fetchall()
+        [(published_at,)] = con.sql("SELECT published_at FROM publish_info").fetchall()
+    assert first_seen.utcoffset() == published_at.utcoffset() == timedelta(0)
 
 
 def test_a_golden_table_already_in_published_form_is_published_as_it_is(
