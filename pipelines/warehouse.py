@@ -119,6 +119,10 @@ class Warehouse:
     def golden_dir(self, run_id: str) -> Path:
         return self.run(run_id) / "golden"
 
+    def golden_state(self, run_id: str) -> Path:
+        """What the next run's golden stage needs to reuse this run's survivors (not published)."""
+        return self.run(run_id) / "golden_state"
+
     # --- published ---------------------------------------------------------------------------
     @property
     def published(self) -> Path:
@@ -150,6 +154,11 @@ class Warehouse:
 
     def source_state(self, source: str) -> Path:
         return self.state / "sources" / f"{source}.json"
+
+    @property
+    def checked_suites(self) -> Path:
+        """Expectation suites already checked with Great Expectations, by content and version."""
+        return self.state / "checked_suites"
 
     @property
     def id_registry(self) -> Path:
