@@ -8,7 +8,8 @@ to the same `runs/<run_id>/` folder in the warehouse and overwrites rather than 
 
 ```
 start_run ─▶ ingest_and_validate[source] (one mapped task per source)
-          ─▶ standardise ─▶ validate_staged ─▶ data_docs ─▶ gate ─▶ match ─▶ golden
+          ─▶ standardise ─▶ validate_staged ─▶ gate ─▶ match ─▶ golden
+                                            └─▶ data_docs (beside gate and match)
           ─▶ publish (updates the golden_* assets) ─▶ backup ─▶ finish_run (always runs)
 ```
 
@@ -190,7 +191,11 @@ def customer_golden_records() -> None:
 
     @task(**COMPUTE_RETRIES)
     def data_docs(pipeline_run_id: str) -> dict[str, Any]:
-        """Build the stewards' validation report before the gate can stop the run."""
+        """Build the stewards' validation report; it runs beside the gate and matching.
+
+        It depends only on the validation results, so a tripped gate still gets its report,
+        and matching does not wait for the rendering.
+        """
         return run_golden_stage("data_docs", pipeline_run_id)
 
     @task(**NO_RETRIES)
@@ -291,7 +296,8 @@ def customer_golden_records() -> None:
     built = golden(run["run_id"])
     published = publish(run["run_id"])
     backed_up = backup(run["run_id"])
-    staged >> checked >> docs >> gated >> matched >> built >> published >> backed_up
+    staged >> checked >> gated >> matched >> built >> published >> backed_up
+    checked >> docs
     [run, sources, staged, checked, docs, gated, matched, built, published, backed_up] >> (
         finish_run()
     )
