@@ -6,14 +6,18 @@ this hardware, and GX's SQL engine through duckdb-engine fails with duckdb 2.0. 
 ``bench/bench_validate.py`` on this 2-core machine, quiet and busy: GX's pandas engine runs the
 42-expectation canonical suite at 6,000-15,000 rows/s (70-170 s per million rows); the Polars
 path evaluates it on a million staged rows in 0.6-2.7 s, and the whole stage (read, evaluate,
-write accepted rows, quarantine and results) takes 3.7-19 s, plus GX's one-off import (2.5-10 s).
+write accepted rows, quarantine and results) takes 3.7-19 s, plus GX's one-off import (2.5-10 s;
+since the checked-suite cache and GX-free results, only a rule GX's engine must evaluate
+imports it).
 
-How the rules stay defined once: suites are GX JSON loaded with GX's classes; this module only
-*evaluates* them. :mod:`pipelines.validate.polars_rules` implements the expectation types the
-suites use, case by case, with GX's semantics (domain, nulls, ``row_condition``, ``mostly``)
+How the rules stay defined once: suites are GX JSON checked with GX's classes (once per file
+content and GX version, :mod:`pipelines.validate.checked`); this module only *evaluates* them.
+:mod:`pipelines.validate.polars_rules` implements the expectation types the suites use, case by
+case, with GX's semantics (domain, nulls, ``row_condition``, ``mostly``)
 and refuses any case it does not reproduce exactly; refused rules, and every type without a
 Polars implementation, run on GX's engine (:mod:`pipelines.validate.gx_engine`). Results of
-both become GX's own ``ExpectationValidationResult`` objects, so GX renders the Data Docs.
+both are written in the shape of GX's own ``ExpectationValidationResult``, so GX renders the Data
+Docs.
 ``tests/test_validate_parity.py`` runs every expectation of every shipped suite on both
 engines over generated data with violations and requires the same failing rows.
 
@@ -90,6 +94,7 @@ def resolve_arguments(
     expectation model typed them (for evaluation, e.g. a date string bound becomes a date)."""
     kwargs: dict[str, Any] = {}
     args: dict[str, Any] = {}
+    typed = rule.checked.args
     for name, raw in rule.kwargs.items():
         if isinstance(raw, dict) and "$PARAMETER" in raw:
             key = raw["$PARAMETER"]
@@ -101,8 +106,7 @@ def resolve_arguments(
             kwargs[name] = args[name] = parameters[key]
         else:
             kwargs[name] = raw
-            args[name] = getattr(rule.expectation, name, raw)
-    for name in ("mostly", "strict_min", "strict_max"):
-        if name not in args and hasattr(rule.expectation, name):
-            args[name] = getattr(rule.expectation, name)
+            args[name] = typed.get(name, raw)
+    for name, value in rule.checked.defaults.items():
+        args.setdefault(name, value)
     return kwargs, args

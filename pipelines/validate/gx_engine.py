@@ -3,10 +3,14 @@
 GX validates the rule on a pandas copy of only the columns it reads (all columns for a
 table-level rule), asking for GX's ``COMPLETE`` result format, whose ``unexpected_index_list``
 gives the failing row positions. The result is then cut to GX's ``SUMMARY`` shape for storage.
+
+GX is imported here only when a rule reaches this engine (a type or case the Polars engine does
+not reproduce), so a suite the Polars engine covers whole is validated without importing GX.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from functools import cache
@@ -37,6 +41,7 @@ def evaluate(rule: Rule, frame: pl.DataFrame, parameters: dict[str, Any]) -> Out
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
+    from great_expectations.expectations.metadata_types import FailureSeverity
 
     columns = [*rule.columns, *rule.condition_columns]
     table_level = rule.type.startswith("expect_table_") or not rule.columns
@@ -46,13 +51,13 @@ def evaluate(rule: Rule, frame: pl.DataFrame, parameters: dict[str, Any]) -> Out
     data = to_pandas(frame.select(keep)) if keep else _empty_rows(frame.height)
 
     # A fresh copy of the rule: GX binds an expectation to the batch it validates.
-    configuration = rule.expectation.configuration
+    checked = rule.checked
     expectation = ExpectationConfiguration(
         type=rule.type,
-        kwargs=dict(configuration.kwargs),
-        meta=configuration.meta,
-        description=configuration.description,
-        severity=configuration.severity,
+        kwargs=copy.deepcopy(checked.kwargs),
+        meta=copy.deepcopy(checked.meta),
+        description=checked.description,
+        severity=FailureSeverity(checked.severity),
     ).to_domain_obj()
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": data})
     with warnings.catch_warnings():

@@ -2,7 +2,7 @@
 
 An :class:`Outcome` carries the two things the stage needs: the positions of the rows that
 failed (to quarantine or count them) and a GX result dictionary in GX's ``SUMMARY`` shape (to
-build GX's own ``ExpectationValidationResult`` for Data Docs and ``dq/<suite>.json``). Full
+write GX's ``ExpectationValidationResult`` JSON for Data Docs, and ``dq/<suite>.json``). Full
 unexpected lists are never kept in results: a million failing rows belong in the quarantine
 file, not in a JSON document a browser has to open.
 """
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import polars as pl
 
+from pipelines.validate import gx_json
 from pipelines.validate.suites import Rule
 
 if TYPE_CHECKING:
@@ -61,36 +62,59 @@ class Outcome:
     def sample_values(self) -> list[Any]:
         return list(self.result.get("partial_unexpected_list") or [])
 
+    def exception_info(self) -> dict[str, Any]:
+        return {
+            "raised_exception": self.exception is not None,
+            "exception_traceback": None,
+            "exception_message": self.exception,
+        }
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """What :meth:`to_gx` ``.to_json_dict()`` gives, built without importing GX."""
+        checked = self.rule.checked
+        config = gx_json.expectation_config(
+            type=self.rule.type,
+            kwargs=self.kwargs,
+            meta=checked.meta,
+            notes=checked.notes,
+            description=checked.description,
+            severity=checked.severity,
+            id=checked.id,
+        )
+        return gx_json.validation_result(
+            success=self.success,
+            expectation_config=config,
+            result=self.result,
+            meta={"engine": self.engine},
+            exception_info=self.exception_info(),
+        )
+
     def to_gx(self) -> ExpectationValidationResult:
-        """GX's own result object, for the suite result Data Docs render."""
+        """GX's own result object (imports GX); the stage writes :meth:`to_json_dict`."""
         from great_expectations.core.expectation_validation_result import (
             ExpectationValidationResult,
         )
         from great_expectations.expectations.expectation_configuration import (
             ExpectationConfiguration,
         )
+        from great_expectations.expectations.metadata_types import FailureSeverity
 
-        configuration = self.rule.expectation.configuration
+        checked = self.rule.checked
         config = ExpectationConfiguration(
             type=self.rule.type,
             kwargs=self.kwargs,
-            meta=configuration.meta,
-            notes=configuration.notes,
-            description=configuration.description,
-            severity=configuration.severity,
-            id=configuration.id,
+            meta=checked.meta,
+            notes=checked.notes,
+            description=checked.description,
+            severity=FailureSeverity(checked.severity),
+            id=checked.id,
         )
-        exception_info = {
-            "raised_exception": self.exception is not None,
-            "exception_traceback": None,
-            "exception_message": self.exception,
-        }
         return ExpectationValidationResult(
             success=self.success,
             expectation_config=config,
             result=self.result,
             meta={"engine": self.engine},
-            exception_info=exception_info,
+            exception_info=self.exception_info(),
         )
 
 

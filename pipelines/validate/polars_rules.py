@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pipelines.validate import conditions
 from pipelines.validate.outcome import Outcome, map_result
 from pipelines.validate.regex import UntranslatableRegex, python_search, to_rust_regex
 from pipelines.validate.suites import Rule
@@ -407,39 +408,35 @@ _PAIR_HANDLERS: dict[str, Callable[..., Outcome]] = {
 def condition_expr(condition: Any, schema: pl.Schema) -> pl.Expr:
     """GX's structured ``row_condition`` as a Polars filter, with pandas' null semantics.
 
-    GX's pandas engine turns a condition into ``DataFrame.query``: a missing value compares
-    unequal to everything, so ``!=`` and ``NOT_IN`` keep rows whose value is missing and every
-    other comparison drops them.
+    ``condition`` is the plain form the checked suite holds (:mod:`pipelines.validate.conditions`);
+    GX's own condition objects and dicts are accepted too (converted with GX). GX's pandas engine
+    turns a condition into ``DataFrame.query``: a missing value compares unequal to everything,
+    so ``!=`` and ``NOT_IN`` keep rows whose value is missing and every other comparison drops
+    them.
     """
-    from great_expectations.expectations.row_conditions import (
-        AndCondition,
-        ComparisonCondition,
-        NullityCondition,
-        OrCondition,
-        deserialize_row_condition,
-    )
-
     if isinstance(condition, dict):
+        from great_expectations.expectations.row_conditions import deserialize_row_condition
+
         condition = deserialize_row_condition(condition)
-    if isinstance(condition, AndCondition | OrCondition):
+    condition = conditions.from_gx(condition)
+    if isinstance(condition, conditions.Group):
         parts = [condition_expr(c, schema) for c in condition.conditions]
         if not parts:
             raise Unsupported("an empty condition group")
         combined = parts[0]
         for part in parts[1:]:
-            combined = combined & part if isinstance(condition, AndCondition) else combined | part
+            combined = combined & part if condition.kind == "and" else combined | part
         return combined
-    if isinstance(condition, NullityCondition):
-        name = condition.column.name
-        missing = _is_missing(name, schema[name])
+    if isinstance(condition, conditions.Nullity):
+        missing = _is_missing(condition.column, schema[condition.column])
         return missing if condition.is_null else ~missing
-    if isinstance(condition, ComparisonCondition):
+    if isinstance(condition, conditions.Comparison):
         return _comparison(condition, schema)
     raise Unsupported(f"row_condition {condition!r} (a string condition runs on GX's engine)")
 
 
-def _comparison(condition: Any, schema: pl.Schema) -> pl.Expr:
-    name, op, value = condition.column.name, str(condition.operator), condition.parameter
+def _comparison(condition: conditions.Comparison, schema: pl.Schema) -> pl.Expr:
+    name, op, value = condition.column, condition.operator, condition.parameter
     dtype = schema[name]
     values = list(value) if op in ("IN", "NOT_IN") else [value]
     if dtype == pl.String:

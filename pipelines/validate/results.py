@@ -1,7 +1,9 @@
 """A suite's outcomes as GX's own suite result and as the ``dq/<suite>.json`` document.
 
 The GX result (``ExpectationSuiteValidationResult``) is what Data Docs render; it is kept per run
-in ``runs/<run_id>/gx_results/<suite>.json`` so the Data Docs stage can run on its own. The dq
+in ``runs/<run_id>/gx_results/<suite>.json`` so the Data Docs stage can run on its own. The
+validation stages write that JSON without importing GX (:mod:`pipelines.validate.gx_json`);
+:func:`suite_result` builds GX's object itself, the reference the JSON is tested against. The dq
 document is the pipeline's contract (``docs/architecture.md``): one entry per expectation, which
 publish turns into rows of the ``dq_results`` table.
 """
@@ -13,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipelines.validate import gx_json
+from pipelines.validate.checked import gx_version
 from pipelines.validate.outcome import Outcome
 from pipelines.validate.suites import Suite
 
@@ -24,6 +28,30 @@ if TYPE_CHECKING:
 DATASOURCE_NAME = "golden_records"
 
 
+def suite_result_document(
+    suite: Suite,
+    outcomes: list[Outcome],
+    *,
+    run_id: str,
+    run_time: datetime,
+    asset: str,
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    """GX's result for one suite on one batch (a source's records, or staged ones), as the JSON
+    ``suite_result(...).to_json_dict()`` gives, built without importing GX."""
+    statistics, meta = _statistics(outcomes), _meta(outcomes, asset=asset, counts=counts)
+    meta["great_expectations_version"] = gx_version()
+    meta["run_id"] = gx_json.run_identifier(run_id, run_time)
+    meta["validation_time"] = _validation_time(run_time)
+    return gx_json.suite_validation_result(
+        success=all(o.success for o in outcomes),
+        results=[o.to_json_dict() for o in outcomes],
+        suite_name=suite.name,
+        statistics=statistics,
+        meta=meta,
+    )
+
+
 def suite_result(
     suite: Suite,
     outcomes: list[Outcome],
@@ -33,26 +61,46 @@ def suite_result(
     asset: str,
     counts: dict[str, int],
 ) -> ExpectationSuiteValidationResult:
-    """GX's result object for one suite on one batch (a source's records, or staged ones)."""
+    """GX's result object for one suite on one batch (imports GX; the stage writes
+    :func:`suite_result_document`, which is this object's JSON)."""
     import great_expectations as gx
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResult,
     )
     from great_expectations.core.run_identifier import RunIdentifier
 
-    results = [o.to_gx() for o in outcomes]
-    evaluated = len(results)
+    meta = _meta(outcomes, asset=asset, counts=counts)
+    meta["great_expectations_version"] = gx.__version__
+    meta["run_id"] = RunIdentifier(run_name=run_id, run_time=run_time)
+    meta["validation_time"] = _validation_time(run_time)
+    return ExpectationSuiteValidationResult(
+        success=all(o.success for o in outcomes),
+        results=[o.to_gx() for o in outcomes],
+        suite_name=suite.name,
+        statistics=_statistics(outcomes),
+        meta=meta,
+        batch_id=f"{DATASOURCE_NAME}-{asset}",
+    )
+
+
+def _statistics(outcomes: list[Outcome]) -> dict[str, Any]:
+    evaluated = len(outcomes)
     successful = sum(1 for o in outcomes if o.success)
-    statistics = {
+    return {
         "evaluated_expectations": evaluated,
         "successful_expectations": successful,
         "unsuccessful_expectations": evaluated - successful,
         "success_percent": successful / evaluated * 100 if evaluated else None,
     }
-    meta = {
-        "great_expectations_version": gx.__version__,
-        "run_id": RunIdentifier(run_name=run_id, run_time=run_time),
-        "validation_time": run_time.strftime("%Y%m%dT%H%M%S.%fZ"),
+
+
+def _meta(outcomes: list[Outcome], *, asset: str, counts: dict[str, int]) -> dict[str, Any]:
+    """The suite result's ``meta``, in GX's key order; the version, run id and validation
+    time (placeholders here) are filled in by the caller in GX's or in JSON form."""
+    return {
+        "great_expectations_version": None,
+        "run_id": None,
+        "validation_time": None,
         "batch_spec": {"data_asset_name": asset, "rows": counts},
         "batch_markers": {},
         "active_batch_definition": {
@@ -63,21 +111,21 @@ def suite_result(
         },
         "engines": sorted({o.engine for o in outcomes}),
     }
-    return ExpectationSuiteValidationResult(
-        success=all(o.success for o in outcomes),
-        results=results,
-        suite_name=suite.name,
-        statistics=statistics,
-        meta=meta,
-        batch_id=f"{DATASOURCE_NAME}-{asset}",
-    )
 
 
-def write_suite_result(path: Path, result: ExpectationSuiteValidationResult) -> None:
+def _validation_time(run_time: datetime) -> str:
+    return run_time.strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def write_suite_result(
+    path: Path, result: dict[str, Any] | ExpectationSuiteValidationResult
+) -> None:
+    """Write a suite result (its JSON document, or GX's object) as ``to_json_dict`` gives it."""
     from pipelines.warehouse import atomic_path
 
+    document = result if isinstance(result, dict) else result.to_json_dict()
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(result.to_json_dict(), indent=1) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
 
 def read_suite_result(path: Path) -> ExpectationSuiteValidationResult:

@@ -23,7 +23,7 @@ from pipelines.validate import incremental
 from pipelines.validate.engine import evaluate_suite, run_parameters
 from pipelines.validate.outcome import Outcome
 from pipelines.validate.quarantine import QUARANTINE_LINEAGE, failure_masks, quarantine_frame
-from pipelines.validate.results import dq_document, suite_result, write_suite_result
+from pipelines.validate.results import dq_document, suite_result_document, write_suite_result
 from pipelines.validate.suites import (
     SOURCE_SUITE_COLUMNS,
     STAGED_SUITE_COLUMNS,
@@ -197,7 +197,9 @@ def columns_read(suite: Suite, available: list[str]) -> list[str]:
 
 
 def _load(config: PipelineConfig, name: str) -> Suite:
-    return load_suite(suite_path(config.validation.expectations_dir, name))
+    """The suite, checked with GX only if this file content was never checked before."""
+    checked_suites = Warehouse(config.warehouse.path).checked_suites
+    return load_suite(suite_path(config.validation.expectations_dir, name), checked_suites)
 
 
 def _validate(
@@ -242,7 +244,7 @@ def _validate(
 
     asset = source or STAGED_ASSET
     gx_path = warehouse.gx_result(run_id, suite.name)
-    result = suite_result(
+    result = suite_result_document(
         suite, outcomes, run_id=run_id, run_time=parameters["run_time"], asset=asset, counts=counts
     )
     write_suite_result(gx_path, result)
@@ -269,7 +271,7 @@ def _validate(
         source=source,
         run_id=run_id,
         **counts,
-        success=result.success,
+        success=result["success"],
         failed_expectations=[f"{o.rule.severity}: {o.rule.label}" for o in failed],
         dq_path=dq_path,
         accepted_path=accepted_path,

@@ -10,6 +10,11 @@ row is counted and passes). GX's own ``severity`` field is set from it, so GX's 
 Loading is strict on purpose: GX's ``ExpectationSuite`` constructor logs and *skips* an
 expectation it cannot build, which would silently drop a rule; here every problem is a
 :class:`~pipelines.errors.ConfigError` naming the file and the expectation's position.
+
+Checking with GX is needed once per file content and GX version: the validation stages pass
+the warehouse's ``state/checked_suites`` and load a suite already checked from there, without
+importing GX (:mod:`pipelines.validate.checked`). Rules then carry GX's normalised form of each
+expectation, and GX's objects are built only where GX itself runs (its engine, Data Docs).
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipelines.errors import ConfigError
 from pipelines.schema import LINEAGE_COLUMNS, MAPPABLE_FIELDS, STAGED_COLUMNS
+from pipelines.validate import checked
+from pipelines.validate.checked import CheckedExpectation
+from pipelines.validate.checked import to_gx as checked_to_gx
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -46,22 +55,33 @@ _COLUMN_LIST_KWARGS = ("column_list", "column_set")
 
 @dataclass(frozen=True)
 class Rule:
-    """One expectation of a suite, with the severity the pipeline acts on."""
+    """One expectation of a suite, with the severity the pipeline acts on.
+
+    Holds GX's normalised form of the expectation (:class:`CheckedExpectation`), which is all
+    the Polars engine, quarantine and the results read; GX's own object is built only when
+    asked for (:attr:`expectation`: GX's engine and Data Docs)."""
 
     suite: str
     index: int
     """Position in the suite file (0-based): the expectation's identity in results."""
-    expectation: Expectation
+    checked: CheckedExpectation
     severity: Severity
+    gx_object: Expectation | None = field(default=None, compare=False, repr=False)
+    """GX's object when the suite was just checked with GX (else built on first use)."""
+
+    @cached_property
+    def expectation(self) -> Expectation:
+        """GX's expectation object (imports GX)."""
+        return self.gx_object if self.gx_object is not None else checked_to_gx(self.checked)
 
     @property
     def type(self) -> str:
-        return self.expectation.expectation_type
+        return self.checked.type
 
     @property
     def kwargs(self) -> dict[str, Any]:
         """The expectation's arguments as written in the suite (parameters unresolved)."""
-        return dict(self.expectation.configuration.kwargs)
+        return dict(self.checked.kwargs)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -91,21 +111,36 @@ class Rule:
     @property
     def reason(self) -> str:
         """A sentence for a steward: the suite's ``description``, else one made from the rule."""
-        description = self.expectation.description
+        description = self.checked.reason
         return description.strip() if description else describe(self.type, self.kwargs)
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A loaded suite: GX's object plus the rules in file order."""
+    """A loaded suite: the rules in file order (and GX's suite object on demand)."""
 
     name: str
     path: Path
-    gx_suite: ExpectationSuite
     rules: tuple[Rule, ...]
+    suite_fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The file's suite-level ``meta`` and ``notes`` (for GX's suite object)."""
+    gx_object: ExpectationSuite | None = field(default=None, compare=False, repr=False)
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
+
+    @cached_property
+    def gx_suite(self) -> ExpectationSuite:
+        """GX's suite object (imports GX): what Data Docs render a suite's page from."""
+        if self.gx_object is not None:
+            return self.gx_object
+        from great_expectations.core.expectation_suite import ExpectationSuite
+
+        expectations = [rule.expectation for rule in self.rules]
+        gx_suite = ExpectationSuite(name=self.name, expectations=expectations, **self.suite_fields)
+        if len(gx_suite.expectations) != len(expectations):
+            raise ConfigError(f"GX dropped expectations of {self.path} while building the suite")
+        return gx_suite
 
     @property
     def columns(self) -> set[str]:
@@ -122,13 +157,12 @@ def suite_files(expectations_dir: Path) -> list[Path]:
     return sorted(Path(expectations_dir).glob("*.json"))
 
 
-def load_suite(path: Path) -> Suite:
-    """Read a GX suite file; every problem names the file and the expectation."""
-    from great_expectations.core.expectation_suite import ExpectationSuite
-    from great_expectations.expectations.expectation_configuration import (
-        ExpectationConfiguration,
-    )
+def load_suite(path: Path, cache_dir: Path | None = None) -> Suite:
+    """Read a GX suite file; every problem names the file and the expectation.
 
+    With ``cache_dir`` (the warehouse's ``state/checked_suites``) a file already checked with
+    the installed GX version is loaded from its kept check without importing GX
+    (:mod:`pipelines.validate.checked`); otherwise GX checks it and the check is kept."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
@@ -136,7 +170,8 @@ def load_suite(path: Path) -> Suite:
             f"the suite file; suites are named <suite>.json)"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        content = path.read_bytes()
+        data = json.loads(content.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"expectation suite {path} is not readable JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):
@@ -147,11 +182,39 @@ def load_suite(path: Path) -> Suite:
             f"expectation suite {path} is named {name!r}; its 'name' must equal the file name "
             f"({path.stem!r}) so results, quarantine and Data Docs agree on it"
         )
+    suite_fields = {k: data[k] for k in ("meta", "notes") if data.get(k) is not None}
+
+    cache = checked.cache_file(cache_dir, content) if cache_dir is not None else None
+    items = data["expectations"]
+    if cache is not None and all(_plain(item) for item in items):
+        kept = checked.read(cache, name, [item["type"] for item in items])
+        if kept is not None:
+            rules = tuple(
+                Rule(suite=name, index=i, checked=c, severity=_severity(item, _where(i, path)))
+                for i, (item, c) in enumerate(zip(items, kept, strict=True))
+            )
+            return Suite(name=name, path=path, rules=rules, suite_fields=suite_fields)
+
+    suite = _check_with_gx(path, name, items, suite_fields)
+    if cache is not None:
+        checked.write(cache, name, [rule.checked for rule in suite.rules])
+    return suite
+
+
+def _check_with_gx(path: Path, name: str, items: list[Any], suite_fields: dict[str, Any]) -> Suite:
+    """Build every expectation with GX's classes, which validate it and type its arguments.
+
+    GX's ``ExpectationSuite`` constructor logs and skips an expectation it cannot add; here
+    that is an error too."""
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
 
     expectations: list[Expectation] = []
     severities: list[Severity] = []
-    for index, item in enumerate(data["expectations"]):
-        where = f"expectation #{index + 1} of {path}"
+    for index, item in enumerate(items):
+        where = _where(index, path)
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             raise ConfigError(f"{where} must be an object with a 'type'")
         severity = _severity(item, where)
@@ -165,15 +228,29 @@ def load_suite(path: Path) -> Suite:
         expectations.append(expectation)
         severities.append(severity)
 
-    suite_fields = {k: data[k] for k in ("meta", "notes") if data.get(k) is not None}
     gx_suite = ExpectationSuite(name=name, expectations=expectations, **suite_fields)
     if len(gx_suite.expectations) != len(expectations):  # GX skips what it cannot add
         raise ConfigError(f"GX dropped expectations of {path} while building the suite")
     rules = tuple(
-        Rule(suite=name, index=i, expectation=e, severity=s)
+        Rule(suite=name, index=i, checked=checked.from_gx(e), severity=s, gx_object=e)
         for i, (e, s) in enumerate(zip(gx_suite.expectations, severities, strict=True))
     )
-    return Suite(name=name, path=path, gx_suite=gx_suite, rules=rules)
+    return Suite(name=name, path=path, rules=rules, suite_fields=suite_fields, gx_object=gx_suite)
+
+
+def _where(index: int, path: Path) -> str:
+    return f"expectation #{index + 1} of {path}"
+
+
+def _plain(item: Any) -> bool:
+    """Whether an expectation passes the checks that need no GX (else GX's path reports it,
+    in the order it always has)."""
+    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+        return False
+    meta = item.get("meta") or {}
+    severity = meta.get("severity") if isinstance(meta, dict) else None
+    native = item.get("severity")
+    return severity in SEVERITIES and (native is None or native == severity)
 
 
 def check_columns(suite: Suite, allowed: Collection[str], contract: str) -> None:
