@@ -186,6 +186,7 @@ def test_a_damaged_kept_check_is_checked_again_and_rewritten(
         json.dumps({**json.loads(good), "expectations": json.loads(good)["expectations"][:3]}),
         good.replace('"kwargs"', '"kwargz"', 1),
         good.replace('"row_condition"', '"__golden_type__"', 1),
+        good.replace('"id": null', '"id": 5', 1),
     ]
     for text in damaged:
         entry.write_text(text)

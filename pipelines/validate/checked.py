@@ -24,7 +24,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,8 +66,6 @@ class CheckedExpectation:
     severity: str
     """GX's ``FailureSeverity`` value."""
     id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Reserved for later formats (unused)."""
 
 
 def gx_version() -> str:
@@ -217,11 +215,14 @@ def _decode_checked(item: dict[str, Any]) -> CheckedExpectation:
     if not isinstance(item, dict) or set(item) != names:
         raise ValueError("an expectation entry without the expected fields")
     values = {name: _decode(item[name]) for name in names}
-    for name in ("kwargs", "args", "defaults", "meta", "extra"):
+    for name in ("kwargs", "args", "defaults", "meta"):
         if not isinstance(values[name], dict):
             raise ValueError(f"{name} is not an object")
     if not isinstance(values["type"], str) or not isinstance(values["severity"], str):
         raise ValueError("type and severity must be strings")
+    for name in ("description", "reason", "id"):
+        if values[name] is not None and not isinstance(values[name], str):
+            raise ValueError(f"{name} must be text or null")
     return CheckedExpectation(**values)
 
 
