@@ -17,8 +17,8 @@ import pytest
 
 from pipelines.config import PipelineConfig
 from pipelines.schema import LINEAGE_COLUMNS, MAPPABLE_FIELDS
-from pipelines.standardise import StandardiseResult, standardise
-from pipelines.standardise.incremental import marker_path
+from pipelines.standardise import StandardiseResult, stage, standardise
+from pipelines.standardise.incremental import HASH_COLUMNS, marker_path, match_previous
 from pipelines.standardise.nicknames import nickname_table
 from pipelines.warehouse import Warehouse
 
@@ -369,3 +369,78 @@ def test_previous_files_that_disagree_force_the_full_path(warehouse: Warehouse) 
     _write(warehouse, RUN_2, day1)
     second = standardise(config, RUN_2)
     assert second.path == "full" and "do not line up" in (second.full_reason or "")
+
+
+def _hashes(rows: list[tuple[str, str, int, int]]) -> pl.DataFrame:
+    schema: dict[str, Any] = {"record_key": pl.String, "batch_id": pl.String}
+    schema.update(dict.fromkeys(HASH_COLUMNS, pl.UInt64))
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def test_match_previous_reuses_only_rows_equal_in_key_batch_and_both_hashes() -> None:
+    """The lookup joins on one hash; a row it finds is reused only if the record key, the
+    batch id and the other hash agree too, so a 64-bit collision costs a reuse, never a wrong
+    row."""
+    previous = _hashes(
+        [
+            ("crm:1", "b1", 10, 100),
+            ("crm:2", "b1", 20, 200),
+            ("crm:2", "b1", 20, 200),  # an exact duplicate: the first is taken
+            ("crm:3", "b1", 30, 300),
+            ("crm:4", "b1", 40, 400),
+        ]
+    )
+    current = _hashes(
+        [
+            ("crm:4", "b1", 40, 400),  # unchanged, elsewhere in the order
+            ("crm:2", "b1", 20, 200),  # unchanged (duplicated before)
+            ("crm:1", "b1", 10, 999),  # same first hash, other second hash
+            ("crm:9", "b1", 30, 300),  # both hashes of crm:3, another key
+            ("crm:3", "b2", 30, 300),  # both hashes of crm:3, another batch
+            ("crm:5", "b1", 50, 500),  # new
+        ]
+    )
+    assert match_previous(current, previous).to_list() == [4, 1, None, None, None, None]
+
+
+def test_match_previous_never_reuses_a_skipped_row_and_handles_no_previous_rows() -> None:
+    previous = _hashes([("crm:1", "b1", 10, 100), ("crm:2", "b1", 20, 200)])
+    current = _hashes([("crm:1", "b1", 10, 100), ("crm:2", "b1", 20, 200)])
+    skip = pl.Series([True, False])
+    assert match_previous(current, previous, skip).to_list() == [None, 1]
+    assert match_previous(current, previous.clear()).to_list() == [None, None]
+    assert match_previous(current.clear(), previous).to_list() == []
+
+
+def test_a_previous_file_in_many_row_groups_gives_the_full_result(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staged files are written in row groups; reuse reads every group back in order."""
+    monkeypatch.setattr(stage, "ROW_GROUP_ROWS", 16)
+    config = _config(warehouse.root)
+    day1 = _initial()
+    _write(warehouse, RUN_1, day1)
+    first = standardise(config, RUN_1)
+    assert pq.ParquetFile(first.staged_path).metadata.num_row_groups == 19  # 300 rows
+    day2, changed = _next_day(day1, RUN_2)
+    _write(warehouse, RUN_2, day2)
+    second = standardise(config, RUN_2)
+    assert second.path == "incremental" and second.rows_standardised == changed
+    _assert_same_as_full(config, RUN_2, second)
+
+
+def test_previous_files_holding_other_records_force_the_full_path(warehouse: Warehouse) -> None:
+    """Same row count, rows in another order: the staged rows no longer line up with their
+    hashes, so none is reused; on a new run date too, where its date flags are read first."""
+    config = _config(warehouse.root)
+    day1 = _initial()
+    _write(warehouse, RUN_1, day1)
+    first = standardise(config, RUN_1)
+    staged = pl.read_parquet(first.staged_path)
+    staged.reverse().write_parquet(first.staged_path)
+    for run_id in (RUN_2, NEXT_DAY):
+        _write(warehouse, run_id, day1)
+        later = standardise(config, run_id)
+        assert later.path == "full" and "do not line up" in (later.full_reason or "")
+        _assert_same_as_full(config, run_id, later)
+        marker_path(warehouse, run_id).unlink()  # not a previous run for the next one

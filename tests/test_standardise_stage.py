@@ -5,6 +5,7 @@ report whose counts match the data."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from pipelines.config import PipelineConfig
 from pipelines.errors import StageInputError
 from pipelines.schema import LINEAGE_COLUMNS, MAPPABLE_FIELDS, staged_schema
-from pipelines.standardise import standardise
+from pipelines.standardise import stage, standardise
 from pipelines.warehouse import Warehouse
 
 RUN_ID = "20260301T120000Z-abc123"
@@ -249,3 +250,60 @@ def test_country_names_are_accepted_as_default_country() -> None:
     config = _config(Path("/nonexistent"))
     source = config.sources[0].model_copy(update={"default_country": "United Kingdom"})
     assert SourceHints.from_source(source).default_country == "GB"
+
+
+def _staged_rows(warehouse: Warehouse) -> pl.DataFrame:
+    """Staged rows as the full path produces them (every type of column, some nulls)."""
+    result = standardise(_config(warehouse.root), RUN_ID)
+    return pl.read_parquet(result.staged_path)
+
+
+def test_write_staged_gives_what_pyarrow_would_write_in_row_groups(
+    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Polars writes the file, but an Arrow reader sees the staged schema (``string``, not
+    Polars' ``large_string``) and the very table pyarrow's writer would have stored."""
+    rows = pl.concat([_staged_rows(warehouse)] * 3)
+    monkeypatch.setattr(stage, "ROW_GROUP_ROWS", 4)
+    target = tmp_path / "staged.parquet"
+
+    stage.write_staged(rows, target)
+
+    expected = rows.to_arrow().cast(staged_schema())
+    assert pq.read_schema(target).remove_metadata() == staged_schema()
+    assert pq.read_table(target).equals(expected)
+    assert pl.read_parquet(target).equals(rows)
+    metadata = pq.ParquetFile(target).metadata
+    assert metadata.num_row_groups == 4  # 15 rows in groups of 4
+    assert metadata.row_group(0).column(0).compression == "ZSTD"
+    assert not list(tmp_path.glob(".staged.parquet.*"))  # no temporary file left behind
+
+
+def test_write_staged_falls_back_to_pyarrow_when_polars_records_other_types(
+    warehouse: Warehouse,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without the schema metadata Polars records ``large_string``: the check after writing
+    catches it and the file is written again with the staged schema."""
+    rows = _staged_rows(warehouse)
+    monkeypatch.setattr(stage, "_schema_metadata", dict)
+    target = tmp_path / "staged.parquet"
+
+    with caplog.at_level(logging.WARNING, logger=stage.__name__):
+        stage.write_staged(rows, target)
+
+    assert "writing it again with pyarrow" in caplog.text
+    assert pq.read_schema(target).remove_metadata() == staged_schema()
+    assert pq.read_table(target).equals(rows.to_arrow().cast(staged_schema()))
+
+
+def test_staged_types_are_the_polars_reading_of_the_staged_schema(tmp_path: Path) -> None:
+    """The stage casts to these types instead of round-tripping through Arrow: they are what
+    Polars reads from a file pyarrow wrote with the staged schema, and they cast back to it."""
+    path = tmp_path / "empty.parquet"
+    pq.write_table(staged_schema().empty_table(), path)
+    assert pl.read_parquet(path).schema == stage._STAGED_TYPES
+    empty = pl.DataFrame(schema=stage._STAGED_TYPES)
+    assert empty.to_arrow().cast(staged_schema()).schema == staged_schema()

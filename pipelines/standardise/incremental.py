@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from pipelines.schema import LINEAGE_COLUMNS, MAPPABLE_FIELDS, STAGED_COLUMNS
 from pipelines.warehouse import Warehouse, atomic_path, read_json, write_json
@@ -200,10 +199,63 @@ def plan_reuse(current: Fingerprint, previous: Previous | None) -> ReusePlan:
     return ReusePlan(previous, None, restandardise_invalid_dates=old_as_of != current.as_of)
 
 
-def load_previous(previous: Previous) -> pl.DataFrame | None:
-    """The previous staged rows with their input hashes, or None when the two files do not
-    line up (they are written together; an erasure rewrites both)."""
-    hashes = pl.read_parquet(previous.hashes)
+def read_hashes(previous: Previous) -> pl.DataFrame:
+    """The previous run's row hashes: ``record_key``, ``batch_id`` and :data:`HASH_COLUMNS`,
+    row for row with its staged file (a small file: no staged column is read for it)."""
+    return pl.read_parquet(previous.hashes, columns=["record_key", "batch_id", *HASH_COLUMNS])
+
+
+def read_flagged_dates(previous: Previous, rows: int) -> pl.Series | None:
+    """Per previous staged row, whether it was flagged for its date of birth (one column of
+    the staged file); None when the file does not hold ``rows`` rows."""
+    flags = pl.read_parquet(previous.staged, columns=["invalid_fields"])["invalid_fields"]
+    if flags.len() != rows:
+        log.warning("%s and %s do not line up; not reused", previous.staged, previous.hashes)
+        return None
+    return flags.list.contains("date_of_birth").fill_null(False)
+
+
+def match_previous(
+    keys: pl.DataFrame, hashes: pl.DataFrame, skip: pl.Series | None = None
+) -> pl.Series:
+    """Per current row (``keys``: record_key, batch_id and :data:`HASH_COLUMNS`), the position
+    of the previous staged row it may reuse, or null when it must be standardised.
+
+    A row is reused only when a previous row has the same record key, batch id and both input
+    hashes; ``skip`` marks previous rows that may not be reused at all. The lookup joins on
+    ``row_hash_a`` alone (one 64-bit key joins several times faster than four columns with
+    text) and then checks the other three columns of the row it found: a candidate that
+    differs in any of them is standardised again, so the shortcut can cost a reuse (only
+    after a 64-bit collision) but never reuse a wrong row. Previous rows that are exact
+    duplicates hold the same input, hence the same staged row: the first is taken.
+    """
+    index = pl.get_index_type()
+    if hashes.is_empty():
+        return pl.Series("__prev", [None] * keys.height, dtype=index)
+    previous = hashes.select("row_hash_a").with_row_index("__prev")
+    if skip is not None:
+        previous = previous.filter(~skip)
+    previous = previous.unique("row_hash_a", keep="first", maintain_order=True)
+    found = (
+        keys.lazy()
+        .select("row_hash_a")
+        .join(previous.lazy(), on="row_hash_a", how="left", maintain_order="left")
+        .collect()["__prev"]
+    )
+    candidate = hashes.select("record_key", "batch_id", "row_hash_b")[found.fill_null(0)]
+    same = (
+        found.is_not_null()
+        & candidate["record_key"].eq_missing(keys["record_key"])
+        & candidate["batch_id"].eq_missing(keys["batch_id"])
+        & candidate["row_hash_b"].eq_missing(keys["row_hash_b"])
+    )
+    return found.zip_with(same, pl.Series([None], dtype=index)).rename("__prev")
+
+
+def read_staged(previous: Previous, hashes: pl.DataFrame) -> pl.DataFrame | None:
+    """The previous staged rows (:data:`~pipelines.schema.STAGED_COLUMNS`), or None when they
+    do not line up with ``hashes`` (:func:`read_hashes`; the two are written together and an
+    erasure rewrites both), in which case nothing of the run is reused."""
     staged = pl.read_parquet(previous.staged)
     if list(staged.columns) != list(STAGED_COLUMNS) or staged.height != hashes.height:
         log.warning("%s and %s do not line up; not reused", previous.staged, previous.hashes)
@@ -214,7 +266,7 @@ def load_previous(previous: Previous) -> pl.DataFrame | None:
             "%s and %s hold different records; not reused", previous.staged, previous.hashes
         )
         return None
-    return staged.hstack(hashes.select(HASH_COLUMNS))
+    return staged
 
 
 def forget_marker(warehouse: Warehouse, run_id: str) -> None:
@@ -228,7 +280,10 @@ def write_hashes(warehouse: Warehouse, run_id: str, keys: pl.DataFrame) -> Path:
     order); the marker comes last, through :func:`commit_state`."""
     target = hashes_path(warehouse, run_id)
     with atomic_path(target) as tmp:
-        pq.write_table(keys.select("record_key", "batch_id", *HASH_COLUMNS).to_arrow(), tmp)
+        # Polars' writer encodes columns in parallel; the file is only ever read by Polars.
+        keys.select("record_key", "batch_id", *HASH_COLUMNS).write_parquet(
+            tmp, compression="zstd", compression_level=1
+        )
     return target
 
 

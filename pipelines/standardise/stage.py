@@ -12,10 +12,16 @@ since the previous run and copies the previous run's staged rows for the rest
 (:mod:`pipelines.standardise.incremental` says when that is exact and checks it); the table it
 writes is the one the full path would write. ``full`` (argument or ``standardise.full``)
 standardises every record.
+
+At a million rows an incremental run is mostly input and output: reading the previous staged
+file, gathering its rows into the new order and writing the new file. Those stay in Polars
+(no Arrow copy or cast of the whole table), and the file is written by Polars' parallel encoder
+in row groups that later readers decode in parallel (:func:`write_staged`).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
@@ -138,6 +145,75 @@ def field_stats(staged: pl.DataFrame) -> dict[str, FieldStats]:
     return out
 
 
+ROW_GROUP_ROWS = 131_072
+"""Rows per row group of the staged file: readers (validate_staged, match, golden) decode row
+groups in parallel, and the writer encodes them in parallel."""
+
+
+def _polars_type(arrow: pa.DataType) -> pl.DataType:
+    """The Polars type a staged column of Arrow type ``arrow`` reads as. (``pl.from_arrow``
+    would tell too, but it imports pandas: most of a second of a stage's start-up.)"""
+    if pa.types.is_string(arrow):
+        return pl.String()
+    if pa.types.is_int32(arrow):
+        return pl.Int32()
+    if pa.types.is_date32(arrow):
+        return pl.Date()
+    if pa.types.is_timestamp(arrow):
+        return pl.Datetime(arrow.unit, arrow.tz)
+    if pa.types.is_list(arrow):
+        return pl.List(_polars_type(arrow.value_type))
+    raise TypeError(f"no Polars type for the staged Arrow type {arrow}")
+
+
+_STAGED_TYPES = pl.Schema({f.name: _polars_type(f.type) for f in staged_schema()})
+""":func:`pipelines.schema.staged_schema` as Polars types."""
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Staged rows with exactly the staged schema's (Polars) types: a column that came out all
+    null or with another Polars type is cast as the Arrow cast to ``staged_schema()`` would."""
+    if frame.schema == _STAGED_TYPES:
+        return frame
+    return frame.select(STAGED_COLUMNS).cast(dict(_STAGED_TYPES))
+
+
+def _schema_metadata() -> dict[str, str]:
+    """The file metadata that tells Arrow readers the staged schema: the serialised schema
+    under ``ARROW:schema``, as pyarrow's writer stores it. Polars records its own Arrow types
+    there otherwise (``large_string`` where the contract says ``string``)."""
+    encoded = base64.b64encode(staged_schema().serialize().to_pybytes()).decode("ascii")
+    return {"ARROW:schema": encoded}
+
+
+def write_staged(frame: pl.DataFrame, target: Path) -> None:
+    """Write staged rows (:func:`_typed`) to ``target`` atomically, zstd-compressed, in row
+    groups of :data:`ROW_GROUP_ROWS`.
+
+    Polars' writer encodes and compresses columns on every core (pyarrow's encodes one column
+    after another: about twice the wall time at a million rows). The file's Arrow schema must
+    still be ``staged_schema()`` exactly, so it is read back from the footer; should a Polars
+    version record other types, the rows are written again with pyarrow."""
+    schema = staged_schema()
+    with atomic_path(target) as tmp:
+        frame.write_parquet(
+            tmp,
+            compression="zstd",
+            compression_level=1,
+            row_group_size=ROW_GROUP_ROWS,
+            metadata=_schema_metadata(),
+        )
+        written = pq.read_schema(tmp)
+        if not written.remove_metadata().equals(schema):
+            log.warning(
+                "Polars wrote %s with Arrow schema %s; writing it again with pyarrow",
+                target,
+                written.remove_metadata(),
+            )
+            table = frame.to_arrow().cast(schema)
+            pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+
+
 @dataclass(frozen=True)
 class _Input:
     """One source's accepted records of the run, with the hints they are read with."""
@@ -208,44 +284,50 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
         }
         current = _fingerprint(code, settings_key, inputs, settings.as_of, reports)
         plan = incremental.plan_reuse(current, incremental.find_previous(warehouse, run_id))
-    previous = incremental.load_previous(plan.previous) if plan.previous else None
-    if plan.previous is not None and previous is None:
-        plan = ReusePlan(None, f"the staged files of run {plan.previous.run_id} do not line up")
 
     incremental.forget_marker(warehouse, run_id)
-    if plan.previous is not None and previous is not None and reports is not None:
-        staged_all, reused = _standardise_changed(inputs, keys, previous, plan, settings, reports)
-        dates = {name: report for name, (report, _) in reports.items()}
-        log.info("reusing %d staged rows of run %s", reused, plan.previous.run_id)
-    else:
-        log.info("standardising every record: %s", plan.reason)
-        staged_all, dates = _standardise_all(inputs, settings)
-        reused = 0
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # The hash file depends on the input alone: it is written while rows are standardised
+        # (the marker, written last, is what makes it count).
+        hashes_written = background.submit(incremental.write_hashes, warehouse, run_id, keys)
+        changed = None
+        if plan.previous is not None and reports is not None:
+            changed = _standardise_changed(inputs, keys, plan, settings, reports)
+            if changed is None:
+                reason = f"the staged files of run {plan.previous.run_id} do not line up"
+                plan = ReusePlan(None, reason)
+        if changed is not None and reports is not None and plan.previous is not None:
+            staged_all, reused = changed
+            dates = {name: report for name, (report, _) in reports.items()}
+            log.info("reusing %d staged rows of run %s", reused, plan.previous.run_id)
+        else:
+            log.info("standardising every record: %s", plan.reason)
+            staged_all, dates = _standardise_all(inputs, settings)
+            reused = 0
+        del changed
+        hashes_written.result()
     fingerprint = _fingerprint(
         code, settings_key, inputs, settings.as_of, {n: (r, None) for n, r in dates.items()}
     )
 
-    # Counted before the Arrow copy is made, and the Polars frames let go after it: at a
-    # million rows each copy of the staged table is about half a gigabyte.
-    fields = field_stats(staged_all)
     names = [item.name for item in inputs]
-    del previous, raws, inputs
-    table = staged_all.to_arrow().cast(staged_schema())
-    del staged_all
-    if table.num_rows != rows_in:
+    del raws, inputs
+    staged_all = _typed(staged_all)
+    fields = field_stats(staged_all)
+    if staged_all.height != rows_in:
         raise StageInputError(
-            f"standardisation produced {table.num_rows} rows from {rows_in}: refusing to write "
-            f"{warehouse.staged(run_id)}"
+            f"standardisation produced {staged_all.height} rows from {rows_in}: refusing to "
+            f"write {warehouse.staged(run_id)}"
         )
-    incremental.write_hashes(warehouse, run_id, keys)
     target = warehouse.staged(run_id)
-    with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+    write_staged(staged_all, target)
+    rows_out = staged_all.height
+    del staged_all
 
     result = StandardiseResult(
         run_id=run_id,
         rows_in=rows_in,
-        rows_out=table.num_rows,
+        rows_out=rows_out,
         fields=fields,
         ambiguous_dates=sum(r.ambiguous for r in dates.values()),
         sources={
@@ -326,52 +408,60 @@ def _standardise_all(
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(one, inputs))
     frames = [staged for staged, _ in done]
-    staged_all = (
-        pl.concat(frames, how="vertical")
-        if frames
-        else pl.from_arrow(staged_schema().empty_table())
-    )
+    staged_all = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=_STAGED_TYPES)
     return staged_all, {item.name: report for item, (_, report) in zip(inputs, done, strict=True)}
 
 
 def _standardise_changed(
     inputs: list[_Input],
     keys: pl.DataFrame,
-    previous: pl.DataFrame,
     plan: ReusePlan,
     settings: _Settings,
     reports: dict[str, tuple[DateReport, DateOrder]],
-) -> tuple[pl.DataFrame, int]:
+) -> tuple[pl.DataFrame, int] | None:
     """The incremental path: previous staged rows for unchanged record versions, the rest
     standardised with each source's whole-source date order. Returns the rows in input order
-    and how many were reused."""
-    match_on = ["record_key", "batch_id", *HASH_COLUMNS]
-    reusable = previous.select(*match_on, "invalid_fields").with_row_index("__prev")
+    and how many were reused, or None when the previous run's files do not line up.
+
+    Only the small hash file is needed to tell which rows to standardise. The previous staged
+    file (every column of every row) is then read on another thread while the changed rows
+    are standardised: reading is native work, standardising mostly Python."""
+    previous = plan.previous
+    assert previous is not None
+    hashes = incremental.read_hashes(previous)
+    skip = None
     if plan.restandardise_invalid_dates:
-        reusable = reusable.filter(~pl.col("invalid_fields").list.contains("date_of_birth"))
-    reusable = reusable.drop("invalid_fields").unique(match_on, keep="first", maintain_order=True)
-    placed = keys.with_row_index("__pos").join(
-        reusable, on=match_on, how="left", nulls_equal=True, maintain_order="left"
-    )
-    # One gather builds the output: position i takes row ``source[i]`` of the previous staged
-    # rows followed by the rows standardised now.
-    source = placed.sort("__pos")["__prev"].cast(pl.Int64).fill_null(-1).to_numpy().copy()
-    parts = [previous.select(STAGED_COLUMNS)]
-    offset = previous.height
-    changed = placed.filter(pl.col("__prev").is_null())
-    for i, item in enumerate(inputs):
-        rows = changed.filter(pl.col("__src") == i)
-        if rows.is_empty():
-            continue
-        staged, _ = settings.run(item, item.raw[rows["__row"].to_numpy()], reports[item.name][1])
-        typed = pl.from_arrow(staged.to_arrow().cast(staged_schema()))
-        assert isinstance(typed, pl.DataFrame)
-        parts.append(typed)
-        source[rows["__pos"].to_numpy()] = np.arange(offset, offset + typed.height)
-        offset += typed.height
-        log.info("standardised %s: %d new or changed rows", item.name, typed.height)
-    if len(source) != keys.height or (source < 0).any():
+        skip = incremental.read_flagged_dates(previous, hashes.height)
+        if skip is None:
+            return None
+    # Matched before the read starts: both would queue on Polars' one thread pool.
+    reuse = incremental.match_previous(keys, hashes, skip)
+    changed = keys.select("__src", "__row").with_row_index("__pos").filter(reuse.is_null())
+    # Position i of the output takes row ``source[i]`` of the previous staged rows followed
+    # by the rows standardised now (numbered -1, -2, ... until their offset is known).
+    source = reuse.fill_null(0).to_numpy().astype(np.int64)
+    parts = []
+    offset = 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        staged_rows = pool.submit(incremental.read_staged, previous, hashes)
+        for i, item in enumerate(inputs):
+            rows = changed.filter(pl.col("__src") == i)
+            if rows.is_empty():
+                continue
+            raw = item.raw[rows["__row"].to_numpy()]
+            staged, _ = settings.run(item, raw, reports[item.name][1])
+            parts.append(_typed(staged))
+            source[rows["__pos"].to_numpy()] = -1 - np.arange(offset, offset + staged.height)
+            offset += staged.height
+            log.info("standardised %s: %d new or changed rows", item.name, staged.height)
+        previous_rows = staged_rows.result()
+    if previous_rows is None:
+        return None
+    if len(source) != keys.height or offset != changed.height:
         raise StageInputError("incremental standardisation lost track of some rows (a bug)")
-    combined = pl.concat(parts, how="vertical", rechunk=False)[source]
-    reused = placed.height - changed.height
-    return combined, reused
+    source = np.where(source < 0, previous_rows.height - 1 - source, source)
+    # One chunk to gather from: Polars gathers from a single chunk several times faster than
+    # across chunks, and appending the few new rows and rechunking costs less than the gap.
+    combined = previous_rows.vstack(pl.concat(parts)).rechunk() if parts else previous_rows
+    del previous_rows, parts
+    return combined[pl.Series(source, dtype=pl.get_index_type())], keys.height - changed.height
