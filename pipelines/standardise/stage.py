@@ -166,6 +166,9 @@ def _polars_type(arrow: pa.DataType) -> pl.DataType:
     raise TypeError(f"no Polars type for the staged Arrow type {arrow}")
 
 
+_GATHER_COLUMNS = 8
+"""Columns gathered into the output order at a time (:func:`_standardise_changed`)."""
+
 _STAGED_TYPES = pl.Schema({f.name: _polars_type(f.type) for f in staged_schema()})
 """:func:`pipelines.schema.staged_schema` as Polars types."""
 
@@ -460,8 +463,20 @@ def _standardise_changed(
     if len(source) != keys.height or offset != changed.height:
         raise StageInputError("incremental standardisation lost track of some rows (a bug)")
     source = np.where(source < 0, previous_rows.height - 1 - source, source)
-    # One chunk to gather from: Polars gathers from a single chunk several times faster than
-    # across chunks, and appending the few new rows and rechunking costs less than the gap.
-    combined = previous_rows.vstack(pl.concat(parts)).rechunk() if parts else previous_rows
-    del previous_rows, parts
-    return combined[pl.Series(source, dtype=pl.get_index_type())], keys.height - changed.height
+    order = pl.Series(source, dtype=pl.get_index_type())
+    new_rows = pl.concat(parts) if parts else None
+    del parts
+    # A few columns at a time, each previous column dropped once gathered: the copies made
+    # here are a fraction of the table (about 1.5 GB less peak memory at a million rows).
+    # Each batch is one chunk to gather from: Polars gathers from a single chunk several times
+    # faster than across chunks, and appending the few new rows first costs less than that.
+    gathered = []
+    for start in range(0, len(STAGED_COLUMNS), _GATHER_COLUMNS):
+        batch = list(STAGED_COLUMNS[start : start + _GATHER_COLUMNS])
+        rows = previous_rows.select(batch)
+        previous_rows = previous_rows.drop(batch)
+        if new_rows is not None:
+            rows = rows.vstack(new_rows.select(batch)).rechunk()
+        gathered.append(rows[order])
+        del rows
+    return pl.concat(gathered, how="horizontal"), keys.height - changed.height
