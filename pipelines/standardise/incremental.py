@@ -202,7 +202,9 @@ def plan_reuse(current: Fingerprint, previous: Previous | None) -> ReusePlan:
 def read_hashes(previous: Previous) -> pl.DataFrame:
     """The previous run's row hashes: ``record_key``, ``batch_id`` and :data:`HASH_COLUMNS`,
     row for row with its staged file (a small file: no staged column is read for it)."""
-    return pl.read_parquet(previous.hashes, columns=["record_key", "batch_id", *HASH_COLUMNS])
+    # One chunk: :func:`match_previous` gathers from it.
+    columns = ["record_key", "batch_id", *HASH_COLUMNS]
+    return pl.read_parquet(previous.hashes, columns=columns).rechunk()
 
 
 def read_flagged_dates(previous: Previous, rows: int) -> pl.Series | None:
