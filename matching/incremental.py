@@ -277,9 +277,7 @@ def register_tf_tables(linker: Linker, engine: Engine, tables: dict[str, pl.Data
     """Make ``linker`` score with these term-frequency tables instead of computing them from
     its input records."""
     for column, table in tables.items():
-        registered = engine.db_api.register(
-            table.to_arrow(), table_name=f"__golden_tf_{column}_{id(linker)}"
-        )
+        registered = engine.register(table, table_name=f"__golden_tf_{column}_{id(linker)}")
         linker.table_management.register_term_frequency_lookup(registered, column)
 
 
@@ -400,10 +398,11 @@ def _blocking_inputs(
         pl.col("record_key").is_in(to_score.implode()).alias("__golden_to_score")
     )
     suffix = id(frame)
-    every = engine.db_api.register(frame.to_arrow(), table_name=f"__golden_all_{suffix}")
-    some = engine.db_api.register(
-        frame.filter(pl.col("__golden_to_score")).to_arrow(),
-        table_name=f"__golden_to_score_{suffix}",
+    # Through the engine, so that on Spark the records travel as Parquet files, not through
+    # the driver.
+    every = engine.register(frame, table_name=f"__golden_all_{suffix}")
+    some = engine.register(
+        frame.filter(pl.col("__golden_to_score")), table_name=f"__golden_to_score_{suffix}"
     )
     return every, some
 
