@@ -15,7 +15,8 @@ start_run ─▶ ingest_and_validate[source] (one mapped task per source)
 
 * **Params**: `config_path` (the deployment's YAML config), `full_reload`, `skip_backup`,
   `model_path` (a trained Splink model to reuse instead of training), `full_rebuild` (validate,
-  standardise and match every record anew instead of building on the previous run's outputs).
+  standardise, match and survive every record anew instead of building on the previous run's
+  outputs).
 * **Failures**: one failing source does not undo the others' landed batches, but nothing
   downstream runs; a tripped quality `gate` stops the run before publish and is never retried.
   `finish_run` writes `runs/<run_id>/run.json`, logs the run summary and fails the DAG run when
@@ -135,8 +136,8 @@ def describe_failures(
             False,
             type="boolean",
             title="Full rebuild",
-            description="Validate, standardise and match every record anew instead of building "
-            "on the previous run's outputs.",
+            description="Validate, standardise, match and survive every record anew instead "
+            "of building on the previous run's outputs.",
         ),
     },
 )
@@ -219,7 +220,9 @@ def customer_golden_records() -> None:
     @task(**COMPUTE_RETRIES)
     def golden(pipeline_run_id: str) -> dict[str, Any]:
         """Build golden records, crosswalk, provenance and changes with stable golden ids."""
-        return run_golden_stage("golden", pipeline_run_id)
+        return run_golden_stage(
+            "golden", pipeline_run_id, full_rebuild=bool(params().get("full_rebuild", False))
+        )
 
     @task(outlets=GOLDEN_ASSETS, **IO_RETRIES)
     def publish(pipeline_run_id: str) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def _call(stage: str, config: PipelineConfig, run_id: str, **kwargs: Any) -> Any
     if stage == "golden":
         from pipelines.golden import build_golden
 
-        return build_golden(config, run_id)
+        return build_golden(config, run_id, full=kwargs.get("full_rebuild", False))
     if stage == "publish":
         from pipelines.publish import publish
 
@@ -183,7 +183,9 @@ def run_pipeline(
     ``full_rebuild`` rebuilds every derived layer from the current records: validation and
     standardise judge and standardise every record instead of reusing the previous run's
     verdicts and staged rows, and the match stage
-    scores every pair instead of building on the previous run's match (``matching.incremental``).
+    scores every pair instead of building on the previous run's match (``matching.incremental``),
+    and the golden stage chooses every customer's values anew instead of keeping those of
+    customers whose records did not change.
 
     Sources are ingested and validated independently: one failing source does not undo the
     others' landed batches, but the run stops before standardising, because building golden
@@ -218,6 +220,7 @@ def run_pipeline(
             options: dict[str, Any] = {
                 "standardise": {"full_rebuild": full_rebuild},
                 "match": {"model_path": model_path, "full_rebuild": full_rebuild},
+                "golden": {"full_rebuild": full_rebuild},
             }.get(stage, {})
             run_stage(stage, config, run_id, **options)
         notify("publish")

@@ -420,6 +420,11 @@ def test_caches_holding_everyones_values_without_keys_are_deleted_by_an_erasure(
     pl.DataFrame(
         {"row_hash_a": [1, 2], "row_hash_b": [3, 4], "rule_7": [True, False]}
     ).write_parquet(verdicts)
+    survivors = Warehouse(household.warehouse.path).golden_state(RUN)
+    survivors.mkdir(parents=True)
+    pl.DataFrame({"golden_id": ["G1"], "members": [2], "digest": [99]}).write_parquet(
+        survivors / "survivors.parquet"
+    )
 
     counts = erase_records(
         household, ErasurePlan(frozenset({"crm:1", "web:7"}), frozenset({"ann.lee+x@gmail.com"}))
@@ -427,5 +432,6 @@ def test_caches_holding_everyones_values_without_keys_are_deleted_by_an_erasure(
 
     assert not (match_dir / "tf").exists()
     assert not verdicts.exists()
+    assert not survivors.exists()
     assert pl.read_parquet(match_dir / "features.parquet")["record_key"].to_list() == ["crm:2"]
-    assert counts.run_files >= 3
+    assert counts.run_files >= 4

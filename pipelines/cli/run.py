@@ -19,8 +19,8 @@ def register(app: typer.Typer) -> None:
         model: Path | None = typer.Option(None, help="Trained Splink model JSON to reuse."),
         full_rebuild: bool = typer.Option(
             False,
-            help="Validate, standardise and match every record anew instead of building on the "
-            "previous run's outputs.",
+            help="Validate, standardise, match and survive every record anew instead of "
+            "building on the previous run's outputs.",
         ),
         skip_backup: bool = typer.Option(False, help="Do not back up this run."),
     ) -> None:

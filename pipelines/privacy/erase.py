@@ -467,6 +467,10 @@ def _drop_keyless_caches(warehouse: Warehouse, run_id: str) -> int:
     if tf.is_dir():
         deleted += sum(1 for p in tf.rglob("*") if p.is_file())
         shutil.rmtree(tf)
+    survivors = warehouse.golden_state(run_id)
+    if survivors.is_dir():  # per-customer hashes of personal values, keyed by golden id
+        deleted += sum(1 for p in survivors.rglob("*") if p.is_file())
+        shutil.rmtree(survivors)
     validated = warehouse.run(run_id) / "validated"
     sources = sorted(p.name for p in validated.iterdir()) if validated.is_dir() else []
     for verdicts in (warehouse.row_verdicts(run_id, source) for source in sources):
