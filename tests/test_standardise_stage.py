@@ -307,3 +307,19 @@ def test_staged_types_are_the_polars_reading_of_the_staged_schema(tmp_path: Path
     assert pl.read_parquet(path).schema == stage._STAGED_TYPES
     empty = pl.DataFrame(schema=stage._STAGED_TYPES)
     assert empty.to_arrow().cast(staged_schema()).schema == staged_schema()
+
+
+def test_write_staged_gives_an_all_null_column_its_staged_type(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """A column Polars holds as ``Null`` (a source that never has the field) is written with
+    the staged type, as the Arrow cast did."""
+    rows = _staged_rows(warehouse).with_columns(pl.lit(None).alias("phone_extension"))
+    assert rows.schema["phone_extension"] == pl.Null
+    target = tmp_path / "staged.parquet"
+
+    stage.write_staged(rows, target)
+
+    table = pq.read_table(target)
+    assert table.schema == staged_schema()
+    assert table.column("phone_extension").null_count == rows.height

@@ -190,14 +190,15 @@ def _schema_metadata() -> dict[str, str]:
 
 
 def write_staged(frame: pl.DataFrame, target: Path) -> None:
-    """Write staged rows (:func:`_typed`) to ``target`` atomically, zstd-compressed, in row
-    groups of :data:`ROW_GROUP_ROWS`.
+    """Write staged rows to ``target`` atomically, zstd-compressed, in row groups of
+    :data:`ROW_GROUP_ROWS`, with exactly the staged schema.
 
     Polars' writer encodes and compresses columns on every core (pyarrow's encodes one column
     after another: about twice the wall time at a million rows). The file's Arrow schema must
     still be ``staged_schema()`` exactly, so it is read back from the footer; should a Polars
     version record other types, the rows are written again with pyarrow."""
     schema = staged_schema()
+    frame = _typed(frame)  # the metadata below must describe the columns as written
     with atomic_path(target) as tmp:
         frame.write_parquet(
             tmp,
