@@ -154,19 +154,27 @@ def _load_masked(
     role_name: str,
     plan: dict[str, list[MaskedColumn]],
     version_dir: Path,
-    database: Path,
+    database: Path | None,
     run_id: str,
+    threads: int | None = None,
 ) -> None:
-    """A role with masks or fewer tables: its tables selected, masked, from ``database``.
+    """A role with masks or fewer tables: its tables selected, masked, from the version.
 
-    Reading the published database's own tables (attached read-only) spares decoding the
-    Parquet files again; each masked table is computed once, then written out as Parquet.
+    With ``database`` (the published database, attached read-only) the tables are read from
+    it, which spares decoding the Parquet files again; without it they are read from the
+    version's Parquet files, which is what lets publish build these roles while it is still
+    loading that database. Both hold the same rows with the same types (the database is loaded
+    from those files), so the role gets the same tables either way. Each masked table is
+    computed once, then written out as Parquet.
     """
     con = duckdb.connect(str(folder / ROLE_DUCKDB))
     try:
         con.execute("SET TimeZone = 'UTC'")
+        if threads is not None:
+            con.execute(f"SET threads = {int(threads)}")
         con.execute("SET preserve_insertion_order = false")
-        con.execute("ATTACH $path AS published (READ_ONLY)", {"path": str(database)})
+        if database is not None:
+            con.execute("ATTACH $path AS published (READ_ONLY)", {"path": str(database)})
         built: dict[str, list[MaskedColumn]] = {}
         for table, columns in plan.items():
             source = version_dir / f"{table}.parquet"
@@ -175,10 +183,17 @@ def _load_masked(
                     "version %s has no table %s (published before it existed)", run_id, table
                 )
                 continue
-            con.execute(
-                f"CREATE TABLE main.{quote(table)} AS SELECT {_select(columns)} "
-                f"FROM published.main.{quote(table)}"
-            )
+            if database is not None:
+                con.execute(
+                    f"CREATE TABLE main.{quote(table)} AS SELECT {_select(columns)} "
+                    f"FROM published.main.{quote(table)}"
+                )
+            else:
+                con.execute(
+                    f"CREATE TABLE main.{quote(table)} AS SELECT {_select(columns)} "
+                    "FROM read_parquet($source)",
+                    {"source": str(source)},
+                )
             built[table] = columns
             if _unmasked(table, columns):
                 # The published file as it is (with its column documentation), copied rather
@@ -189,7 +204,8 @@ def _load_masked(
                     f"COPY main.{quote(table)} TO $target (FORMAT parquet, COMPRESSION zstd)",
                     {"target": str(folder / f"{table}.parquet")},
                 )
-        con.execute("DETACH published")
+        if database is not None:
+            con.execute("DETACH published")
         con.execute(
             f"CREATE TABLE {ROLE_INFO_TABLE} AS SELECT $run_id AS run_id, $role AS role",
             {"run_id": run_id, "role": role_name},
@@ -199,19 +215,7 @@ def _load_masked(
         con.close()
 
 
-def _build_role(
-    folder: Path,
-    role_name: str,
-    plan: dict[str, list[MaskedColumn]],
-    version_dir: Path,
-    database: Path,
-    run_id: str,
-) -> None:
-    folder.mkdir(mode=_DIR_MODE)
-    if _sees_everything(plan, version_dir):
-        _copy_whole(folder, role_name, plan, version_dir, database, run_id)
-    else:
-        _load_masked(folder, role_name, plan, version_dir, database, run_id)
+def _restrict(folder: Path) -> None:
     for path in folder.iterdir():
         path.chmod(_FILE_MODE)
 
@@ -219,31 +223,78 @@ def _build_role(
 class RoleArtefacts:
     """Build every role's artefacts for a version, then switch them in (or throw them away).
 
-    Used by publish, restore and erasure, always under the publish lock.
+    Used by publish, restore and erasure, always under the publish lock. :meth:`build` does
+    it all from a finished database; publish splits it in two so that the roles with masks
+    (:meth:`build_masked`, from the version's Parquet files) are built while the database is
+    still loading, and only the rest (:meth:`build_from_database`) waits for it.
     """
 
     def __init__(self, config: PipelineConfig, warehouse: Warehouse) -> None:
         self.config = config
         self.root = roles_root(warehouse)
         self.staged: dict[str, Path] = {}
+        self._prepared = False
 
     def build(self, version_dir: Path, database: Path, run_id: str) -> None:
         """Each role's folder built from ``database`` (the version's tables, not yet installed)
-        and ``version_dir``; then the masked views into ``database``.
+        and ``version_dir``; then the masked views into ``database``."""
+        _check_no_wal(database)
+        self.build_masked(version_dir, run_id, database=database)
+        self.build_from_database(version_dir, database, run_id)
 
-        The roles come first: a role that sees everything gets a copy of ``database``, which
-        must not carry the other roles' views.
+    def build_masked(
+        self,
+        version_dir: Path,
+        run_id: str,
+        *,
+        database: Path | None = None,
+        threads: int | None = None,
+    ) -> None:
+        """The folders of the roles that do not see everything (masks, fewer tables).
+
+        Without ``database`` they are read from ``version_dir``'s Parquet files, so this may
+        run while the version's database is being built; ``threads`` caps DuckDB's threads
+        for each role (publish leaves the other core to the load).
         """
-        if database.with_name(database.name + ".wal").exists():
-            raise PublishError(f"{database} has an unfinished write-ahead log; rebuild it first")
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._remove_leftovers()
+        self._prepare()
         for role_name, role in self.config.privacy.roles.items():
-            folder = self.root / f".{role_name}.{run_id}.{secrets.token_hex(4)}"
-            self.staged[role_name] = folder
-            _build_role(folder, role_name, role_tables(role), version_dir, database, run_id)
+            plan = role_tables(role)
+            if _sees_everything(plan, version_dir):
+                continue
+            folder = self._new_folder(role_name, run_id)
+            _load_masked(folder, role_name, plan, version_dir, database, run_id, threads)
+            _restrict(folder)
+
+    def build_from_database(self, version_dir: Path, database: Path, run_id: str) -> None:
+        """The folders of the roles that see everything, then the masked views in ``database``.
+
+        Run after :meth:`build_masked`. A role that sees everything gets a copy of
+        ``database``, which must not carry the roles' views yet: so the copies come first.
+        """
+        _check_no_wal(database)
+        self._prepare()
+        for role_name, role in self.config.privacy.roles.items():
+            plan = role_tables(role)
+            if not _sees_everything(plan, version_dir):
+                continue
+            folder = self._new_folder(role_name, run_id)
+            _copy_whole(folder, role_name, plan, version_dir, database, run_id)
+            _restrict(folder)
         add_masked_views(self.config, database)
         logger.info("built role artefacts for %s", ", ".join(self.staged) or "no roles")
+
+    def _prepare(self) -> None:
+        """Create the roles folder and clear a failed publish's leftovers, once per build."""
+        if not self._prepared:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._remove_leftovers()
+            self._prepared = True
+
+    def _new_folder(self, role_name: str, run_id: str) -> Path:
+        folder = self.root / f".{role_name}.{run_id}.{secrets.token_hex(4)}"
+        self.staged[role_name] = folder
+        folder.mkdir(mode=_DIR_MODE)
+        return folder
 
     def install(self) -> None:
         """Point every role at its new folder; remove roles no longer configured."""
@@ -287,6 +338,11 @@ class RoleArtefacts:
                     entry.unlink(missing_ok=True)
                 else:
                     shutil.rmtree(entry, ignore_errors=True)
+
+
+def _check_no_wal(database: Path) -> None:
+    if database.with_name(database.name + ".wal").exists():
+        raise PublishError(f"{database} has an unfinished write-ahead log; rebuild it first")
 
 
 def _target(link: Path) -> Path | None:

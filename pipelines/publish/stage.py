@@ -96,20 +96,11 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
         roles = RoleArtefacts(config, warehouse)
         try:
             staging.mkdir(parents=True)
-            counts = _write_tables(
-                warehouse, run_id, staging, previous_dir, config.warehouse.duckdb_memory_limit
-            )
+            counts = _write_tables(warehouse, run_id, staging, previous_dir)
             published_at = datetime.now(UTC).isoformat()
             write_version_manifest(staging, run_id, counts, previous, published_at)
             stage_registry(registry, registry_tmp)
-            build_duckdb(
-                staging,
-                duckdb_tmp,
-                run_id=run_id,
-                published_at=published_at,
-                memory_limit=config.warehouse.duckdb_memory_limit,
-            )
-            roles.build(staging, duckdb_tmp, run_id)
+            _build_checked(config, roles, staging, duckdb_tmp, run_id, published_at)
             install_version(warehouse, run_id, staging, duckdb_tmp, registry_tmp)
             roles.install()
         except GoldenError:
@@ -159,7 +150,6 @@ def _write_tables(
     run_id: str,
     staging: Path,
     previous_dir: Path | None,
-    memory_limit: str,
 ) -> dict[str, int]:
     golden = warehouse.golden_dir(run_id)
 
@@ -190,15 +180,45 @@ def _write_tables(
 
     # Parquet encoding is single-threaded and releases the GIL: two tables are written at a
     # time, one per core (``map`` re-raises the first failing table's error, in table order).
-    # The key checks then run one by one: DuckDB is multi-threaded already, and one query at a
-    # time keeps it within ``warehouse.duckdb_memory_limit``.
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = dict(zip(TABLES, pool.map(write, TABLES), strict=True))
-    for name, spec in TABLES.items():
-        target = staging / f"{name}.parquet"
-        inputs.check_unique(target, spec, memory_limit)
-        fsync_path(target)
+    for name in TABLES:
+        fsync_path(staging / f"{name}.parquet")
     return counts
+
+
+def _build_checked(
+    config: PipelineConfig,
+    roles: RoleArtefacts,
+    staging: Path,
+    duckdb_tmp: Path,
+    run_id: str,
+    published_at: str,
+) -> None:
+    """Check the version's keys, build its database and every role's artefacts.
+
+    The key checks and the masked roles need only the Parquet files, so they run beside the
+    database load instead of after it; the roles that get a copy of the database, and the
+    masked views, wait for it. A duplicate key is reported first even when the load fails
+    too: it is the cause worth naming. Nothing here touches the live version, so a failure
+    anywhere leaves it as it was. A key check that must group (an input not sorted by its
+    key) runs beside the load as well, each DuckDB held to ``warehouse.duckdb_memory_limit``.
+    """
+    memory_limit = config.warehouse.duckdb_memory_limit
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        load = pool.submit(
+            build_duckdb,
+            staging,
+            duckdb_tmp,
+            run_id=run_id,
+            published_at=published_at,
+            memory_limit=memory_limit,
+        )
+        for name, spec in TABLES.items():
+            inputs.check_unique(staging / f"{name}.parquet", spec, memory_limit)
+        roles.build_masked(staging, run_id, threads=1)
+        load.result()
+    roles.build_from_database(staging, duckdb_tmp, run_id)
 
 
 def write_version_manifest(
