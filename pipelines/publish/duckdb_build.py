@@ -52,6 +52,14 @@ def _load_cost(source: Path) -> int:
     return metadata.num_rows * metadata.num_columns
 
 
+def _cores() -> int:
+    """Cores this process may run on (its CPU affinity, not every core of the host)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return os.cpu_count() or 1
+
+
 def _load_table(con: duckdb.DuckDBPyConnection, name: str, source: Path | None) -> None:
     """Create table ``name`` from ``source``, or empty when the version has no such file."""
     spec = TABLES[name]
@@ -93,7 +101,7 @@ def build_duckdb(
     sources = {name: version_dir / f"{name}.parquet" for name in TABLES}
     present = {name: path for name, path in sources.items() if path.exists()}
     order = sorted(TABLES, key=lambda name: -_load_cost(present[name]) if name in present else 0)
-    workers = max(1, min(loaders or os.cpu_count() or 1, len(order)))
+    workers = max(1, min(loaders or _cores(), len(order)))
     con = duckdb.connect(str(target))
     try:
         con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
