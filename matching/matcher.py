@@ -206,7 +206,7 @@ def match_records(
             linker = _linker(
                 engine, subset, plan.base.model, plan.base.model_path, sources=list(by_source)
             )
-            register_tf_tables(linker, engine, plan.base.tf_tables)
+            register_tf_tables(linker, engine, _tf_rows_of(subset, plan.base.tf_tables))
             training = _report_of(linker)
             clock.lap("load")
             reused = reused_pairs(plan.base, plan.changes.touched)
@@ -262,12 +262,14 @@ def match_records(
             config.waterfall_pairs,
             config.seed,
         )
-        charts = render_charts(linker, _explained_pairs(linker, engine, features, explained))
         model = linker.misc.save_model_to_json()
         tf_tables = (
             plan.base.tf_tables
             if plan.base is not None
             else collect_tf_tables(linker, engine, model)
+        )
+        charts = render_charts(
+            linker, _explained_pairs(linker, engine, features, explained, tf_tables)
         )
         clock.lap("charts")
 
@@ -500,16 +502,29 @@ def _linker(
 
 
 def _explained_pairs(
-    linker: Linker, engine: Engine, features: pl.DataFrame, keys: list[tuple[str, str]]
+    linker: Linker,
+    engine: Engine,
+    features: pl.DataFrame,
+    keys: list[tuple[str, str]],
+    tf_tables: dict[str, pl.DataFrame] | None = None,
 ) -> list[dict[str, Any]]:
     """The scored comparisons of ``keys`` with every intermediate column and both records'
     compared values: what the waterfall chart shows. Scored afresh with Splink's
     ``score_pairs`` (term frequencies from the run's data), since the run's predictions do not
-    carry the compared values."""
+    carry the compared values.
+
+    ``tf_tables`` are the term-frequency tables the linker scores with: the records arrive
+    with their ``tf_<column>`` values already looked up, since Splink skips the lookup of a
+    column its input carries, and its own lookup joins each table of up to a million values
+    (twice) for these few records."""
     if not keys:
         return []
-    lefts = features.filter(pl.col("record_key").is_in([a for a, _ in keys]))
-    rights = features.filter(pl.col("record_key").is_in([b for _, b in keys]))
+    lefts = _with_term_frequencies(
+        features.filter(pl.col("record_key").is_in([a for a, _ in keys])), tf_tables or {}
+    )
+    rights = _with_term_frequencies(
+        features.filter(pl.col("record_key").is_in([b for _, b in keys])), tf_tables or {}
+    )
     # Typed tables rather than dicts: Spark cannot infer the type of an all-null column.
     left, right = (
         engine.db_api.register(
@@ -530,6 +545,35 @@ def _explained_pairs(
     )
     rows = wanted.with_row_index("order").join(rows, on=["record_key_l", "record_key_r"])
     return rows.sort("order").drop("order").to_dicts()
+
+
+def _tf_rows_of(
+    records: pl.DataFrame, tf_tables: dict[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
+    """The rows of each term-frequency table whose value one of ``records`` holds: all a
+    linker over ``records`` ever looks up (Splink left-joins its input records to the tables
+    by value), at a fraction of the size of tables over every record."""
+    return {
+        column: table.filter(pl.col(column).is_in(records[column].drop_nulls().unique().implode()))
+        if column in records.columns
+        else table
+        for column, table in tf_tables.items()
+    }
+
+
+def _with_term_frequencies(
+    records: pl.DataFrame, tf_tables: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """``records`` with ``tf_<column>`` of each table, looked up as Splink's own left join
+    does (a null or unknown value gets a null frequency)."""
+    for column, table in tf_tables.items():
+        tf_name = f"tf_{column}"
+        if column not in records.columns or tf_name in records.columns:
+            continue
+        values = records[column].drop_nulls().unique()
+        wanted = table.filter(pl.col(column).is_in(values.implode())).select(column, tf_name)
+        records = records.join(wanted, on=column, how="left", maintain_order="left")
+    return records
 
 
 class _Clock:
