@@ -286,13 +286,14 @@ def _record_keys(records: pl.DataFrame) -> tuple[pl.Series, np.ndarray]:
 
 
 def _indices(keys: pl.Series, named: pl.Series) -> pl.Series:
-    """Each key of ``named`` as its index among the sorted ``keys`` (null when absent): a
-    binary search, far cheaper than a hash join on a million keys."""
-    if keys.len() == 0:
-        return pl.Series([None] * named.len(), dtype=pl.Int64)
-    found = keys.search_sorted(named, side="left").cast(pl.Int64).clip(0, keys.len() - 1)
-    hit = keys.gather(found) == named
-    return found.set(~hit.fill_null(False), None)  # type: ignore[arg-type]
+    """Each key of ``named`` as its index among the sorted (and unique) ``keys``, null when
+    absent. A hash join, not a binary search: the pairs' keys come in no order, and a million
+    binary searches over strings at random places cost more than hashing the keys once."""
+    index = pl.DataFrame(
+        [keys.rename("key"), pl.int_range(keys.len(), dtype=pl.Int64, eager=True).alias("index")]
+    )
+    found = named.rename("key").to_frame().join(index, on="key", how="left", maintain_order="left")
+    return found["index"]
 
 
 def _edges(pairs: pl.DataFrame, keys: pl.Series, threshold: float) -> pl.DataFrame:
@@ -303,10 +304,15 @@ def _edges(pairs: pl.DataFrame, keys: pl.Series, threshold: float) -> pl.DataFra
     if missing:
         raise MatchingInputError(f"pairs to cluster lack the column(s) {missing}")
     links = pairs.filter(pl.col("match_probability") >= threshold)
+    # Both sides in one lookup: the keys are hashed once.
+    found = _indices(
+        keys,
+        pl.concat([links["record_key_l"].cast(pl.String), links["record_key_r"].cast(pl.String)]),
+    )
     joined = pl.DataFrame(
         [
-            _indices(keys, links["record_key_l"].cast(pl.String)).alias("a"),
-            _indices(keys, links["record_key_r"].cast(pl.String)).alias("b"),
+            found.head(links.height).alias("a"),
+            found.tail(links.height).alias("b"),
             links["match_probability"].cast(pl.Float64).alias("p"),
         ]
     )

@@ -38,24 +38,26 @@ def review_queue(
     Most uncertain first (match weight closest to zero, i.e. probability closest to one half).
     """
     bayes_factors = [c for c in pairs.columns if c.startswith("bf_")]
-    cluster_of = clusters.select("record_key", "cluster_id")
-    candidates = (
-        pairs.join(
-            cluster_of.rename({"record_key": "record_key_l", "cluster_id": "cluster_l"}),
-            on="record_key_l",
-            how="left",
-        )
+    # Both sides' clusters in one lookup, so the million cluster rows are hashed once.
+    sides = pl.concat([pairs["record_key_l"], pairs["record_key_r"]]).rename("record_key")
+    cluster = (
+        sides.to_frame()
         .join(
-            cluster_of.rename({"record_key": "record_key_r", "cluster_id": "cluster_r"}),
-            on="record_key_r",
+            clusters.select("record_key", "cluster_id"),
+            on="record_key",
             how="left",
+            maintain_order="left",
         )
-        .filter(
-            pl.col("match_probability").is_between(review_lower, match_threshold, closed="left")
-            | (
-                (pl.col("match_probability") >= match_threshold)
-                & (pl.col("cluster_l") != pl.col("cluster_r"))
-            )
+        .get_column("cluster_id")
+    )
+    candidates = pairs.with_columns(
+        cluster.head(pairs.height).alias("cluster_l"),
+        cluster.tail(pairs.height).alias("cluster_r"),
+    ).filter(
+        pl.col("match_probability").is_between(review_lower, match_threshold, closed="left")
+        | (
+            (pl.col("match_probability") >= match_threshold)
+            & (pl.col("cluster_l") != pl.col("cluster_r"))
         )
     )
     decided_pairs = [tuple(sorted(pair)) for pair in decided]
@@ -86,7 +88,11 @@ def review_queue(
     )
 
     available = [f for f in fields if f in records.columns]
-    side = records.select("record_key", *available)
+    # Only the queued records' fields: joining the queue to every record would hash them all.
+    queued = pl.concat([queue["record_key_l"], queue["record_key_r"]]).unique()
+    side = records.select("record_key", *available).filter(
+        pl.col("record_key").is_in(queued.implode())
+    )
     for suffix in ("l", "r"):
         queue = queue.join(
             side.rename({"record_key": f"record_key_{suffix}"}).rename(
