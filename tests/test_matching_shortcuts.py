@@ -12,10 +12,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
-from matching.clustering import _edges, _indices
+from matching.clustering import _dense_labels, _edges, _indices
 from matching.config import MatchingConfig
 from matching.engine import open_engine
 from matching.features import KEY_COLUMNS, matching_frame
@@ -181,3 +182,23 @@ def test_review_queue_looks_up_each_sides_cluster_and_fields() -> None:
             source = field[row[f"record_key_{side}"]]
             assert row[f"first_name_{side}"] == source["first_name"]
             assert row[f"city_{side}"] == source["city"]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        [5, 3, 3, 9, 0, 5],
+        [],
+        [7],
+        [-1, 4, 4, 2],  # not component numbers: the sorting way
+        [10**9, 2, 2],  # far above the count: the sorting way
+    ],
+)
+def test_dense_labels_are_the_ranks_np_unique_gives(labels: list[int]) -> None:
+    array = np.array(labels, dtype=np.int64)
+    assert _dense_labels(array).tolist() == np.unique(array, return_inverse=True)[1].tolist()
+
+
+def test_dense_labels_of_a_million_component_numbers_are_the_ranks_np_unique_gives() -> None:
+    labels = np.random.default_rng(0).integers(0, 600_000, 1_000_000)
+    assert np.array_equal(_dense_labels(labels), np.unique(labels, return_inverse=True)[1])
