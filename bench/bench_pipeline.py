@@ -5,9 +5,9 @@
 
 Generates the seeded three-source sample (``pipelines.sample``) of ``--records`` source records
 (default 1,000,000), starts a local SeaweedFS server for the backup, then runs ingest and
-validate (per source), standardise, validate staged, gate, match, golden, publish and backup
-(data docs beside gate and match, as the DAG runs them), each as
-``python -m bench.bench_pipeline --worker ...`` calling
+validate (one process per source, as the DAG's mapped ``ingest_and_validate`` task), standardise,
+validate staged, gate, match, golden, publish and backup (data docs beside gate and match, as the
+DAG runs them), each as ``python -m bench.bench_pipeline --worker ...`` calling
 :func:`pipelines.orchestrate.run_stage`, the way an Airflow worker runs one task: each stage pays
 its own imports and reads its inputs from disk, so its wall time and peak memory are what a
 deployment sees. Sources fan out ``--fan-out`` at a time (default 2), as the DAG's mapped task
@@ -50,7 +50,9 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
 GIB = 1024**3
 TARGETS = {"full_seconds": 240.0, "peak_rss_gib": 6.0, "incremental_seconds": 60.0}
-PER_SOURCE = ("ingest", "validate_source")
+TASKS = {"ingest_and_validate": ("ingest", "validate_source")}
+"""DAG tasks that run several stages in one process (the mapped per-source task)."""
+PER_SOURCE = "ingest_and_validate"
 AFTER_SOURCES = (
     "standardise",
     "validate_staged",
@@ -246,6 +248,7 @@ class Bench:
             args += ["--set", item]
         log_path = self.logs / run_id / f"{label}.log"
         measured = measure_process(self.worker(*args), self.env, log_path)
+        stages = TASKS.get(stage, (stage,))
         figure = StageFigure(
             stage=stage,
             source=source,
@@ -255,14 +258,24 @@ class Bench:
             load_1m=round(measured["load_1m"], 2),
             others_cpu_seconds=round(measured["others_cpu_seconds"], 1),
         )
-        record = _stage_record(config_path, run_id, stage, source)
-        if measured["returncode"] != 0 or record.get("status") != "succeeded":
+        records = {name: _stage_record(config_path, run_id, name, source) for name in stages}
+        failed = [r for r in records.values() if r.get("status") != "succeeded"]
+        if measured["returncode"] != 0 or failed:
             figure.status = "failed"
-            figure.error = record.get("error") or f"exit status {measured['returncode']}"
+            error = next((r.get("error") for r in failed if r.get("error")), None)
+            figure.error = error or f"exit status {measured['returncode']}"
             sys.stdout.write(f"  {label} FAILED: {figure.error}\n  log {log_path}:\n")
             sys.stdout.write(_tail(log_path) + "\n")
             return figure
-        _fill_counts(figure, record.get("result") or {})
+        if len(stages) == 1:
+            _fill_counts(figure, records[stage].get("result") or {})
+            return figure
+        # A task of several stages: the first stage's rows, every stage's own figures.
+        for name in stages:
+            part = StageFigure(name, source, records[name].get("seconds") or 0.0, 0.0, 0.0, 0, 0)
+            _fill_counts(part, records[name].get("result") or {})
+            figure.details[name] = {"seconds": part.seconds, "rows": part.rows, **part.details}
+        figure.rows = figure.details[stages[0]]["rows"]
         return figure
 
 
@@ -319,23 +332,21 @@ def _fill_counts(figure: StageFigure, result: dict[str, Any]) -> None:
 def fan_out_sources(
     bench: Bench, config_path: Path, run_id: str, sources: list[str]
 ) -> list[StageFigure]:
-    """Each source's ``ingest`` then ``validate_source``, ``bench.fan_out`` sources at a time.
+    """Each source's ``ingest`` then ``validate_source`` in one process, ``bench.fan_out``
+    sources at a time.
 
-    This is the Airflow DAG's mapped task: sources share nothing but the warehouse, so they
-    can run side by side on separate workers. Figures come back in source order.
+    This is the Airflow DAG's mapped task ``ingest_and_validate``: one task (one process) per
+    source, and sources share nothing but the warehouse, so they can run side by side on
+    separate workers. Figures come back in source order.
     """
 
-    def chain(source: str) -> list[StageFigure]:
-        done: list[StageFigure] = []
-        for stage in PER_SOURCE:
-            done.append(bench.stage(stage, config_path, run_id, source))
-            _show(done[-1])
-            if done[-1].status != "succeeded":
-                break
-        return done
+    def task(source: str) -> StageFigure:
+        figure = bench.stage(PER_SOURCE, config_path, run_id, source)
+        _show(figure)
+        return figure
 
     with ThreadPoolExecutor(max_workers=max(1, bench.fan_out)) as pool:
-        return [figure for figures in pool.map(chain, sources) for figure in figures]
+        return list(pool.map(task, sources))
 
 
 _PRINT_LOCK = threading.Lock()
@@ -646,7 +657,8 @@ def _worker(argv: list[str]) -> int:
 
     from pipelines.orchestrate import run_stage
 
-    run_stage(args.stage, config, args.run_id, **({"source": args.source} if args.source else {}))
+    for stage in TASKS.get(args.stage, (args.stage,)):
+        run_stage(stage, config, args.run_id, **({"source": args.source} if args.source else {}))
     return 0
 
 

@@ -81,13 +81,18 @@ def test_sources_fanned_out_to_separate_processes_stage_the_same_records_as_one_
     sources = config.source_names
     figures = bench_pipeline.fan_out_sources(bench, sample, RUN_ID, sources)
     figures.append(bench.stage("standardise", sample, RUN_ID))
-    assert [f.status for f in figures] == ["succeeded"] * (2 * len(sources) + 1)
+    assert [f.status for f in figures] == ["succeeded"] * (len(sources) + 1)
+    assert [f.label for f in figures[:-1]] == [f"ingest_and_validate[{s}]" for s in sources]
     warehouse = Warehouse(config.warehouse.path)
     for figure in figures:
         assert figure.peak_rss_mib > 0
-        if figure.stage == "ingest":
+        if figure.stage == "ingest_and_validate":  # both stages in one process, as in the DAG
             landed = pl.read_parquet(warehouse.current_records(RUN_ID, figure.source))
-            assert figure.rows == landed.height > 0
+            assert figure.rows == figure.details["ingest"]["rows"] == landed.height > 0
+            validated = figure.details["validate_source"]
+            assert validated["rows"] == landed.height
+            assert validated["accepted"] + validated["quarantined"] == landed.height
+            assert figure.details["ingest"]["seconds"] > 0 and validated["seconds"] > 0
 
     # The same run in this one process, source after source, in a warehouse of its own.
     alone = load_config(sample, {"warehouse.path": str(tmp_path / "alone")})
@@ -101,7 +106,9 @@ def test_sources_fanned_out_to_separate_processes_stage_the_same_records_as_one_
         return frame.drop("ingested_at").sort("record_key")
 
     fanned_out, one_process = staged(config.warehouse.path), staged(tmp_path / "alone")
-    assert fanned_out.height == sum(f.rows for f in figures if f.stage == "ingest")
+    assert fanned_out.height == sum(
+        f.details["validate_source"]["accepted"] for f in figures if f.source
+    )
     assert fanned_out.equals(one_process)
 
 
