@@ -394,7 +394,7 @@ def run_pipeline_processes(
 # --- printing ----------------------------------------------------------------------------------
 
 _HEADER = (
-    f"{'stage':<24}{'wall s':>8}{'cpu s':>8}{'rows':>11}{'rows/s':>10}"
+    f"{'stage':<30}{'wall s':>8}{'cpu s':>8}{'rows':>11}{'rows/s':>10}"
     f"{'peak RSS':>10}{'load':>6}{'others':>8}"
 )
 
@@ -409,7 +409,7 @@ def _row(figure: StageFigure) -> str:
     else:
         rate = ""
     return (
-        f"{figure.label:<24}{figure.seconds:>8.1f}{figure.cpu_seconds:>8.1f}{rows:>11}"
+        f"{figure.label:<30}{figure.seconds:>8.1f}{figure.cpu_seconds:>8.1f}{rows:>11}"
         f"{rate:>10}{figure.peak_rss_mib:>7,.0f} MiB{figure.load_1m:>6.1f}"
         f"{figure.others_cpu_seconds:>8.0f}"
     )
@@ -420,7 +420,7 @@ def format_run(run: RunFigures) -> str:
     lines += [_row(s) for s in run.stages]
     stage_total = sum(s.seconds for s in run.stages)
     lines.append(
-        f"{'total':<24}{stage_total:>8.1f}{run.cpu_seconds:>8.1f}{run.records:>11,}"
+        f"{'total':<30}{stage_total:>8.1f}{run.cpu_seconds:>8.1f}{run.records:>11,}"
         f"{run.records / stage_total if stage_total else 0:>10,.0f}"
         f"{run.peak_rss_mib:>7,.0f} MiB"
     )
@@ -436,16 +436,16 @@ def format_growth(runs: list[RunFigures]) -> str:
     """Peak memory of each stage (and the whole run) at each size, side by side."""
     runs = sorted(runs, key=lambda r: r.records)
     labels = [s.label for s in runs[-1].stages]
-    head = f"{'peak RSS MiB':<24}" + "".join(f"{r.records:>12,}" for r in runs)
+    head = f"{'peak RSS MiB':<30}" + "".join(f"{r.records:>12,}" for r in runs)
     lines = ["peak memory by size (full runs)", head]
     for label in labels:
         cells = []
         for run in runs:
             match = next((s for s in run.stages if s.label == label), None)
             cells.append(f"{match.peak_rss_mib:>12,.0f}" if match else f"{'-':>12}")
-        lines.append(f"{label:<24}" + "".join(cells))
-    lines.append(f"{'whole run (max)':<24}" + "".join(f"{r.peak_rss_mib:>12,.0f}" for r in runs))
-    lines.append(f"{'end to end s':<24}" + "".join(f"{r.wall_seconds:>12,.1f}" for r in runs))
+        lines.append(f"{label:<30}" + "".join(cells))
+    lines.append(f"{'whole run (max)':<30}" + "".join(f"{r.peak_rss_mib:>12,.0f}" for r in runs))
+    lines.append(f"{'end to end s':<30}" + "".join(f"{r.wall_seconds:>12,.1f}" for r in runs))
     return "\n".join(lines)
 
 
