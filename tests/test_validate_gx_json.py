@@ -1,11 +1,12 @@
 """The suite result the validation stages write without GX is the JSON GX itself writes.
 
 ``runs/<run>/gx_results/<suite>.json`` is loaded back by the Data Docs stage with GX's schema,
-so :func:`suite_result_document` must equal ``suite_result(...).to_json_dict()`` (GX's own
-objects) for every kind of outcome: row-level and aggregate rules, failing and passing, sample
-values of every type a frame holds (text, numbers, dates, time-zone-aware timestamps, None),
-a run parameter in the arguments, rules GX's own engine evaluated (NumPy values in the result),
-a rule that raised, and values only GX knows how to serialise.
+so :func:`suite_result_document` must equal ``to_json_dict()`` of GX's own objects built from
+the same outcomes (:func:`gx_suite_result`) for every kind of outcome: row-level and aggregate
+rules, failing and passing, sample values of every type a frame holds (text, numbers, dates,
+time-zone-aware timestamps, None), a run parameter in the arguments, rules GX's own engine
+evaluated (NumPy values in the result), a rule that raised, and values only GX knows how to
+serialise.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ import pytest
 from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
     ExpectationSuiteValidationResultSchema,
+    ExpectationValidationResult,
 )
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+from great_expectations.expectations.metadata_types import FailureSeverity
 
-from pipelines.validate import gx_json
+from pipelines.validate import gx_json, results
 from pipelines.validate.engine import evaluate_rule, evaluate_suite, run_parameters
 from pipelines.validate.outcome import Outcome
-from pipelines.validate.results import suite_result, suite_result_document
+from pipelines.validate.results import suite_result_document
 from pipelines.validate.suites import Suite, load_suite
 from pipelines.validate.synthetic import RUN_ID, staged_frame
 
@@ -100,6 +105,53 @@ def _suite(tmp_path: Path, data: dict[str, Any] = SUITE) -> Suite:
     return load_suite(path)
 
 
+def gx_validation_result(outcome: Outcome) -> ExpectationValidationResult:
+    """GX's own result object for one outcome: the reference for ``Outcome.to_json_dict``."""
+    checked = outcome.rule.checked
+    config = ExpectationConfiguration(
+        type=outcome.rule.type,
+        kwargs=outcome.kwargs,
+        meta=checked.meta,
+        notes=checked.notes,
+        description=checked.description,
+        severity=FailureSeverity(checked.severity),
+        id=checked.id,
+    )
+    return ExpectationValidationResult(
+        success=outcome.success,
+        expectation_config=config,
+        result=outcome.result,
+        meta={"engine": outcome.engine},
+        exception_info=outcome.exception_info(),
+    )
+
+
+def gx_suite_result(
+    suite: Suite,
+    outcomes: list[Outcome],
+    *,
+    run_id: str,
+    run_time: dt.datetime,
+    asset: str,
+    counts: dict[str, int],
+) -> ExpectationSuiteValidationResult:
+    """GX's own suite result object for the same inputs as :func:`suite_result_document`."""
+    import great_expectations as gx
+
+    meta = results._meta(outcomes, asset=asset, counts=counts)
+    meta["great_expectations_version"] = gx.__version__
+    meta["run_id"] = RunIdentifier(run_name=run_id, run_time=run_time)
+    meta["validation_time"] = results._validation_time(run_time)
+    return ExpectationSuiteValidationResult(
+        success=all(o.success for o in outcomes),
+        results=[gx_validation_result(o) for o in outcomes],
+        suite_name=suite.name,
+        statistics=results._statistics(outcomes),
+        meta=meta,
+        batch_id=f"{results.DATASOURCE_NAME}-{asset}",
+    )
+
+
 def _both(suite: Suite, outcomes: list[Outcome], **kwargs: Any) -> tuple[dict, dict]:
     """(GX's own JSON, the GX-free document) for the same outcomes."""
     arguments = {
@@ -108,7 +160,7 @@ def _both(suite: Suite, outcomes: list[Outcome], **kwargs: Any) -> tuple[dict, d
         "asset": "staged",
         "counts": {"rows_in": 6, "accepted": 4, "quarantined": 2, "warned": 1},
     } | kwargs
-    reference = suite_result(suite, outcomes, **arguments)
+    reference = gx_suite_result(suite, outcomes, **arguments)
     assert isinstance(reference, ExpectationSuiteValidationResult)
     return reference.to_json_dict(), suite_result_document(suite, outcomes, **arguments)
 

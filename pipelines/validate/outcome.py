@@ -11,18 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 
 from pipelines.validate import gx_json
 from pipelines.validate.suites import Rule
-
-if TYPE_CHECKING:
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationValidationResult,
-    )
 
 PARTIAL_COUNT = 20
 """How many unexpected values a result shows (GX's default ``partial_unexpected_count``)."""
@@ -70,7 +65,8 @@ class Outcome:
         }
 
     def to_json_dict(self) -> dict[str, Any]:
-        """What :meth:`to_gx` ``.to_json_dict()`` gives, built without importing GX."""
+        """What GX's ``ExpectationValidationResult.to_json_dict()`` gives for this outcome,
+        built without importing GX."""
         checked = self.rule.checked
         config = gx_json.expectation_config(
             type=self.rule.type,
@@ -82,34 +78,6 @@ class Outcome:
             id=checked.id,
         )
         return gx_json.validation_result(
-            success=self.success,
-            expectation_config=config,
-            result=self.result,
-            meta={"engine": self.engine},
-            exception_info=self.exception_info(),
-        )
-
-    def to_gx(self) -> ExpectationValidationResult:
-        """GX's own result object (imports GX); the stage writes :meth:`to_json_dict`."""
-        from great_expectations.core.expectation_validation_result import (
-            ExpectationValidationResult,
-        )
-        from great_expectations.expectations.expectation_configuration import (
-            ExpectationConfiguration,
-        )
-        from great_expectations.expectations.metadata_types import FailureSeverity
-
-        checked = self.rule.checked
-        config = ExpectationConfiguration(
-            type=self.rule.type,
-            kwargs=self.kwargs,
-            meta=checked.meta,
-            notes=checked.notes,
-            description=checked.description,
-            severity=FailureSeverity(checked.severity),
-            id=checked.id,
-        )
-        return ExpectationValidationResult(
             success=self.success,
             expectation_config=config,
             result=self.result,

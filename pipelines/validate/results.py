@@ -3,7 +3,8 @@
 The GX result (``ExpectationSuiteValidationResult``) is what Data Docs render; it is kept per run
 in ``runs/<run_id>/gx_results/<suite>.json`` so the Data Docs stage can run on its own. The
 validation stages write that JSON without importing GX (:mod:`pipelines.validate.gx_json`);
-:func:`suite_result` builds GX's object itself, the reference the JSON is tested against. The dq
+``tests/test_validate_gx_json.py`` builds GX's own object from the same outcomes and holds the
+two equal. The dq
 document is the pipeline's contract (``docs/architecture.md``): one entry per expectation, which
 publish turns into rows of the ``dq_results`` table.
 """
@@ -38,7 +39,7 @@ def suite_result_document(
     counts: dict[str, int],
 ) -> dict[str, Any]:
     """GX's result for one suite on one batch (a source's records, or staged ones), as the JSON
-    ``suite_result(...).to_json_dict()`` gives, built without importing GX."""
+    GX's ``ExpectationSuiteValidationResult.to_json_dict()`` gives, built without importing GX."""
     statistics, meta = _statistics(outcomes), _meta(outcomes, asset=asset, counts=counts)
     meta["great_expectations_version"] = gx_version()
     meta["run_id"] = gx_json.run_identifier(run_id, run_time)
@@ -49,37 +50,6 @@ def suite_result_document(
         suite_name=suite.name,
         statistics=statistics,
         meta=meta,
-    )
-
-
-def suite_result(
-    suite: Suite,
-    outcomes: list[Outcome],
-    *,
-    run_id: str,
-    run_time: datetime,
-    asset: str,
-    counts: dict[str, int],
-) -> ExpectationSuiteValidationResult:
-    """GX's result object for one suite on one batch (imports GX; the stage writes
-    :func:`suite_result_document`, which is this object's JSON)."""
-    import great_expectations as gx
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationSuiteValidationResult,
-    )
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    meta = _meta(outcomes, asset=asset, counts=counts)
-    meta["great_expectations_version"] = gx.__version__
-    meta["run_id"] = RunIdentifier(run_name=run_id, run_time=run_time)
-    meta["validation_time"] = _validation_time(run_time)
-    return ExpectationSuiteValidationResult(
-        success=all(o.success for o in outcomes),
-        results=[o.to_gx() for o in outcomes],
-        suite_name=suite.name,
-        statistics=_statistics(outcomes),
-        meta=meta,
-        batch_id=f"{DATASOURCE_NAME}-{asset}",
     )
 
 
@@ -117,13 +87,10 @@ def _validation_time(run_time: datetime) -> str:
     return run_time.strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def write_suite_result(
-    path: Path, result: dict[str, Any] | ExpectationSuiteValidationResult
-) -> None:
-    """Write a suite result (its JSON document, or GX's object) as ``to_json_dict`` gives it."""
+def write_suite_result(path: Path, document: dict[str, Any]) -> None:
+    """Write a suite result document (:func:`suite_result_document`)."""
     from pipelines.warehouse import atomic_path
 
-    document = result if isinstance(result, dict) else result.to_json_dict()
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
