@@ -23,7 +23,7 @@ from pipelines.backup import backup, restore, verify_backup
 from pipelines.backup.crypto import generate_master_key
 from pipelines.config import PipelineConfig
 from pipelines.publish import publish
-from pipelines.publish.synthetic import write_synthetic_run
+from pipelines.publish.synthetic import synthetic_config, write_synthetic_run
 from pipelines.s3server import LocalS3Server
 from pipelines.warehouse import Warehouse
 
@@ -32,24 +32,13 @@ KEY_ENV = "GOLDEN_BENCH_BACKUP_KEY"
 
 
 def make_config(root: Path, encrypted: bool) -> PipelineConfig:
-    return PipelineConfig.model_validate(
-        {
-            "warehouse": {"path": str(root)},
-            "sources": [
-                {
-                    "name": "crm",
-                    "kind": "file",
-                    "path": "crm.csv",
-                    "id_column": "id",
-                    "mapping": {"email": "email"},
-                }
-            ],
-            "backup": {
-                "bucket": "bench-backups",
-                "prefix": "encrypted" if encrypted else "plain",
-                "client_side_key_env": KEY_ENV if encrypted else None,
-            },
-        }
+    return synthetic_config(
+        root,
+        backup={
+            "bucket": "bench-backups",
+            "prefix": "encrypted" if encrypted else "plain",
+            "client_side_key_env": KEY_ENV if encrypted else None,
+        },
     )
 
 

@@ -23,7 +23,7 @@ from pipelines.privacy.roles import RoleArtefacts, role_dir
 from pipelines.publish import current_run_id, publish
 from pipelines.publish.duckdb_build import build_duckdb
 from pipelines.publish.inputs import check_unique, keys_strictly_increasing
-from pipelines.publish.synthetic import write_synthetic_run
+from pipelines.publish.synthetic import synthetic_config, write_synthetic_run
 from pipelines.publish.tables import TABLES
 from pipelines.warehouse import Warehouse
 
@@ -33,20 +33,7 @@ KEYED = [name for name, spec in TABLES.items() if spec.unique_key]
 
 
 def make_config(root: Path) -> PipelineConfig:
-    return PipelineConfig.model_validate(
-        {
-            "warehouse": {"path": str(root)},
-            "sources": [
-                {
-                    "name": "crm",
-                    "kind": "file",
-                    "path": "crm.csv",
-                    "id_column": "id",
-                    "mapping": {"email": "email"},
-                }
-            ],
-        }
-    )
+    return synthetic_config(root)
 
 
 def _write(tmp_path: Path, columns: dict[str, list[object]]) -> Path:

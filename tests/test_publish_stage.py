@@ -23,7 +23,7 @@ from pipelines.publish import (
     read_tables,
     table_schema,
 )
-from pipelines.publish.synthetic import write_synthetic_run
+from pipelines.publish.synthetic import synthetic_config, write_synthetic_run
 from pipelines.publish.versions import sha256_file
 from pipelines.warehouse import Warehouse
 
@@ -33,21 +33,7 @@ RUN3 = "20240303T100000Z-cccccc"
 
 
 def make_config(root: Path, keep_versions: int = 5) -> PipelineConfig:
-    return PipelineConfig.model_validate(
-        {
-            "warehouse": {"path": str(root)},
-            "sources": [
-                {
-                    "name": "crm",
-                    "kind": "file",
-                    "path": "crm.csv",
-                    "id_column": "id",
-                    "mapping": {"email": "email"},
-                }
-            ],
-            "publish": {"keep_versions": keep_versions},
-        }
-    )
+    return synthetic_config(root, publish={"keep_versions": keep_versions})
 
 
 @pytest.fixture

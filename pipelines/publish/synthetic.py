@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,12 +29,33 @@ from pipelines.schema import (
 )
 from pipelines.warehouse import Warehouse
 
+if TYPE_CHECKING:
+    from pipelines.config import PipelineConfig
+
 _FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eve", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi"]
 _LAST = ["Okafor", "Smith", "Nguyen", "García", "Müller", "Kowalski", "Ito", "Brown", "O'Neil"]
 _CITY = ["London", "Leeds", "Cork", "Lyon", "Austin", "Porto", "Kraków", "Osaka"]
 _COUNTRY = ["GB", "GB", "IE", "FR", "US", "PT", "PL", "JP"]
 _SOURCES = ["crm", "web", "shop"]
 _PROVENANCE_FIELDS = ("first_name", "last_name", "email", "phone", "city", "country")
+
+
+def synthetic_config(root: Path, **sections: Any) -> PipelineConfig:
+    """The smallest valid config for a warehouse at ``root`` holding synthetic runs: one file
+    source that publish and backup never read; ``sections`` adds or replaces top-level
+    sections (``publish``, ``backup``, ``privacy``...)."""
+    from pipelines.config import PipelineConfig
+
+    source = {
+        "name": "crm",
+        "kind": "file",
+        "path": "crm.csv",
+        "id_column": "id",
+        "mapping": {"email": "email"},
+    }
+    return PipelineConfig.model_validate(
+        {"warehouse": {"path": str(root)}, "sources": [source], **sections}
+    )
 
 
 def _pick(rng: np.random.Generator, values: list[str], size: int) -> pa.Array:
