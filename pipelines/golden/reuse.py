@@ -190,23 +190,20 @@ def reused_rows(
     reused id (they were rewritten behind the state's back).
     """
     keep = reuse.golden_ids.implode()
-    golden = (
-        pl.scan_parquet(reuse.golden_dir / "golden_customers.parquet")
-        .filter(pl.col("golden_id").is_in(keep))
-        .with_columns(pl.lit(run_id).alias("run_id"))
-        .select([pl.col(c).cast(t) for c, t in golden_like.schema.items()])
-        .collect()
-    )
+
+    def rows(table: str, like: pl.DataFrame) -> pl.DataFrame:
+        return (
+            pl.scan_parquet(reuse.golden_dir / f"{table}.parquet")
+            .filter(pl.col("golden_id").is_in(keep))
+            .with_columns(pl.lit(run_id).alias("run_id"))
+            .select([pl.col(c).cast(t) for c, t in like.schema.items()])
+            .collect()
+        )
+
+    golden = rows("golden_customers", golden_like)
     if golden.height != reuse.golden_ids.len():
         return None
-    provenance = (
-        pl.scan_parquet(reuse.golden_dir / "golden_field_provenance.parquet")
-        .filter(pl.col("golden_id").is_in(keep))
-        .with_columns(pl.lit(run_id).alias("run_id"))
-        .select([pl.col(c).cast(t) for c, t in provenance_like.schema.items()])
-        .collect()
-    )
-    return golden, provenance
+    return golden, rows("golden_field_provenance", provenance_like)
 
 
 def merge_by_golden_id(
