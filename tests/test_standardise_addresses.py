@@ -127,6 +127,17 @@ def test_continental_layout_does_not_take_a_postcode_last_default_country() -> N
     assert (out["city"], out["postcode"], out["country"]) == ("Paris", "75003", None)
 
 
+def test_a_short_postcode_beside_a_us_looking_region_keeps_the_declared_country() -> None:
+    # "VI" is a typo of Victoria here, not the Virgin Islands: a four-digit postcode is only
+    # a ZIP that lost its leading zero when nothing declares another country.
+    out = run(default_country="AU", city="Hoppers Crossing", region="vi", postcode="6448")
+    assert (out["country"], out["postcode"]) == ("AU", "6448")
+    out = run(city="Hartford", region="CT", postcode="6103")
+    assert (out["country"], out["postcode"]) == ("US", "06103")
+    out = run(default_country="AU", city="Boston", region="MA", postcode="02134")
+    assert out["country"] == "US"
+
+
 def test_default_country_applies_only_to_records_with_an_address() -> None:
     assert run(default_country="DE", city="Köln", postcode="50667")["country"] == "DE"
     assert run(default_country="DE", phone="123")["country"] is None

@@ -456,9 +456,14 @@ def _addresses(df: pl.DataFrame, default_country: str | None) -> pl.DataFrame:
         .replace_strict(US_STATES, default=None, return_dtype=pl.String),
     )
     us_codes = sorted(set(US_STATES.values()))
-    us_zip = compact_postcode.str.contains(r"^\d{5}(?:-?\d{4})?$") | (
-        compact_postcode.str.contains(r"^\d{3,4}$") & ~region_code.is_in(list(AU_STATES))
-    )
+    us_zip = compact_postcode.str.contains(r"^\d{5}(?:-?\d{4})?$")
+    if default_country in (None, "US"):
+        # A ZIP that lost its leading zeros in a spreadsheet ("6448" for 06448) is weak
+        # evidence: against another declared default it is more likely a local postcode
+        # with a mistyped region ("VI" for "VIC").
+        us_zip = us_zip | (
+            compact_postcode.str.contains(r"^\d{3,4}$") & ~region_code.is_in(list(AU_STATES))
+        )
     shaped = (
         pl.when(compact_postcode.str.contains(r"^[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}$"))
         .then(pl.lit("GB"))
