@@ -128,8 +128,9 @@ class SourceConfig(StrictModel):
     columns: list[str] | None = None
     """Columns the source is expected to send; others are reported as new (schema drift).
     Default: the columns of the last successful batch."""
-    mapping: dict[str, str]
-    """Canonical field -> source column."""
+    mapping: dict[str, str | list[str]]
+    """Canonical field -> source column, or a list of columns whose values are joined with a
+    space, skipping empty ones (a house number and a street name, ``[street_number, street]``)."""
 
     date_formats: dict[str, list[str]] = Field(default_factory=dict)
     """Canonical date field -> strftime formats tried in order, e.g. ``["%d/%m/%Y"]``."""
@@ -146,12 +147,17 @@ class SourceConfig(StrictModel):
 
     @field_validator("mapping")
     @classmethod
-    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+    def _known_fields(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
         unknown = sorted(set(value) - set(MAPPABLE_FIELDS))
         if unknown:
             raise ValueError(
                 f"unknown canonical field(s) {unknown}; mappable fields are {list(MAPPABLE_FIELDS)}"
             )
+        for field, columns in value.items():
+            if isinstance(columns, list) and (not columns or len(set(columns)) != len(columns)):
+                raise ValueError(
+                    f"{field}: a list of columns must name at least one column, each once"
+                )
         return value
 
     @field_validator("path")
@@ -217,6 +223,16 @@ class SourceConfig(StrictModel):
     @property
     def suite_name(self) -> str:
         return self.suite or self.name
+
+    def columns_of(self, field: str) -> list[str]:
+        """The source columns mapped to a canonical field, in joining order ([] if unmapped)."""
+        columns = self.mapping.get(field, [])
+        return [columns] if isinstance(columns, str) else list(columns)
+
+    @property
+    def mapped_columns(self) -> list[str]:
+        """Every source column the mapping reads, each once, in mapping order."""
+        return list(dict.fromkeys(c for field in self.mapping for c in self.columns_of(field)))
 
 
 def _guess_format(hint: str) -> FileFormat | None:

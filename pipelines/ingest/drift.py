@@ -20,7 +20,11 @@ logger = logging.getLogger(__name__)
 
 def required_columns(source: SourceConfig) -> dict[str, str]:
     """Column -> why the pipeline needs it."""
-    needed = {column: f"mapped to {field}" for field, column in source.mapping.items()}
+    needed = {
+        column: f"mapped to {field}"
+        for field in source.mapping
+        for column in source.columns_of(field)
+    }
     if source.updated_at_column:
         needed[source.updated_at_column] = "its updated_at_column"
     needed[source.id_column] = "its id_column"

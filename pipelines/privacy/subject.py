@@ -29,6 +29,7 @@ from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
+    from pipelines.ingest.config import SourceConfig
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +70,12 @@ class SubjectData:
         """Identifying values as sent and as standardised (see :data:`IDENTIFYING_FIELDS`)."""
         found: set[str] = set()
         for source_name, rows in self.raw.items():
-            mapping = _mapping(config, source_name)
-            for canonical, column in mapping.items():
-                if canonical in IDENTIFYING_FIELDS and column in rows.columns:
+            source = _source(config, source_name)
+            for canonical in IDENTIFYING_FIELDS:
+                # A field joined from several columns is scrubbed as joined (its staged
+                # raw_<field>): one part alone, a house number, is shared by too many people.
+                column = source.mapping.get(canonical) if source else None
+                if isinstance(column, str) and column in rows.columns:
                     found |= _texts(rows[column])
         if self.staged is not None:
             for name in IDENTIFYING_FIELDS:
@@ -94,11 +98,11 @@ def _texts(series: pl.Series) -> set[str]:
     return {v for v in values.to_list() if v}
 
 
-def _mapping(config: PipelineConfig, source: str) -> dict[str, str]:
+def _source(config: PipelineConfig, source: str) -> SourceConfig | None:
     try:
-        return dict(config.source(source).mapping)
+        return config.source(source)
     except Exception:  # noqa: BLE001 - a source removed from the config: no mapping known
-        return {}
+        return None
 
 
 # --- where records live --------------------------------------------------------------------
@@ -188,7 +192,7 @@ def _standardise_raw(
         if not pending.height:
             continue
         pending = pending.sort("batch_id").unique("record_key", keep="last", maintain_order=True)
-        missing = [c for c in source.mapping.values() if c not in pending.columns]
+        missing = [c for c in source.mapped_columns if c not in pending.columns]
         pending = pending.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
         staged = standardise_frame(
             mapped_frame(pending, source), SourceHints.from_source(source), as_of=date.today()
