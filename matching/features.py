@@ -135,6 +135,16 @@ def matching_frame(records: pl.DataFrame, max_key_frequency: int) -> pl.DataFram
             ],
             separator="|",
         ),
+        # The same home found through its town, for a postcode mistyped or left out. A town is
+        # larger than a postcode, so the street's first three letters, not one, pin the home.
+        "bk_address_town": pl.concat_str(
+            [
+                "mk_city",
+                "mk_house_number",
+                pl.col("mk_address").str.extract(r"([^\W\d_]{1,3})", 1),
+            ],
+            separator="|",
+        ),
         "bk_name": pl.concat_str(["mk_first_name_canonical", "mk_last_name"], separator="|"),
         "bk_name_pair": pl.col("name_pair"),
     }
@@ -178,6 +188,7 @@ def _parts_present(name: str) -> list[pl.Expr]:
         "bk_email": ["mk_email"],
         "bk_phone": ["mk_phone"],
         "bk_address": ["mk_postcode", "mk_house_number", "mk_address"],
+        "bk_address_town": ["mk_city", "mk_house_number", "mk_address"],
         "bk_name": ["mk_first_name_canonical", "mk_last_name"],
         "bk_name_pair": ["mk_first_name", "mk_last_name"],
     }[name]

@@ -370,8 +370,10 @@ def blocking_rules() -> list[BlockingRuleCreator]:
     """Rules that generate the candidate pairs to score.
 
     A true pair is found when it shares any one of: a mailbox, a phone, a name (nickname
-    resolved) within one postcode, last name and birth date, first name and birth date, a home
-    (postcode and house number), or the same two names in either order within one postcode.
+    resolved) within one postcode, last name and birth date, first name and birth date, birth
+    date within one postcode (both names mistyped or swapped), a home
+    (house number and street initial within one postcode, or within one town, for a postcode
+    mistyped or missing), or the same two names in either order within one postcode.
     A pair that shares only a name anywhere in the country is not generated: a name alone could
     not link it with confidence, and at a million records the common names would make such a
     rule compare tens of millions of pairs. Contact keys shared by too many records
@@ -384,7 +386,9 @@ def blocking_rules() -> list[BlockingRuleCreator]:
         block_on("mk_first_name_canonical", "mk_last_name", "mk_postcode"),
         block_on("mk_last_name", "mk_dob"),
         block_on("mk_first_name_canonical", "mk_dob"),
+        block_on("mk_dob", "mk_postcode"),
         block_on("bk_address"),
+        block_on("bk_address_town"),
         block_on("bk_name_pair", "mk_postcode"),
     ]
 
