@@ -228,6 +228,12 @@ def run_pipeline(
         if config.backup.enabled and not skip_backup:
             notify("backup")
             run_stage("backup", config, run_id)
+        elif not config.backup.enabled:
+            logger.warning(
+                "run %s: published without a backup (no backup.bucket configured, or "
+                "backup.enabled is false)",
+                run_id,
+            )
     except Exception as exc:
         finish_run(config, run_id, error=exc)
         raise

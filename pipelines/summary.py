@@ -53,6 +53,8 @@ class RunSummary(BaseModel):
     published_version: str | None = None
     duckdb_path: str | None = None
     backup_uri: str | None = None
+    backup_configured: bool = True
+    """False when the config names no backup bucket (or turns backups off)."""
     run_dir: str | None = None
 
     @property
@@ -67,7 +69,11 @@ def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
     from pipelines.orchestrate import stage_records
 
     warehouse = Warehouse(config.warehouse.path)
-    summary = RunSummary(run_id=run_id, run_dir=str(warehouse.run(run_id)))
+    summary = RunSummary(
+        run_id=run_id,
+        run_dir=str(warehouse.run(run_id)),
+        backup_configured=config.backup.enabled,
+    )
     by_source: dict[str, SourceCounts] = {}
     for record in stage_records(warehouse, run_id):
         label = (
@@ -120,6 +126,12 @@ def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
     return summary
 
 
+def _no_backup(summary: RunSummary) -> str | None:
+    if summary.published_version and not summary.backup_configured:
+        return "none: no backup bucket configured (backup.bucket), or backup.enabled is false"
+    return None
+
+
 def format_summary(summary: RunSummary) -> str:
     """A plain-text report for terminals and Airflow logs."""
 
@@ -164,7 +176,7 @@ def format_summary(summary: RunSummary) -> str:
         ("validation report", summary.data_docs),
         ("golden tables", summary.published_version),
         ("DuckDB database", summary.duckdb_path),
-        ("backup", summary.backup_uri),
+        ("backup", summary.backup_uri or _no_backup(summary)),
         ("run folder", summary.run_dir),
     ):
         if path:

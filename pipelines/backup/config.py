@@ -38,9 +38,11 @@ class RetryConfig(StrictModel):
 
 class BackupConfig(StrictModel):
     enabled: bool = True
-    """Back up every published version; the run fails if the backup fails."""
-    bucket: str = Field("golden-backups", min_length=3, max_length=63)
-    """Created when missing."""
+    """Back up every published version; the run fails if the backup fails. Off when no
+    ``bucket`` is set: runs then publish without a backup and say so."""
+    bucket: str | None = Field(None, min_length=3, max_length=63)
+    """The backup bucket, created when missing. There is no default: personal data goes only
+    to a bucket someone named."""
     prefix: str = "golden-records"
     """Key prefix; each backup lives under ``<prefix>/<run_id>/``."""
     endpoint_url: str | None = None
@@ -79,6 +81,14 @@ class BackupConfig(StrictModel):
         if any(part in ("", ".", "..") for part in value.split("/")) and value:
             raise ValueError(f"{value!r} is not a usable key prefix (empty or dot segments)")
         return value
+
+    @model_validator(mode="after")
+    def _bucket_when_enabled(self) -> BackupConfig:
+        if self.bucket is None:
+            if "enabled" in self.model_fields_set and self.enabled:
+                raise ValueError("enabled is true but no bucket is set: name the backup bucket")
+            self.enabled = False
+        return self
 
     @model_validator(mode="after")
     def _kms_needs_key(self) -> BackupConfig:

@@ -93,8 +93,13 @@ class ObjectStore:
     """The backup bucket and prefix of one configuration."""
 
     def __init__(self, config: BackupConfig) -> None:
+        if config.bucket is None:
+            raise ConfigError(
+                "no backup bucket is configured: set backup.bucket (and backup.endpoint_url "
+                "for a store other than AWS) in the config"
+            )
         self.config = config
-        self.bucket = config.bucket
+        self.bucket: str = config.bucket
         self.prefix = config.prefix
         self.endpoint_url = os.environ.get(ENDPOINT_ENV) or config.endpoint_url
         access = os.environ.get(config.access_key_env)
