@@ -25,7 +25,7 @@ from pipelines.ingest.config import SourceConfig
 from pipelines.privacy.config import PrivacyConfig
 from pipelines.publish.config import PublishConfig
 from pipelines.standardise.config import StandardiseConfig
-from pipelines.validate.config import ValidationConfig
+from pipelines.validate.config import BUNDLED_EXPECTATIONS, ValidationConfig
 
 
 class WarehouseConfig(StrictModel):
@@ -101,6 +101,16 @@ class PipelineConfig(StrictModel):
         model_path = self.matching.model_path
         if model_path is not None and not model_path.is_absolute() and self.config_path:
             self.matching.model_path = (self.config_path.parent / model_path).resolve()
+        return self
+
+    @model_validator(mode="after")
+    def _default_suites_beside_the_config_or_bundled(self) -> PipelineConfig:
+        if "expectations_dir" in self.validation.model_fields_set:
+            return self
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        beside = (base / "expectations").resolve()
+        bundled = not beside.is_dir() and BUNDLED_EXPECTATIONS.is_dir()
+        self.validation.expectations_dir = BUNDLED_EXPECTATIONS if bundled else beside
         return self
 
     def source(self, name: str) -> SourceConfig:

@@ -19,11 +19,20 @@ class GateThresholds(StrictModel):
     """Stop if a source delivers this much fewer rows than in its last successful run."""
 
 
+BUNDLED_EXPECTATIONS = Path(__file__).resolve().parents[2] / "expectations"
+"""The project's own suites (``canonical``, ``source_default`` and the sample's sources)."""
+
+
 class ValidationConfig(StrictModel):
     expectations_dir: ConfigPath = Path("expectations")
-    """Folder of GX suite JSON files (``<suite>.json``)."""
+    """Folder of GX suite JSON files (``<suite>.json``). When not set and the config file has
+    no ``expectations/`` folder beside it, the project's bundled suites are used."""
     canonical_suite: Name = "canonical"
     """Suite applied to every staged (standardised) record."""
+    default_source_suite: Name | None = "source_default"
+    """Suite for a source with no suite file of its own (no ``sources[].suite`` and no
+    ``<source>.json``): checks every source can meet, used under the source's name. Null makes
+    a missing source suite an error."""
     gate: GateThresholds = Field(default_factory=GateThresholds)
     """Default thresholds for every suite."""
     suite_gates: dict[str, GateThresholds] = Field(default_factory=dict)

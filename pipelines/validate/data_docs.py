@@ -10,14 +10,16 @@ and then makes the site offline (:mod:`pipelines.validate.offline`).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.errors import StageInputError
+from pipelines.errors import ConfigError, StageInputError
 from pipelines.validate.gx_context import DATA_DOCS_SITE, gx_context
 from pipelines.validate.offline import make_offline
 from pipelines.validate.results import read_suite_result
-from pipelines.validate.suites import load_suite, suite_files
+from pipelines.validate.stage import source_suite
+from pipelines.validate.suites import load_suite, suite_path
 from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -63,10 +65,19 @@ def build_data_docs(config: PipelineConfig, run_id: str) -> Path:
         context.validation_results_store.set(key, result)
         keys.append(key)
 
-    # The suites as they are now, so each validation page links to its suite's page.
-    for path in suite_files(config.validation.expectations_dir):
-        suite = load_suite(path).gx_suite
-        context.suites.add(suite)
+    # The suites this config validates with, as they are now, so each validation page links to
+    # its suite's page (a source validated with the default suite gets it under its own name).
+    canonical = suite_path(config.validation.expectations_dir, config.validation.canonical_suite)
+    loaders = [lambda: load_suite(canonical)]
+    loaders += [partial(source_suite, config, source) for source in config.source_names]
+    suites = []
+    for load in loaders:
+        try:
+            suites.append(load())
+        except ConfigError:
+            continue  # no suite at all: its validation failed and says why
+    for suite in suites:
+        context.suites.add(suite.gx_suite)
         keys.append(ExpectationSuiteIdentifier(name=suite.name))
 
     urls = context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=keys)

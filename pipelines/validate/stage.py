@@ -105,7 +105,7 @@ def validate_source(
             f"{config.config_path}; quarantine/ and dq/ files are named by suite, so give each "
             "source its own suite file (sources[].suite)"
         )
-    suite = _load(config, suite_name)
+    suite = source_suite(config, source)
     check_columns(suite, SOURCE_SUITE_COLUMNS, "source (lineage, raw_<field>, trust_rank)")
     frame = mapped_frame(pl.read_parquet(current), source_config)
     hashes = row_hashes(frame)
@@ -194,6 +194,30 @@ def columns_read(suite: Suite, available: list[str]) -> list[str]:
         return list(available)
     wanted = suite.columns | set(QUARANTINE_LINEAGE)
     return [c for c in available if c in wanted]
+
+
+def source_suite(config: PipelineConfig, source: str) -> Suite:
+    """The suite a source is validated with: its own file (``sources[].suite``, else
+    ``<source>.json``), or, when it has none, ``validation.default_source_suite`` under the
+    source's name, so a new source runs before anyone writes its suite."""
+    source_config = config.source(source)
+    name = source_config.suite_name
+    default = config.validation.default_source_suite
+    folder = config.validation.expectations_dir
+    if (
+        source_config.suite is None
+        and default is not None
+        and not suite_path(folder, name).exists()
+        and suite_path(folder, default).is_file()
+    ):
+        logger.info(
+            "source %s has no suite file %s: validating it with %s",
+            source,
+            suite_path(folder, name),
+            suite_path(folder, default),
+        )
+        return _load(config, default).renamed(name)
+    return _load(config, name)
 
 
 def _load(config: PipelineConfig, name: str) -> Suite:

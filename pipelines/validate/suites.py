@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -141,6 +141,12 @@ class Suite:
         if len(gx_suite.expectations) != len(expectations):
             raise ConfigError(f"GX dropped expectations of {self.path} while building the suite")
         return gx_suite
+
+    def renamed(self, name: str) -> Suite:
+        """The same rules under another name: a shared default suite used for one source, so
+        that its results, quarantine and Data Docs page are that source's own."""
+        rules = tuple(replace(rule, suite=name) for rule in self.rules)
+        return Suite(name=name, path=self.path, rules=rules, suite_fields=self.suite_fields)
 
     @property
     def columns(self) -> set[str]:
