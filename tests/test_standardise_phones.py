@@ -38,6 +38,7 @@ def run(raw: str | None, region: str = "US") -> dict[str, object]:
         pytest.param("+44 (0)20 7946 0958", "US", "+442079460958", None, False, id="uk-bracket-0"),
         pytest.param("0044 20 7946 0958", "GB", "+442079460958", None, False, id="uk-idd-00"),
         pytest.param("011 44 20 7946 0958", "US", "+442079460958", None, False, id="us-idd-011"),
+        pytest.param("001-212-555-0100x39", "US", "+12125550100", "39", False, id="us-idd-00"),
         pytest.param("030 1234567", "DE", "+49301234567", None, False, id="de-national"),
         pytest.param("06 12 34 56 78", "FR", "+33612345678", None, False, id="fr-mobile"),
         pytest.param("0412 345 678", "AU", "+61412345678", None, False, id="au-mobile"),
@@ -59,7 +60,24 @@ def test_phone_rules(
     assert row["phone"] == phone
     assert row["phone_extension"] == extension
     assert row["invalid_phone"] is invalid
-    assert row["mk_phone"] == (phone[1:] if phone else None)
+    assert row["mk_phone"] == (phone[1:] if phone else POSSIBLE.get(raw or ""))
+
+
+POSSIBLE = {"(555) 123-4567": "15551234567"}
+"""Invalid numbers of a possible length: flagged, no E.164, but their digits are a match key."""
+
+
+def test_a_possible_but_unassigned_number_is_flagged_yet_still_matches_its_twin() -> None:
+    df = pl.DataFrame(
+        {
+            "raw_phone": ["(555) 123-4567", "555.123.4567 x9", "+1 555 123 4567", "555-0100"],
+            "region": ["US"] * 4,
+        }
+    )
+    out = standardise_phones(df, "region")
+    assert out["phone"].to_list() == [None] * 4
+    assert out["invalid_phone"].to_list() == [True] * 4
+    assert out["mk_phone"].to_list() == ["15551234567"] * 3 + [None]  # too short: no key
 
 
 def _record(**raw: str) -> pl.DataFrame:

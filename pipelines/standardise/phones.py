@@ -3,7 +3,8 @@
 A number written without a country code is read in the region of the record: the country of
 its address when the address names one, else the source's ``default_phone_region``. A number
 that phonenumbers does not consider *valid* for its region (wrong length, unassigned range) is
-flagged, never repaired: a guessed digit would link a customer to a stranger.
+flagged, never repaired: a guessed digit would link a customer to a stranger. One that is
+still *possible* (the right length) keeps its digits as the matching key ``mk_phone``.
 
 Formatting characters are stripped with vectorised expressions first, so "(212) 555-0100",
 "212.555.0100" and "212 555 0100" become one distinct value; phonenumbers then runs once per
@@ -46,17 +47,31 @@ def compact(expr: pl.Expr) -> pl.Expr:
     return out.replace("", None)
 
 
-def to_e164(number: str, region: str | None) -> tuple[str | None, str | None]:
-    """(E.164, extension found by phonenumbers) of one number, or (None, None) when it cannot
-    be parsed or is not a valid number for its region."""
+def to_e164(number: str, region: str | None) -> tuple[str | None, str | None, str | None]:
+    """(E.164, extension found by phonenumbers, matching key) of one number.
+
+    E.164 and extension are None unless the number is valid for its region. The matching key
+    is the number's E.164 form also when it is merely *possible* (the right length, in a range
+    not known to be assigned): test data, new ranges and numbers from generators are often
+    such, and their digits still tell two records of one customer apart from others. Nothing
+    is repaired: the digits are the ones written."""
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
-        return None, None
-    if not phonenumbers.is_valid_number(parsed):
-        return None, None
+        return None, None, None
+    if not phonenumbers.is_valid_number(parsed) and number.startswith("00"):
+        # "00" is the international prefix of most of the world, also in exports from a
+        # region whose own prefix differs ("001-212-555-0100" written for a US number).
+        try:
+            parsed = phonenumbers.parse("+" + number[2:], region)
+        except phonenumbers.NumberParseException:
+            return None, None, None
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return e164, parsed.extension or None
+    if not phonenumbers.is_valid_number(parsed):
+        # A local-only number (no area code) is "possible" too, but names no one line.
+        reason = phonenumbers.is_possible_number_with_reason(parsed)
+        return None, None, e164 if reason == phonenumbers.ValidationResult.IS_POSSIBLE else None
+    return e164, parsed.extension or None, e164
 
 
 def standardise_phones(df: pl.DataFrame, region_column: str) -> pl.DataFrame:
@@ -82,6 +97,7 @@ def standardise_phones(df: pl.DataFrame, region_column: str) -> pl.DataFrame:
         slow = todo.with_columns(
             pl.Series("_slow_e164", [r[0] for r in results], dtype=pl.String),
             pl.Series("_phone_ext_lib", [r[1] for r in results], dtype=pl.String),
+            pl.Series("_phone_key", [r[2] for r in results], dtype=pl.String),
         )
         log.debug("phones: %d distinct, %d left to phonenumbers", distinct.height, todo.height)
         out = distinct.join(
@@ -101,7 +117,7 @@ def standardise_phones(df: pl.DataFrame, region_column: str) -> pl.DataFrame:
             .then(pl.coalesce("_phone_ext", "_phone_ext_lib"))
             .alias("phone_extension"),
             (pl.col("_phone_present") & ~valid).alias("invalid_phone"),
-            pl.col("_e164").str.strip_prefix("+").alias("mk_phone"),
+            pl.coalesce("_e164", "_phone_key").str.strip_prefix("+").alias("mk_phone"),
         )
 
     return on_distinct(df, ["raw_phone", region_column], parse)
