@@ -346,6 +346,39 @@ def test_the_spark_engine_scores_the_same_model_into_the_same_clusters(
     assert worst is not None and worst < 1e-9
 
 
+@pytest.mark.spark
+def test_the_spark_engine_trains_a_model_as_good_as_duckdbs(
+    matched: Matched, tmp_path: Path
+) -> None:
+    """Training (u by random sampling, then expectation maximisation) runs on Spark too.
+
+    The engines sample different random pairs for u, so the two models differ slightly; both
+    must cluster this sample about as well against the ground truth."""
+    if shutil.which("java") is None:
+        from conftest import skip_or_fail
+
+        skip_or_fail("Java is not installed; PySpark local mode needs it")
+    from matching.config import MatchingConfig
+    from matching.matcher import match_records
+
+    customers = matched.truth["entity_id"].unique().sort().head(300)
+    truth = matched.truth.filter(pl.col("entity_id").is_in(customers.implode()))
+    sample = matched.staged.filter(pl.col("record_key").is_in(truth["record_key"].implode()))
+    truth = truth.filter(pl.col("record_key").is_in(sample["record_key"].implode()))
+    small = {"max_pairs_for_u": 50_000, "em_max_pairs": 50_000}
+    duck = match_records(sample, MatchingConfig(**small), work_dir=tmp_path / "duckdb")
+    spark = match_records(
+        sample, MatchingConfig(engine="spark", **small), work_dir=tmp_path / "spark"
+    )
+    assert spark.summary.engine == "spark"
+    assert spark.summary.trained and spark.model is not None
+    assert len(spark.summary.em_sessions) == len(duck.summary.em_sessions) == 2
+    on_spark = pairwise_scores(spark.clusters, truth)
+    on_duckdb = pairwise_scores(duck.clusters, truth)
+    assert on_spark.f1 >= 0.95, on_spark
+    assert abs(on_spark.f1 - on_duckdb.f1) <= 0.02, (on_spark, on_duckdb)
+
+
 def test_scoring_in_chunks_gives_the_same_pairs_and_clusters(
     matched: Matched, tmp_path: Path
 ) -> None:
