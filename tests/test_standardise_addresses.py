@@ -138,6 +138,15 @@ def test_a_short_postcode_beside_a_us_looking_region_keeps_the_declared_country(
     assert out["country"] == "US"
 
 
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [("nsw", "NSW"), ("Vic", "VIC"), ("queensland", "QLD"), ("Western Australia", "WA")],
+)
+def test_australian_states_become_their_codes(region: str, expected: str) -> None:
+    out = run(default_country="AU", city="Sydney", region=region, postcode="2000")
+    assert (out["region"], out["country"]) == (expected, "AU")
+
+
 def test_default_country_applies_only_to_records_with_an_address() -> None:
     assert run(default_country="DE", city="Köln", postcode="50667")["country"] == "DE"
     assert run(default_country="DE", phone="123")["country"] is None

@@ -104,6 +104,11 @@ US_STATES: dict[str, str] = {
 }  # fmt: skip
 # Australian states come after the postcode-less town the same way ("Sydney NSW 2000").
 AU_STATES = ("NSW", "VIC", "QLD", "WA", "SA", "TAS", "ACT", "NT")
+AU_STATE_NAMES: dict[str, str] = {
+    "new south wales": "NSW", "victoria": "VIC", "queensland": "QLD",
+    "western australia": "WA", "south australia": "SA", "tasmania": "TAS",
+    "australian capital territory": "ACT", "northern territory": "NT",
+}  # fmt: skip
 _STATE_CODES = sorted(set(US_STATES.values()) | set(AU_STATES))
 _STATE_NAMES = "|".join(sorted(US_STATES, key=len, reverse=True))
 
@@ -501,8 +506,18 @@ def _addresses(df: pl.DataFrame, default_country: str | None) -> pl.DataFrame:
         .replace_strict(US_STATES, default=None, return_dtype=pl.String)
     )
     north_american = pl.col("country").is_in(["US", "CA"]) | pl.col("country").is_null()
+    australian = pl.col("country") == "AU"
+    au_name = (
+        pl.col("_region")
+        .str.to_lowercase()
+        .replace_strict(AU_STATE_NAMES, default=None, return_dtype=pl.String)
+    )
     region = (
-        pl.when(north_american & region_upper.is_in(_STATE_CODES))
+        pl.when(australian & region_upper.is_in(list(AU_STATES)))
+        .then(region_upper)
+        .when(australian & au_name.is_not_null())
+        .then(au_name)
+        .when(north_american & region_upper.is_in(_STATE_CODES))
         .then(region_upper)
         .when(north_american & region_name.is_not_null())
         .then(region_name)
