@@ -109,8 +109,10 @@ class PipelineConfig(StrictModel):
             return self
         base = self.config_path.parent if self.config_path else Path.cwd()
         beside = (base / "expectations").resolve()
-        bundled = not beside.is_dir() and BUNDLED_EXPECTATIONS.is_dir()
-        self.validation.expectations_dir = BUNDLED_EXPECTATIONS if bundled else beside
+        if not beside.is_dir() and BUNDLED_EXPECTATIONS.is_dir():
+            self.validation.use_bundled_suites()
+        else:
+            self.validation.expectations_dir = beside
         return self
 
     def source(self, name: str) -> SourceConfig:

@@ -89,3 +89,37 @@ def test_data_docs_show_the_default_suite_under_the_source_name(
     pages = Warehouse(config.warehouse.path).data_docs / "expectations"
     assert sorted(p.name for p in pages.glob("*.html")) == ["canonical.html", "crm.html"]
     assert "The record has no name and no contact data" in (pages / "crm.html").read_text()
+
+
+def test_a_config_without_suites_uses_the_bundled_ones_but_never_a_sample_sources(
+    tmp_path: Path,
+) -> None:
+    from pipelines.config import load_config
+
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id,\n"
+        "     mapping: {first_name: first}}\n"
+    )
+    config = load_config(path)
+    assert config.validation.expectations_dir == REPO / "expectations"
+    assert config.validation.bundled_suites
+    # The bundled crm.json belongs to the generated sample; this crm gets the default suite.
+    suite = source_suite(config, "crm")
+    assert (suite.name, suite.path.name) == ("crm", "source_default.json")
+
+
+def test_an_expectations_folder_beside_the_config_is_used_without_being_named(
+    tmp_path: Path, suites: Path
+) -> None:
+    from pipelines.config import load_config
+
+    (tmp_path / "suites").rename(tmp_path / "expectations")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id,\n"
+        "     mapping: {first_name: first}}\n"
+    )
+    config = load_config(path)
+    assert config.validation.expectations_dir == tmp_path / "expectations"
+    assert not config.validation.bundled_suites

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from pipelines.config_base import ConfigPath, Name, StrictModel
 
@@ -49,6 +49,19 @@ class ValidationConfig(StrictModel):
     mapped values are unchanged, when that run used the same suite file, code, libraries and
     source configuration (rules comparing rows, judging the whole set or reading a run
     parameter are always evaluated on every record); set this to always take the full path."""
+
+    _bundled: bool = PrivateAttr(default=False)
+
+    @property
+    def bundled_suites(self) -> bool:
+        """The suites are the project's own, taken because the config has none: its sources
+        are then validated with the default suite, never with a bundled sample source's suite
+        that happens to share their name."""
+        return self._bundled
+
+    def use_bundled_suites(self) -> None:
+        self.expectations_dir = BUNDLED_EXPECTATIONS
+        self._bundled = True
 
     def thresholds_for(self, suite: str) -> GateThresholds:
         return self.suite_gates.get(suite, self.gate)

@@ -207,13 +207,12 @@ def source_suite(config: PipelineConfig, source: str) -> Suite:
     if (
         source_config.suite is None
         and default is not None
-        and not suite_path(folder, name).exists()
+        and (config.validation.bundled_suites or not suite_path(folder, name).exists())
         and suite_path(folder, default).is_file()
     ):
         logger.info(
-            "source %s has no suite file %s: validating it with %s",
+            "source %s has no suite file of its own: validating it with %s",
             source,
-            suite_path(folder, name),
             suite_path(folder, default),
         )
         return _load(config, default).renamed(name)
