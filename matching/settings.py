@@ -282,6 +282,7 @@ def address() -> ComparisonCreator:
         comparison_levels=[
             cll.NullLevel("mk_address"),
             _exact("mk_address", "exact address line", tf=True),
+            _unit_on_one_side(),
             cll.JaroWinklerLevel("mk_address", 0.95).configure(
                 label_for_charts="Jaro-Winkler >= 0.95"
             ),
@@ -290,6 +291,18 @@ def address() -> ComparisonCreator:
             ),
             cll.ElseLevel(),
         ],
+    )
+
+
+def _unit_on_one_side() -> cll.CustomLevel:
+    # "12 manor rd" and "12 manor rd flat 3": one line is the other with a unit after it
+    # (standardisation puts line 2 last), as when only one source keeps the flat number. Plain
+    # SQL understood by DuckDB and Spark alike.
+    a, b = "mk_address_l", "mk_address_r"
+    return cll.CustomLevel(
+        f"(substr({a}, 1, length({b}) + 1) = concat({b}, ' ') "
+        f"OR substr({b}, 1, length({a}) + 1) = concat({a}, ' '))",
+        "same street line, a unit on one side only",
     )
 
 
