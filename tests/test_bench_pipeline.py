@@ -129,5 +129,6 @@ def test_run_all_sizes_every_benchmark_with_its_own_option() -> None:
     assert pipeline[pipeline.index("--sizes") + 1] == "250,500,1000"
     assert "--spark" in pipeline
     assert run_all.command("golden", None, False)[-1] == "bench.bench_golden"
+    assert run_all.command("foreign", 1_000_000, False)[-2:] == ["--people", "50000"]
     with pytest.raises(Exception, match="unknown benchmark"):
         run_all._names("ingest,nope")
