@@ -85,6 +85,20 @@ def _not_comparable(column: str, script: str) -> cll.CustomLevel:
     ).configure(is_null_level=True)
 
 
+_FUZZY_LABEL = f"Jaro-Winkler >= {_JW_FUZZY}, one edit, or two in long names"
+
+
+def _two_edits_in_long_names(column: str) -> ComparisonLevelCreator:
+    # Two typos in a name of six letters or more ("Nahtan" / "Natahn") are still one name; in
+    # shorter names two edits reach another person's name (Lucy / Lucas). Records of a person
+    # entered several times each carry their own typo, and without this two of them would
+    # read as different people and split the cluster (a contradiction).
+    return cll.And(
+        cll.DamerauLevenshteinLevel(column, 2),
+        cll.CustomLevel(f"length({column}_l) >= 6 AND length({column}_r) >= 6"),
+    )
+
+
 def _shortened(column: str) -> str:
     # Plain SQL understood by DuckDB and Spark alike: one name is an initial, a truncation or
     # a part of the other (J / John, Chris / Christopher, Topher / Christopher).
@@ -121,7 +135,8 @@ def first_name() -> ComparisonCreator:
                 cll.JaroWinklerLevel("mk_first_name", _JW_FUZZY),
                 cll.JaroWinklerLevel("mk_first_name_canonical", _JW_FUZZY),
                 cll.DamerauLevenshteinLevel("mk_first_name", 1),
-            ).configure(label_for_charts=f"Jaro-Winkler >= {_JW_FUZZY} or one edit"),
+                _two_edits_in_long_names("mk_first_name"),
+            ).configure(label_for_charts=_FUZZY_LABEL),
             cll.CustomLevel(
                 f"{_shortened('mk_first_name')} OR {_shortened('mk_first_name_canonical')}",
                 "initial or shortened name",
@@ -145,7 +160,8 @@ def last_name() -> ComparisonCreator:
             cll.Or(
                 cll.JaroWinklerLevel("mk_last_name", _JW_FUZZY),
                 cll.DamerauLevenshteinLevel("mk_last_name", 1),
-            ).configure(label_for_charts=f"Jaro-Winkler >= {_JW_FUZZY} or one edit"),
+                _two_edits_in_long_names("mk_last_name"),
+            ).configure(label_for_charts=_FUZZY_LABEL),
             cll.CustomLevel(
                 "length(mk_last_name_l) >= 3 AND length(mk_last_name_r) >= 3 AND "
                 "(instr(mk_last_name_l, mk_last_name_r) > 0 "

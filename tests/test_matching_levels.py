@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from splink.internals.comparison_creator import ComparisonCreator
 
-from matching.settings import address
+from matching.settings import address, first_name
 
 
-def address_level(left: str, right: str) -> str:
-    """The label of the first address level whose condition the pair meets (Splink's order)."""
-    comparison = address().get_comparison("duckdb")
+def level_of(creator: ComparisonCreator, left: dict[str, str], right: dict[str, str]) -> str:
+    """The label of the first level whose condition the pair meets (Splink's order)."""
+    comparison = creator.get_comparison("duckdb")
+    columns = [f"? AS {c}_l" for c in left] + [f"? AS {c}_r" for c in right]
     with duckdb.connect() as db:
         for level in comparison.comparison_levels:
-            sql = (
-                f"SELECT ({level.sql_condition}) FROM (SELECT ? AS mk_address_l, ? AS mk_address_r)"
-            )
-            if db.execute(sql, [left, right]).fetchone()[0]:
+            if level.sql_condition.strip().upper() == "ELSE":
+                return level.label_for_charts
+            sql = f"SELECT ({level.sql_condition}) FROM (SELECT {', '.join(columns)})"
+            if db.execute(sql, [*left.values(), *right.values()]).fetchone()[0]:
                 return level.label_for_charts
     raise AssertionError("no level matched")
 
@@ -34,4 +36,33 @@ def address_level(left: str, right: str) -> str:
 def test_a_unit_kept_by_one_source_only_is_its_own_address_level(
     left: str, right: str, label: str
 ) -> None:
-    assert address_level(left, right) == label
+    assert level_of(address(), {"mk_address": left}, {"mk_address": right}) == label
+
+
+def _name(value: str) -> dict[str, str]:
+    return {
+        "mk_first_name": value,
+        "mk_first_name_canonical": value,
+        "first_name_script": "latin",
+        "name_start": value[:3] + "|smi",
+        "name_start_swapped": "smi|" + value[:3],
+    }
+
+
+FUZZY = "Jaro-Winkler >= 0.88, one edit, or two in long names"
+DIFFERENT = "contradiction: different first names"
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "label"),
+    [
+        pytest.param("nathan", "nahan", "Jaro-Winkler >= 0.92", id="one-deletion"),
+        pytest.param("patrick", "pawricq", FUZZY, id="two-typos-in-a-long-name"),
+        pytest.param("lucy", "lucas", DIFFERENT, id="two-edits-in-a-short-name-is-another-name"),
+        pytest.param("john", "jane", DIFFERENT, id="different-names"),
+    ],
+)
+def test_two_typos_in_a_long_first_name_are_still_the_same_name(
+    left: str, right: str, label: str
+) -> None:
+    assert level_of(first_name(), _name(left), _name(right)) == label
