@@ -11,6 +11,8 @@ sample's quirks:
   columns; Australian suburbs, 4-digit postcodes, lower-case state codes; birth dates as
   YYYYMMDD; every original has one duplicate in the other file with one to three corruptions
   (typos, blanks, swapped given and family names, day and month transposed);
+- ``febrl_dedupe``: one file in the layout of FEBRL's dataset 3, each original with up to
+  five duplicates corrupted independently (deduplication within a source, clusters above two);
 - ``uk``: a CRM with title, forename, surname, street, town, postcode, day-first birth dates and
   mobiles from Ofcom's drama range (possible but not assigned numbers), against a web shop with
   one ``SURNAME, Forename`` name field, a single-line address that sometimes carries a flat,
@@ -269,67 +271,94 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]], separator: 
             writer.writerows(rows)
 
 
+FEBRL_HEADER = ["rec_id", "given_name", "surname", "street_number", "address_1", "address_2",
+                "suburb", "postcode", "state", "date_of_birth", "soc_sec_id"]  # fmt: skip
+FEBRL_MAPPING = {
+    "first_name": "given_name",
+    "last_name": "surname",
+    "address_line1": ["street_number", "address_1"],
+    "address_line2": "address_2",
+    "city": "suburb",
+    "postcode": "postcode",
+    "region": "state",
+    "date_of_birth": "date_of_birth",
+}
+
+
+def _febrl_original(rng: random.Random, n: int) -> dict[str, str]:
+    dob = f"{rng.randint(1900, 2000)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    return {
+        "rec_id": f"rec-{n}-org",
+        "given_name": rng.choice(GIVEN) if rng.random() > 0.05 else "",
+        "surname": rng.choice(FAMILY),
+        "street_number": str(rng.randint(1, 400)) if rng.random() > 0.05 else "",
+        "address_1": rng.choice(STREETS),
+        "address_2": rng.choice(UNITS),
+        "suburb": rng.choice(SUBURBS),
+        "postcode": f"{rng.randint(2000, 7999):04d}",
+        "state": rng.choice(STATES),
+        "date_of_birth": dob if rng.random() > 0.08 else "",
+        "soc_sec_id": str(rng.randint(1_000_000, 9_999_999)),
+    }
+
+
+def _febrl_duplicate(rng: random.Random, row: dict[str, str], k: int) -> dict[str, str]:
+    """The k-th duplicate of an original: one to three corruptions, each independent."""
+    dup = dict(row, rec_id=row["rec_id"].replace("-org", f"-dup-{k}"))
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        field = rng.choice(FEBRL_HEADER[1:])
+        if rng.random() < 0.15:
+            dup[field] = ""
+        elif field == "date_of_birth" and dup[field] and rng.random() < 0.5:
+            value = dup[field]
+            dup[field] = value[:4] + value[6:] + value[4:6]
+        elif field in ("given_name", "surname") and rng.random() < 0.2:
+            dup["given_name"], dup["surname"] = dup["surname"], dup["given_name"]
+        else:
+            dup[field] = _typo(rng, dup[field])
+    return dup
+
+
+def _febrl_truth(keys: list[str]) -> pl.DataFrame:
+    return pl.DataFrame({"record_key": keys}).with_columns(
+        entity_id=pl.col("record_key").str.extract(r"rec-(\d+)-", 1)
+    )
+
+
 def febrl(folder: Path, people: int, seed: int) -> tuple[dict, pl.DataFrame]:
-    """Two FEBRL-layout files and their config; truth maps record keys to people."""
+    """Two FEBRL-layout files (datasets 4a/4b): each original has one duplicate in the other."""
     rng = random.Random(seed)
-    header = ["rec_id", "given_name", "surname", "street_number", "address_1", "address_2",
-              "suburb", "postcode", "state", "date_of_birth", "soc_sec_id"]  # fmt: skip
-    originals, duplicates = [], []
-    for n in range(people):
-        dob = f"{rng.randint(1900, 2000)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-        row = {
-            "rec_id": f"rec-{n}-org",
-            "given_name": rng.choice(GIVEN) if rng.random() > 0.05 else "",
-            "surname": rng.choice(FAMILY),
-            "street_number": str(rng.randint(1, 400)) if rng.random() > 0.05 else "",
-            "address_1": rng.choice(STREETS),
-            "address_2": rng.choice(UNITS),
-            "suburb": rng.choice(SUBURBS),
-            "postcode": f"{rng.randint(2000, 7999):04d}",
-            "state": rng.choice(STATES),
-            "date_of_birth": dob if rng.random() > 0.08 else "",
-            "soc_sec_id": str(rng.randint(1_000_000, 9_999_999)),
-        }
-        originals.append(row)
-        dup = dict(row, rec_id=f"rec-{n}-dup-0")
-        for _ in range(rng.choice([1, 1, 2, 3])):
-            field = rng.choice(header[1:])
-            if rng.random() < 0.15:
-                dup[field] = ""
-            elif field == "date_of_birth" and dup[field] and rng.random() < 0.5:
-                value = dup[field]
-                dup[field] = value[:4] + value[6:] + value[4:6]
-            elif field in ("given_name", "surname") and rng.random() < 0.2:
-                dup["given_name"], dup["surname"] = dup["surname"], dup["given_name"]
-            else:
-                dup[field] = _typo(rng, dup[field])
-        duplicates.append(dup)
+    originals = [_febrl_original(rng, n) for n in range(people)]
+    duplicates = [_febrl_duplicate(rng, row, 0) for row in originals]
     rng.shuffle(duplicates)
     for name, rows in (("dataset4a.csv", originals), ("dataset4b.csv", duplicates)):
-        _write_csv(folder / name, header, [[r[c] for c in header] for r in rows], ", ")
-    mapping = {
-        "first_name": "given_name",
-        "last_name": "surname",
-        "address_line1": ["street_number", "address_1"],
-        "address_line2": "address_2",
-        "city": "suburb",
-        "postcode": "postcode",
-        "region": "state",
-        "date_of_birth": "date_of_birth",
-    }
-    common = {"kind": "file", "id_column": "rec_id", "default_country": "AU", "mapping": mapping}
+        _write_csv(folder / name, FEBRL_HEADER, [[r[c] for c in FEBRL_HEADER] for r in rows], ", ")
+    common = {"kind": "file", "id_column": "rec_id", "default_country": "AU"}
     config = {
         "sources": [
-            {"name": "febrl_a", "path": "dataset4a.csv", **common},
-            {"name": "febrl_b", "path": "dataset4b.csv", **common},
+            {"name": "febrl_a", "path": "dataset4a.csv", **common, "mapping": FEBRL_MAPPING},
+            {"name": "febrl_b", "path": "dataset4b.csv", **common, "mapping": FEBRL_MAPPING},
         ]
     }
     keys = [f"febrl_a:{r['rec_id']}" for r in originals]
-    keys += [f"febrl_b:{r['rec_id']}" for r in duplicates]
-    truth = pl.DataFrame({"record_key": keys}).with_columns(
-        entity_id=pl.col("record_key").str.extract(r"rec-(\d+)-", 1)
+    return config, _febrl_truth(keys + [f"febrl_b:{r['rec_id']}" for r in duplicates])
+
+
+def febrl_dedupe(folder: Path, people: int, seed: int) -> tuple[dict, pl.DataFrame]:
+    """One FEBRL-layout file (dataset 3): each original with up to five duplicates in it."""
+    rng = random.Random(seed)
+    rows = []
+    for n in range(people):
+        original = _febrl_original(rng, n)
+        rows.append(original)
+        rows += [_febrl_duplicate(rng, original, k) for k in range(rng.choice([0, 1, 1, 2, 3, 5]))]
+    rng.shuffle(rows)
+    _write_csv(
+        folder / "dataset3.csv", FEBRL_HEADER, [[r[c] for c in FEBRL_HEADER] for r in rows], ", "
     )
-    return config, truth
+    source = {"name": "febrl", "kind": "file", "path": "dataset3.csv", "id_column": "rec_id",
+              "default_country": "AU", "mapping": FEBRL_MAPPING}  # fmt: skip
+    return {"sources": [source]}, _febrl_truth([f"febrl:{r['rec_id']}" for r in rows])
 
 
 def uk(folder: Path, people: int, seed: int) -> tuple[dict, pl.DataFrame]:
@@ -386,6 +415,7 @@ def uk(folder: Path, people: int, seed: int) -> tuple[dict, pl.DataFrame]:
 
 DATASETS: dict[str, Callable[[Path, int, int], tuple[dict, pl.DataFrame]]] = {
     "febrl": febrl,
+    "febrl_dedupe": febrl_dedupe,
     "uk": uk,
 }
 
@@ -435,7 +465,7 @@ def main() -> None:
             figures = run_dataset(name, root / name, args.people, args.seed)
             s = figures["scores"]
             print(
-                f"{name:<6} {figures['records']:>7,} records of {figures['people']:,} people -> "
+                f"{name:<13} {figures['records']:>7,} records of {figures['people']:,} people -> "
                 f"{figures['golden']:,} golden  precision {s.precision:.4f}  recall "
                 f"{s.recall:.4f}  F1 {s.f1:.4f}  ({figures['seconds']} s)"
             )

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.slow
         # FEBRL-style duplicates carry up to three corruptions with no email or phone to
         # rescue them; a few are too far gone for any blocking rule.
         pytest.param("febrl", 0.95, id="febrl-style"),
+        # Up to six records of a person, each corrupted on its own: two typo'd first names may
+        # read as two people, and clustering then keeps them apart.
+        pytest.param("febrl_dedupe", 0.92, id="febrl-style-dedupe"),
         pytest.param("uk", 0.99, id="uk-style"),
     ],
 )
@@ -31,6 +34,6 @@ def test_foreign_layouts_are_linked_precisely_and_almost_completely(
 ) -> None:
     figures = bench_foreign.run_dataset(dataset, tmp_path, people=400, seed=11)
     scores = figures["scores"]
-    assert figures["records"] == 800
+    assert figures["people"] == 400
     assert scores.precision >= 0.99, scores
     assert scores.recall >= min_recall, scores
