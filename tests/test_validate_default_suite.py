@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import ConfigError
 from pipelines.validate import validate_source
 from pipelines.validate.stage import source_suite
@@ -91,17 +92,19 @@ def test_data_docs_show_the_default_suite_under_the_source_name(
     assert "The record has no name and no contact data" in (pages / "crm.html").read_text()
 
 
-def test_a_config_without_suites_uses_the_bundled_ones_but_never_a_sample_sources(
-    tmp_path: Path,
-) -> None:
-    from pipelines.config import load_config
-
-    path = tmp_path / "pipeline.yaml"
+def _config_naming_only_its_sources(folder: Path) -> PipelineConfig:
+    path = folder / "pipeline.yaml"
     path.write_text(
         "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id,\n"
         "     mapping: {first_name: first}}\n"
     )
-    config = load_config(path)
+    return load_config(path)
+
+
+def test_a_config_without_suites_uses_the_bundled_ones_but_never_a_sample_sources(
+    tmp_path: Path,
+) -> None:
+    config = _config_naming_only_its_sources(tmp_path)
     assert config.validation.expectations_dir == REPO / "expectations"
     assert config.validation.bundled_suites
     # The bundled crm.json belongs to the generated sample; this crm gets the default suite.
@@ -112,14 +115,7 @@ def test_a_config_without_suites_uses_the_bundled_ones_but_never_a_sample_source
 def test_an_expectations_folder_beside_the_config_is_used_without_being_named(
     tmp_path: Path, suites: Path
 ) -> None:
-    from pipelines.config import load_config
-
     (tmp_path / "suites").rename(tmp_path / "expectations")
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(
-        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id,\n"
-        "     mapping: {first_name: first}}\n"
-    )
-    config = load_config(path)
+    config = _config_naming_only_its_sources(tmp_path)
     assert config.validation.expectations_dir == tmp_path / "expectations"
     assert not config.validation.bundled_suites
