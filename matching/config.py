@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class MatchingConfig(BaseModel):
@@ -45,6 +45,10 @@ class MatchingConfig(BaseModel):
     """Spark master URL when ``engine`` is spark."""
     spark_driver_memory: str = "2g"
     """Driver memory for the local Spark session (ignored when a session already exists)."""
+    spark_conf: dict[str, str | bool | int | float] = Field(default_factory=dict)
+    """Further Spark settings for the session the match stage starts (``spark.executor.memory``,
+    ``spark.sql.shuffle.partitions``...), applied last so they win over the stage's own. On a
+    cluster, settings its operators own belong in ``spark-defaults.conf`` instead."""
     incremental: bool = True
     """Match incrementally when a previous run's match can be built on: only pairs that involve
     a new or changed record are scored (with that run's frozen model and term frequencies);
@@ -54,6 +58,15 @@ class MatchingConfig(BaseModel):
     """Largest share of records (new, changed and removed, over the current records) that an
     incremental match accepts; beyond it the full path runs, since scoring most pairs anew
     saves little and the model should then learn from the new data."""
+
+    @field_validator("spark_conf")
+    @classmethod
+    def _spark_keys(cls, value: dict[str, str | bool | int | float]) -> dict[str, str]:
+        odd = sorted(key for key in value if not key.startswith("spark."))
+        if odd:
+            raise ValueError(f"Spark setting names start with 'spark.': {odd}")
+        # Spark reads every setting as text; YAML's 16 and true become "16" and "true".
+        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
     @model_validator(mode="after")
     def _band_below_threshold(self) -> MatchingConfig:

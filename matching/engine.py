@@ -169,7 +169,8 @@ def spark_settings(config: MatchingConfig, work_dir: Path) -> dict[str, str]:
     Only what the job needs everywhere (Splink's similarity functions, UTC) plus, on a local
     master, what fits one small machine. Against a cluster everything else (executor memory
     and cores, shuffle partitions, dynamic allocation) is left to ``spark-defaults.conf``
-    and ``spark-submit``, where a cluster's operators keep it.
+    and ``spark-submit``, where a cluster's operators keep it. ``matching.spark_conf`` comes
+    last and wins.
     """
     from splink.backends.spark import similarity_jar_location
 
@@ -196,7 +197,7 @@ def spark_settings(config: MatchingConfig, work_dir: Path) -> dict[str, str]:
             # Shuffle and spill files in the run's work folder, removed with it.
             "spark.local.dir": str(work_dir / "spark_local"),
         }
-    return settings
+    return settings | {key: str(value) for key, value in config.spark_conf.items()}
 
 
 @contextmanager

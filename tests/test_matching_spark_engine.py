@@ -48,6 +48,28 @@ def test_a_local_master_gets_few_shuffle_partitions_and_loopback_addresses(
     assert settings["spark.local.dir"] == str(tmp_path / "spark_local")
 
 
+def test_configured_spark_settings_are_applied_last_and_win(tmp_path: Path) -> None:
+    config = MatchingConfig(
+        engine="spark",
+        spark_master="local[2]",
+        spark_conf={
+            "spark.sql.shuffle.partitions": 16,  # as YAML gives it
+            "spark.executor.memory": "8g",
+            "spark.sql.adaptive.enabled": True,
+        },
+    )
+    settings = spark_settings(config, tmp_path)
+    assert settings["spark.sql.shuffle.partitions"] == "16"
+    assert settings["spark.sql.adaptive.enabled"] == "true"
+    assert settings["spark.executor.memory"] == "8g"
+    assert settings["spark.default.parallelism"] == "4"
+
+
+def test_a_spark_setting_without_the_spark_prefix_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"start with 'spark\.'"):
+        MatchingConfig(engine="spark", spark_conf={"executor.memory": "8g"})
+
+
 def test_a_cluster_master_keeps_the_clusters_own_sizing(tmp_path: Path) -> None:
     """Executor memory, partitions and addresses belong to spark-defaults.conf on a cluster:
     the session must not override them with one laptop's values."""
