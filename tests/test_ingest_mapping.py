@@ -11,7 +11,7 @@ import yaml
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import ConfigError, SchemaDriftError
 from pipelines.ingest import ingest_source
-from pipelines.ingest.mapping import mapped_frame
+from pipelines.ingest.mapping import column_reference, mapped_frame
 from pipelines.schema import LINEAGE_COLUMNS
 
 
@@ -89,3 +89,52 @@ def test_mapped_columns_lists_every_source_column_once(tmp_path: Path) -> None:
     assert source.mapped_columns == ["no", "street", "town"]
     assert source.columns_of("address_line1") == ["no", "street"]
     assert source.columns_of("email") == []
+
+
+def test_a_dotted_reference_reads_inside_a_nested_json_lines_object(tmp_path: Path) -> None:
+    (tmp_path / "shop.jsonl").write_text(
+        '{"id": 1, "name": {"first": "Ann", "last": "Lee"}, "contact": {"phones": ["+1 212 '
+        '555 0100", "x"]}, "addr.line1": "1 Main St"}\n'
+        '{"id": 2, "name": {"first": "Bo"}, "contact": {"phones": []}, "addr.line1": null}\n'
+    )
+    config = make_config(
+        tmp_path,
+        {
+            "first_name": "name.first",
+            "last_name": "name.last",
+            "phone": "contact.phones[0]",
+            "address_line1": "addr.line1",  # a column whose name has a dot: read whole
+        },
+    )
+    config.sources[0].path = str(tmp_path / "shop.jsonl")
+    config.sources[0].format = "jsonl"
+    result = ingest_source(config, "run1", "crm")
+    out = mapped_frame(pl.read_parquet(result.current_path), config.source("crm")).sort(
+        "source_record_id"
+    )
+    assert out["raw_first_name"].to_list() == ["Ann", "Bo"]
+    assert out["raw_last_name"].to_list() == ["Lee", None]
+    assert out["raw_phone"].to_list() == ["+1 212 555 0100", None]
+    assert out["raw_address_line1"].to_list() == ["1 Main St", None]
+
+
+def test_a_nested_reference_into_a_missing_column_is_drift_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "crm.csv").write_text("id,fullname\n1,Ann Lee\n")
+    config = make_config(tmp_path, {"first_name": "name.first"})
+    with pytest.raises(SchemaDriftError, match=r"column 'name\.first' \(mapped to first_name\)"):
+        ingest_source(config, "run1", "crm")
+
+
+@pytest.mark.parametrize(
+    ("reference", "resolved"),
+    [
+        ("name", ("name", None)),
+        ("name.first", ("name", "$.first")),
+        ("contact.phones[0]", ("contact", "$.phones[0]")),
+        ("addr.line1", ("addr.line1", None)),
+        ("missing.first", None),
+        ("name.", None),
+    ],
+)
+def test_column_references_resolve_whole_names_first(reference: str, resolved: object) -> None:
+    assert column_reference(reference, ["name", "contact", "addr.line1"]) == resolved

@@ -130,7 +130,9 @@ class SourceConfig(StrictModel):
     Default: the columns of the last successful batch."""
     mapping: dict[str, str | list[str]]
     """Canonical field -> source column, or a list of columns whose values are joined with a
-    space, skipping empty ones (a house number and a street name, ``[street_number, street]``)."""
+    space, skipping empty ones (a house number and a street name, ``[street_number, street]``).
+    ``name.first`` or ``contact.phones[0]`` reads inside a nested JSON Lines object or list
+    (or a Parquet struct) when no column has that whole name."""
 
     date_formats: dict[str, list[str]] = Field(default_factory=dict)
     """Canonical date field -> strftime formats tried in order, e.g. ``["%d/%m/%Y"]``."""

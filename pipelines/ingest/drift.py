@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from pipelines.errors import SchemaDriftError, SourceError
 from pipelines.ingest.config import SourceConfig
+from pipelines.ingest.mapping import column_reference
 from pipelines.schema import LINEAGE_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,13 @@ def check_columns(source: SourceConfig, origin: str, columns: Iterable[str]) -> 
             f"source {source.name!r}: {origin} has column(s) {clash} whose names are reserved "
             f"for lineage; {fix}"
         )
-    missing = [(c, why) for c, why in required_columns(source).items() if c not in present]
+    # Only a mapping may read inside a nested column; ids and update times are whole columns.
+    whole = {source.id_column, source.updated_at_column}
+    missing = [
+        (c, why)
+        for c, why in required_columns(source).items()
+        if (c not in present if c in whole else column_reference(c, present) is None)
+    ]
     if missing:
         described = "; ".join(f"column {c!r} ({why})" for c, why in missing)
         raise SchemaDriftError(

@@ -192,10 +192,10 @@ def _standardise_raw(
         if not pending.height:
             continue
         pending = pending.sort("batch_id").unique("record_key", keep="last", maintain_order=True)
-        missing = [c for c in source.mapped_columns if c not in pending.columns]
-        pending = pending.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
         staged = standardise_frame(
-            mapped_frame(pending, source), SourceHints.from_source(source), as_of=date.today()
+            mapped_frame(pending, source, missing_as_null=True),
+            SourceHints.from_source(source),
+            as_of=date.today(),
         )
         frames.append(staged.with_columns(pl.lit(None, dtype=pl.String).alias("run_id")))
     return pl.concat(frames, how="diagonal") if frames else None

@@ -131,10 +131,9 @@ def identifier_columns(rows: pl.DataFrame, source: SourceConfig) -> pl.DataFrame
     from pipelines.ingest.mapping import mapped_frame
     from pipelines.standardise.frame import SourceHints, standardise_frame
 
-    missing = [c for c in source.mapped_columns if c not in rows.columns]
-    if missing:  # a chunk without a mapped column: drift is reported by ingest, not here
-        rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
-    staged = standardise_frame(mapped_frame(rows, source), SourceHints.from_source(source))
+    # A chunk without a mapped column: drift is reported by ingest, not here.
+    mapped = mapped_frame(rows, source, missing_as_null=True)
+    staged = standardise_frame(mapped, SourceHints.from_source(source))
     return staged.select("record_key", "email", "mk_email", "phone")
 
 
