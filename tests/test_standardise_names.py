@@ -71,6 +71,16 @@ PARTS = ("name_prefix", "first_name", "middle_name", "last_name", "name_suffix",
             id="two-prefixes-comma-suffix",
         ),
         pytest.param(
+            {"full_name": "Dr. med. Hans-Peter Müller"},
+            ("Dr med", "Hans-Peter", None, "Müller", None, "Hans-Peter Müller"),
+            id="german-doctorate-with-faculty",
+        ),
+        pytest.param(
+            {"full_name": "Dr Phil Smith"},
+            ("Dr", "Phil", None, "Smith", None, "Phil Smith"),
+            id="a-faculty-word-without-its-dot-is-a-name",
+        ),
+        pytest.param(
             {"full_name": "Smith, John, Jr."},
             (None, "John", None, "Smith", "Jr", "John Smith"),
             id="comma-form-with-suffix",

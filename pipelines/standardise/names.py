@@ -137,8 +137,12 @@ def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
-_PREFIX_RE = rf"(?i)^((?:(?:{_alternation(list(PREFIXES))})(?:\.\s*|\s+))+)(\S.*)$"
-_ONLY_PREFIX_RE = rf"(?i)^(?:(?:{_alternation(list(PREFIXES))})\.?\s*)+$"
+# German and Austrian doctorates name their faculty after the title ("Dr. med.", "Dr. rer.
+# nat."): always abbreviated with a dot, which keeps "Dr Phil Smith" a man called Phil.
+_FACULTY = r"(?:(?:med|rer|nat|phil|jur|dent|vet|habil|oec|pol|ing|theol|sc|h\.\s*c)\.\s*)*"
+_PREFIX_WORD = rf"(?:{_alternation(list(PREFIXES))})"
+_PREFIX_RE = rf"(?i)^((?:{_PREFIX_WORD}(?:\.\s*|\s+){_FACULTY})+)(\S.*)$"
+_ONLY_PREFIX_RE = rf"(?i)^(?:{_PREFIX_WORD}\.?\s*{_FACULTY})+$"
 _SUFFIX_RE = rf"(?i)^(.*?\S)((?:(?:\s*,\s*|\s+)(?:{_alternation(list(SUFFIXES))})\.?)+)\s*,?\s*$"
 _PARTICLE_RE = _alternation(sorted(PARTICLES))
 _WESTERN_SPLIT_RE = rf"(?i)^(.+?)\s+((?:(?:{_PARTICLE_RE})\.?\s+)*\S+)$"
