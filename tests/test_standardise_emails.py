@@ -58,6 +58,9 @@ def run(raw: str | None) -> dict[str, object]:
             id="display-name",
         ),
         pytest.param("mailto:a@b.co", "a@b.co", False, "a@b.co", id="mailto"),
+        pytest.param(" a@b.co ;", "a@b.co", False, "a@b.co", id="trailing-list-separator"),
+        pytest.param("a@b.co; c@d.org", "a@b.co", False, "a@b.co", id="a-list-gives-its-first"),
+        pytest.param("a@b.co,c@d.org,", "a@b.co", False, "a@b.co", id="comma-list"),
         pytest.param(
             "ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ",
             "john@example.com",

@@ -55,8 +55,13 @@ GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 
 def _prepare(expr: pl.Expr) -> pl.Expr:
     """Trim, lower-case, and unwrap the forms mail programs export: ``mailto:``, angle brackets,
-    ``Name <addr>``, surrounding quotes."""
+    ``Name <addr>``, surrounding quotes, and lists (``a@x.com; b@y.com``: the first address,
+    the one a mail program would use; stray separators around one address are dropped)."""
     text = clean_text(expr).str.to_lowercase()
+    listed = text.str.extract(
+        r"^[\s;,]*([^\s;,]+@[^\s;,]+)\s*(?:[;,]\s*[^\s;,]+@[^\s;,]+\s*)+[;,]?\s*$", 1
+    )
+    text = pl.coalesce(listed, text).str.strip_chars(" ;,")
     inside_brackets = text.str.extract(r"<\s*([^<>\s]+)\s*>\s*$", 1)
     text = pl.coalesce(inside_brackets, text)
     text = text.str.replace(r"^mailto:\s*", "").str.replace(r"^[\"'](.*)[\"']$", "$1")
