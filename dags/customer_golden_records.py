@@ -246,7 +246,9 @@ def customer_golden_records() -> None:
         if params()["skip_backup"]:
             raise AirflowSkipException("skip_backup is set for this run")
         if not load_config(config_path()).backup.enabled:
-            raise AirflowSkipException("backup.enabled is false in the config")
+            raise AirflowSkipException(
+                "backups are off: no backup.bucket, or backup.enabled is false"
+            )
         return run_golden_stage("backup", pipeline_run_id)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **NO_RETRIES)

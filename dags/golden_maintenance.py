@@ -77,7 +77,9 @@ def golden_maintenance() -> None:
 
         config = load_config(config_path())
         if not config.backup.enabled:
-            raise AirflowSkipException("backup.enabled is false in the config")
+            raise AirflowSkipException(
+                "backups are off: no backup.bucket, or backup.enabled is false"
+            )
         report = verify_backup(config)
         if not report.ok:
             # Stored objects that do not match their manifest will not heal on a retry.

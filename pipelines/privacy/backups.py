@@ -77,7 +77,9 @@ def enforce_backup_erasures(
     if not due:
         return result
     if not config.backup.enabled:
-        result.skipped = "backup.enabled is false: no backups to reach"
+        result.skipped = (
+            "backups are off (no backup.bucket, or backup.enabled is false): none to reach"
+        )
         for entry in due:
             record_backups_done(
                 warehouse, BackupsDone(erasure_id=entry.erasure_id, at=now, backups={})
