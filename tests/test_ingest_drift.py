@@ -121,3 +121,15 @@ def test_mapped_frame_of_the_current_set_keeps_working(tmp_path: Path) -> None:
     assert mapped["raw_first_name"].to_list() == ["Ann"]
     assert mapped["raw_email"].to_list() == ["a@x"]
     assert mapped["record_key"].to_list() == ["crm:1"]
+
+
+@pytest.mark.parametrize(("separator", "named"), [(";", "';'"), ("\t", "a tab"), ("|", "'|'")])
+def test_a_header_read_as_one_column_names_the_delimiter_to_set(
+    tmp_path: Path, separator: str, named: str
+) -> None:
+    header = separator.join(["id", "fname", "mail"])
+    (tmp_path / "crm.csv").write_text(f"{header}\n{separator.join(['1', 'Ann', 'a@x'])}\n")
+    with pytest.raises(SchemaDriftError) as err:
+        ingest_source(make_config(tmp_path), "run1", "crm")
+    assert f"The header looks delimited by {named}" in str(err.value)
+    assert "csv.delimiter" in str(err.value)

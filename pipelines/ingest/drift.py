@@ -57,8 +57,19 @@ def check_columns(source: SourceConfig, origin: str, columns: Iterable[str]) -> 
         described = "; ".join(f"column {c!r} ({why})" for c, why in missing)
         raise SchemaDriftError(
             f"source {source.name!r}: {origin} has no {described}. "
-            f"Its columns are {present}. Fix the source or the source's config."
+            f"Its columns are {present}.{_delimiter_hint(source, present)} "
+            "Fix the source or the source's config."
         )
+
+
+def _delimiter_hint(source: SourceConfig, present: list[str]) -> str:
+    """A whole header read as one column: the file is delimited by something else."""
+    if source.format != "csv" or len(present) != 1:
+        return ""
+    for delimiter, name in ((";", "';'"), ("\t", "a tab ('\\t')"), ("|", "'|'"), (",", "','")):
+        if delimiter != source.csv.delimiter and delimiter in present[0]:
+            return f" The header looks delimited by {name}: set csv.delimiter for this source."
+    return ""
 
 
 def new_columns(seen: Iterable[str], expected: Iterable[str] | None) -> list[str]:
