@@ -127,24 +127,10 @@ def matching_frame(records: pl.DataFrame, max_key_frequency: int) -> pl.DataFram
         "bk_phone": pl.col("mk_phone"),
         # A home: postcode, house number and the street's first letter (the same number on
         # another street of the postcode is another home).
-        "bk_address": pl.concat_str(
-            [
-                "mk_postcode",
-                "mk_house_number",
-                pl.col("mk_address").str.extract(r"([^\W\d_])", 1),
-            ],
-            separator="|",
-        ),
+        "bk_address": _home_key("mk_postcode", street_letters=1),
         # The same home found through its town, for a postcode mistyped or left out. A town is
         # larger than a postcode, so the street's first three letters, not one, pin the home.
-        "bk_address_town": pl.concat_str(
-            [
-                "mk_city",
-                "mk_house_number",
-                pl.col("mk_address").str.extract(r"([^\W\d_]{1,3})", 1),
-            ],
-            separator="|",
-        ),
+        "bk_address_town": _home_key("mk_city", street_letters=3),
         "bk_name": pl.concat_str(["mk_first_name_canonical", "mk_last_name"], separator="|"),
         "bk_name_pair": pl.col("name_pair"),
     }
@@ -153,6 +139,12 @@ def matching_frame(records: pl.DataFrame, max_key_frequency: int) -> pl.DataFram
         for name, expression in keys.items()
     )
     return _capped(frame, list(keys), max_key_frequency)
+
+
+def _home_key(place: str, street_letters: int) -> pl.Expr:
+    """Place, house number and the first letters of the street: one home's blocking key."""
+    street = pl.col("mk_address").str.extract(rf"([^\W\d_]{{1,{street_letters}}})", 1)
+    return pl.concat_str([place, "mk_house_number", street], separator="|")
 
 
 def _check(records: pl.DataFrame) -> None:

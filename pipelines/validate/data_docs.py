@@ -10,7 +10,6 @@ and then makes the site offline (:mod:`pipelines.validate.offline`).
 from __future__ import annotations
 
 import logging
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,12 +67,10 @@ def build_data_docs(config: PipelineConfig, run_id: str) -> Path:
     # The suites this config validates with, as they are now, so each validation page links to
     # its suite's page (a source validated with the default suite gets it under its own name).
     canonical = suite_path(config.validation.expectations_dir, config.validation.canonical_suite)
-    loaders = [lambda: load_suite(canonical)]
-    loaders += [partial(source_suite, config, source) for source in config.source_names]
     suites = []
-    for load in loaders:
+    for source in [None, *config.source_names]:
         try:
-            suites.append(load())
+            suites.append(load_suite(canonical) if source is None else source_suite(config, source))
         except ConfigError:
             continue  # no suite at all: its validation failed and says why
     for suite in suites:
