@@ -32,7 +32,8 @@ class WarehouseConfig(StrictModel):
     path: ConfigPath = Field(default_factory=lambda: Path.cwd() / "warehouse")
     """Root of every artefact; relative paths are relative to the config file."""
     duckdb_memory_limit: str = "4GB"
-    """Memory limit for DuckDB work outside matching; DuckDB spills to disk beyond it."""
+    """Memory limit of each DuckDB outside matching (publish runs two at once); DuckDB spills
+    to disk beyond it."""
 
 
 class AlertsConfig(StrictModel):

@@ -156,6 +156,7 @@ def _load_masked(
     version_dir: Path,
     database: Path | None,
     run_id: str,
+    memory_limit: str,
     threads: int | None = None,
 ) -> None:
     """A role with masks or fewer tables: its tables selected, masked, from the version.
@@ -170,6 +171,7 @@ def _load_masked(
     con = duckdb.connect(str(folder / ROLE_DUCKDB))
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
         con.execute("SET preserve_insertion_order = false")
@@ -183,17 +185,15 @@ def _load_masked(
                     "version %s has no table %s (published before it existed)", run_id, table
                 )
                 continue
-            if database is not None:
-                con.execute(
-                    f"CREATE TABLE main.{quote(table)} AS SELECT {_select(columns)} "
-                    f"FROM published.main.{quote(table)}"
-                )
-            else:
-                con.execute(
-                    f"CREATE TABLE main.{quote(table)} AS SELECT {_select(columns)} "
-                    "FROM read_parquet($source)",
-                    {"source": str(source)},
-                )
+            origin, parameters = (
+                (f"published.main.{quote(table)}", {})
+                if database is not None
+                else ("read_parquet($source)", {"source": str(source)})
+            )
+            con.execute(
+                f"CREATE TABLE main.{quote(table)} AS SELECT {_select(columns)} FROM {origin}",
+                parameters,
+            )
             built[table] = columns
             if _unmasked(table, columns):
                 # The published file as it is (with its column documentation), copied rather
@@ -262,7 +262,16 @@ class RoleArtefacts:
             if _sees_everything(plan, version_dir):
                 continue
             folder = self._new_folder(role_name, run_id)
-            _load_masked(folder, role_name, plan, version_dir, database, run_id, threads)
+            _load_masked(
+                folder,
+                role_name,
+                plan,
+                version_dir,
+                database,
+                run_id,
+                self.config.warehouse.duckdb_memory_limit,
+                threads,
+            )
             _restrict(folder)
 
     def build_from_database(self, version_dir: Path, database: Path, run_id: str) -> None:

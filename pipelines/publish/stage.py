@@ -202,7 +202,9 @@ def _build_checked(
     masked views, wait for it. A duplicate key is reported first even when the load fails
     too: it is the cause worth naming. Nothing here touches the live version, so a failure
     anywhere leaves it as it was. A key check that must group (an input not sorted by its
-    key) runs beside the load as well, each DuckDB held to ``warehouse.duckdb_memory_limit``.
+    key) runs beside the load as well. Each DuckDB is held to ``warehouse.duckdb_memory_limit``
+    and two run at once (the load, and a key check or a role's build), so publish's DuckDB
+    work stays under twice that limit.
     """
     memory_limit = config.warehouse.duckdb_memory_limit
     with ThreadPoolExecutor(max_workers=1) as pool:
