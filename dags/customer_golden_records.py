@@ -38,8 +38,10 @@ from golden_dag_support import (
     NO_RETRIES,
     START_DATE,
     TAGS,
+    backup_config_or_skip,
     config_path,
     default_config_path,
+    full_rebuild,
     golden_run_id,
     on_task_failure,
     params,
@@ -174,16 +176,14 @@ def customer_golden_records() -> None:
             "validate_source",
             pipeline_run_id,
             source=source,
-            full_rebuild=bool(params().get("full_rebuild", False)),
+            full_rebuild=full_rebuild(),
         )
         return {"source": source, "ingest": ingested, "validate": validated}
 
     @task(**COMPUTE_RETRIES)
     def standardise(pipeline_run_id: str) -> dict[str, Any]:
         """Standardise every source's accepted records into the canonical schema."""
-        return run_golden_stage(
-            "standardise", pipeline_run_id, full_rebuild=bool(params().get("full_rebuild", False))
-        )
+        return run_golden_stage("standardise", pipeline_run_id, full_rebuild=full_rebuild())
 
     @task(**COMPUTE_RETRIES)
     def validate_staged(pipeline_run_id: str) -> dict[str, Any]:
@@ -214,15 +214,13 @@ def customer_golden_records() -> None:
             "match",
             pipeline_run_id,
             model_path=Path(model) if model else None,
-            full_rebuild=bool(params().get("full_rebuild", False)),
+            full_rebuild=full_rebuild(),
         )
 
     @task(**COMPUTE_RETRIES)
     def golden(pipeline_run_id: str) -> dict[str, Any]:
         """Build golden records, crosswalk, provenance and changes with stable golden ids."""
-        return run_golden_stage(
-            "golden", pipeline_run_id, full_rebuild=bool(params().get("full_rebuild", False))
-        )
+        return run_golden_stage("golden", pipeline_run_id, full_rebuild=full_rebuild())
 
     @task(outlets=GOLDEN_ASSETS, **IO_RETRIES)
     def publish(pipeline_run_id: str) -> dict[str, Any]:
@@ -241,14 +239,9 @@ def customer_golden_records() -> None:
         """Back up the published version and the state to object storage."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from pipelines.config import load_config
-
         if params()["skip_backup"]:
             raise AirflowSkipException("skip_backup is set for this run")
-        if not load_config(config_path()).backup.enabled:
-            raise AirflowSkipException(
-                "backups are off: no backup.bucket, or backup.enabled is false"
-            )
+        backup_config_or_skip()
         return run_golden_stage("backup", pipeline_run_id)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **NO_RETRIES)

@@ -85,6 +85,23 @@ def params() -> Mapping[str, Any]:
     return get_current_context()["params"]
 
 
+def full_rebuild() -> bool:
+    """The run's ``full_rebuild`` param: every stage takes its full path."""
+    return bool(params().get("full_rebuild", False))
+
+
+def backup_config_or_skip() -> Any:
+    """The run's pipeline config, or skip the task when it turns backups off."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from pipelines.config import load_config
+
+    config = load_config(config_path())
+    if not config.backup.enabled:
+        raise AirflowSkipException("backups are off: no backup.bucket, or backup.enabled is false")
+    return config
+
+
 def config_path() -> str:
     """The config path this DAG run was given, with a clear error when it is blank."""
     path = str(params().get("config_path") or "").strip()

@@ -33,6 +33,7 @@ from golden_dag_support import (
     IO_RETRIES,
     START_DATE,
     TAGS,
+    backup_config_or_skip,
     config_path,
     default_config_path,
     on_task_failure,
@@ -70,16 +71,11 @@ def golden_maintenance() -> None:
     @task(**IO_RETRIES)
     def verify_latest_backup() -> dict[str, Any]:
         """Check the newest backup against its manifest before anything older is deleted."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from pipelines.backup import verify_backup
-        from pipelines.config import load_config
 
-        config = load_config(config_path())
-        if not config.backup.enabled:
-            raise AirflowSkipException(
-                "backups are off: no backup.bucket, or backup.enabled is false"
-            )
+        config = backup_config_or_skip()
         report = verify_backup(config)
         if not report.ok:
             # Stored objects that do not match their manifest will not heal on a retry.
