@@ -165,10 +165,15 @@ def normalise_registry(registry: pl.DataFrame | None) -> pl.DataFrame:
     return frame
 
 
+def keys_distinct(keys: pl.Series) -> bool:
+    """True when ``keys`` certainly repeat no value. Distinct 64-bit hashes prove distinct keys
+    at a tenth of the cost of finding duplicates; False only means hashes repeat (a duplicate,
+    or a collision), and the caller then compares the keys themselves."""
+    return keys.hash().n_unique() == keys.len()
+
+
 def _require_unique(frame: pl.DataFrame, what: str) -> None:
-    # Distinct 64-bit hashes prove distinct keys at a tenth of the cost of finding duplicates;
-    # only when hashes repeat (a duplicate, or a collision) are the keys compared themselves.
-    if frame["record_key"].hash().n_unique() == frame.height:
+    if keys_distinct(frame["record_key"]):
         return
     duplicated = frame.filter(pl.col("record_key").is_duplicated())["record_key"].unique().sort()
     if duplicated.len():

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from matching.decisions import DecisionError, DecisionStore
-from matching.ids import GoldenIdFactory, IdAssignmentError, assign_golden_ids
+from matching.ids import GoldenIdFactory, IdAssignmentError, assign_golden_ids, keys_distinct
 from matching.layout import CLUSTERS_FILE
 from pipelines.errors import StageInputError
 from pipelines.golden import reuse
@@ -170,10 +170,10 @@ def build_golden(
     state_fingerprint = reuse.fingerprint(units, DIGEST_COLUMNS)
     digests = reuse.member_digests(records, DIGEST_COLUMNS)
     pinned = resolved.pins["golden_id"].unique()
+    previous_run = _published_by(previous) if previous is not None else None
     if full:
         plan, full_reason = None, "a full rebuild was asked for"
     else:
-        previous_run = _published_by(previous) if previous is not None else None
         plan, full_reason = reuse.plan_reuse(
             warehouse, previous_run, state_fingerprint, digests, pinned
         )
@@ -188,7 +188,7 @@ def build_golden(
         .sort("record_key")
     )
     changes = assignment.changes
-    if previous is not None and _published_by(previous) == run_id:
+    if previous is not None and previous_run == run_id:
         changes = _changes_of_published_run(out_dir, changes, registry, previous)
     conflicts = _decision_conflicts(registry, must_links, cannot_links)
 
@@ -298,8 +298,7 @@ def _read(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) 
 
 def _require_unique_keys(staged: pl.DataFrame, path: Path) -> None:
     keys = staged["record_key"]
-    # Distinct 64-bit hashes of non-null keys prove the keys distinct without a group-by.
-    if not keys.has_nulls() and keys.hash().n_unique() == keys.len():
+    if not keys.has_nulls() and keys_distinct(keys):
         return
     problems = staged.filter(pl.col("record_key").is_null() | pl.col("record_key").is_duplicated())
     if problems.height:

@@ -463,14 +463,11 @@ def _drop_keyless_caches(warehouse: Warehouse, run_id: str) -> int:
     """Delete a run's caches that hold the subject without a record key; returns the files
     deleted."""
     deleted = 0
-    tf = warehouse.match_dir(run_id) / TF_DIR
-    if tf.is_dir():
-        deleted += sum(1 for p in tf.rglob("*") if p.is_file())
-        shutil.rmtree(tf)
-    survivors = warehouse.golden_state(run_id)
-    if survivors.is_dir():  # per-customer hashes of personal values, keyed by golden id
-        deleted += sum(1 for p in survivors.rglob("*") if p.is_file())
-        shutil.rmtree(survivors)
+    # Term frequencies of personal values, and per-customer hashes of them (by golden id).
+    for folder in (warehouse.match_dir(run_id) / TF_DIR, warehouse.golden_state(run_id)):
+        if folder.is_dir():
+            deleted += sum(1 for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder)
     validated = warehouse.run(run_id) / "validated"
     sources = sorted(p.name for p in validated.iterdir()) if validated.is_dir() else []
     for verdicts in (warehouse.row_verdicts(run_id, source) for source in sources):
