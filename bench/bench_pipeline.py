@@ -52,7 +52,7 @@ GIB = 1024**3
 TARGETS = {"full_seconds": 240.0, "peak_rss_gib": 6.0, "incremental_seconds": 60.0}
 TASKS = {"ingest_and_validate": ("ingest", "validate_source")}
 """DAG tasks that run several stages in one process (the mapped per-source task)."""
-PER_SOURCE = "ingest_and_validate"
+(PER_SOURCE,) = TASKS  # the one task mapped over sources
 AFTER_SOURCES = (
     "standardise",
     "validate_staged",
@@ -272,7 +272,15 @@ class Bench:
             return figure
         # A task of several stages: the first stage's rows, every stage's own figures.
         for name in stages:
-            part = StageFigure(name, source, records[name].get("seconds") or 0.0, 0.0, 0.0, 0, 0)
+            part = StageFigure(
+                stage=name,
+                source=source,
+                seconds=records[name].get("seconds") or 0.0,
+                cpu_seconds=0.0,
+                peak_rss_mib=0.0,
+                load_1m=0.0,
+                others_cpu_seconds=0.0,
+            )
             _fill_counts(part, records[name].get("result") or {})
             figure.details[name] = {"seconds": part.seconds, "rows": part.rows, **part.details}
         figure.rows = figure.details[stages[0]]["rows"]
