@@ -203,6 +203,22 @@ def test_loading_tables_side_by_side_builds_the_same_database_as_one_at_a_time(
     assert ("main", "quarantine", TABLES["quarantine"].grain) in databases[1]["tables"]
 
 
+def test_each_database_table_keeps_the_row_order_of_its_parquet_file(
+    warehouse_dir: Path, tmp_path: Path
+) -> None:
+    warehouse = Warehouse(warehouse_dir)
+    # More rows than one DuckDB row group (122,880), so a parallel load could reorder them.
+    write_synthetic_run(warehouse, RUN1, 130_000)
+    version = publish(make_config(warehouse_dir), RUN1).version_dir
+    target = tmp_path / "ordered.duckdb"
+    build_duckdb(version, target, run_id=RUN1, published_at="2024-03-01T10:00:00+00:00", loaders=3)
+    with duckdb.connect(str(target), read_only=True) as con:
+        for name in TABLES:
+            parquet = pq.read_table(version / f"{name}.parquet")
+            loaded = con.execute(f'SELECT * FROM "{name}"').fetchall()
+            assert loaded == [tuple(row.values()) for row in parquet.to_pylist()], name
+
+
 def test_a_table_that_cannot_be_loaded_fails_the_build_naming_its_file(
     warehouse_dir: Path, tmp_path: Path
 ) -> None:
