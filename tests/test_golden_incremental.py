@@ -332,3 +332,18 @@ def test_near_unique_columns_are_written_without_a_dictionary(config: PipelineCo
     }
     assert "RLE_DICTIONARY" not in encodings["record_key"]
     assert "RLE_DICTIONARY" in encodings["source_system"]
+
+
+def test_reused_rows_out_of_golden_id_order_are_sorted_when_merged() -> None:
+    from pipelines.golden.reuse import merge_by_golden_id
+
+    reused = pl.DataFrame({"golden_id": ["g3", "g1", "g3"], "field": ["b", "a", "a"]})
+    rebuilt = pl.DataFrame({"golden_id": ["g2", "g4"], "field": ["a", "a"]})
+    merged = merge_by_golden_id(reused, rebuilt, ("golden_id", "field"))
+    assert merged.rows() == [
+        ("g1", "a"),
+        ("g2", "a"),
+        ("g3", "a"),
+        ("g3", "b"),
+        ("g4", "a"),
+    ]
