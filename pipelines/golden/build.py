@@ -177,7 +177,7 @@ def build_golden(
         plan, full_reason = reuse.plan_reuse(
             warehouse, previous_run, state_fingerprint, digests, pinned
         )
-    golden, provenance, full_reason = _survivors(
+    golden, provenance, followed, full_reason = _survivors(
         records, units, resolved.pins, run_id, plan, full_reason
     )
     xref = (
@@ -204,7 +204,7 @@ def build_golden(
         },
     )
     reuse.write_state(warehouse, run_id, digests, pinned, state_fingerprint)
-    reused = 0 if full_reason is not None or plan is None else plan.golden_ids.len()
+    reused = 0 if followed is None else followed.golden_ids.len()
     counts = {kind: int((changes["change"] == kind).sum()) for kind in _CHANGE_KINDS}
     result = GoldenResult(
         run_id=run_id,
@@ -218,7 +218,7 @@ def build_golden(
         output_dir=str(out_dir),
         path="full" if full_reason is not None else "incremental",
         full_reason=full_reason,
-        reused_from=None if full_reason is not None or plan is None else plan.run_id,
+        reused_from=None if followed is None else followed.run_id,
         golden_ids_reused=reused,
         golden_ids_rebuilt=golden.height - reused,
     )
@@ -242,18 +242,16 @@ def _survivors(
     run_id: str,
     plan: reuse.Reuse | None,
     full_reason: str,
-) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
-    """``golden_customers`` and provenance rows, and why the full path was taken (or None).
+) -> tuple[pl.DataFrame, pl.DataFrame, reuse.Reuse | None, str | None]:
+    """``golden_customers`` and provenance rows, the reuse plan that was followed (or None),
+    and why the full path was taken (or None).
 
     With a reuse plan only the customers it does not cover go through :func:`survive`; the
     others' rows come from the previous run's tables, merged in golden id order.
     """
     if plan is not None:
-        keep = plan.golden_ids.implode()
-        rebuilt = records.filter(~pl.col("golden_id").is_in(keep))
-        survivors = survive(rebuilt, units, pins)
-        golden = _golden_customers(rebuilt, survivors.values, run_id)
-        provenance = survivors.provenance.with_columns(pl.lit(run_id).alias("run_id"))
+        rebuilt = records.filter(~pl.col("golden_id").is_in(plan.golden_ids.implode()))
+        golden, provenance = _decide(rebuilt, units, pins, run_id)
         rows = reuse.reused_rows(plan, run_id, golden, provenance)
         if rows is not None:
             logger.info(
@@ -267,14 +265,21 @@ def _survivors(
             return (
                 reuse.merge_by_golden_id(rows[0], golden),
                 reuse.merge_by_golden_id(rows[1], provenance, ("golden_id", "field")),
+                plan,
                 None,
             )
         full_reason = f"run {plan.run_id}'s golden tables lack golden ids its state lists"
     logger.info("golden run %s: full survivorship (%s)", run_id, full_reason)
+    return (*_decide(records, units, pins, run_id), None, full_reason)
+
+
+def _decide(
+    records: pl.DataFrame, units: list[SurvivalUnit], pins: pl.DataFrame, run_id: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Survivorship over ``records``: their golden rows and provenance rows of this run."""
     survivors = survive(records, units, pins)
     golden = _golden_customers(records, survivors.values, run_id)
-    provenance = survivors.provenance.with_columns(pl.lit(run_id).alias("run_id"))
-    return golden, provenance, full_reason
+    return golden, survivors.provenance.with_columns(pl.lit(run_id).alias("run_id"))
 
 
 # --- inputs -----------------------------------------------------------------------------------
