@@ -286,9 +286,10 @@ def _record_keys(records: pl.DataFrame) -> tuple[pl.Series, np.ndarray]:
 
 
 def _indices(keys: pl.Series, named: pl.Series) -> pl.Series:
-    """Each key of ``named`` as its index among the sorted (and unique) ``keys``, null when
-    absent. A hash join, not a binary search: the pairs' keys come in no order, and a million
-    binary searches over strings at random places cost more than hashing the keys once."""
+    """Each key of ``named`` as its position in ``keys`` (unique; their order is the index's
+    meaning, not a requirement), null when absent. A hash join, not a binary search: the pairs'
+    keys come in no order, and a million binary searches over strings at random places cost
+    more than hashing the keys once."""
     index = pl.DataFrame(
         [keys.rename("key"), pl.int_range(keys.len(), dtype=pl.Int64, eager=True).alias("index")]
     )

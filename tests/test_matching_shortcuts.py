@@ -110,7 +110,7 @@ def test_filtered_term_frequency_tables_hold_every_value_the_records_look_up(
         assert whole.equals(part)
 
 
-def test_key_indices_come_from_the_sorted_keys_and_null_for_unknown_or_null_keys() -> None:
+def test_key_indices_are_positions_in_the_keys_and_null_for_unknown_or_null_keys() -> None:
     keys = pl.Series(["a", "c", "e", "g"])
     named = pl.Series(["g", "x", None, "a", "c", "c"], dtype=pl.String)
     assert _indices(keys, named).to_list() == [3, None, None, 0, 1, 1]
