@@ -59,9 +59,8 @@ class Engine:
         if not table_name:
             table_name = f"input_{len(self._registered)}_{dataset_name or 'table'}"
         self._registered.append(table_name)
-        table: Any = frame.to_arrow()
-        if self.exchange_dir is not None:
-            table = self._spark_read(frame, table_name)
+        spark = self.exchange_dir is not None
+        table: Any = self._spark_read(frame, table_name) if spark else frame.to_arrow()
         return self.db_api.register(table, dataset_display_name=dataset_name, table_name=table_name)
 
     def to_polars(self, table: SplinkDataFrame) -> pl.DataFrame:

@@ -525,10 +525,11 @@ def _explained_pairs(
     rights = _with_term_frequencies(
         features.filter(pl.col("record_key").is_in([b for _, b in keys])), tf_tables or {}
     )
-    # Typed tables rather than dicts: Spark cannot infer the type of an all-null column.
+    # Typed tables rather than dicts (Spark cannot infer the type of an all-null column),
+    # handed over as the engine hands over every input: Parquet on Spark.
     left, right = (
-        engine.db_api.register(
-            frame.rename({"source_system": "source_dataset"}).to_arrow(),
+        engine.register(
+            frame.rename({"source_system": "source_dataset"}),
             table_name=f"__explained_{side}_{id(keys)}",
         )
         for side, frame in (("l", lefts), ("r", rights))
@@ -566,12 +567,11 @@ def _with_term_frequencies(
 ) -> pl.DataFrame:
     """``records`` with ``tf_<column>`` of each table, looked up as Splink's own left join
     does (a null or unknown value gets a null frequency)."""
-    for column, table in tf_tables.items():
+    for column, table in _tf_rows_of(records, tf_tables).items():
         tf_name = f"tf_{column}"
         if column not in records.columns or tf_name in records.columns:
             continue
-        values = records[column].drop_nulls().unique()
-        wanted = table.filter(pl.col(column).is_in(values.implode())).select(column, tf_name)
+        wanted = table.select(column, tf_name)
         records = records.join(wanted, on=column, how="left", maintain_order="left")
     return records
 
