@@ -111,6 +111,9 @@ class DecisionIn(BaseModel):
 
 def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastAPI:
     """The workspace application for one deployment's configuration."""
+    from pipelines.warehouse import protect_process
+
+    protect_process(config.warehouse.access)  # the search index holds personal data
     ws = Workspace(config, secure_cookies=secure_cookies)
     app = FastAPI(
         title="golden-records stewards' workspace",
