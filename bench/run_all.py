@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "foreign": "--people",
     "golden": "--records",
     "backup": "--records",
+    "serve": "--customers",
 }
 """Benchmark (module ``bench.bench_<name>``) -> its size option, in the order they run."""
 

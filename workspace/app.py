@@ -621,10 +621,7 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
 
 def _split_changes(ctx: service.Context, golden_id: str, record_key: str) -> list[Change]:
     """Split a record out of its golden id: a cannot-link to every other record of it."""
-    data = ctx.snapshot.query(
-        "SELECT record_key FROM customer_xref WHERE golden_id = ?", [golden_id]
-    )
-    keys = [r["record_key"] for r in data]
+    keys = [r["record_key"] for r in ctx.snapshot.of_customers("customer_xref", [golden_id])]
     if record_key not in keys:
         raise GoldenError(f"{record_key} is not a record of {golden_id}")
     if len(keys) < 2:

@@ -21,6 +21,7 @@ otherwise left out of the pages, which say so.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import logging
@@ -34,6 +35,8 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import GoldenError
@@ -42,11 +45,14 @@ from pipelines.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 4
 """Bumped when the index layout changes, so an old cache is rebuilt rather than misread."""
-_RECORD_GROUP = 4096
+_ROW_GROUP = 1024
 _NAME_SCORE_MIN = 0.86
 _NON_WORD = r"[^\p{L}\p{N}]+"
+_BY_GOLDEN_ID = ("golden_customers", "customer_xref", "golden_field_provenance", "golden_changes")
+_OPTIONAL_BY_GOLDEN_ID = ("golden_events", "golden_customers_history", "review_due")
+"""Tables other parts of the product publish; indexed by golden id when present and keyed so."""
 RECORD_COLUMNS = (
     "record_key",
     "source_system",
@@ -71,8 +77,67 @@ def normalise_name(text: str) -> str:
     return " ".join(kept.split())
 
 
+def _best_of(*columns: str) -> str:
+    return "greatest(" + ", ".join(f"jaro_winkler_similarity({c}, $q)" for c in columns) + ")"
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class SortedTable:
+    """A Parquet file sorted by one key column, in row groups of a fixed size, read one row
+    group at a time: finding a key's rows is a binary search over each group's first key
+    (kept in memory, a few thousand strings at a million customers) and one row group read.
+
+    Why not DuckDB or a Parquet filter: both scan every row group's statistics or rows per
+    lookup, tens of milliseconds at a million customers; this is about one millisecond."""
+
+    def __init__(self, path: Path, key: str):
+        self.path, self.key = path, key
+        file = pq.ParquetFile(path)
+        self.groups = file.metadata.num_row_groups
+        self.first_keys: list[str] = [
+            file.read_row_group(i, columns=[key]).column(0)[0].as_py() for i in range(self.groups)
+        ]
+        self.schema = file.schema_arrow
+        self._local = threading.local()
+
+    @staticmethod
+    def write(rows: pa.Table | pa.RecordBatchReader, path: Path) -> None:
+        """Write ``rows`` (already sorted by the key) in small row groups, batch by batch."""
+        batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
+        with pq.ParquetWriter(path, rows.schema, compression="zstd") as writer:
+            for batch in batches:
+                writer.write_batch(batch, row_group_size=_ROW_GROUP)
+
+    def _file(self) -> pq.ParquetFile:
+        file = getattr(self._local, "file", None)
+        if file is None:
+            file = self._local.file = pq.ParquetFile(self.path)
+        return file
+
+    def rows(self, keys: list[str], columns: list[str] | None = None) -> list[dict[str, Any]]:
+        wanted = set(keys)
+        groups: set[int] = set()
+        for key in wanted:
+            low = bisect.bisect_left(self.first_keys, key)
+            high = bisect.bisect_right(self.first_keys, key)
+            groups.update(range(max(low - 1, 0), max(high, 1)))
+        chosen = sorted(g for g in groups if g < self.groups)
+        if not chosen:
+            return []
+        part = self._file().read_row_groups(chosen, columns=columns, use_threads=False)
+        mask = pc.is_in(part.column(self.key), value_set=pa.array(sorted(wanted), pa.string()))
+        return part.filter(mask).to_pylist()
+
+
+LISTED = (
+    "golden_id", "first_name", "last_name", "full_name", "email", "phone", "city", "country",
+    "date_of_birth", "source_record_count", "source_systems",
+)  # fmt: skip
+"""What a search result shows of a customer (kept in the name index, so a name search that
+finds 25 customers reads nothing else)."""
 
 
 @dataclass
@@ -81,6 +146,7 @@ class Hit:
     matched_by: str
     matched: str
     score: float = 1.0
+    row: dict[str, Any] | None = None
 
 
 @dataclass
@@ -93,7 +159,10 @@ class Snapshot:
     tables: frozenset[str]
     keys: pl.DataFrame
     names: duckdb.DuckDBPyConnection
-    records: Path | None
+    records: SortedTable | None
+    by_golden_id: dict[str, SortedTable]
+    """``golden_customers``, ``customer_xref``, ``golden_field_provenance`` and
+    ``golden_changes`` (by each golden id an event names) sorted by golden id."""
     folder: Path
     _local: threading.local = field(default_factory=threading.local)
 
@@ -150,36 +219,60 @@ class Snapshot:
     def search_names(
         self, text: str, city: str | None, birth_year: int | None, limit: int
     ) -> list[Hit]:
+        """Fuzzy name search: Jaro-Winkler of the query against first and last name (either
+        order), among customers whose names start with the query's initials: for a query of
+        two or more words, the first and the last name each start with one of its words'
+        initials (a typo in a first letter is the one thing it does not forgive)."""
         query = normalise_name(text)
         if not query:
             return []
-        initials = sorted({token[0] for token in query.split()})
-        where = ["(left(last_n, 1) IN $initials OR left(first_n, 1) IN $initials)"]
+        tokens = query.split()
+        initials = sorted({token[0] for token in tokens})
         params: dict[str, Any] = {"q": query, "initials": initials, "limit": limit}
+        if len(tokens) > 1:
+            where = ["li IN (SELECT unnest($initials))", "fi IN (SELECT unnest($initials))"]
+            score = (
+                "greatest(jaro_winkler_similarity(full_n, $q), jaro_winkler_similarity(rev_n, $q))"
+            )
+        else:
+            where = ["(li = $initial OR fi = $initial)"]
+            params["initial"] = initials[0]
+            del params["initials"]
+            score = _best_of("last_n", "first_n")
         if city:
             where.append("city_n = $city")
             params["city"] = normalise_name(city)
         if birth_year:
             where.append("birth_year = $year")
             params["year"] = birth_year
+        listed = ", ".join(_quote(c) for c in LISTED)
         sql = f"""
-            SELECT golden_id, score FROM (
-                SELECT golden_id, greatest(
-                    jaro_winkler_similarity(full_n, $q), jaro_winkler_similarity(rev_n, $q),
-                    jaro_winkler_similarity(last_n, $q), jaro_winkler_similarity(first_n, $q)
-                ) AS score
-                FROM names WHERE {" AND ".join(where)}
+            SELECT score, {listed} FROM (
+                SELECT {score} AS score, * FROM names WHERE {" AND ".join(where)}
             ) WHERE score >= {_NAME_SCORE_MIN}
             ORDER BY score DESC, golden_id LIMIT $limit
         """
-        rows = self.names_cursor().execute(sql, params).fetchall()
-        return [Hit(gid, "name", text, float(score)) for gid, score in rows]
+        result = self.names_cursor().execute(sql, params)
+        columns = [d[0] for d in result.description]
+        hits = []
+        for values in result.fetchall():
+            row = dict(zip(columns, values, strict=True))
+            score = row.pop("score")
+            hits.append(Hit(row["golden_id"], "name", text, float(score), row))
+        return hits
 
     def source_records(self, record_keys: list[str]) -> list[dict[str, Any]]:
         if self.records is None or not record_keys:
             return []
-        table = pq.read_table(self.records, filters=[("record_key", "in", sorted(record_keys))])
-        return table.to_pylist()
+        return self.records.rows(record_keys)
+
+    def of_customers(self, table: str, golden_ids: list[str]) -> list[dict[str, Any]]:
+        """Rows of ``table`` for these golden ids, from the index (no table scan); an optional
+        table that is not published gives none."""
+        if table not in self.by_golden_id:
+            return []
+        rows = self.by_golden_id[table].rows(golden_ids)
+        return [{k: v for k, v in r.items() if k != "key_id"} for r in rows]
 
 
 class Reader:
@@ -285,6 +378,13 @@ class Reader:
             f"CREATE TABLE names AS SELECT * FROM read_parquet('{folder / 'names.parquet'}')"
         )
         records = folder / "records.parquet"
+        by_golden_id = {
+            table: SortedTable(
+                folder / f"{table}.parquet", "key_id" if table == "golden_changes" else "golden_id"
+            )
+            for table in (*_BY_GOLDEN_ID, *_OPTIONAL_BY_GOLDEN_ID)
+            if (folder / f"{table}.parquet").exists()
+        }
         return Snapshot(
             run_id=run_id,
             fingerprint=fingerprint,
@@ -292,7 +392,8 @@ class Reader:
             tables=tables,
             keys=keys,
             names=names,
-            records=records if records.exists() else None,
+            records=SortedTable(records, "record_key") if records.exists() else None,
+            by_golden_id=by_golden_id,
             folder=folder,
         )
 
@@ -391,9 +492,7 @@ class Reader:
                         pl.col("phone").alias("key"), "golden_id", kind=pl.lit("phone")
                     ).drop_nulls("key")
                 )
-            pq.write_table(
-                records.to_arrow(), work / "records.parquet", row_group_size=_RECORD_GROUP
-            )
+            SortedTable.write(records.to_arrow(), work / "records.parquet")
         else:
             logger.warning(
                 "workspace: %s is missing; customer pages show no source records", staged
@@ -404,26 +503,50 @@ class Reader:
             .sort("key", "kind", "golden_id")
         )
         keys.write_parquet(work / "keys.parquet")
+        optional = [
+            t
+            for t in _OPTIONAL_BY_GOLDEN_ID
+            if t in tables
+            and con.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' "
+                "AND table_name = ? AND column_name = 'golden_id'",
+                [t],
+            ).fetchall()[0][0]
+        ]
+        for table in (*_BY_GOLDEN_ID, *optional):
+            if table == "golden_changes":
+                sql = (
+                    "SELECT * FROM (SELECT golden_id AS key_id, * FROM golden_changes UNION ALL "
+                    "SELECT unnest(related_golden_ids) AS key_id, * FROM golden_changes) "
+                    "WHERE key_id IS NOT NULL ORDER BY key_id, run_id"
+                )
+            else:
+                sql = (
+                    f"SELECT * FROM {_quote(table)} WHERE golden_id IS NOT NULL ORDER BY golden_id"
+                )
+            SortedTable.write(con.sql(sql).arrow(), work / f"{table}.parquet")
 
         def norm(column: str) -> str:
             return f"trim(regexp_replace(strip_accents(lower({column})), '{_NON_WORD}', ' ', 'g'))"
 
         con.sql(
             f"""
-            SELECT golden_id,
+            SELECT {", ".join(_quote(c) for c in LISTED)},
                    coalesce(n_first, '') AS first_n,
                    coalesce(n_last, '') AS last_n,
                    trim(coalesce(n_first, '') || ' ' || coalesce(n_last, '')) AS full_n,
                    trim(coalesce(n_last, '') || ' ' || coalesce(n_first, '')) AS rev_n,
                    n_city AS city_n,
-                   year(date_of_birth) AS birth_year
+                   year(date_of_birth) AS birth_year,
+                   left(coalesce(n_last, ''), 1) AS li,
+                   left(coalesce(n_first, ''), 1) AS fi
             FROM (
-                SELECT golden_id, date_of_birth,
+                SELECT *,
                     {norm("first_name")} AS n_first,
                     {norm("coalesce(last_name, full_name)")} AS n_last,
                     {norm("city")} AS n_city
                 FROM golden_customers
-            ) ORDER BY last_n
+            ) ORDER BY li, fi, last_n
             """
         ).write_parquet(str(work / "names.parquet"))
         (work / "done.json").write_text(json.dumps({"run_id": run_id, "keys": keys.height}))

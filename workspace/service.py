@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from pipelines.schema import CANONICAL_FIELDS
-from workspace.data import Hit, Reader, Snapshot, normalise_name
+from workspace.data import LISTED, Hit, Reader, Snapshot, normalise_name
 from workspace.masking import Masker
 
 if TYPE_CHECKING:
@@ -87,13 +87,10 @@ def search(
     ordered = list(seen.values())[:SEARCH_LIMIT]
     if not ordered:
         return []
-    rows = snap.query(
-        "SELECT golden_id, first_name, last_name, full_name, email, phone, city, country, "
-        "date_of_birth, source_record_count, source_systems FROM golden_customers "
-        "WHERE golden_id IN (SELECT unnest($ids))",
-        {"ids": [h.golden_id for h in ordered]},
-    )
-    by_id = {r["golden_id"]: r for r in rows}
+    by_id = {h.golden_id: h.row for h in ordered if h.row is not None}
+    missing = [h.golden_id for h in ordered if h.row is None]
+    for row in snap.of_customers("golden_customers", missing) if missing else []:
+        by_id[row["golden_id"]] = {c: row.get(c) for c in LISTED}
     out = []
     for hit in ordered:
         row = by_id.get(hit.golden_id)
@@ -184,25 +181,14 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     status, the source records side by side (raw and standardised, differences marked), the
     history, the steward decisions, review reasons and open review pairs."""
     snap = ctx.snapshot
-    rows = snap.query("SELECT * FROM golden_customers WHERE golden_id = ?", [golden_id])
+    rows = snap.of_customers("golden_customers", [golden_id])
     if not rows:
         return None
     golden = rows[0]
-    xref = snap.query(
-        "SELECT record_key, source_system, source_record_id, match_probability "
-        "FROM customer_xref WHERE golden_id = ? ORDER BY record_key",
-        [golden_id],
-    )
+    xref = _xref(snap, golden_id)
     keys = [r["record_key"] for r in xref]
     staged = {r["record_key"]: r for r in snap.source_records(keys)}
-    provenance = {
-        r["field"]: r
-        for r in snap.query(
-            "SELECT field, source_system, source_record_id, rule FROM golden_field_provenance "
-            "WHERE golden_id = ?",
-            [golden_id],
-        )
-    }
+    provenance = {r["field"]: r for r in snap.of_customers("golden_field_provenance", [golden_id])}
     decisions = decision_rows(ctx, set(keys), {golden_id})
     pinned = {
         d["field"] for d in decisions if d["kind"] == "pin" and d["active"] and d.get("field")
@@ -248,16 +234,10 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
                 "cells": cells,
             }
         )
-    history = snap.query(
-        "SELECT run_id, golden_id, change, related_golden_ids, record_count FROM golden_changes "
-        "WHERE golden_id = ? OR list_contains(related_golden_ids, ?)",
-        [golden_id, golden_id],
-    )
-    events = _optional(
-        snap, "golden_events", '"golden_id" = ? ORDER BY 1', [golden_id]
-    ) or _optional(snap, "golden_events", '"golden_id" = ?', [golden_id])
-    versions = _optional(snap, "golden_customers_history", '"golden_id" = ?', [golden_id])
-    due = _optional(snap, "review_due", '"golden_id" = ?', [golden_id])
+    history = snap.of_customers("golden_changes", [golden_id])
+    events = snap.of_customers("golden_events", [golden_id])
+    versions = snap.of_customers("golden_customers_history", [golden_id])
+    due = snap.of_customers("review_due", [golden_id])
     pairs = snap.query(
         "SELECT record_key_l, record_key_r, match_probability, match_weight "
         "FROM match_review_queue WHERE record_key_l IN (SELECT unnest($k)) "
@@ -294,6 +274,12 @@ def _field_status(given: list[str], records: int, pinned: bool, has_value: bool)
     else:
         status = f"{len(given)} of {records} sources have it"
     return status if has_value else f"{status}; none chosen"
+
+
+def _xref(snap: Snapshot, golden_id: str) -> list[dict[str, Any]]:
+    rows = snap.of_customers("customer_xref", [golden_id])
+    columns = ("record_key", "source_system", "source_record_id", "match_probability")
+    return sorted(({c: r[c] for c in columns} for r in rows), key=lambda r: r["record_key"])
 
 
 def _text(value: Any) -> str:
@@ -437,11 +423,7 @@ def cluster(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     """Every record of a golden id and the scored links between them (from the published
     run's match output, when it is still on disk)."""
     snap = ctx.snapshot
-    xref = snap.query(
-        "SELECT record_key, source_system, source_record_id, match_probability "
-        "FROM customer_xref WHERE golden_id = ? ORDER BY record_key",
-        [golden_id],
-    )
+    xref = _xref(snap, golden_id)
     if not xref:
         return None
     keys = [r["record_key"] for r in xref]
