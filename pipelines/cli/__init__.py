@@ -57,4 +57,4 @@ def main() -> None:
         app()
     except GoldenError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        sys.exit(getattr(exc, "exit_code", 2))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipelines.cli._common import CONFIG_OPTION, WAREHOUSE_OPTION, load
+from pipelines.cli._common import CONFIG_OPTION, WAIT_OPTION, WAREHOUSE_OPTION, load
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
             False, "--full-reload", help="Ignore watermarks: load everything, replace current sets."
         ),
         warehouse: Path | None = WAREHOUSE_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Ingest sources into the raw layer and rebuild their current record sets.
 
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
 
         from pipelines.errors import GoldenError
         from pipelines.ingest import ingest_source
+        from pipelines.lock import run_lock
         from pipelines.warehouse import new_run_id
 
         cfg = load(config, warehouse)
@@ -41,27 +43,30 @@ def register(app: typer.Typer) -> None:
             cfg.source(name)  # unknown names fail before anything is read
         run_id = run_id or new_run_id()
         print(f"run {run_id}")
-        failures: list[str] = []
-        for name in tqdm(names, desc="ingest", unit="source", leave=False, disable=len(names) < 2):
-            try:
-                result = ingest_source(cfg, run_id, name, full_reload=full_reload)
-            except GoldenError as exc:
-                failures.append(name)
-                typer.secho(f"{name}: FAILED: {exc}", fg=typer.colors.RED, err=True)
-                continue
-            line = (
-                f"{name}: {result.rows_read} read, {result.rows_landed} landed, "
-                f"{result.rows_rejected} rejected"
-            )
-            if result.rows_suppressed:
-                line += f", {result.rows_suppressed} suppressed"
-            if result.rows_unchanged:
-                line += f", {result.rows_unchanged} unchanged"
-            line += f"; {result.rows_current} current records"
-            if result.new_columns:
-                line += f"; new columns {result.new_columns}"
-            print(line)
-            if result.rows_rejected:
-                print(f"  rejects: {result.rejects_path}")
+        with run_lock(cfg.warehouse.path, "golden ingest", wait=wait, run_id=run_id):
+            failures: list[str] = []
+            for name in tqdm(
+                names, desc="ingest", unit="source", leave=False, disable=len(names) < 2
+            ):
+                try:
+                    result = ingest_source(cfg, run_id, name, full_reload=full_reload)
+                except GoldenError as exc:
+                    failures.append(name)
+                    typer.secho(f"{name}: FAILED: {exc}", fg=typer.colors.RED, err=True)
+                    continue
+                line = (
+                    f"{name}: {result.rows_read} read, {result.rows_landed} landed, "
+                    f"{result.rows_rejected} rejected"
+                )
+                if result.rows_suppressed:
+                    line += f", {result.rows_suppressed} suppressed"
+                if result.rows_unchanged:
+                    line += f", {result.rows_unchanged} unchanged"
+                line += f"; {result.rows_current} current records"
+                if result.new_columns:
+                    line += f"; new columns {result.new_columns}"
+                print(line)
+                if result.rows_rejected:
+                    print(f"  rejects: {result.rejects_path}")
         if failures:
             raise typer.Exit(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from pipelines import audit
-from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, actor_name, load
+from pipelines.cli._common import (
+    ACTOR_OPTION,
+    CONFIG_OPTION,
+    WAIT_OPTION,
+    WAREHOUSE_OPTION,
+    actor_name,
+    load,
+)
 from pipelines.errors import GoldenError
 
 if TYPE_CHECKING:
@@ -52,6 +60,14 @@ def _latest(wh: Warehouse, relative: str, produced_by: str) -> tuple[str, Path]:
         f"no run in {wh.root} has {relative} yet: run the pipeline (golden run) up to the "
         f"'{produced_by}' stage first"
     )
+
+
+def _steward_lock(wh: Warehouse, command: str, wait: float) -> AbstractContextManager[Any]:
+    """The run lock for a steward's write: a decision must not land in the middle of a run,
+    which read the decisions at its start and would publish without it, unannounced."""
+    from pipelines.lock import run_lock
+
+    return run_lock(wh.root, command, wait=wait)
 
 
 def _decision_error(exc: Exception) -> GoldenError:
@@ -246,16 +262,18 @@ def register(app: typer.Typer) -> None:
         ),
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Record that two records are (--link) or are not (--no-link) the same customer."""
         wh = _warehouse(config, warehouse)
-        _check_record_keys(wh, [left, right])
-        store = _store(wh)
-        try:
-            add = store.add_must_link if link else store.add_cannot_link
-            decision = add(left, right, actor_name(actor), reason)
-        except ValueError as exc:
-            raise _decision_error(exc) from None
+        with _steward_lock(wh, "golden review decide", wait):
+            _check_record_keys(wh, [left, right])
+            store = _store(wh)
+            try:
+                add = store.add_must_link if link else store.add_cannot_link
+                decision = add(left, right, actor_name(actor), reason)
+            except ValueError as exc:
+                raise _decision_error(exc) from None
         audit.record(
             wh.root,
             decision.actor,
@@ -275,16 +293,18 @@ def register(app: typer.Typer) -> None:
         value: str = typer.Option(..., "--value", help="Value in canonical form."),
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Pin a field of a golden record: it wins over every source from the next run on."""
         wh = _warehouse(config, warehouse)
-        value = _check_pin(wh, golden_id, field, value)
-        store = _store(wh)
-        try:
-            earlier = [p for p in store.pins() if (p.golden_id, p.field) == (golden_id, field)]
-            decision = store.add_pin(golden_id, field, value, actor_name(actor), reason)
-        except ValueError as exc:
-            raise _decision_error(exc) from None
+        with _steward_lock(wh, "golden review pin", wait):
+            value = _check_pin(wh, golden_id, field, value)
+            store = _store(wh)
+            try:
+                earlier = [p for p in store.pins() if (p.golden_id, p.field) == (golden_id, field)]
+                decision = store.add_pin(golden_id, field, value, actor_name(actor), reason)
+            except ValueError as exc:
+                raise _decision_error(exc) from None
         # The rectification path: audited without the value, which may be personal data.
         audit.record(
             wh.root,
@@ -326,14 +346,16 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = WAREHOUSE_OPTION,
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Withdraw a decision; it stays on file, and stops applying from the next run."""
         wh = _warehouse(config, warehouse)
-        store = _store(wh)
-        try:
-            revocation = store.revoke(decision_id, actor_name(actor), reason)
-        except ValueError as exc:
-            raise _decision_error(exc) from None
+        with _steward_lock(wh, "golden review revoke", wait):
+            store = _store(wh)
+            try:
+                revocation = store.revoke(decision_id, actor_name(actor), reason)
+            except ValueError as exc:
+                raise _decision_error(exc) from None
         audit.record(
             wh.root,
             revocation.actor,
