@@ -182,6 +182,8 @@ def stage_records(warehouse: Warehouse, run_id: str) -> list[dict[str, Any]]:
 class SourceFailure(GoldenError):
     """One or more sources failed; the others' work is kept and can be built on by a retry."""
 
+    exit_code = 3
+
 
 def run_pipeline(
     config: PipelineConfig,

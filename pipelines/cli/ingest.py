@@ -28,11 +28,11 @@ def register(app: typer.Typer) -> None:
         """Ingest sources into the raw layer and rebuild their current record sets.
 
         Each source is ingested on its own: one that fails is reported and the others go on;
-        the command then exits with status 1.
+        the command then exits with status 3.
         """
         from tqdm import tqdm
 
-        from pipelines.errors import GoldenError
+        from pipelines.errors import GoldenError, SourceError
         from pipelines.ingest import ingest_source
         from pipelines.lock import run_lock
         from pipelines.warehouse import new_run_id
@@ -69,4 +69,4 @@ def register(app: typer.Typer) -> None:
                 if result.rows_rejected:
                     print(f"  rejects: {result.rejects_path}")
         if failures:
-            raise typer.Exit(1)
+            raise typer.Exit(SourceError.exit_code)

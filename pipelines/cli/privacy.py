@@ -41,10 +41,10 @@ _KINDS = ("golden_id", "record_key", "email", "phone")
 
 
 def _kind(value: str | None) -> str | None:
-    from pipelines.errors import PrivacyError
+    from pipelines.errors import UsageError
 
     if value is not None and value not in _KINDS:
-        raise PrivacyError(f"--kind {value!r} is not one of {', '.join(_KINDS)}")
+        raise UsageError(f"--kind {value!r} is not one of {', '.join(_KINDS)}")
     return value
 
 

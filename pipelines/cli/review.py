@@ -26,7 +26,7 @@ from pipelines.cli._common import (
     actor_name,
     load,
 )
-from pipelines.errors import GoldenError
+from pipelines.errors import GoldenError, UsageError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -56,7 +56,7 @@ def _latest(wh: Warehouse, relative: str, produced_by: str) -> tuple[str, Path]:
         path = wh.run(run_id) / relative
         if path.exists():
             return run_id, path
-    raise GoldenError(
+    raise UsageError(
         f"no run in {wh.root} has {relative} yet: run the pipeline (golden run) up to the "
         f"'{produced_by}' stage first"
     )
@@ -71,7 +71,7 @@ def _steward_lock(wh: Warehouse, command: str, wait: float) -> AbstractContextMa
 
 
 def _decision_error(exc: Exception) -> GoldenError:
-    return GoldenError(str(exc))
+    return UsageError(str(exc))
 
 
 def _cell(value: Any) -> str:
@@ -127,7 +127,7 @@ def _check_record_keys(wh: Warehouse, keys: list[str]) -> None:
     )
     unknown = [k for k in keys if k not in found]
     if unknown:
-        raise GoldenError(
+        raise UsageError(
             f"record key(s) {unknown} are not among the accepted records of run {run_id} "
             f"({path}); record keys look like '<source>:<id>', as in `golden review list`"
         )
@@ -148,33 +148,33 @@ def _check_pin(wh: Warehouse, golden_id: str, field: str, value: str) -> str:
     from pipelines.schema import GOLDEN_FIELDS
 
     if field not in GOLDEN_FIELDS:
-        raise GoldenError(f"{field!r} is not a golden field; fields are {', '.join(GOLDEN_FIELDS)}")
+        raise UsageError(f"{field!r} is not a golden field; fields are {', '.join(GOLDEN_FIELDS)}")
     if field == "date_of_birth":
         try:
             date.fromisoformat(value)
         except ValueError:
-            raise GoldenError(f"date_of_birth {value!r} is not a YYYY-MM-DD date") from None
+            raise UsageError(f"date_of_birth {value!r} is not a YYYY-MM-DD date") from None
     elif field == "email":
         from email_validator import EmailNotValidError, validate_email
 
         try:
             value = validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise GoldenError(f"email {value!r} is not valid: {exc}") from None
+            raise UsageError(f"email {value!r} is not valid: {exc}") from None
     elif field in _FORMATS:
         pattern, described = _FORMATS[field]
         if not re.fullmatch(pattern, value):
-            raise GoldenError(f"{field} {value!r} is not in canonical form: use {described}")
+            raise UsageError(f"{field} {value!r} is not in canonical form: use {described}")
     if not wh.id_registry.exists():
-        raise GoldenError(f"no golden ids are published yet ({wh.id_registry} does not exist)")
+        raise UsageError(f"no golden ids are published yet ({wh.id_registry} does not exist)")
     registry = normalise_registry(pl.read_parquet(wh.id_registry))
     if registry.filter(pl.col("golden_id") == golden_id).height:
         return value
     absorbed_by = registry.filter(pl.col("absorbed_ids").list.contains(golden_id))
     if absorbed_by.height:
         survivor = absorbed_by["golden_id"][0]
-        raise GoldenError(f"{golden_id} was merged into {survivor}: pin {survivor} instead")
-    raise GoldenError(f"golden id {golden_id} is not in the published registry {wh.id_registry}")
+        raise UsageError(f"{golden_id} was merged into {survivor}: pin {survivor} instead")
+    raise UsageError(f"golden id {golden_id} is not in the published registry {wh.id_registry}")
 
 
 def _describe(decision: Decision) -> str:
