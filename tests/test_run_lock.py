@@ -242,7 +242,7 @@ def test_steward_decision_refused_while_locked_leaves_decisions_untouched(
         ],
     )
     assert isinstance(result.exception, RunLockedError), result.output
-    assert "golden review decide cannot start" in str(result.exception)
+    assert "steward decision cannot start" in str(result.exception)
     assert not (warehouse_dir / "state" / "decisions.jsonl").exists()
 
 
