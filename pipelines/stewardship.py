@@ -13,17 +13,16 @@ things and leave the same trail; two copies would drift.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines import audit
-from pipelines.errors import GoldenError
+from pipelines.errors import UsageError
 from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ def latest_run_file(wh: Warehouse, relative: str, produced_by: str) -> tuple[str
         path = wh.run(run_id) / relative
         if path.exists():
             return run_id, path
-    raise GoldenError(
+    raise UsageError(
         f"no run in {wh.root} has {relative} yet: run the pipeline (golden run) up to the "
         f"'{produced_by}' stage first"
     )
@@ -96,7 +95,7 @@ def check_record_keys(wh: Warehouse, keys: Sequence[str]) -> None:
     )
     unknown = [k for k in keys if k not in found]
     if unknown:
-        raise GoldenError(
+        raise UsageError(
             f"record key(s) {unknown} are not among the accepted records of run {run_id} "
             f"({path}); record keys look like '<source>:<id>', as in `golden review list`"
         )
@@ -118,50 +117,42 @@ def check_pin(wh: Warehouse, golden_id: str, field: str, value: str) -> str:
     from pipelines.schema import GOLDEN_FIELDS
 
     if field not in GOLDEN_FIELDS:
-        raise GoldenError(f"{field!r} is not a golden field; fields are {', '.join(GOLDEN_FIELDS)}")
+        raise UsageError(f"{field!r} is not a golden field; fields are {', '.join(GOLDEN_FIELDS)}")
     if field == "date_of_birth":
         try:
             date.fromisoformat(value)
         except ValueError:
-            raise GoldenError(f"date_of_birth {value!r} is not a YYYY-MM-DD date") from None
+            raise UsageError(f"date_of_birth {value!r} is not a YYYY-MM-DD date") from None
     elif field == "email":
         from email_validator import EmailNotValidError, validate_email
 
         try:
             value = validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise GoldenError(f"email {value!r} is not valid: {exc}") from None
+            raise UsageError(f"email {value!r} is not valid: {exc}") from None
     elif field in _FORMATS:
         pattern, described = _FORMATS[field]
         if not re.fullmatch(pattern, value):
-            raise GoldenError(f"{field} {value!r} is not in canonical form: use {described}")
+            raise UsageError(f"{field} {value!r} is not in canonical form: use {described}")
     if not wh.id_registry.exists():
-        raise GoldenError(f"no golden ids are published yet ({wh.id_registry} does not exist)")
+        raise UsageError(f"no golden ids are published yet ({wh.id_registry} does not exist)")
     registry = normalise_registry(pl.read_parquet(wh.id_registry))
     if registry.filter(pl.col("golden_id") == golden_id).height:
         return value
     absorbed_by = registry.filter(pl.col("absorbed_ids").list.contains(golden_id))
     if absorbed_by.height:
         survivor = absorbed_by["golden_id"][0]
-        raise GoldenError(f"{golden_id} was merged into {survivor}: pin {survivor} instead")
-    raise GoldenError(f"golden id {golden_id} is not in the published registry {wh.id_registry}")
+        raise UsageError(f"{golden_id} was merged into {survivor}: pin {survivor} instead")
+    raise UsageError(f"golden id {golden_id} is not in the published registry {wh.id_registry}")
 
 
-@contextlib.contextmanager
-def _run_lock(wh: Warehouse) -> Iterator[None]:
-    """The warehouse's run lock, when the product has one (``pipelines.lock``), held once for
-    the whole request; without it the decisions file's own lock still serialises writers."""
-    try:
-        lock = importlib.import_module("pipelines.lock")
-    except ModuleNotFoundError:
-        yield
-        return
-    take = getattr(lock, "decisions_lock", None) or getattr(lock, "run_lock", None)
-    if take is None:
-        yield
-        return
-    with take(wh.root):
-        yield
+def _run_lock(wh: Warehouse) -> contextlib.AbstractContextManager[object]:
+    """The warehouse's run lock (:mod:`pipelines.lock`), held once for the whole request; it
+    waits as long as the caller set with :func:`pipelines.lock.default_wait` (the CLI's
+    ``--wait``), else is refused at once while a run, restore or erasure holds it."""
+    from pipelines.lock import run_lock
+
+    return run_lock(wh.root, "steward decision")
 
 
 def write_decisions(
@@ -182,28 +173,29 @@ def write_decisions(
 
     wh = Warehouse(Path(warehouse_root))
     if not reason or not reason.strip():
-        raise GoldenError("a decision needs a reason (kept with it for the audit trail)")
+        raise UsageError("a decision needs a reason (kept with it for the audit trail)")
     if not actor or not actor.strip():
-        raise GoldenError("a decision needs the name of who makes it")
-    links = [c for c in changes if isinstance(c, Link)]
-    if check_keys and links:
-        check_record_keys(wh, [k for c in links for k in (c.left, c.right)])
-    pins = [
-        Pin(c.golden_id, c.field, check_pin(wh, c.golden_id, c.field, c.value))
-        if isinstance(c, Pin)
-        else c
-        for c in changes
-    ]
-    store = DecisionStore(wh.decisions)
-    written: list[Written] = []
+        raise UsageError("a decision needs the name of who makes it")
+    # Checked under the lock too: a run must not publish between the checks and the write.
     with _run_lock(wh):
+        links = [c for c in changes if isinstance(c, Link)]
+        if check_keys and links:
+            check_record_keys(wh, [k for c in links for k in (c.left, c.right)])
+        pins = [
+            Pin(c.golden_id, c.field, check_pin(wh, c.golden_id, c.field, c.value))
+            if isinstance(c, Pin)
+            else c
+            for c in changes
+        ]
+        store = DecisionStore(wh.decisions)
+        written: list[Written] = []
         for change in pins:
             try:
                 written.append(_write_one(wh, store, change, actor, reason))
             except DecisionError as exc:
                 done = ", ".join(w.decision_id for w in written)
                 suffix = f" (already recorded: {done})" if done else ""
-                raise GoldenError(f"{exc}{suffix}") from None
+                raise UsageError(f"{exc}{suffix}") from None
     return written
 
 

@@ -14,8 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, actor_name, load
-from pipelines.errors import GoldenError
+from pipelines.cli._common import (
+    ACTOR_OPTION,
+    CONFIG_OPTION,
+    WAIT_OPTION,
+    WAREHOUSE_OPTION,
+    actor_name,
+    hold_lock,
+    load,
+)
+from pipelines.errors import GoldenError, UsageError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -46,7 +54,7 @@ def _latest(wh: Warehouse, relative: str, produced_by: str) -> tuple[str, Path]:
 
 
 def _decision_error(exc: Exception) -> GoldenError:
-    return GoldenError(str(exc))
+    return UsageError(str(exc))
 
 
 def _cell(value: Any) -> str:
@@ -174,9 +182,12 @@ def register(app: typer.Typer) -> None:
         ),
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Record that two records are (--link) or are not (--no-link) the same customer."""
         from pipelines.stewardship import Link, write_decisions
+
+        hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
 
         wh = _warehouse(config, warehouse)
         (written,) = write_decisions(wh.root, [Link(left, right, link)], actor_name(actor), reason)
@@ -191,9 +202,12 @@ def register(app: typer.Typer) -> None:
         value: str = typer.Option(..., "--value", help="Value in canonical form."),
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Pin a field of a golden record: it wins over every source from the next run on."""
         from pipelines.stewardship import Pin, write_decisions
+
+        hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
 
         wh = _warehouse(config, warehouse)
         (written,) = write_decisions(
@@ -231,9 +245,12 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = WAREHOUSE_OPTION,
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Withdraw a decision; it stays on file, and stops applying from the next run."""
         from pipelines.stewardship import Revoke, write_decisions
+
+        hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
 
         wh = _warehouse(config, warehouse)
         (written,) = write_decisions(wh.root, [Revoke(decision_id)], actor_name(actor), reason)
