@@ -7,6 +7,8 @@ file and audit trail as ``golden review``'s.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -314,3 +316,21 @@ def test_login_refuses_a_forged_form_and_throttles_guessing(env: Env) -> None:
         "/login", data={"username": "vi", "password": PASSWORD, "csrf_token": token}
     )
     assert right.status_code == 429  # locked for the window, even with the right password
+
+
+def test_ticked_queue_pairs_are_decided_together(env: Env) -> None:
+    client = TestClient(env.client.app)
+    csrf = login(client, "ana")
+    queue = env.get("ana", "/api/review/pairs")["pairs"][:2]
+    assert len(queue) == 2
+    ticked = [json.dumps([p["record_key_l"], p["record_key_r"]]) for p in queue]
+    page = client.get("/review")
+    offered = [html.unescape(v) for v in re.findall(r'name="pair" value="([^"]+)"', page.text)]
+    assert set(ticked) <= set(offered)  # the checkboxes the page offers
+    done = client.post(
+        "/review/bulk",
+        data={"pair": ticked, "decision": "no_link", "reason": "bulk", "csrf_token": csrf},
+    )
+    assert done.status_code == 200 and "Recorded 2 cannot_link decision(s)" in done.text
+    _, cannot = DecisionStore(Warehouse(env.root).decisions).links()
+    assert {tuple(sorted((p["record_key_l"], p["record_key_r"]))) for p in queue} <= set(cannot)

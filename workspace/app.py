@@ -11,6 +11,7 @@ with the user's name as the actor.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from pipelines.errors import GoldenError
+from pipelines.lock import RunLockedError
 from pipelines.stewardship import Change, Link, Pin, Revoke, write_decisions
 from workspace import service
 from workspace.data import NotPublished, Reader
@@ -107,6 +109,8 @@ class DecisionIn(BaseModel):
     value: str | None = None
     decision_id: str | None = None
     record_key: str | None = None
+    pairs: list[tuple[str, str]] | None = None
+    """For ``link`` / ``no_link``: several pairs at once instead of ``record_key_l/_r``."""
 
 
 def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastAPI:
@@ -435,6 +439,30 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             raise HTTPException(400, f"unknown decision {decision!r}")
         return _review_fragment(request, who, message)
 
+    @app.post("/review/bulk", response_class=HTMLResponse, include_in_schema=False)
+    def review_bulk(
+        request: Request,
+        decision: str = Form(...),
+        reason: str = Form(...),
+        pair: list[str] = Form([]),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        """Several pairs of the queue decided at once (ticked in the queue list)."""
+        pairs = [_pair_of(value) for value in pair]
+        if decision not in ("link", "no_link"):
+            raise HTTPException(400, f"unknown decision {decision!r}")
+        if not pairs:
+            return _review_fragment(request, who, "Tick the pairs to decide first.")
+        changes: list[Change] = [Link(a, b, decision == "link") for a, b in pairs]
+        try:
+            written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
+        except GoldenError as exc:
+            return _review_fragment(request, who, str(exc))
+        if who.session:
+            who.session.undo.extend(w.decision_id for w in written)
+        kind = "must_link" if decision == "link" else "cannot_link"
+        return _review_fragment(request, who, f"Recorded {len(written)} {kind} decision(s).")
+
     @app.post("/review/undo", response_class=HTMLResponse, include_in_schema=False)
     def review_undo(
         request: Request,
@@ -567,6 +595,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         try:
             changes = _changes_of(ctx, body)
             written = write_decisions(ws.config.warehouse.path, changes, who.name, body.reason)
+        except RunLockedError as exc:  # a run, restore or erasure is in progress: try later
+            raise HTTPException(409, str(exc)) from None
         except GoldenError as exc:
             raise HTTPException(400, str(exc)) from None
         return {
@@ -605,6 +635,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             return values
 
         if body.kind in ("link", "no_link"):
+            if body.pairs:
+                return [Link(a, b, body.kind == "link") for a, b in body.pairs]
             left, right = need("record_key_l", "record_key_r")
             return [Link(left, right, body.kind == "link")]
         if body.kind == "pin":
@@ -627,6 +659,17 @@ def _split_changes(ctx: service.Context, golden_id: str, record_key: str) -> lis
     if len(keys) < 2:
         raise GoldenError(f"{record_key} is the only record of {golden_id}: nothing to split")
     return [Link(record_key, other, False) for other in keys if other != record_key]
+
+
+def _pair_of(value: str) -> tuple[str, str]:
+    """A ticked queue pair: a JSON list of its two record keys."""
+    try:
+        left, right = json.loads(value)
+    except (ValueError, TypeError):
+        raise HTTPException(400, "a ticked pair is not a pair of record keys") from None
+    if not isinstance(left, str) or not isinstance(right, str):
+        raise HTTPException(400, "a ticked pair is not a pair of record keys")
+    return left, right
 
 
 def _is_form(request: Request) -> bool:
