@@ -243,8 +243,9 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     # --- health and login --------------------------------------------------------------------
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
-        """Liveness: answers without authentication and without touching customer data."""
-        return {"status": "ok"}
+        """Liveness: answers without authentication and without touching customer data; says
+        which published run is being served (a new one is indexed in the background)."""
+        return {"status": "ok", "serving": ws.reader.serving()}
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/") -> Response:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,7 +46,7 @@ from pipelines.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 """Bumped when the index layout changes, so an old cache is rebuilt rather than misread."""
 _ROW_GROUP = 1024
 _NAME_SCORE_MIN = 0.86
@@ -77,6 +78,13 @@ def normalise_name(text: str) -> str:
     return " ".join(kept.split())
 
 
+def _partition_names(names: pa.Table) -> dict[tuple[str, str], pa.Table]:
+    """Slices (no copies) of the names table, sorted by initials, per pair of initials."""
+    frame = pl.from_arrow(names.select(["li", "fi"])).with_row_index("row")
+    bounds = frame.group_by("li", "fi").agg(pl.col("row").min().alias("start"), pl.len())
+    return {(li, fi): names.slice(start, length) for li, fi, start, length in bounds.iter_rows()}
+
+
 def _best_of(*columns: str) -> str:
     return "greatest(" + ", ".join(f"jaro_winkler_similarity({c}, $q)" for c in columns) + ")"
 
@@ -97,11 +105,14 @@ class SortedTable:
         self.path, self.key = path, key
         file = pq.ParquetFile(path)
         self.groups = file.metadata.num_row_groups
-        self.first_keys: list[str] = [
-            file.read_row_group(i, columns=[key]).column(0)[0].as_py() for i in range(self.groups)
-        ]
+        keys = file.read(columns=[key]).column(0)
+        starts = np.cumsum([0] + [file.metadata.row_group(i).num_rows for i in range(self.groups)])
+        self.first_keys: list[str] = keys.take(pa.array(starts[:-1])).to_pylist()
         self.schema = file.schema_arrow
-        self._local = threading.local()
+        # Open for the snapshot's whole life (the folder may be deleted once a newer version
+        # is served); reads of one file are serialised, each is about a millisecond.
+        self._file = file
+        self._read_lock = threading.Lock()
 
     @staticmethod
     def write(rows: pa.Table | pa.RecordBatchReader, path: Path) -> None:
@@ -110,12 +121,6 @@ class SortedTable:
         with pq.ParquetWriter(path, rows.schema, compression="zstd") as writer:
             for batch in batches:
                 writer.write_batch(batch, row_group_size=_ROW_GROUP)
-
-    def _file(self) -> pq.ParquetFile:
-        file = getattr(self._local, "file", None)
-        if file is None:
-            file = self._local.file = pq.ParquetFile(self.path)
-        return file
 
     def rows(self, keys: list[str], columns: list[str] | None = None) -> list[dict[str, Any]]:
         wanted = set(keys)
@@ -127,7 +132,8 @@ class SortedTable:
         chosen = sorted(g for g in groups if g < self.groups)
         if not chosen:
             return []
-        part = self._file().read_row_groups(chosen, columns=columns, use_threads=False)
+        with self._read_lock:
+            part = self._file.read_row_groups(chosen, columns=columns, use_threads=False)
         mask = pc.is_in(part.column(self.key), value_set=pa.array(sorted(wanted), pa.string()))
         return part.filter(mask).to_pylist()
 
@@ -159,11 +165,16 @@ class Snapshot:
     tables: frozenset[str]
     keys: pl.DataFrame
     names: duckdb.DuckDBPyConnection
+    """An in-memory DuckDB for the Jaro-Winkler of the name search (over ``name_parts``)."""
+    name_parts: dict[tuple[str, str], pa.Table]
+    """Normalised names (with the listing columns) by (last-name initial, first-name initial):
+    a name search reads only the parts its initials select."""
     records: SortedTable | None
     by_golden_id: dict[str, SortedTable]
     """``golden_customers``, ``customer_xref``, ``golden_field_provenance`` and
     ``golden_changes`` (by each golden id an event names) sorted by golden id."""
     folder: Path
+    link: Path
     _local: threading.local = field(default_factory=threading.local)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -227,38 +238,38 @@ class Snapshot:
         if not query:
             return []
         tokens = query.split()
-        initials = sorted({token[0] for token in tokens})
-        params: dict[str, Any] = {"q": query, "initials": initials, "limit": limit}
+        initials = {token[0] for token in tokens}
         if len(tokens) > 1:
-            where = ["li IN (SELECT unnest($initials))", "fi IN (SELECT unnest($initials))"]
-            score = (
-                "greatest(jaro_winkler_similarity(full_n, $q), jaro_winkler_similarity(rev_n, $q))"
-            )
+            parts = [p for k, p in self.name_parts.items() if k[0] in initials and k[1] in initials]
+            score = _best_of("full_n", "rev_n")
         else:
-            where = ["(li = $initial OR fi = $initial)"]
-            params["initial"] = initials[0]
-            del params["initials"]
+            parts = [p for k, p in self.name_parts.items() if initials & {k[0], k[1]}]
             score = _best_of("last_n", "first_n")
+        if not parts:
+            return []
+        candidates = pa.concat_tables(parts)
         if city:
-            where.append("city_n = $city")
-            params["city"] = normalise_name(city)
+            candidates = candidates.filter(pc.equal(candidates["city_n"], normalise_name(city)))
         if birth_year:
-            where.append("birth_year = $year")
-            params["year"] = birth_year
+            candidates = candidates.filter(pc.equal(candidates["birth_year"], birth_year))
         listed = ", ".join(_quote(c) for c in LISTED)
         sql = f"""
-            SELECT score, {listed} FROM (
-                SELECT {score} AS score, * FROM names WHERE {" AND ".join(where)}
-            ) WHERE score >= {_NAME_SCORE_MIN}
-            ORDER BY score DESC, golden_id LIMIT $limit
+            SELECT score, {listed} FROM (SELECT {score} AS score, * FROM candidates)
+            WHERE score >= {_NAME_SCORE_MIN} ORDER BY score DESC, golden_id LIMIT $limit
         """
-        result = self.names_cursor().execute(sql, params)
-        columns = [d[0] for d in result.description]
+        cursor = self.names_cursor()
+        cursor.register("candidates", candidates)
+        try:
+            result = cursor.execute(sql, {"q": query, "limit": limit})
+            columns = [d[0] for d in result.description]
+            found = result.fetchall()
+        finally:
+            cursor.unregister("candidates")
         hits = []
-        for values in result.fetchall():
+        for values in found:
             row = dict(zip(columns, values, strict=True))
-            score = row.pop("score")
-            hits.append(Hit(row["golden_id"], "name", text, float(score), row))
+            score_value = row.pop("score")
+            hits.append(Hit(row["golden_id"], "name", text, float(score_value), row))
         return hits
 
     def source_records(self, record_keys: list[str]) -> list[dict[str, Any]]:
@@ -283,12 +294,22 @@ class Reader:
         self.warehouse = Warehouse(Path(warehouse_root))
         self.cache_root = self.warehouse.root / "cache" / "workspace"
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._retired: list[Snapshot] = []
+        self._refreshing = False
 
     def warm(self) -> Snapshot:
-        """Open the current version (building its index when needed) before serving."""
-        return self.snapshot()
+        """Open the current version (building its index when needed) before serving, and
+        load the phone metadata a first phone search would otherwise wait for."""
+        import phonenumbers
+
+        phonenumbers.is_valid_number(phonenumbers.parse("+12125550100"))
+        return self.snapshot(wait=True)
+
+    def serving(self) -> str | None:
+        """Run id of the version being served (None before the first request)."""
+        return self._snapshot.run_id if self._snapshot else None
 
     def _fingerprint(self) -> tuple[str, os.stat_result]:
         path = self.warehouse.duckdb_path
@@ -301,29 +322,53 @@ class Reader:
             ) from None
         return f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}", stat
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, wait: bool = False) -> Snapshot:
+        """The version to serve. When a publish or an erasure has replaced the current one,
+        its index is built in the background while the previous version keeps being served
+        (``wait``: build it now and serve it); the first version is always built at once."""
         fingerprint, _ = self._fingerprint()
         current = self._snapshot
         if current is not None and current.fingerprint == fingerprint:
             return current
-        with self._lock:
-            fingerprint, _ = self._fingerprint()
-            if self._snapshot is None or self._snapshot.fingerprint != fingerprint:
-                old = self._snapshot
-                self._snapshot = self._open()
-                if old is not None:
-                    logger.info(
-                        "workspace: version %s replaced by %s", old.run_id, self._snapshot.run_id
-                    )
-                    # Requests still reading the previous version finish on it; the one
-                    # before that has had a whole version's lifetime to finish.
-                    for stale in self._retired:
-                        stale.close()
-                    self._retired = [old]
+        if current is None or wait:
+            with self._build_lock:
+                fingerprint, _ = self._fingerprint()
+                if self._snapshot is None or self._snapshot.fingerprint != fingerprint:
+                    self._swap(self._open())
+            assert self._snapshot is not None
             return self._snapshot
+        with self._lock:
+            if not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="workspace-index", daemon=True).start()
+        return current
+
+    def _refresh(self) -> None:
+        try:
+            with self._build_lock:
+                fingerprint, _ = self._fingerprint()
+                if self._snapshot is None or self._snapshot.fingerprint != fingerprint:
+                    self._swap(self._open())
+        except Exception:  # logged; the next request tries again
+            logger.exception("workspace: cannot open the new published version")
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def _swap(self, new: Snapshot) -> None:
+        with self._lock:
+            old, self._snapshot = self._snapshot, new
+            if old is not None:
+                logger.info("workspace: now serving run %s (was %s)", new.run_id, old.run_id)
+                # Requests still reading the previous version finish on it; the one before
+                # that has had a whole version's lifetime to finish.
+                for stale in self._retired:
+                    stale.close()
+                self._retired = [old]
+        self._forget_others(new.folder, new.link)
 
     def close(self) -> None:
-        with self._lock:
+        with self._build_lock, self._lock:
             self.close_all_unlocked()
 
     def close_all_unlocked(self) -> None:
@@ -349,7 +394,8 @@ class Reader:
                 os.link(self.warehouse.duckdb_path, work)
             except OSError as exc:  # no hard links here: reopen the file itself
                 logger.info("workspace: cannot link %s (%s)", self.warehouse.duckdb_path, exc)
-                self.close_all_unlocked()
+                with self._lock:
+                    self.close_all_unlocked()
                 return self.warehouse.duckdb_path, fingerprint
             stat = work.stat()
             fingerprint = f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}"
@@ -371,12 +417,9 @@ class Reader:
         folder = self.cache_root / f"v{INDEX_VERSION}-{run_id}-{fingerprint}"
         if not (folder / "done.json").exists():
             self._build(con, tables, run_id, folder)
-        self._forget_others(folder, link)
         keys = pl.read_parquet(folder / "keys.parquet")
         names = duckdb.connect(":memory:")
-        names.execute(
-            f"CREATE TABLE names AS SELECT * FROM read_parquet('{folder / 'names.parquet'}')"
-        )
+        name_parts = _partition_names(pq.read_table(folder / "names.parquet"))
         records = folder / "records.parquet"
         by_golden_id = {
             table: SortedTable(
@@ -392,6 +435,8 @@ class Reader:
             tables=tables,
             keys=keys,
             names=names,
+            name_parts=name_parts,
+            link=link,
             records=SortedTable(records, "record_key") if records.exists() else None,
             by_golden_id=by_golden_id,
             folder=folder,
@@ -403,15 +448,16 @@ class Reader:
         for other in self.cache_root.iterdir():
             if other.is_dir() and other.name != "versions" and other != keep:
                 shutil.rmtree(other, ignore_errors=True)
-        for other in link.parent.iterdir():
-            if other != link:
-                other.unlink(missing_ok=True)
+        if link.parent == self.cache_root / "versions":
+            for other in link.parent.iterdir():
+                if other != link:
+                    other.unlink(missing_ok=True)
 
     def _build(
         self, con: duckdb.DuckDBPyConnection, tables: frozenset[str], run_id: str, folder: Path
     ) -> None:
         logger.info("workspace: building the search index of published run %s", run_id)
-        work = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        work = folder.with_name(f".{folder.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True, mode=0o700)
         os.chmod(self.cache_root, 0o700)
