@@ -143,7 +143,7 @@ def _outcome(result: Mapping[str, Any], rows_in: int | None, type_: str) -> str:
         if failing:
             text = f"{failing:,} of {total:,} rows fail ({percent(failing, total)})"
         else:
-            text = f"no row fails, of {total:,}"
+            text = f"none of the {total:,} rows fails"
         if missing:
             text += f"; {int(missing):,} empty, which this rule does not judge"
         return text
