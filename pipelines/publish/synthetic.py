@@ -14,10 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.history.schema import (
+    golden_customers_history_schema,
+    golden_events_schema,
+    golden_id_aliases_schema,
+)
+from pipelines.history.store import load_published
+from pipelines.history.timeline import advance, run_time
 from pipelines.publish.tables import quarantine_schema
 from pipelines.schema import (
     CANONICAL_FIELDS,
@@ -31,6 +39,13 @@ from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
+
+
+def _polars(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
 
 _FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eve", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi"]
 _LAST = ["Okafor", "Smith", "Nguyen", "García", "Müller", "Kowalski", "Ito", "Brown", "O'Neil"]
@@ -149,13 +164,13 @@ def write_synthetic_run(
             "first_seen_at": pa.array(base + rng.integers(0, 10**13, customers), pa.int64()).cast(
                 ts
             ),
-            "last_updated_at": pa.array(base + 10**13 + rng.integers(0, 10**12, customers)).cast(
+            "source_updated_at": pa.array(base + 10**13 + rng.integers(0, 10**12, customers)).cast(
                 ts
             ),
+            "golden_changed_at": pa.nulls(customers, ts),
             "run_id": run,
         }
     )
-    _write(golden_customers, golden_customers_schema(), golden_dir / "golden_customers.parquet")
 
     n_fields = len(_PROVENANCE_FIELDS)
     provenance = pa.table(
@@ -186,6 +201,24 @@ def write_synthetic_run(
         }
     )
     _write(changes, golden_changes_schema(), golden_dir / "golden_changes.parquet")
+    step = advance(
+        load_published(warehouse.root),
+        _polars(golden_customers),
+        _polars(changes),
+        run_id,
+        run_time(run_id),
+    )
+    _write(
+        step.golden.to_arrow(),
+        golden_customers_schema(),
+        golden_dir / "golden_customers.parquet",
+    )
+    for name, frame, schema in (
+        ("golden_customers_history", step.tables.history, golden_customers_history_schema()),
+        ("golden_events", step.tables.events, golden_events_schema()),
+        ("golden_id_aliases", step.tables.aliases, golden_id_aliases_schema()),
+    ):
+        _write(frame.to_arrow(), schema, golden_dir / f"{name}.parquet")
 
     bad = max(1, records // 100)
     quarantine = pa.table(
@@ -248,6 +281,9 @@ def write_synthetic_run(
 
     return {
         "golden_customers": customers,
+        "golden_customers_history": step.tables.history.height,
+        "golden_events": step.tables.events.height,
+        "golden_id_aliases": step.tables.aliases.height,
         "customer_xref": records,
         "golden_field_provenance": customers * n_fields,
         "golden_changes": customers,

@@ -16,6 +16,9 @@ golden_customers         one row per customer (golden id)
 customer_xref            one row per accepted source record
 golden_field_provenance  one row per golden record and field that has a value
 golden_changes           one row per golden id event of the run
+golden_customers_history one row per golden id and version of its values, every run
+golden_events            one row per run, golden id and event, every run
+golden_id_aliases        one row per golden id ever published -> the id carrying it now
 quarantine               one row per rejected record and failed expectation, this run
 dq_results               one row per run, suite and expectation; kept across runs
 match_review_queue       one row per uncertain pair awaiting a steward decision
@@ -30,6 +33,11 @@ from typing import Final
 
 import pyarrow as pa
 
+from pipelines.history.schema import (
+    golden_customers_history_schema,
+    golden_events_schema,
+    golden_id_aliases_schema,
+)
 from pipelines.schema import (
     CANONICAL_FIELDS,
     customer_xref_schema,
@@ -63,7 +71,29 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "source_record_count": "How many accepted source records make up this customer.",
     "source_systems": "Source systems that contributed records, sorted.",
     "first_seen_at": "When a record of this customer was first ingested (UTC).",
-    "last_updated_at": "Most recent source update of any of its records (UTC).",
+    "source_updated_at": (
+        "Latest time a source says one of its records changed (UTC); null when no source says."
+    ),
+    "golden_changed_at": (
+        "When the golden values it has now were first published (UTC): the start of the run "
+        "that opened its current version in golden_customers_history."
+    ),
+    "version": "Version of the golden id's values: 1 for the first, one more for each change.",
+    "valid_from_run": "Run that published this version.",
+    "valid_to_run": "Run that ended this version (null: in force now).",
+    "valid_from": "Start of the run that published this version (UTC).",
+    "valid_to": "Start of the run that ended it (UTC); null while in force.",
+    "opened_by": "What opened the version: created, split, merged or changed.",
+    "closed_by": "What ended it: changed, absorbed or retired (null while in force).",
+    "event": "created, changed, merged, split, absorbed, retired or erased.",
+    "changed_fields": "For changed and merged ids: the golden fields whose value changed.",
+    "current_golden_id": (
+        "Golden id that carries this customer now (itself when active, the end of the merge "
+        "chain when merged); null when retired or erased."
+    ),
+    "status": "active, merged, retired or erased.",
+    "first_run": "Run that first published the id.",
+    "since_run": "Run from which the status holds.",
     "run_id": "Run that published this row.",
     "source_system": "Source system the record came from.",
     "source_record_id": "The record's id in its source system.",
@@ -71,8 +101,10 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "match_probability": "Strength of the record's link into its cluster (null: singleton).",
     "field": "Canonical field whose golden value this row explains.",
     "rule": "Survivorship rule (or steward pin) that chose the value.",
-    "change": "created, kept, merged, split or retired.",
-    "related_golden_ids": "For merges and splits: the other golden ids involved.",
+    "change": "created, kept, merged, split, absorbed or retired.",
+    "related_golden_ids": (
+        "For merges and splits: the other golden ids involved (absorbed: the survivor)."
+    ),
     "record_count": "Source records under the golden id after the run.",
     "suite": "Expectation suite (a source's suite, or 'canonical').",
     "expectation": "Great Expectations expectation type.",
@@ -94,7 +126,7 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "record_key_r": "Right record of the pair.",
     "match_weight": "Splink match weight (log2 Bayes factor) of the pair.",
     "weights": "JSON object: comparison -> match weight, to explain the score.",
-    "at": "When the audited event happened (UTC).",
+    "at": "When the event happened (UTC); for a run's events, the start of the run.",
     "actor": "Who acted: the --actor given, GOLDEN_ACTOR, or the OS user.",
     "action": "What was done (run.start, publish, erasure, export, decision.pin, ...).",
     "target": "What it was done to: a run id, decision id, or a subject's salted hash.",
@@ -236,6 +268,30 @@ TABLES: Final[dict[str, TableSpec]] = {
             golden_changes_schema(),
             _all_required(golden_changes_schema()),
             golden=True,
+        ),
+        TableSpec(
+            "golden_customers_history",
+            "one row per golden id and version of its values; every run, never truncated",
+            golden_customers_history_schema(),
+            _all_required(golden_customers_history_schema()),
+            golden=True,
+            unique_key=("golden_id", "version"),
+        ),
+        TableSpec(
+            "golden_events",
+            "one row per run, golden id and event; every run, never truncated",
+            golden_events_schema(),
+            _all_required(golden_events_schema()),
+            golden=True,
+            unique_key=("run_id", "golden_id", "event"),
+        ),
+        TableSpec(
+            "golden_id_aliases",
+            "one row per golden id ever published",
+            golden_id_aliases_schema(),
+            _all_required(golden_id_aliases_schema()),
+            golden=True,
+            unique_key=("golden_id",),
         ),
         TableSpec(
             "quarantine",
