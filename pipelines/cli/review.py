@@ -18,6 +18,7 @@ import typer
 
 from pipelines import audit
 from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, actor_name, load
+from pipelines.cli.review_due import register as register_due
 from pipelines.errors import GoldenError
 
 if TYPE_CHECKING:
@@ -168,10 +169,14 @@ def _describe(decision: Decision) -> str:
 
 def register(app: typer.Typer) -> None:
     review = typer.Typer(
-        help="Steward review: uncertain pairs, link decisions, pinned values.",
+        help=(
+            "Steward review: uncertain pairs, link decisions, pinned values, records due for "
+            "periodic review."
+        ),
         no_args_is_help=True,
     )
     app.add_typer(review, name="review")
+    register_due(review)
 
     @review.command("list")
     def list_(

@@ -278,6 +278,10 @@ def scrub_golden_folder(folder: Path, keys: pl.Series) -> tuple[int, int]:
             if not effects.whole and not effects.fields:
                 continue
             gone = _rewrite(path, lambda f: apply_to_golden_customers(f, effects))
+        elif path.stem in _BY_CUSTOMER_AND_RECORD:
+            gone = _rewrite(path, lambda f: drop_customers_and_records(f, forgotten, keys))
+            if not gone:
+                continue
         elif path.stem in _HISTORY_REWRITES:
             if not forgotten and not effects.fields:
                 continue
@@ -305,6 +309,41 @@ def scrub_golden_folder(folder: Path, keys: pl.Series) -> tuple[int, int]:
         removed += gone
         touched += 1
     return removed, touched
+
+
+_BY_CUSTOMER_AND_RECORD = frozenset({"review_due"})
+"""Tables naming both customers and records: rows of either go."""
+
+
+def drop_customers_and_records(
+    frame: pl.DataFrame, golden_ids: set[str], keys: pl.Series
+) -> pl.DataFrame:
+    """Rows of neither the erased customers (and the ids they absorbed) nor their records."""
+    kept = drop_records(frame, keys)
+    return kept.filter(~pl.col("golden_id").is_in(list(golden_ids)).fill_null(False))
+
+
+def scrub_review_state(warehouse: Warehouse, record_keys: Iterable[str], forget: set[str]) -> int:
+    """Erase the records and customers from ``state/review/`` (the stored ``review_due`` and
+    steward confirmations); returns the confirmations removed."""
+    keys = pl.Series(sorted(record_keys), dtype=pl.String)
+    folder = warehouse.state / "review"
+    due = folder / "review_due.parquet"
+    if due.exists():
+        _rewrite(due, lambda f: drop_customers_and_records(f, forget, keys))
+    confirmations = folder / "confirmations.jsonl"
+    if not confirmations.exists():
+        return 0
+    targets = set(keys.to_list()) | forget
+    lines = confirmations.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [
+        line for line in lines if not line.strip() or json.loads(line).get("target") not in targets
+    ]
+    if len(kept) != len(lines):
+        with atomic_path(confirmations) as tmp:
+            tmp.write_text("".join(kept), encoding="utf-8")
+            tmp.chmod(0o600)
+    return len(lines) - len(kept)
 
 
 _HISTORY_REWRITES = frozenset({"golden_customers_history", "golden_events", "golden_id_aliases"})
@@ -539,6 +578,7 @@ def erase_records(config: PipelineConfig, plan: ErasurePlan) -> LayerCounts:
     _scrub_texts(warehouse, plan, counts)
     forget = scrub_published(config, warehouse, plan, counts)
     counts.decisions = scrub_decisions(warehouse, plan.record_keys, forget)
+    counts.decisions += scrub_review_state(warehouse, plan.record_keys, forget)
     logger.info(
         "erased %d record(s): %d raw row(s) in %d file(s), %d run row(s), %d published row(s), "
         "%d registry row(s), %d decision(s), %d text file(s)",

@@ -22,6 +22,7 @@ golden_id_aliases        one row per golden id ever published -> the id carrying
 quarantine               one row per rejected record and failed expectation, this run
 dq_results               one row per run, suite and expectation; kept across runs
 match_review_queue       one row per uncertain pair awaiting a steward decision
+review_due               one row per record or golden record, reason and field due for review
 audit_log                one row per audited event (``state/audit.jsonl``), oldest first
 ======================== ==================================================================
 """
@@ -38,6 +39,7 @@ from pipelines.history.schema import (
     golden_events_schema,
     golden_id_aliases_schema,
 )
+from pipelines.review_due.schema import review_due_schema
 from pipelines.schema import (
     CANONICAL_FIELDS,
     customer_xref_schema,
@@ -92,6 +94,17 @@ COLUMN_DOCS: Final[dict[str, str]] = {
         "chain when merged); null when retired or erased."
     ),
     "status": "active, merged, retired or erased.",
+    "reason": (
+        "Why: the rejection, for a steward (quarantine); the actor's reason (audit_log); "
+        "stale, invalid_contact, conflicting_sources or placeholder_value (review_due)."
+    ),
+    "detail": "What makes it due, in counts and field names (never record values).",
+    "priority": "1 most urgent (conflicting sources), 2 (invalid contact, placeholder), 3 (stale).",
+    "since": (
+        "When the row became due: the age limit passing (stale), else the refresh that found it."
+    ),
+    "last_confirmed_at": "Latest steward confirmation of the record or golden record, if any.",
+    "refreshed_at": "When review_due was computed (the maintenance DAG's refresh_review_due).",
     "first_run": "Run that first published the id.",
     "since_run": "Run from which the status holds.",
     "run_id": "Run that published this row.",
@@ -99,7 +112,10 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "source_record_id": "The record's id in its source system.",
     "record_key": "source_system ':' source_record_id; unique across the warehouse.",
     "match_probability": "Strength of the record's link into its cluster (null: singleton).",
-    "field": "Canonical field whose golden value this row explains.",
+    "field": (
+        "Canonical field the row is about (provenance: the golden value it explains; "
+        "review_due: the field that is due, null for the whole record)."
+    ),
     "rule": "Survivorship rule (or steward pin) that chose the value.",
     "change": "created, kept, merged, split, absorbed or retired.",
     "related_golden_ids": (
@@ -111,7 +127,6 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "column": "Column the expectation checks.",
     "value": "Offending value, as text.",
     "severity": "critical (quarantines the row) or warning (counted only).",
-    "reason": "Why: the rejection, for a steward (quarantine); the actor's reason (audit_log).",
     "source": "Source system of a source suite; null for the canonical suite.",
     "rows_in": "Rows the suite validated.",
     "accepted": "Rows that passed every critical expectation.",
@@ -311,6 +326,13 @@ TABLES: Final[dict[str, TableSpec]] = {
             match_review_queue_schema(),
             frozenset({"record_key_l", "record_key_r", "match_probability"}),
             unique_key=("record_key_l", "record_key_r"),
+        ),
+        TableSpec(
+            "review_due",
+            "one row per record or golden record, reason and field due for periodic review, "
+            "as of the last refresh",
+            review_due_schema(),
+            frozenset({"golden_id", "reason"}),
         ),
         TableSpec(
             "audit_log",
