@@ -12,6 +12,11 @@ class StandardiseConfig(StrictModel):
     """Extra nickname pairs (CSV ``nickname,canonical``) added to the bundled table."""
     min_birth_year: int = Field(1900, ge=1800)
     """Dates of birth before this year are flagged invalid."""
+    max_unparsed_date_share: float = Field(0.5, ge=0.0, le=1.0)
+    """Largest share of a source's non-empty dates of birth that may fail to parse before the
+    run stops. A share above it almost always means the source's ``date_formats`` does not
+    describe its data (``%Y-%m-%d`` for ``31.12.1980``), which would otherwise leave most dates
+    null with only a warning row in the Data Docs; set 1.0 to accept any share."""
     full: bool = False
     """Standardise every record on every run. By default a run reuses the previous run's staged
     rows for record versions whose input is unchanged, when the previous run was standardised

@@ -24,6 +24,7 @@ from datetime import date
 
 import polars as pl
 
+from pipelines.errors import SourceError
 from pipelines.standardise.text import clean_text, on_distinct
 
 log = logging.getLogger(__name__)
@@ -333,3 +334,47 @@ def to_utc(df: pl.DataFrame, columns: list[str], timezone: str) -> pl.DataFrame:
             col = col.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
         exprs.append(col.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(name))
     return df.with_columns(exprs)
+
+
+_MIN_UNPARSED = 10
+"""Below this many unparsed values a source is judged on its values one by one (each is flagged
+invalid): a handful of bad dates in a tiny source says nothing about its format."""
+
+
+def check_date_formats(
+    raw: pl.Series, formats: list[str], as_of: date, *, source: str, max_unparsed_share: float
+) -> None:
+    """Refuse a source whose dates of birth mostly do not parse.
+
+    A wrong ``date_formats`` entry does not fail loudly on its own: every value it cannot read
+    becomes null and the run succeeds. Above ``max_unparsed_share`` of the non-empty values
+    (dates left null only because day and month are ambiguous do not count) this raises a
+    :class:`SourceError` naming the source, the field, the formats and an example value.
+    """
+    counts = raw.rename("_raw").value_counts(name="_n")
+    texts = (
+        counts.with_columns(clean_text(pl.col("_raw")).alias("t"))
+        .filter(pl.col("t").is_not_null())
+        .group_by("t")
+        .agg(pl.col("_n").sum(), pl.col("_raw").first())
+        .sort("_n", "t", descending=[True, False])
+    )
+    filled = int(texts["_n"].sum()) if texts.height else 0
+    if not filled:
+        return
+    parsed, _ = parse_dates(texts["t"], formats, as_of)
+    failed = texts.hstack(parsed.select("parsed", "ambiguous")).filter(
+        pl.col("parsed").is_null() & ~pl.col("ambiguous").fill_null(False)
+    )
+    unparsed = int(failed["_n"].sum()) if failed.height else 0
+    if unparsed < _MIN_UNPARSED or unparsed / filled <= max_unparsed_share:
+        return
+    example = str(failed["_raw"][0])
+    example = example if len(example) <= 40 else example[:40] + "…"
+    how = f"with date_formats.date_of_birth {formats}" if formats else "in any known date form"
+    raise SourceError(
+        f"source {source!r}: {unparsed} of {filled} dates of birth ({unparsed / filled:.0%}) do "
+        f"not parse {how}, for example {example!r}; fix the source's "
+        "date_formats.date_of_birth (strftime codes, e.g. '%d.%m.%Y'), or raise "
+        "standardise.max_unparsed_date_share to accept them as missing"
+    )

@@ -45,7 +45,12 @@ from pipelines.schema import (
     staged_schema,
 )
 from pipelines.standardise import incremental
-from pipelines.standardise.dates import DateOrder, DateReport, source_date_report
+from pipelines.standardise.dates import (
+    DateOrder,
+    DateReport,
+    check_date_formats,
+    source_date_report,
+)
 from pipelines.standardise.frame import SourceHints, standardise_with_report
 from pipelines.standardise.incremental import HASH_COLUMNS, Fingerprint, ReusePlan
 from pipelines.standardise.nicknames import nickname_table
@@ -269,6 +274,14 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
     inputs = [_Input(n, h, raw) for (n, _, h), raw in zip(sources, raws, strict=True)]
     source_rows = {item.name: item.raw.height for item in inputs}
     rows_in = sum(source_rows.values())
+    for item in inputs:
+        check_date_formats(
+            item.raw["raw_date_of_birth"].cast(pl.String),
+            item.hints.date_formats,
+            settings.as_of,
+            source=item.name,
+            max_unparsed_share=config.standardise.max_unparsed_date_share,
+        )
     keys = _input_keys(inputs)
 
     code = incremental.code_fingerprint()
