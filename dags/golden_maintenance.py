@@ -150,10 +150,11 @@ def golden_maintenance() -> None:
         from pipelines.publish import current_run_id
         from pipelines.review_due.compute import is_due, last_refresh
         from pipelines.review_due.compute import refresh_review_due as refresh
-        from pipelines.warehouse import Warehouse
+        from pipelines.warehouse import Warehouse, protect_warehouse
 
         config = load_config(config_path())
         root = config.warehouse.path
+        protect_warehouse(root, config.warehouse.access)
         if current_run_id(root) is None:
             raise AirflowSkipException(f"nothing is published in {root} yet")
         if not is_due(root, config.review_due):

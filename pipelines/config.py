@@ -25,6 +25,7 @@ from pipelines.ingest.config import SourceConfig
 from pipelines.privacy.config import PrivacyConfig
 from pipelines.publish.config import PublishConfig
 from pipelines.review_due.config import ReviewDueConfig
+from pipelines.scorecard.config import ScorecardConfig
 from pipelines.standardise.config import StandardiseConfig
 from pipelines.validate.config import BUNDLED_EXPECTATIONS, ValidationConfig
 
@@ -88,6 +89,8 @@ class PipelineConfig(StrictModel):
     """Where failure alerts go."""
     review_due: ReviewDueConfig = Field(default_factory=ReviewDueConfig)
     """What makes records due for periodic review, and how often the table is refreshed."""
+    scorecard: ScorecardConfig = Field(default_factory=ScorecardConfig)
+    """The per-source quality scorecard (``dq_scorecard``)."""
 
     config_path: Path | None = Field(default=None, exclude=True)
     """Where this config was loaded from (set by ``load_config``, not by the file)."""

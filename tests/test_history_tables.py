@@ -253,3 +253,16 @@ def test_erasure_removes_a_customer_and_every_id_it_absorbed_from_history(
     assert set(after.filter(pl.col("golden_id").is_in(list(gone)))["status"]) == {"erased"}
     history = pl.read_parquet(warehouse.golden_dir(RUNS[4]) / "golden_customers_history.parquet")
     assert not set(history["golden_id"]) & gone
+
+
+def test_profile_and_scorecard_are_published_with_rows_from_every_run(
+    config: PipelineConfig,
+) -> None:
+    card = published(config, "dq_scorecard")
+    assert set(card["run_id"]) == set(RUNS[:4])
+    assert card.select("run_id", "source_system", "field").is_unique().all()
+    profile = published(config, "customer_profile")
+    golden = published(config, "golden_customers")
+    assert sorted(profile["golden_id"]) == sorted(golden["golden_id"])
+    report = Path(config.warehouse.path) / "reports" / "dq_scorecard" / "index.html"
+    assert report.is_file() and RUNS[3] in report.read_text()

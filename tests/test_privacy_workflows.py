@@ -318,6 +318,8 @@ def test_analyst_artefacts_hold_no_raw_email_phone_or_dob(base: Base, tmp_path: 
         "golden_customers_history",
         "golden_events",
         "golden_id_aliases",
+        "customer_profile",
+        "dq_scorecard",
         "publish_info",
     }
     assert kinds == {"BASE TABLE"}, "copies, not views over tables a reader could reach"

@@ -282,6 +282,8 @@ def test_masked_roles_built_from_parquet_equal_roles_built_from_the_database(
         "analyst/golden_customers_history.parquet",
         "analyst/golden_events.parquet",
         "analyst/golden_id_aliases.parquet",
+        "analyst/customer_profile.parquet",
+        "analyst/dq_scorecard.parquet",
         "service/golden.duckdb",
         "service/golden_customers.parquet",
         *(f"steward/{name}.parquet" for name in TABLES),

@@ -46,6 +46,8 @@ from pipelines.history.schema import (
 )
 from pipelines.history.store import load_previous
 from pipelines.history.timeline import advance, run_time
+from pipelines.profile.build import build_profile
+from pipelines.profile.schema import customer_profile_schema
 from pipelines.publish.tables import TABLES
 from pipelines.schema import (
     customer_xref_schema,
@@ -54,6 +56,9 @@ from pipelines.schema import (
     golden_field_provenance_schema,
     id_registry_schema,
 )
+from pipelines.scorecard import store as scorecard_store
+from pipelines.scorecard.build import run_scorecard, with_history
+from pipelines.scorecard.schema import dq_scorecard_schema
 from pipelines.warehouse import Warehouse, dir_mode
 
 if TYPE_CHECKING:
@@ -70,6 +75,8 @@ OUTPUT_FILES = {
     "golden_customers_history": golden_customers_history_schema,
     "golden_events": golden_events_schema,
     "golden_id_aliases": golden_id_aliases_schema,
+    "customer_profile": customer_profile_schema,
+    "dq_scorecard": dq_scorecard_schema,
 }
 """Files of ``runs/<run_id>/golden/`` (``<name>.parquet``) and their Arrow schemas."""
 
@@ -205,10 +212,15 @@ def build_golden(
     if previous is not None and previous_run == run_id:
         changes = _changes_of_published_run(out_dir, changes, registry, previous)
     conflicts = _decision_conflicts(registry, must_links, cannot_links)
-    step = advance(
-        load_previous(warehouse, previous_run), golden, changes, run_id, run_time(run_id)
-    )
+    run_at = run_time(run_id)
+    step = advance(load_previous(warehouse, previous_run), golden, changes, run_id, run_at)
     golden = step.golden
+    profile = build_profile(golden, run_id, run_at)
+    scorecard = with_history(
+        scorecard_store.load_previous(warehouse, previous_run),
+        run_scorecard(records, golden, run_id, run_at, config.scorecard.freshness_days),
+        run_id,
+    )
 
     reuse.clear_state(warehouse, run_id)
     _write_all(
@@ -222,6 +234,8 @@ def build_golden(
             "golden_customers_history": step.tables.history,
             "golden_events": step.tables.events,
             "golden_id_aliases": step.tables.aliases,
+            "customer_profile": profile,
+            "dq_scorecard": scorecard,
         },
     )
     reuse.write_state(warehouse, run_id, digests, pinned, state_fingerprint)

@@ -342,7 +342,6 @@ def scrub_review_state(warehouse: Warehouse, record_keys: Iterable[str], forget:
     if len(kept) != len(lines):
         with atomic_path(confirmations) as tmp:
             tmp.write_text("".join(kept), encoding="utf-8")
-            tmp.chmod(0o600)
     return len(lines) - len(kept)
 
 

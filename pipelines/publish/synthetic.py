@@ -26,6 +26,8 @@ from pipelines.history.schema import (
 )
 from pipelines.history.store import load_published
 from pipelines.history.timeline import advance, run_time
+from pipelines.profile.build import build_profile
+from pipelines.profile.schema import customer_profile_schema
 from pipelines.publish.tables import quarantine_schema
 from pipelines.schema import (
     CANONICAL_FIELDS,
@@ -35,6 +37,8 @@ from pipelines.schema import (
     golden_field_provenance_schema,
     id_registry_schema,
 )
+from pipelines.scorecard.schema import dq_scorecard_schema
+from pipelines.scorecard.store import load_previous as load_scorecard
 from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -213,10 +217,14 @@ def write_synthetic_run(
         golden_customers_schema(),
         golden_dir / "golden_customers.parquet",
     )
+    profile = build_profile(step.golden, run_id, run_time(run_id))
     for name, frame, schema in (
         ("golden_customers_history", step.tables.history, golden_customers_history_schema()),
         ("golden_events", step.tables.events, golden_events_schema()),
         ("golden_id_aliases", step.tables.aliases, golden_id_aliases_schema()),
+        ("customer_profile", profile, customer_profile_schema()),
+        # No staged records here to score: the scorecard carries earlier runs' rows only.
+        ("dq_scorecard", load_scorecard(warehouse, None), dq_scorecard_schema()),
     ):
         _write(frame.to_arrow(), schema, golden_dir / f"{name}.parquet")
 
@@ -284,6 +292,7 @@ def write_synthetic_run(
         "golden_customers_history": step.tables.history.height,
         "golden_events": step.tables.events.height,
         "golden_id_aliases": step.tables.aliases.height,
+        "customer_profile": profile.height,
         "customer_xref": records,
         "golden_field_provenance": customers * n_fields,
         "golden_changes": customers,

@@ -19,6 +19,8 @@ golden_changes           one row per golden id event of the run
 golden_customers_history one row per golden id and version of its values, every run
 golden_events            one row per run, golden id and event, every run
 golden_id_aliases        one row per golden id ever published -> the id carrying it now
+customer_profile         one row per customer: segment-ready attributes
+dq_scorecard             one row per run, source and field: quality measures and score
 quarantine               one row per rejected record and failed expectation, this run
 dq_results               one row per run, suite and expectation; kept across runs
 match_review_queue       one row per uncertain pair awaiting a steward decision
@@ -39,6 +41,7 @@ from pipelines.history.schema import (
     golden_events_schema,
     golden_id_aliases_schema,
 )
+from pipelines.profile.schema import customer_profile_schema
 from pipelines.review_due.schema import review_due_schema
 from pipelines.schema import (
     CANONICAL_FIELDS,
@@ -47,6 +50,7 @@ from pipelines.schema import (
     golden_customers_schema,
     golden_field_provenance_schema,
 )
+from pipelines.scorecard.schema import dq_scorecard_schema
 
 _FIELD_DOCS: Final[dict[str, str]] = {
     "name_prefix": "Title or salutation (Mr, Dr), standardised.",
@@ -107,6 +111,33 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "refreshed_at": "When review_due was computed (the maintenance DAG's refresh_review_due).",
     "first_run": "Run that first published the id.",
     "since_run": "Run from which the status holds.",
+    "tenure_days": "Days from first_seen_at to the start of the run.",
+    "source_count": "How many source systems hold records of the customer.",
+    "has_email": "Whether the golden record has a (standardised, valid) email.",
+    "has_phone": "Whether the golden record has a (standardised, valid) phone number.",
+    "has_postal_address": "Whether it has a street line, a postcode or city, and a country.",
+    "contactable": "Whether it has an email, a phone or a postal address.",
+    "age_band": (
+        "Age at the run's start, banded (under 18, 18-24, ..., 65+); masked for every role "
+        "not granted date_of_birth."
+    ),
+    "completeness": (
+        "Share filled, 0-1: customer_profile, of first/last name, email, phone, street, city, "
+        "postcode, country and date of birth; dq_scorecard, of the source's records with a "
+        "value in the field."
+    ),
+    "last_activity_at": "Latest time any source says one of its records changed (null: none).",
+    "records": "Accepted records of the source in the run.",
+    "filled": "Records with a value in the field (field '*': summed over fields).",
+    "invalid": "Records whose value failed standardisation (field '*': summed).",
+    "validity": "filled / (filled + invalid).",
+    "uniqueness": "1 - share of the values on records the match put with another record of "
+    "the same source (duplicates inside the source).",
+    "agreement": "Share of the values equal to the golden record's value.",
+    "freshness": "Share of the values whose record changed (else landed) within "
+    "scorecard.freshness_days of the run's start.",
+    "score": "100 * (0.25 completeness + 0.25 validity + 0.20 uniqueness + 0.20 agreement + "
+    "0.10 freshness); field '*': the mean of the source's field scores.",
     "run_id": "Run that published this row.",
     "source_system": "Source system the record came from.",
     "source_record_id": "The record's id in its source system.",
@@ -307,6 +338,22 @@ TABLES: Final[dict[str, TableSpec]] = {
             _all_required(golden_id_aliases_schema()),
             golden=True,
             unique_key=("golden_id",),
+        ),
+        TableSpec(
+            "customer_profile",
+            "one row per customer (golden id): segment-ready attributes",
+            customer_profile_schema(),
+            _all_required(customer_profile_schema()),
+            golden=True,
+            unique_key=("golden_id",),
+        ),
+        TableSpec(
+            "dq_scorecard",
+            "one row per run, source and field (and '*' per run and source); kept across runs",
+            dq_scorecard_schema(),
+            _all_required(dq_scorecard_schema()),
+            golden=True,
+            unique_key=("run_id", "source_system", "field"),
         ),
         TableSpec(
             "quarantine",

@@ -282,7 +282,6 @@ def write_due(warehouse: Warehouse, due: pl.DataFrame, refreshed_at: datetime) -
     table = table.replace_schema_metadata({_META_KEY: refreshed_at.isoformat().encode()})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        tmp.chmod(0o600)
 
 
 def last_refresh(warehouse: Warehouse) -> datetime | None:
