@@ -37,6 +37,7 @@ from pipelines.schema import (
     golden_field_provenance_schema,
     id_registry_schema,
 )
+from pipelines.scorecard.build import run_scorecard, with_history
 from pipelines.scorecard.schema import dq_scorecard_schema
 from pipelines.scorecard.store import load_previous as load_scorecard
 from pipelines.warehouse import Warehouse
@@ -218,13 +219,27 @@ def write_synthetic_run(
         golden_dir / "golden_customers.parquet",
     )
     profile = build_profile(step.golden, run_id, run_time(run_id))
+    # Every record scored as if it held its golden record's values (no staged records here).
+    scored = (
+        _polars(xref.select(["record_key", "golden_id", "source_system"]))
+        .join(step.golden.drop("source_updated_at"), on="golden_id")
+        .with_columns(
+            pl.lit([], dtype=pl.List(pl.String)).alias("invalid_fields"),
+            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("source_updated_at"),
+            pl.lit(run_time(run_id)).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
+        )
+    )
+    scorecard = with_history(
+        load_scorecard(warehouse, None),
+        run_scorecard(scored, step.golden, run_id, run_time(run_id), 365),
+        run_id,
+    )
     for name, frame, schema in (
         ("golden_customers_history", step.tables.history, golden_customers_history_schema()),
         ("golden_events", step.tables.events, golden_events_schema()),
         ("golden_id_aliases", step.tables.aliases, golden_id_aliases_schema()),
         ("customer_profile", profile, customer_profile_schema()),
-        # No staged records here to score: the scorecard carries earlier runs' rows only.
-        ("dq_scorecard", load_scorecard(warehouse, None), dq_scorecard_schema()),
+        ("dq_scorecard", scorecard, dq_scorecard_schema()),
     ):
         _write(frame.to_arrow(), schema, golden_dir / f"{name}.parquet")
 
@@ -293,6 +308,7 @@ def write_synthetic_run(
         "golden_events": step.tables.events.height,
         "golden_id_aliases": step.tables.aliases.height,
         "customer_profile": profile.height,
+        "dq_scorecard": scorecard.height,
         "customer_xref": records,
         "golden_field_provenance": customers * n_fields,
         "golden_changes": customers,
