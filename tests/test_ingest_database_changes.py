@@ -216,3 +216,17 @@ def test_the_maintenance_request_makes_the_next_ingest_reconcile(db: Db, tmp_pat
     assert asked.reconciled_ids and asked.retired == 1
     assert reconcile_due(config, 7) == []
     assert not ingest_source(config, "run3", "crm").reconciled_ids  # the request was used
+
+
+def test_the_maintenance_task_counts_what_the_next_ingest_applies(db: Db, tmp_path: Path) -> None:
+    from pipelines.ingest.reconcile import reconcile_database_sources
+
+    config = db.config(tmp_path, database={"reconcile_every_days": 7})
+    ingest_source(config, "run1", "crm")
+    db.insert((7, "Gus", "gus@x.com", "2018-01-01 00:00:00", False))
+    db.run(f"DELETE FROM {db.table} WHERE id = 1")
+
+    assert reconcile_database_sources(config) == {"crm": {"behind": 1, "deleted": 1}}
+    applied = ingest_source(config, "run2", "crm")
+    assert (applied.new_behind_watermark, applied.retired, ids(applied)) == (1, 1, [2, 3, 4, 7])
+    assert reconcile_database_sources(config) == {}  # reconciled just now: not due

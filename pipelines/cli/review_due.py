@@ -12,7 +12,14 @@ from pathlib import Path
 
 import typer
 
-from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, load
+from pipelines.cli._common import (
+    ACTOR_OPTION,
+    CONFIG_OPTION,
+    WAIT_OPTION,
+    WAREHOUSE_OPTION,
+    hold_lock,
+    load,
+)
 from pipelines.errors import GoldenError
 
 _WIDTH = 28
@@ -52,6 +59,7 @@ def register(review: typer.Typer) -> None:
         refresh: bool = typer.Option(
             False, "--refresh", help="Recompute review_due from the published tables first."
         ),
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Records and golden records due for periodic review, most urgent first."""
         import polars as pl
@@ -63,6 +71,7 @@ def register(review: typer.Typer) -> None:
         loaded = load(config, warehouse)
         wh = Warehouse(loaded.warehouse.path)
         if refresh:
+            hold_lock(wait)  # a refresh waits for, or is refused by, a run in progress
             refresh_review_due(wh.root, loaded.review_due)
         refreshed = last_refresh(wh)
         if refreshed is None:
@@ -108,8 +117,10 @@ def register(review: typer.Typer) -> None:
         warehouse: Path | None = WAREHOUSE_OPTION,
         reason: str = typer.Option(..., "--reason", help="What was checked, for the audit."),
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Confirm a record or golden record: resets its review clock (audited)."""
+        from pipelines.lock import run_lock
         from pipelines.review_due.compute import clear_confirmed
         from pipelines.review_due.confirmations import confirm as record_confirmation
         from pipelines.warehouse import Warehouse
@@ -121,6 +132,8 @@ def register(review: typer.Typer) -> None:
                 f"{target!r} is neither a record key nor a golden id of the published tables "
                 f"in {wh.root}"
             )
-        at = record_confirmation(wh, target, reason, actor)
-        cleared = clear_confirmed(wh, target)
+        hold_lock(wait)
+        with run_lock(wh.root, "steward confirmation"):
+            at = record_confirmation(wh, target, reason, actor)
+            cleared = clear_confirmed(wh, target)
         print(f"confirmed {target} at {at:%Y-%m-%d %H:%M:%S}Z; {cleared} review_due row(s) cleared")

@@ -99,6 +99,10 @@ class DatabaseLocation(StrictModel):
     ingest. Ids in it leave the current record set as ``deletions.action`` says."""
     tombstone_id_column: str | None = None
     """Id column of ``tombstone_table`` (default: the source's ``id_column``)."""
+    reconcile_every_days: float = Field(7, gt=0)
+    """How often the maintenance DAG's ``reconcile_database_sources`` has the next ingest
+    compare every id of the table with the current set (rows behind the watermark, ids deleted
+    at the source); ``golden ingest --reconcile`` does it on demand."""
 
     @model_validator(mode="after")
     def _table_or_query(self) -> DatabaseLocation:

@@ -85,22 +85,44 @@ def _requests(warehouse: Warehouse) -> Path:
 
 
 def reconcile_due(
-    config: PipelineConfig, every_days: float, now: datetime | None = None
+    config: PipelineConfig, every_days: float | None = None, now: datetime | None = None
 ) -> list[str]:
-    """Database sources whose ids were last reconciled more than ``every_days`` ago (or
-    never, once they have a current set)."""
+    """Database sources whose ids were last reconciled more than ``every_days`` (default:
+    each source's ``database.reconcile_every_days``) ago, or never once they have a current
+    set."""
     now = now or datetime.now(UTC)
     warehouse = Warehouse(config.warehouse.path)
     due = []
     for src in config.sources:
-        if src.database is None:
-            continue
+        if src.database is None or not src.incremental:
+            continue  # a source read in full every run is reconciled every run
         state = load_state(warehouse.source_state(src.name))
         if state.last_run_id is None:
             continue  # its first ingest reads everything anyway
-        if state.reconciled_at is None or now - state.reconciled_at >= timedelta(days=every_days):
+        days = every_days if every_days is not None else src.database.reconcile_every_days
+        if state.reconciled_at is None or now - state.reconciled_at >= timedelta(days=days):
             due.append(src.name)
     return due
+
+
+def reconcile_database_sources(
+    config: PipelineConfig, now: datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """The maintenance task: for each database source due, compare its table's ids with its
+    latest current set now (what is behind the watermark, what is deleted) and have the next
+    run's ingest apply it (:func:`request_reconcile`), so what it loads and retires goes
+    through validation, the gate and publish like any other change. Returns the counts found."""
+    warehouse = Warehouse(config.warehouse.path)
+    found: dict[str, dict[str, int]] = {}
+    for name in reconcile_due(config, now=now):
+        last = load_state(warehouse.source_state(name)).last_run_id
+        current = warehouse.current_records(last, name) if last else None
+        if current is None or not current.is_file():
+            continue
+        result = reconcile_ids(config.source(name), current)
+        found[name] = {"behind": result.behind.height, "deleted": result.deleted.height}
+    request_reconcile(config, sorted(found))
+    return found
 
 
 def request_reconcile(config: PipelineConfig, sources: list[str]) -> list[str]:

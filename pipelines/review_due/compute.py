@@ -315,10 +315,15 @@ def refresh_review_due(
     """Recompute ``review_due`` for the current published version and store it."""
     from pathlib import Path
 
+    from pipelines.lock import run_lock
+
     warehouse = Warehouse(Path(str(warehouse_root)))
     moment = at or now()
-    due = compute_review_due(warehouse, config, moment)
-    write_due(warehouse, due, moment)
+    # Under the run lock: an erasure between reading the published tables and writing the
+    # result would otherwise see its subject written back.
+    with run_lock(warehouse.root, "review_due refresh"):
+        due = compute_review_due(warehouse, config, moment)
+        write_due(warehouse, due, moment)
     counts = {r: int(c) for r, c in due.group_by("reason").len().iter_rows()}
     run_id = str(due["run_id"][0]) if due.height else str(current_run_id(warehouse.root))
     logger.info("review_due refreshed from run %s: %d row(s) %s", run_id, due.height, counts)
