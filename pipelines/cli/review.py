@@ -23,7 +23,7 @@ from pipelines.cli._common import (
     hold_lock,
     load,
 )
-from pipelines.cli.review_due import register as register_due
+from pipelines.cli._review_due import register as register_due
 from pipelines.errors import GoldenError, UsageError
 
 if TYPE_CHECKING:
