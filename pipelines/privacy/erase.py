@@ -430,9 +430,15 @@ def _json_replace(node: object, replacements: Iterator[str]) -> object:
     return node
 
 
-def scrub_text_file(path: Path, scrubber: ValueScrubber) -> bool:
-    """Replace the subject's values in one JSON or HTML file; True if it changed."""
-    if not scrubber:
+def scrub_text_file(
+    path: Path, scrubber: ValueScrubber, record_keys: frozenset[str] = frozenset()
+) -> bool:
+    """Replace the subject's values in one JSON or HTML file; True if it changed.
+
+    In JSON, a string that is exactly one of ``record_keys`` (reports list the keys of failing
+    rows) is replaced too: keys are short and alike (``crm:7`` inside ``crm:71``), so they are
+    matched whole, never as parts of longer text."""
+    if not scrubber and not (record_keys and path.suffix == ".json"):
         return False
     try:
         text = path.read_text(encoding="utf-8")
@@ -447,7 +453,8 @@ def scrub_text_file(path: Path, scrubber: ValueScrubber) -> bool:
         else:
             strings: list[str] = []
             _json_strings(payload, strings)
-            cleaned = scrubber.scrub(strings)
+            cleaned = scrubber.scrub(strings) if scrubber else strings
+            cleaned = [ERASED if s in record_keys else s for s in cleaned]
             if cleaned == strings:
                 return False
             new = json.dumps(_json_replace(payload, iter(cleaned)), indent=2) + "\n"
@@ -556,11 +563,17 @@ def _scrub_rejects(path: Path, scrubber: ValueScrubber) -> int:
 
 
 def _scrub_texts(warehouse: Warehouse, plan: ErasurePlan, counts: LayerCounts) -> None:
+    from pipelines.validate.data_docs import rebuild_data_docs
+
     scrubber = plan.scrubber
-    if not scrubber:
-        return
+    keys = frozenset(plan.record_keys)
     roots = [warehouse.root / "runs", warehouse.root / "reports"]
-    counts.text_files += sum(scrub_text_file(path, scrubber) for path in _text_files(roots))
+    changed = [p for p in _text_files(roots) if scrub_text_file(p, scrubber, keys)]
+    counts.text_files += len(changed)
+    if any(p.is_relative_to(warehouse.gx_validations) for p in changed):
+        # The Data Docs pages are rendered from the stored results: render them again, so
+        # the record keys scrubbed there leave the pages too.
+        rebuild_data_docs(warehouse)
 
 
 def erase_records(config: PipelineConfig, plan: ErasurePlan) -> LayerCounts:
