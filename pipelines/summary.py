@@ -69,6 +69,7 @@ class RunSummary(BaseModel):
     data_docs: str | None = None
     published_version: str | None = None
     duckdb_path: str | None = None
+    dq_scorecard_report: str | None = None
     backup_uri: str | None = None
     backup_configured: bool = True
     """False when the config names no backup bucket (or turns backups off)."""
@@ -146,6 +147,7 @@ def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
         elif stage == "publish":
             summary.published_version = result.get("version_dir")
             summary.duckdb_path = result.get("duckdb_path")
+            summary.dq_scorecard_report = result.get("dq_scorecard_report")
         elif stage == "backup":
             summary.backup_uri = result.get("uri")
     summary.sources = [by_source[name] for name in config.source_names if name in by_source]
@@ -255,6 +257,7 @@ def format_summary(summary: RunSummary) -> str:
         ("validation report", summary.data_docs),
         ("golden tables", summary.published_version),
         ("DuckDB database", summary.duckdb_path),
+        ("quality scorecard", summary.dq_scorecard_report),
         ("backup", summary.backup_uri or _no_backup(summary)),
         ("run folder", summary.run_dir),
     ):
