@@ -25,6 +25,8 @@ from pipelines.golden.config import GoldenConfig
 from pipelines.ingest.config import SourceConfig
 from pipelines.privacy.config import PrivacyConfig
 from pipelines.publish.config import PublishConfig
+from pipelines.review_due.config import ReviewDueConfig
+from pipelines.scorecard.config import ScorecardConfig
 from pipelines.standardise.config import StandardiseConfig
 from pipelines.validate.config import BUNDLED_EXPECTATIONS, ValidationConfig
 from pipelines.warehouse_root import check_root
@@ -98,6 +100,10 @@ class PipelineConfig(StrictModel):
     """Roles and masking, erasure, retention of personal data."""
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     """Where failure alerts go."""
+    review_due: ReviewDueConfig = Field(default_factory=ReviewDueConfig)
+    """What makes records due for periodic review, and how often the table is refreshed."""
+    scorecard: ScorecardConfig = Field(default_factory=ScorecardConfig)
+    """The per-source quality scorecard (``dq_scorecard``)."""
 
     config_path: Path | None = Field(default=None, exclude=True)
     """Where this config was loaded from (set by ``load_config``, not by the file)."""
@@ -111,6 +117,16 @@ class PipelineConfig(StrictModel):
                 raise ValueError(f"two sources are named {source.name!r}; names must be unique")
             seen.add(source.name)
         return value
+
+    @model_validator(mode="after")
+    def _review_sources_exist(self) -> PipelineConfig:
+        unknown = sorted(set(self.review_due.stale_after_days_by_source) - set(self.source_names))
+        if unknown:
+            raise ValueError(
+                f"review_due.stale_after_days_by_source names unknown source(s) {unknown}; "
+                f"sources are {self.source_names}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _resolve_model_path(self) -> PipelineConfig:

@@ -47,7 +47,13 @@ def _call(stage: str, config: PipelineConfig, run_id: str, **kwargs: Any) -> Any
     if stage == "ingest":
         from pipelines.ingest import ingest_source
 
-        return ingest_source(config, run_id, kwargs["source"], kwargs.get("full_reload", False))
+        return ingest_source(
+            config,
+            run_id,
+            kwargs["source"],
+            kwargs.get("full_reload", False),
+            reconcile=kwargs.get("reconcile", False),
+        )
     if stage == "validate_source":
         from pipelines.validate import validate_source
 
@@ -196,6 +202,7 @@ def run_pipeline(
     skip_backup: bool = False,
     on_stage: Callable[[str], None] | None = None,
     lock_wait: float | None = None,
+    reconcile: bool = False,
 ) -> str:
     """Run every stage in order for a new (or given) run id and return the run id.
 
@@ -214,6 +221,7 @@ def run_pipeline(
             full_rebuild=full_rebuild,
             skip_backup=skip_backup,
             on_stage=on_stage,
+            reconcile=reconcile,
         )
 
 
@@ -226,8 +234,12 @@ def _run_pipeline(
     full_rebuild: bool,
     skip_backup: bool,
     on_stage: Callable[[str], None] | None,
+    reconcile: bool = False,
 ) -> str:
     """The stages of :func:`run_pipeline`, run while it holds the lock.
+
+    ``reconcile`` has each database source's ingest compare every id of its table with its
+    current set (rows behind the watermark, ids deleted at the source).
 
     ``full_rebuild`` rebuilds every derived layer from the current records: validation and
     standardise judge and standardise every record instead of reusing the previous run's
@@ -252,7 +264,14 @@ def _run_pipeline(
         for source in config.source_names:
             notify(f"ingest+validate {source}")
             try:
-                run_stage("ingest", config, run_id, source=source, full_reload=full_reload)
+                run_stage(
+                    "ingest",
+                    config,
+                    run_id,
+                    source=source,
+                    full_reload=full_reload,
+                    reconcile=reconcile,
+                )
                 run_stage(
                     "validate_source", config, run_id, source=source, full_rebuild=full_rebuild
                 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +101,28 @@ def chromium() -> str:
     if not path:
         skip_or_fail("Chromium is not installed (apt-get install chromium)")
     return str(path)
+
+
+def chromium_dom(chromium: str, page: Path, profile: Path, budget_ms: int = 15000) -> str:
+    """The DOM of ``page`` after its scripts ran, with every network path closed."""
+    command = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: nothing can be fetched
+        "--proxy-server=127.0.0.1:9",
+        f"--virtual-time-budget={budget_ms}",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
 
 
 @pytest.fixture(autouse=True)

@@ -490,7 +490,12 @@ class Reader:
                     "WHERE table_name = 'golden_id_aliases'"
                 ).fetchall()
             ]
-            alias = next((c for c in ("alias_id", "old_golden_id", "alias") if c in columns), None)
+            # The published contract (README): golden_id is the id held, current_golden_id
+            # the id carrying that customer now (null when retired or erased).
+            alias = next(
+                (c for c in ("alias_id", "old_golden_id", "alias", "golden_id") if c in columns),
+                None,
+            )
             target = next(
                 (c for c in ("current_golden_id", "golden_id", "resolved_id") if c in columns),
                 None,
@@ -499,7 +504,7 @@ class Reader:
                 keys_of(
                     f"SELECT {_quote(alias)} AS key, {_quote(target)} AS golden_id, "
                     f"'absorbed_id' AS kind FROM golden_id_aliases WHERE {_quote(alias)} IS NOT "
-                    f"NULL AND {_quote(target)} IS NOT NULL"
+                    f"NULL AND {_quote(target)} IS NOT NULL AND {_quote(alias)} <> {_quote(target)}"
                 )
         if self.warehouse.id_registry.exists():
             registry = pl.read_parquet(self.warehouse.id_registry)

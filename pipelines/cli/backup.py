@@ -37,12 +37,14 @@ def register(app: typer.Typer) -> None:
             None, "--run-id", help="Published run to back up (default: the current version)."
         ),
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Back up a published run: every table, the state, and a manifest written last."""
         from tqdm import tqdm
 
         from pipelines.backup import backup
         from pipelines.errors import StageInputError
+        from pipelines.lock import run_lock
         from pipelines.publish import current_run_id
 
         cfg = load(config, warehouse)
@@ -55,7 +57,9 @@ def register(app: typer.Typer) -> None:
                 bar.set_postfix_str(name)
                 bar.update(1)
 
-            result = backup(cfg, run_id, progress=progress)
+            # Under the run lock: a run publishing meanwhile would mix two versions' state.
+            with run_lock(cfg.warehouse.path, "golden backup run", wait=wait):
+                result = backup(cfg, run_id, progress=progress)
         audit.record(
             cfg.warehouse.path,
             actor,

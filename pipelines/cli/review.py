@@ -23,6 +23,7 @@ from pipelines.cli._common import (
     hold_lock,
     load,
 )
+from pipelines.cli._review_due import register as register_due
 from pipelines.errors import GoldenError, UsageError
 
 if TYPE_CHECKING:
@@ -104,10 +105,14 @@ def _describe(decision: Decision) -> str:
 
 def register(app: typer.Typer) -> None:
     review = typer.Typer(
-        help="Steward review: uncertain pairs, link decisions, pinned values.",
+        help=(
+            "Steward review: uncertain pairs, link decisions, pinned values, records due for "
+            "periodic review."
+        ),
         no_args_is_help=True,
     )
     app.add_typer(review, name="review")
+    register_due(review)
 
     @review.command("list")
     def list_(

@@ -23,6 +23,11 @@ def register(app: typer.Typer) -> None:
             "building on the previous run's outputs.",
         ),
         skip_backup: bool = typer.Option(False, help="Do not back up this run."),
+        reconcile: bool = typer.Option(
+            False,
+            help="Compare every id of each database source's table with its current set: load "
+            "rows behind the watermark, find ids deleted at the source.",
+        ),
         wait: float = WAIT_OPTION,
     ) -> None:
         """Ingest, validate, standardise, match, build golden records, publish and back up."""
@@ -53,6 +58,7 @@ def register(app: typer.Typer) -> None:
                     skip_backup=skip_backup,
                     on_stage=on_stage,
                     lock_wait=wait,
+                    reconcile=reconcile,
                 )
             except RunLockedError:
                 locked = True  # refused before anything of this run was written
