@@ -334,3 +334,26 @@ def test_ticked_queue_pairs_are_decided_together(env: Env) -> None:
     assert done.status_code == 200 and "Recorded 2 cannot_link decision(s)" in done.text
     _, cannot = DecisionStore(Warehouse(env.root).decisions).links()
     assert {tuple(sorted((p["record_key_l"], p["record_key_r"]))) for p in queue} <= set(cannot)
+
+
+def test_confirming_a_due_record_clears_it_from_the_work_queue(env: Env) -> None:
+    from pipelines.review_due.compute import refresh_review_due
+
+    refresh_review_due(env.root, env.config.review_due)
+    due = env.get("vi", "/api/quality/review-due")
+    assert due["available"] and due["rows"], "the sample has nothing due for review"
+    row = due["rows"][0]
+    target = row["record_key"] or row["golden_id"]
+    body = {"kind": "confirm", "reason": "called the customer"}
+    body |= {"record_key": target} if row["record_key"] else {"golden_id": target}
+    refused = env.client.post("/api/decisions", json=body, headers=env.auth("al"))
+    assert refused.status_code == 403
+    done = env.client.post("/api/decisions", json=body, headers=env.auth("ana"))
+    assert done.status_code == 201, done.text
+    assert done.json()["review_due_cleared"] >= 1
+    after = env.get("vi", "/api/quality/review-due")["rows"]
+    assert target not in {r["record_key"] or r["golden_id"] for r in after}
+    events = [e for e in read_audit(env.root) if e.action == "review.confirm"]
+    assert [(e.actor, e.target, e.reason) for e in events] == [
+        ("ana", target, "called the customer")
+    ]

@@ -237,7 +237,7 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     history = snap.of_customers("golden_changes", [golden_id])
     events = snap.of_customers("golden_events", [golden_id])
     versions = snap.of_customers("golden_customers_history", [golden_id])
-    due = snap.of_customers("review_due", [golden_id])
+    due = review_due(ctx, 100, golden_id, keys)["rows"]
     pairs = snap.query(
         "SELECT record_key_l, record_key_r, match_probability, match_weight "
         "FROM match_review_queue WHERE record_key_l IN (SELECT unnest($k)) "
@@ -255,7 +255,7 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
         "events": [ctx.masker.row(e) for e in events],
         "versions": [ctx.masker.row(v) for v in versions],
         "decisions": decisions,
-        "review_due": [ctx.masker.row(d) for d in due],
+        "review_due": due,
         "review_pairs": pairs,
     }
 
@@ -491,12 +491,20 @@ def scorecards(ctx: Context) -> dict[str, Any]:
         "unexpected_percent FROM dq_results WHERE run_id = (SELECT max(run_id) FROM dq_results) "
         "AND NOT success ORDER BY unexpected_count DESC"
     )
-    scorecard = _optional(snap, "dq_scorecard", "true", [])
+    scorecard = _optional(snap, "dq_scorecard", '"field" = \'*\' ORDER BY "run_id"', [])
+    fields = _optional(
+        snap,
+        "dq_scorecard",
+        '"run_id" = (SELECT max("run_id") FROM dq_scorecard) AND "field" <> \'*\' '
+        'ORDER BY "source_system", "field"',
+        [],
+    )
     return {
         "run_id": snap.run_id,
         "suites": suites,
         "failing_expectations": latest,
-        "scorecard": scorecard[:2000],
+        "scorecard": scorecard[-2000:],
+        "scorecard_fields": fields[:2000],
         "scorecard_available": snap.has("dq_scorecard"),
     }
 
@@ -519,11 +527,42 @@ def quarantine(
     return {"run_id": snap.run_id, "total": total, "rows": rows, "suites": suites}
 
 
-def review_due(ctx: Context, limit: int = 200) -> dict[str, Any]:
+def _due_rows(ctx: Context) -> pl.DataFrame | None:
+    """The periodic-review work queue: the last refresh of ``review_due`` with the rows
+    confirmations have cleared since (what ``golden review due`` lists), else the published
+    table; None when neither exists."""
+    try:
+        from pipelines.review_due.confirmations import due_path
+    except ImportError:  # pragma: no cover - a product without periodic review
+        due_path = None
+    if due_path is not None:
+        path = due_path(ctx.reader.warehouse)
+        if path.exists():
+            return pl.read_parquet(path)
     snap = ctx.snapshot
-    if not snap.has("review_due"):
-        return {"available": False, "rows": [], "columns": []}
-    columns = snap.columns("review_due")
-    order = "priority" if "priority" in columns else columns[0]
-    rows = snap.query(f'SELECT * FROM review_due ORDER BY "{order}" LIMIT {int(limit)}')
-    return {"available": True, "rows": ctx.masker.rows(rows), "columns": columns}
+    if snap.has("review_due"):
+        return pl.DataFrame(snap.query("SELECT * FROM review_due"))
+    return None
+
+
+def review_due(
+    ctx: Context,
+    limit: int = 200,
+    golden_id: str | None = None,
+    record_keys: list[str] | None = None,
+) -> dict[str, Any]:
+    """Records and golden records due for periodic review, most urgent first; with
+    ``golden_id`` only that customer's (its own rows and its records')."""
+    rows = _due_rows(ctx)
+    if rows is None:
+        return {"available": False, "rows": [], "columns": [], "total": 0}
+    if golden_id is not None and "golden_id" in rows.columns:
+        keep = pl.col("golden_id") == golden_id
+        if record_keys and "record_key" in rows.columns:
+            keep = keep | pl.col("record_key").is_in(record_keys)
+        rows = rows.filter(keep.fill_null(False))
+    order = [c for c in ("priority", "since") if c in rows.columns]
+    if order:
+        rows = rows.sort(order, nulls_last=True)
+    listed = ctx.masker.rows(rows.head(limit).to_dicts())
+    return {"available": True, "rows": listed, "columns": rows.columns, "total": rows.height}
