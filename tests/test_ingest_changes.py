@@ -328,3 +328,22 @@ def test_a_row_sent_twice_where_ids_were_unique_is_kept_twice(tmp_path: Path) ->
 
     assert current(second)["id"].to_list() == ["1", "2", "3", "3", "4"]
     assert records(second).equals(records(fresh))
+
+
+def test_erasure_reaches_a_deleted_record_in_the_queue_hashes_and_history(tmp_path: Path) -> None:
+    from pipelines.privacy.erase import ErasurePlan, erase_records
+
+    config = make_config(tmp_path, deletions={"action": "review"})
+    deliver(tmp_path, *ROWS.values())
+    first = ingest_source(config, "run1", "shop")
+    deliver(tmp_path, ROWS["1"], ROWS["3"], ROWS["4"])
+    second = ingest_source(config, "run2", "shop")
+    assert pending(second) == ["2"]
+
+    erase_records(config, ErasurePlan(frozenset({"shop:2"}), frozenset()))
+
+    folder = Path(second.current_path).parent
+    for name in ("row_hashes.parquet", "deletions.parquet", "pending_deletions.parquet"):
+        assert "2" not in pl.read_parquet(folder / name)["source_record_id"].to_list(), name
+    raw = pl.read_parquet(Path(first.raw_path) / "part-*.parquet", hive_partitioning=False)
+    assert "2" not in raw["id"].to_list()
