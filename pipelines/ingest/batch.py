@@ -110,7 +110,11 @@ def ingest_source(
         "%s: ingesting batch %s (%s)",
         src.name,
         run_id,
-        f"changes after {read_since.isoformat()}" if read_since else "full load",
+        f"changes after {read_since.isoformat()}"
+        if read_since
+        else f"compared with run {base.previous_run_id} by id and row hash"
+        if merge
+        else "full load",
     )
 
     found: IdReconciliation | None = None
