@@ -176,6 +176,7 @@ def customer_golden_records() -> None:
             run_id,
             f"airflow {context['dag_run'].dag_id}/{context['dag_run'].run_id}",
             wait=float(params().get("lock_wait_seconds") or 0),
+            dag_id=context["dag_run"].dag_id,
         )
         context["ti"].xcom_push(key="run_id", value=run_id)
         logger.info(
