@@ -178,7 +178,10 @@ def _no_backup(summary: RunSummary) -> str | None:
 
 
 def _short(text: str, limit: int = 100) -> str:
+    """One line of a source's text for a terminal: control characters (a reject reason may
+    quote the row, escape sequences and all) shown as ``?``, never sent to the terminal."""
     text = " ".join(text.split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
