@@ -29,6 +29,26 @@ class MatchingConfig(BaseModel):
     prior_recall: float = Field(0.6, gt=0, le=1)
     """Assumed share of true matches that the strict deterministic rules find; used to estimate
     the prior probability that two random records match."""
+    max_pairs_per_record: int = Field(50, ge=1)
+    """Budget of candidate pairs per record: a blocking rule that alone would generate more
+    than this many pairs times the records is not used (the run summary names it), and the
+    broader rules added so that an error in one name or the birth date does not lose a pair
+    share the same budget. Raise it on data with few fields, lower it to bound run time."""
+    min_m_probability: float = Field(0.001, gt=0, lt=0.5)
+    """Floor of every trained m probability. A level rare among the training pairs (a middle
+    initial that disagrees, a last name that is entirely different) would otherwise get an m
+    near zero and a weight of -60 or -200, a veto learned from a handful of pairs; with the
+    floor its weight stays evidence (about -10 bits at most)."""
+    learn_contradictions: list[Literal["first_name", "date_of_birth", "name_suffix"]] = Field(
+        default_factory=list
+    )
+    """Identity comparisons whose contradiction level (a first name, birth date or suffix that
+    no allowed error explains) is learnt by EM instead of weighing as a near veto. Learn it on
+    data whose duplicates often carry another value entirely (a re-keyed birth date, a first
+    name replaced), as in FEBRL; keep it fixed where look-alikes (twins, Jr/Sr, households)
+    must stay apart: without labels EM cannot tell a twin from a duplicate, and learns a
+    contradiction's m from the look-alikes it takes for matches. A learnt contradiction with
+    an m of at least 1e-4 is no longer enforced in clustering."""
     max_key_frequency: int = Field(50, ge=2)
     """Blocking on a single contact key (email, phone, address) skips values shared by more
     records than this: a switchboard number or a placeholder email identifies nobody, and

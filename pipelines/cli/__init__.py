@@ -49,6 +49,8 @@ def _root(
     )
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "great_expectations", "py4j"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # Splink logs each SQL step at INFO: shown with -v only (matching.quiet).
+    logging.getLogger("splink").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def main() -> None:
