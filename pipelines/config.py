@@ -34,6 +34,9 @@ class WarehouseConfig(StrictModel):
     duckdb_memory_limit: str = "4GB"
     """Memory limit of each DuckDB outside matching (publish runs two at once); DuckDB spills
     to disk beyond it."""
+    access: Literal["owner", "group"] = "owner"
+    """Who may read the warehouse's files, whatever the umask: ``owner`` (files 0600, folders
+    0700) or ``group`` (0640 / 0750: the owner's group reads, e.g. role readers)."""
 
 
 class AlertsConfig(StrictModel):

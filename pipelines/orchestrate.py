@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pipelines import audit
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import GoldenError
-from pipelines.warehouse import Warehouse, new_run_id, read_json, write_json
+from pipelines.warehouse import Warehouse, new_run_id, protect_warehouse, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def run_stage(
     """
     if not isinstance(config, PipelineConfig):
         config = load_config(config)
+    protect_warehouse(config.warehouse.path, config.warehouse.access)
     warehouse = Warehouse(config.warehouse.path)
     record_path = stage_record_path(warehouse, run_id, stage, source)
     label = f"{stage}[{source}]" if source else stage
@@ -149,7 +150,7 @@ def _audit_run_start(config: PipelineConfig, warehouse: Warehouse, run_id: str) 
     marker = warehouse.run(run_id) / "stages" / ".audited-start"
     marker.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     except FileExistsError:
         return
     audit.record(config.warehouse.path, None, "run.start", run_id, {"sources": config.source_names})
@@ -194,6 +195,7 @@ def run_pipeline(
     """
     run_id = run_id or new_run_id()
     notify = on_stage or (lambda _name: None)
+    protect_warehouse(config.warehouse.path, config.warehouse.access)
     write_json(
         Warehouse(config.warehouse.path).run_manifest(run_id),
         {"run_id": run_id, "config_path": str(config.config_path), "status": "running"},

@@ -110,7 +110,7 @@ class LocalS3Server:
         self.endpoint: S3Endpoint | None = None
 
     def start(self, timeout: float = 60.0) -> S3Endpoint:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
         args = [
             str(weed_binary()),
@@ -220,8 +220,22 @@ def start_background(data_dir: Path) -> S3Endpoint:
         return endpoint
     server = LocalS3Server(data_dir)
     endpoint = server.start()
-    _state_file(data_dir).write_text(json.dumps(asdict(endpoint)))
+    _write_private(_state_file(data_dir), json.dumps(asdict(endpoint)))
     return endpoint
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by the owner only: it holds the server's secret key.
+
+    Created 0600 through ``os.open`` (whatever the umask) and re-restricted, so an older file
+    left at 0644 by a previous version is tightened too.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def stop_background(data_dir: Path) -> bool:

@@ -44,9 +44,58 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipelines.errors import StageInputError
+
+Access = Literal["owner", "group"]
+"""Who may read the warehouse's files: the owner only, or the owner's group too (read-only)."""
+
+_MODES: dict[str, tuple[int, int, int]] = {
+    # access: (umask, file mode, folder mode)
+    "owner": (0o077, 0o600, 0o700),
+    "group": (0o027, 0o640, 0o750),
+}
+_access: Access = "owner"
+
+
+def protect_process(access: Access = "owner") -> None:
+    """Make every file this process creates private to the owner (or group), whatever the umask.
+
+    The warehouse holds personal data almost everywhere (raw batches, run folders, published
+    versions, the database, reports, state), and many of its files are created by libraries
+    (DuckDB, Arrow, Polars, Great Expectations) that create with ``0666 & ~umask``. With the
+    usual umask ``022`` that is world-readable, so every entry point (the CLI, the DAG tasks,
+    the stage functions) calls this first: it sets the process umask to ``077`` (``027`` for
+    ``group``), and files created with an explicit mode (:func:`atomic_path`'s temporary
+    files, role artefacts) use :func:`file_mode` / :func:`dir_mode`.
+    """
+    global _access
+    if access not in _MODES:
+        raise ValueError(f"warehouse.access must be 'owner' or 'group', not {access!r}")
+    _access = access
+    os.umask(_MODES[access][0])
+
+
+def file_mode() -> int:
+    """Mode of a file in the warehouse under the process's access setting (0600 or 0640)."""
+    return _MODES[_access][1]
+
+
+def dir_mode() -> int:
+    """Mode of a folder in the warehouse under the process's access setting (0700 or 0750)."""
+    return _MODES[_access][2]
+
+
+def protect_warehouse(root: Path, access: Access = "owner") -> None:
+    """:func:`protect_process`, then create ``root`` private, or restrict it if we own it.
+
+    A root created by hand under umask ``022`` would otherwise let anybody list the warehouse.
+    """
+    protect_process(access)
+    root.mkdir(parents=True, exist_ok=True, mode=dir_mode())
+    if root.stat().st_uid == os.getuid() and (root.stat().st_mode & 0o777) != dir_mode():
+        root.chmod(dir_mode())
 
 
 def new_run_id(at: datetime | None = None, key: str | None = None) -> str:
@@ -206,6 +255,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, file_mode())  # mkstemp makes 0600; group access wants 0640
     try:
         yield tmp_path
         os.replace(tmp_path, target)

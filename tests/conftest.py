@@ -102,6 +102,19 @@ def chromium() -> str:
     return str(path)
 
 
+@pytest.fixture(autouse=True)
+def _restore_umask() -> Iterator[None]:
+    """Entry points set the process umask (``warehouse.protect_process``): undo it per test."""
+    from pipelines import warehouse
+
+    before = os.umask(0o022)
+    os.umask(before)
+    access = warehouse._access
+    yield
+    os.umask(before)
+    warehouse._access = access
+
+
 @pytest.fixture
 def warehouse_dir(tmp_path: Path) -> Path:
     path = tmp_path / "warehouse"

@@ -224,4 +224,4 @@ def test_each_role_database_holds_what_its_masked_views_show_and_nothing_more(
                 assert _rows(con, f"read_parquet('{parquet}')") == _rows(con, view)
             con.execute("DETACH r")
     steward = role_dir(wh, "steward")
-    assert (steward / "golden.duckdb").stat().st_mode & 0o777 == 0o640
+    assert (steward / "golden.duckdb").stat().st_mode & 0o777 == 0o600  # access: owner

@@ -319,7 +319,7 @@ def test_analyst_artefacts_hold_no_raw_email_phone_or_dob(base: Base, tmp_path: 
     initials = customers["first_name"].drop_nulls()
     assert (initials.str.len_chars() == 2).all() and initials.str.ends_with(".").all()
     for path in analyst.iterdir():
-        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path  # warehouse.access: owner
 
     # The same masks in golden.duckdb's analyst views, and the scan does find real values.
     with duckdb.connect(str(wh.duckdb_path), read_only=True) as con:

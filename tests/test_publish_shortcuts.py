@@ -240,7 +240,7 @@ def _role_artefacts(warehouse: Warehouse, config: PipelineConfig) -> dict[str, o
     for role in config.privacy.roles:
         folder = role_dir(warehouse, role)
         for path in sorted(folder.iterdir()):
-            assert path.stat().st_mode & 0o777 == 0o640, path
+            assert path.stat().st_mode & 0o777 == 0o600, path  # warehouse.access: owner
             if path.suffix == ".duckdb":
                 artefacts[f"{role}/{path.name}"] = _describe_database(path)
             else:

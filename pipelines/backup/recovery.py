@@ -50,7 +50,7 @@ from pipelines.publish.versions import (
     versions_root,
     work_file,
 )
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, protect_warehouse
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -114,7 +114,7 @@ def restore(config: PipelineConfig, run_id: str, force: bool = False) -> Restore
     check_run_id(run_id)
     warehouse = Warehouse(config.warehouse.path)
     store = ObjectStore(config.backup)
-    warehouse.root.mkdir(parents=True, exist_ok=True)
+    protect_warehouse(warehouse.root, config.warehouse.access)
     _check_not_newer(warehouse, run_id, force)
     try:
         run_id, manifest = open_complete(store, run_id)

@@ -40,6 +40,11 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug detail."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log warnings and errors only."),
 ) -> None:
+    from pipelines.warehouse import protect_process
+
+    # Before anything is written: files of the warehouse are private whatever the umask
+    # (``warehouse.access: group`` relaxes this once the config is loaded).
+    protect_process()
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
         level=level,

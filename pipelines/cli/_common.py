@@ -28,9 +28,12 @@ ACTOR_OPTION = typer.Option(
 
 def load(config: Path, warehouse: Path | None = None) -> PipelineConfig:
     from pipelines.config import load_config
+    from pipelines.warehouse import protect_process
 
     overrides = {"warehouse.path": str(Path(warehouse).resolve())} if warehouse else None
-    return load_config(config, overrides)
+    loaded = load_config(config, overrides)
+    protect_process(loaded.warehouse.access)
+    return loaded
 
 
 def actor_name(actor: str | None) -> str:

@@ -47,7 +47,7 @@ from pipelines.schema import (
     golden_field_provenance_schema,
     id_registry_schema,
 )
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, dir_mode
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -492,6 +492,7 @@ def _write_all(out_dir: Path, frames: dict[str, pl.DataFrame]) -> None:
     """Write every output into a fresh folder, then swap it in for ``out_dir`` in one rename."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".golden.", dir=out_dir.parent))
+    staging.chmod(dir_mode())  # mkdtemp makes 0700; warehouse.access decides
     try:
         # Parquet encoding releases the GIL: two files are written at a time (one per core;
         # more would only hold more Arrow copies in memory at once).

@@ -47,7 +47,7 @@ from pipelines.privacy.subject import (
     staged_files,
 )
 from pipelines.privacy.suppression import SuppressionEntry, add_entry, checked_salt, load_index
-from pipelines.warehouse import Warehouse, read_json
+from pipelines.warehouse import Warehouse, protect_process, read_json
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -97,6 +97,7 @@ def forget(
     """Erase one subject from every layer, suppress them, and deal with backups (see above)."""
     if not reason.strip() or not requester.strip():
         raise PrivacyError("an erasure needs a reason and a requester (who asked for it)")
+    protect_process(config.warehouse.access)
     warehouse = Warehouse(config.warehouse.path)
     salt = checked_salt(config, load_index(warehouse))
     named = parse_subject(config, subject, kind)

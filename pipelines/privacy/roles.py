@@ -3,10 +3,11 @@
 A view over the full tables can be stepped around by anyone who can open the file it lives
 in, so a role's reader is given its own copy instead: ``published/roles/<role>/`` holds
 ``golden.duckdb`` with only that role's masked tables (plain tables, not views) and one Parquet
-file per table. Files are created readable by owner and group only (``0640``; folders
-``0750``): give each role's readers the group of their folder and nothing else (see
-``docs/privacy.md``). ``golden.duckdb`` itself also gets one schema of masked views per role
-(``analyst.golden_customers``), a convenience for people who may read the full file anyway.
+file per table. Files get the warehouse's modes (``warehouse.access``: ``0600``/``0700`` for
+``owner``; ``0640``/``0750`` for ``group``, the setting to use when role readers are given the
+folder's group; see ``docs/privacy.md``). ``golden.duckdb`` itself also gets one schema of
+masked views per role (``analyst.golden_customers``), a convenience for people who may read the
+full file anyway.
 
 ``published/roles/<role>`` is a symlink to a hidden folder holding one complete set; switching
 it is one ``rename(2)``, so a reader never sees the tables of two versions mixed, exactly like
@@ -29,7 +30,7 @@ from pipelines.errors import PublishError
 from pipelines.privacy.masking import MaskedColumn, quote, role_tables
 from pipelines.publish.duckdb_build import sql_literal
 from pipelines.publish.tables import COLUMN_DOCS, TABLES
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, dir_mode, file_mode
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -38,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 ROLE_DUCKDB = "golden.duckdb"
 ROLE_INFO_TABLE = "publish_info"
-_FILE_MODE = 0o640
-_DIR_MODE = 0o750
 
 
 def roles_root(warehouse: Warehouse) -> Path:
@@ -217,7 +216,8 @@ def _load_masked(
 
 def _restrict(folder: Path) -> None:
     for path in folder.iterdir():
-        path.chmod(_FILE_MODE)
+        path.chmod(file_mode())
+    folder.chmod(dir_mode())
 
 
 class RoleArtefacts:
@@ -302,7 +302,7 @@ class RoleArtefacts:
     def _new_folder(self, role_name: str, run_id: str) -> Path:
         folder = self.root / f".{role_name}.{run_id}.{secrets.token_hex(4)}"
         self.staged[role_name] = folder
-        folder.mkdir(mode=_DIR_MODE)
+        folder.mkdir(mode=dir_mode())
         return folder
 
     def install(self) -> None:

@@ -43,7 +43,7 @@ from pipelines.publish.versions import (
     versions_root,
     work_file,
 )
-from pipelines.warehouse import Warehouse, write_json
+from pipelines.warehouse import Warehouse, protect_process, write_json
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -75,6 +75,7 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
     roll-back); without it that is refused, because it would also roll back the id registry.
     """
     clock = time.perf_counter()
+    protect_process(config.warehouse.access)
     warehouse = Warehouse(config.warehouse.path)
     golden = warehouse.golden_dir(run_id)
     for name in GOLDEN_INPUTS:
