@@ -107,6 +107,9 @@ class MatchSummary(BaseModel):
     """Comparison levels whose m or u Splink could not estimate (defaults were used)."""
     m_probabilities_bounded: list[str] = Field(default_factory=list)
     """Levels whose trained m was raised to ``matching.min_m_probability``."""
+    labelled_pairs: int = 0
+    """Known matching pairs (steward must-links, records sharing an identifier) the
+    contradiction levels were checked against."""
     model: list[str] = Field(default_factory=list)
     """The model this run's records called for, in a few lines: the fields compared, the
     blocking rules with the pairs each generates, rules left out and why
@@ -198,7 +201,7 @@ def match_records(
     must_link, cannot_link = list(must_link), list(cannot_link)
     quiet_splink()
     clock = _Clock()
-    features = matching_frame(records, config.max_key_frequency)
+    features = matching_frame(records, config.max_key_frequency, config.attributes)
     by_source = dict(features.group_by("source_system").len().sort("source_system").iter_rows())
     if features.height < 2:
         # Nothing to compare: every record is its own customer.
@@ -248,7 +251,9 @@ def match_records(
                     )
                 training = _report_of(linker)
             else:
-                training = train_model(linker, config, engine.u_sampling_chunks, model_plan)
+                training = train_model(
+                    linker, config, engine.u_sampling_chunks, model_plan, features, must_link
+                )
             clock.lap("train")
             scores = score_pairs(linker, engine, config)
             pairs = scores.pairs
@@ -322,6 +327,7 @@ def match_records(
         training_skipped=training.skipped,
         untrained_parameters=training.untrained_parameters,
         m_probabilities_bounded=training.bounded,
+        labelled_pairs=training.labelled_pairs,
         model=model_plan.lines() if plan.changes is None and model_path is None else [],
         model_plan=model_plan,
         pairs_scored=scores.pairs_scored,

@@ -33,7 +33,7 @@ from typing import Final
 import polars as pl
 from pydantic import BaseModel, Field
 
-from matching.config import MatchingConfig
+from matching.config import AttributeConfig, MatchingConfig
 
 FIELD_COLUMNS: Final = {
     "first_name": "mk_first_name",
@@ -159,6 +159,8 @@ class ModelPlan(BaseModel):
     """Pairs each EM session's key generates (all of them, before EM samples)."""
     training_filled: list[int] = Field(default_factory=list)
     """Records holding each EM session's key."""
+    attributes: dict[str, AttributeConfig] = Field(default_factory=dict)
+    """The extra attributes of ``matching.attributes`` (compared when used)."""
     learnt_contradictions: list[str] = Field(default_factory=list)
     """Identity comparisons whose contradiction level is learnt (config
     ``matching.learn_contradictions``)."""
@@ -231,20 +233,17 @@ def _fields_of(columns: tuple[str, ...], extra: dict[str, tuple[str, ...]]) -> s
     return out
 
 
-def build_plan(
-    features: pl.DataFrame,
-    config: MatchingConfig,
-    attribute_rules: dict[str, tuple[str, ...]] | None = None,
-    attribute_fields: dict[str, str] | None = None,
-) -> ModelPlan:
+def build_plan(features: pl.DataFrame, config: MatchingConfig) -> ModelPlan:
     """The plan for ``features`` (``matching.features.matching_frame``).
 
-    ``attribute_fields`` maps an extra attribute's comparison name to its column (used like a
-    canonical field); ``attribute_rules`` maps the blocking column of each attribute the
-    config asks to block on to the fields it is made of."""
-    attribute_rules = attribute_rules or {}
-    fields = {**FIELD_COLUMNS, **(attribute_fields or {})}
-    plan = ModelPlan(records=features.height)
+    Each extra attribute of ``matching.attributes`` is a field like the canonical ones (its
+    column ``attr_<name>``); one that blocks brings its own rule, first, and a deterministic
+    rule for the prior."""
+    attribute_rules = {
+        f"bk_attr_{name}": (name,) for name, a in config.attributes.items() if a.blocks
+    }
+    fields = {**FIELD_COLUMNS, **{name: f"attr_{name}" for name in config.attributes}}
+    plan = ModelPlan(records=features.height, attributes=dict(config.attributes))
     plan.learnt_contradictions = list(config.learn_contradictions)
     used: set[str] = set()
     for name, column in fields.items():
@@ -325,7 +324,7 @@ def build_plan(
     plan.prior_rules = [list(c) for c in PRIOR_RULES if usable(c) is None]
     if not plan.prior_rules:
         plan.prior_rules = [list(c) for c in FALLBACK_PRIOR_RULES if usable(c) is None][:1]
-    plan.prior_rules += [[c] for c in attribute_rules]
+    plan.prior_rules += [[c] for c in attribute_rules if usable((c,)) is None]
 
     sessions: list[tuple[str, ...]] = []
     for columns in TRAINING_KEYS[:2]:

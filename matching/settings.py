@@ -38,7 +38,7 @@ put in one cluster, so look-alikes are not joined through a chain of other recor
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from splink import SettingsCreator, block_on
@@ -48,6 +48,7 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
+from matching.config import AttributeConfig
 from matching.errors import MatchingInputError
 from matching.plan import ModelPlan, RulePlan
 
@@ -74,7 +75,7 @@ _JW_FUZZY = 0.88
 CONTRADICTION_FLOORS: Final[dict[str, float]] = {}
 """Contradiction level label -> the m probability it starts from and never goes below."""
 
-ENFORCED_BELOW_M: Final = 1e-4
+ENFORCED_BELOW_M: Final = 0.01
 """A contradiction is enforced in clustering (no cluster holds two records that contradict)
 only when the trained model gives it an m below this: the data itself says that matching
 records almost never disagree so. Data whose duplicates often carry another value entirely
@@ -404,8 +405,66 @@ def city() -> ComparisonCreator:
     )
 
 
+def attribute(name: str, config: AttributeConfig) -> ComparisonCreator:
+    """The comparison of an extra attribute (``matching.attributes``), by its kind."""
+    column = f"attr_{name}"
+    levels: list[ComparisonLevelCreator] = [cll.NullLevel(column)]
+    if config.kind == "identifier":
+        levels += [
+            _exact(column, f"same {name}", tf=True),
+            cll.DamerauLevenshteinLevel(column, 1).configure(
+                label_for_charts=f"{name}: one character mistyped"
+            ),
+        ]
+    elif config.kind == "text":
+        levels += [
+            _exact(column, f"same {name}", tf=True),
+            cll.JaroWinklerLevel(column, _JW_CLOSE).configure(
+                label_for_charts=f"Jaro-Winkler >= {_JW_CLOSE}"
+            ),
+            cll.JaroWinklerLevel(column, _JW_FUZZY).configure(
+                label_for_charts=f"Jaro-Winkler >= {_JW_FUZZY}"
+            ),
+        ]
+    else:
+        levels.append(_exact(column, f"same {name}"))
+        if config.tolerance is not None and config.kind == "date":
+            levels.append(
+                cll.AbsoluteDateDifferenceLevel(
+                    column, input_is_string=True, threshold=config.tolerance, metric="day"
+                ).configure(label_for_charts=f"within {config.tolerance:g} days")
+            )
+        elif config.tolerance is not None:
+            levels.append(
+                cll.CustomLevel(
+                    f"abs(cast({column}_l AS DOUBLE) - cast({column}_r AS DOUBLE)) "
+                    f"<= {float(config.tolerance)!r}",
+                    f"within {config.tolerance:g}",
+                )
+            )
+    levels.append(cll.ElseLevel())
+    if config.m_probabilities is not None:
+        if len(config.m_probabilities) != len(levels) - 1:
+            raise MatchingInputError(
+                f"matching.attributes.{name}.m_probabilities: {len(levels) - 1} values "
+                f"expected (one per level of a {config.kind} attribute), got "
+                f"{len(config.m_probabilities)}"
+            )
+        levels = [levels[0]] + [
+            level.configure(m_probability=m, fix_m_probability=True)
+            for level, m in zip(levels[1:], config.m_probabilities, strict=True)
+        ]
+    return cl.CustomComparison(
+        output_column_name=name,
+        comparison_description=f"attribute ({config.kind})",
+        comparison_levels=levels,
+    )
+
+
 def comparisons(
-    fields: Sequence[str] | None = None, learn: Collection[str] = ()
+    fields: Sequence[str] | None = None,
+    learn: Collection[str] = (),
+    attributes: Mapping[str, AttributeConfig] | None = None,
 ) -> list[ComparisonCreator]:
     """Every comparison of the model, identity fields first; only those named in ``fields``
     (the fields a :class:`matching.plan.ModelPlan` found values in) when it is given. The
@@ -423,6 +482,7 @@ def comparisons(
         postcode(),
         city(),
     ]
+    every += [attribute(name, config) for name, config in (attributes or {}).items()]
     if fields is None:
         return every
     wanted = set(fields)
@@ -499,7 +559,9 @@ def settings_creator(sources: int, plan: ModelPlan | None = None) -> SettingsCre
         link_type=link_type(sources),  # type: ignore[arg-type]
         unique_id_column_name="record_key",
         comparisons=comparisons(
-            plan.fields_used if plan else None, plan.learnt_contradictions if plan else ()
+            plan.fields_used if plan else None,
+            plan.learnt_contradictions if plan else (),
+            plan.attributes if plan else None,
         ),
         blocking_rules_to_generate_predictions=planned_rules(plan) if plan else blocking_rules(),
         # Scores keep their per-comparison weights (pairs.parquet, the review queue); the
@@ -596,7 +658,25 @@ def plan_of_model(model: dict[str, Any]) -> ModelPlan:
         sql = rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
         columns = re.findall(r'l\.[`"]?(\w+)[`"]?\s*=', sql)
         rules.append(RulePlan(columns=columns, pairs=0, reason="saved model"))
+    attributes = {
+        c["output_column_name"]: _attribute_of(c)
+        for c in model.get("comparisons", [])
+        if str(c.get("comparison_description", "")).startswith("attribute (")
+    }
     return ModelPlan(
         fields_used=[c.get("output_column_name", "") for c in model.get("comparisons", [])],
         blocking_rules=rules,
+        attributes=attributes,
     )
+
+
+def _attribute_of(comparison: dict[str, Any]) -> AttributeConfig:
+    """The attribute settings a saved attribute comparison was built from (its kind, and
+    the tolerance its label names)."""
+    kind = str(comparison["comparison_description"])[len("attribute (") : -1]
+    tolerance = None
+    for level in comparison.get("comparison_levels", []):
+        found = re.match(r"within ([\d.e+-]+)", str(level.get("label_for_charts", "")))
+        if found:
+            tolerance = float(found.group(1))
+    return AttributeConfig(kind=kind, tolerance=tolerance)  # type: ignore[arg-type]

@@ -10,16 +10,20 @@ Splink would otherwise fall back to default values without a word.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+import duckdb
+import polars as pl
 from splink import Linker, block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
 from splink.internals.exceptions import SplinkException
 
 from matching.config import MatchingConfig
-from matching.plan import COLUMN_FIELDS, ModelPlan
+from matching.plan import COLUMN_FIELDS, FIELD_COLUMNS, ModelPlan
 from matching.quiet import summarised_warnings
 from matching.settings import CONTRADICTION_FLOORS, deterministic_rules, training_rules
 
@@ -34,6 +38,9 @@ class TrainingReport:
     em_sessions: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     untrained_parameters: list[str] = field(default_factory=list)
+    labelled_pairs: int = 0
+    """Pairs known to match (steward must-links, records sharing an identifier) that the
+    contradiction levels were checked against."""
     bounded: list[str] = field(default_factory=list)
     """Levels whose trained m probability was raised to ``matching.min_m_probability``."""
 
@@ -43,6 +50,8 @@ def train_model(
     config: MatchingConfig,
     u_sampling_chunks: int = 10,
     plan: ModelPlan | None = None,
+    features: pl.DataFrame | None = None,
+    labels: Sequence[tuple[str, str]] = (),
 ) -> TrainingReport:
     """Estimate the prior, u and m of ``linker``'s model in place. ``u_sampling_chunks`` is
     the engine's (see :class:`matching.engine.Engine`); ``plan`` names the prior rules and EM
@@ -105,6 +114,14 @@ def train_model(
 
     if plan is not None:
         _correct_prior_for_recall(linker, plan, config, report)
+    if plan is not None and features is not None:
+        report.labelled_pairs, raised = contradictions_from_labels(linker, plan, features, labels)
+        for name, (before, after, seen, total) in raised.items():
+            report.skipped.append(
+                f"{name}: {seen} of {total} labelled matching pairs contradict; its "
+                f"contradiction m raised from {before:.2g} to {after:.2g}"
+            )
+            logger.info("%s", report.skipped[-1])
     report.bounded = bound_m_probabilities(linker, config.min_m_probability)
     report.untrained_parameters = untrained_parameters(linker.misc.save_model_to_json())
     if report.untrained_parameters:
@@ -141,6 +158,83 @@ def _correct_prior_for_recall(
         f"{prior:.3g} to {corrected:.3g}"
     )
     logger.info("%s", report.skipped[-1])
+
+
+LABEL_PRIOR_PAIRS: Final = 1000
+"""Weight, in pairs, of a fixed contradiction m against labelled pairs: a steward's one
+must-link of a person entered under two first names moves the model a little, a thousand
+identifier-sharing pairs of which a tenth contradict move it most of the way."""
+
+
+def contradictions_from_labels(
+    linker: Linker,
+    plan: ModelPlan,
+    features: pl.DataFrame,
+    labels: Sequence[tuple[str, str]] = (),
+) -> tuple[int, dict[str, tuple[float, float, int, int]]]:
+    """Raise the m of each identity contradiction level to what labelled matching pairs show.
+
+    Labels are ``labels`` (steward must-links) and the pairs of records that share the value
+    of an identifier attribute that blocks (a value shared by few records: crowded ones are
+    left out of blocking). Among the labelled pairs that hold the field on both sides, the
+    share that contradict, pulled towards the fixed value by :data:`LABEL_PRIOR_PAIRS`, is the
+    m; it only ever raises the level's m (EM may have learnt more). Returns the number of
+    labelled pairs and, per raised comparison, (before, after, contradicting, compared)."""
+    from matching.settings import contradiction_conditions
+
+    pairs = [(a, b) for a, b in labels if a != b]
+    keys = [c for c in features.columns if c.startswith("bk_attr_")]
+    conditions = contradiction_conditions(fields=plan.fields_used)
+    if not conditions or not (pairs or keys):
+        return 0, {}
+    columns = sorted(
+        {m for sql in conditions.values() for m in re.findall(r"\b(\w+?)_[lr]\b", sql)}
+    )
+    select = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in columns)
+    held = {name: FIELD_COLUMNS[name] for name in conditions}
+    counts = ", ".join(
+        f'count(*) FILTER (WHERE "{c}_l" IS NOT NULL AND "{c}_r" IS NOT NULL) AS "n_{name}", '
+        f'count(*) FILTER (WHERE coalesce(({conditions[name]}), false)) AS "k_{name}"'
+        for name, c in held.items()
+    )
+    joins = [
+        f"SELECT l.record_key AS a, r.record_key AS b FROM f l JOIN f r ON l.{k} = r.{k} "
+        "AND l.record_key < r.record_key"
+        for k in keys
+    ]
+    label_frame = pl.DataFrame(pairs, schema={"a": pl.String, "b": pl.String}, orient="row")
+    with duckdb.connect() as con:
+        con.register("f", features.select("record_key", *columns, *keys).to_arrow())
+        con.register("labels", label_frame.to_arrow())
+        union = " UNION ".join(["SELECT a, b FROM labels", *joins])
+        row = con.sql(
+            f"""
+            WITH p AS (SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM ({union})),
+            c AS (SELECT {select} FROM p JOIN f l ON l.record_key = p.a
+                  JOIN f r ON r.record_key = p.b)
+            SELECT count(*) AS total, {counts} FROM c
+            """
+        ).fetchall()[0]
+    total, figures = int(row[0]), row[1:]
+    raised: dict[str, tuple[float, float, int, int]] = {}
+    levels = {
+        c.output_column_name: lv
+        for c in linker._settings_obj.comparisons
+        for lv in c.comparison_levels
+        if lv.label_for_charts in CONTRADICTION_FLOORS
+    }
+    for i, name in enumerate(held):
+        compared, contradicting = int(figures[2 * i]), int(figures[2 * i + 1])
+        level = levels.get(name)
+        if level is None or contradicting == 0:
+            continue
+        floor = CONTRADICTION_FLOORS[level.label_for_charts]
+        estimate = (contradicting + LABEL_PRIOR_PAIRS * floor) / (compared + LABEL_PRIOR_PAIRS)
+        before = float(level.m_probability)
+        if estimate > before:
+            level.m_probability = estimate
+            raised[name] = (before, estimate, contradicting, compared)
+    return total, raised
 
 
 def untrained_parameters(model: dict[str, Any]) -> list[str]:

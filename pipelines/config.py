@@ -100,6 +100,26 @@ class PipelineConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
+    def _attributes_described_and_mapped(self) -> PipelineConfig:
+        described = set(self.matching.attributes)
+        for index, source in enumerate(self.sources):
+            unknown = sorted(set(source.attributes) - described)
+            if unknown:
+                raise ValueError(
+                    f"sources[{index}].attributes names {unknown}, which matching.attributes "
+                    f"does not describe (add e.g. matching.attributes.{unknown[0]}: "
+                    "{kind: identifier})"
+                )
+        mapped = {name for source in self.sources for name in source.attributes}
+        unmapped = sorted(described - mapped)
+        if unmapped:
+            raise ValueError(
+                f"matching.attributes.{unmapped[0]} is mapped by no source "
+                f"(add it to a source's attributes: {{{unmapped[0]}: <column>}})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _resolve_model_path(self) -> PipelineConfig:
         # matching/ cannot import the path helpers of pipelines/, so its path is resolved here.
         model_path = self.matching.model_path

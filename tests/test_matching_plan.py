@@ -4,13 +4,15 @@ over fields the run's records hold, and m probabilities bounded so no level beco
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import polars as pl
 import pytest
 from splink import DuckDBAPI, Linker
 
-from matching.config import MatchingConfig
+from matching.config import AttributeConfig, MatchingConfig
 from matching.features import KEY_COLUMNS, matching_frame
+from matching.matcher import match_records
 from matching.plan import COLUMN_FIELDS, ModelPlan, build_plan
 from matching.settings import CONTRADICTION_FLOORS, settings_creator
 from matching.training import bound_m_probabilities
@@ -113,23 +115,141 @@ def test_the_model_block_names_fields_rules_and_pair_counts() -> None:
 @pytest.fixture(scope="module")
 def linker() -> Linker:
     records = matching_frame(staged(200), 50).rename({"source_system": "source_dataset"})
+    plan = build_plan(records, MatchingConfig(learn_contradictions=["date_of_birth"]))
     db = DuckDBAPI()
-    return Linker(db.register(records.to_arrow()), settings_creator(1), log_level=None)
+    return Linker(db.register(records.to_arrow()), settings_creator(1, plan), log_level=None)
 
 
-def test_rare_levels_get_at_least_the_m_floor_and_contradictions_their_own(linker: Linker) -> None:
+def test_rare_levels_get_at_least_the_m_floor_and_contradictions_their_own(
+    linker: Linker,
+) -> None:
     levels = {
         (c.output_column_name, lv.label_for_charts): lv
         for c in linker._settings_obj.comparisons
         for lv in c.comparison_levels
         if not lv.is_null_level
     }
-    middle = levels[("middle_initial", "All other comparisons")]
+    middle = levels[("last_name", "All other comparisons")]
     contradiction = levels[("date_of_birth", "contradiction: different dates of birth")]
+    fixed = levels[("first_name", "contradiction: different first names")]
     middle.m_probability = 1e-60  # a level EM saw in no matching pair: a -200 bit veto
-    contradiction.m_probability = 1e-30
+    contradiction.m_probability = 1e-30  # learnt (matching.learn_contradictions)
     raised = bound_m_probabilities(linker, 0.001)
     assert middle.m_probability == 0.001
-    assert "middle_initial / All other comparisons" in raised
+    assert "last_name / All other comparisons" in raised
     floor = CONTRADICTION_FLOORS["contradiction: different dates of birth"]
     assert contradiction.m_probability == floor < 0.001
+    assert fixed.m_probability == CONTRADICTION_FLOORS["contradiction: different first names"]
+
+
+def test_an_identifier_column_blocks_and_scores(tmp_path: Path) -> None:
+    """A second source holds 80 of the people again, some with a typo in the last name, some
+    in the birth year; 20 have both, which no rule on names and birth date finds: the
+    identifier's rule generates them and its comparison links them."""
+    records = staged(400, seed=5)
+    rng = random.Random(9)
+    ids = [f"{rng.randint(10**7, 10**8 - 1)}" for _ in range(records.height)]
+    n = pl.int_range(pl.len())
+    typo_last = (n < 20) | (n >= 60)
+    typo_year = ((n >= 20) & (n < 40)) | (n >= 60)
+    copies = records.head(80).with_columns(
+        pl.concat_str(pl.lit("t:"), pl.col("record_key")).alias("record_key"),
+        pl.lit("t").alias("source_system"),
+        pl.when(typo_last)
+        .then(pl.concat_str(pl.col("mk_last_name"), pl.lit("e")))
+        .otherwise(pl.col("mk_last_name"))
+        .alias("mk_last_name"),
+        pl.when(typo_year)
+        .then(pl.concat_str(pl.lit("18"), pl.col("mk_dob").str.slice(2)))
+        .otherwise(pl.col("mk_dob"))
+        .alias("mk_dob"),
+    )
+    records = pl.concat([records, copies]).with_columns(
+        # written differently in the second source: grouped digits
+        attr_ssid=pl.Series(ids + [f"{i[:3]}-{i[3:]}" for i in ids[:80]])
+    )
+    config = MatchingConfig(
+        attributes={"ssid": AttributeConfig(kind="identifier")},
+        max_pairs_for_u=10_000,
+        em_max_pairs=10_000,
+    )
+    plan = build_plan(matching_frame(records, 50, config.attributes), config)
+    assert plan.blocking_rules[0].columns == ["bk_attr_ssid"]
+    assert plan.blocking_rules[0].pairs == 80
+    assert ["bk_attr_ssid"] in plan.prior_rules
+    assert "ssid" in compared(plan)
+
+    out = match_records(records, config, work_dir=tmp_path)
+    assert out.summary.pairs_by_rule['l."bk_attr_ssid" = r."bk_attr_ssid"'] == 80
+    cluster = dict(out.clusters.select("record_key", "cluster_id").iter_rows())
+    only_ssid = [k.removeprefix("t:") for k in copies.tail(20)["record_key"]]
+    linked = [k for k in only_ssid if cluster[f"t:{k}"] == cluster[k]]
+    assert len(linked) >= 18, linked
+    pairs = out.pairs.filter(pl.col("record_key_l").is_in(only_ssid))
+    assert pairs.height == len(linked) and (pairs["bf_ssid"] > 100).all()
+
+
+def test_steward_must_links_raise_the_m_of_a_contradiction_they_show(tmp_path: Path) -> None:
+    """Stewards confirmed 40 people entered under another first name: the first-name
+    contradiction, fixed near a veto without labels, learns from them."""
+    records = staged(300, seed=8)
+    copies = records.head(40).with_columns(
+        pl.concat_str(pl.lit("t:"), pl.col("record_key")).alias("record_key"),
+        pl.lit("t").alias("source_system"),
+        pl.lit("zebedee").alias("mk_first_name"),
+        pl.lit("zebedee").alias("mk_first_name_canonical"),
+    )
+    must_link = list(zip(records.head(40)["record_key"], copies["record_key"], strict=True))
+    config = MatchingConfig(max_pairs_for_u=10_000, em_max_pairs=10_000)
+    out = match_records(
+        pl.concat([records, copies]), config, work_dir=tmp_path, must_link=must_link
+    )
+    label = "contradiction: different first names"
+    [level] = [
+        lv
+        for c in out.model["comparisons"]
+        for lv in c["comparison_levels"]
+        if lv.get("label_for_charts") == label
+    ]
+    assert out.summary.labelled_pairs == 40
+    assert level["m_probability"] > 10 * CONTRADICTION_FLOORS[label]
+    assert any(
+        "40 of 40 labelled matching pairs contradict" in s for s in out.summary.training_skipped
+    )
+
+
+def _config_with(tmp_path: Path, source_extra: str, matching: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - {name: crm, kind: file, path: crm.csv, id_column: id,\n"
+        f"     mapping: {{first_name: fn}}{source_extra}}}\n" + matching
+    )
+    return path
+
+
+def test_attribute_settings_errors_name_the_key(tmp_path: Path) -> None:
+    from pipelines.config import load_config
+    from pipelines.errors import ConfigError
+
+    good = load_config(
+        _config_with(
+            tmp_path,
+            ", attributes: {ssid: national_id}",
+            "matching: {attributes: {ssid: {kind: identifier}}}\n",
+        )
+    )
+    assert good.sources[0].mapped_columns == ["fn", "national_id"]
+    assert good.matching.attributes["ssid"].blocks
+    cases = {
+        ("", "matching: {attributes: {ssid: {kind: identifier}}}\n"): "matching.attributes.ssid",
+        (", attributes: {ssid: national_id}", ""): "matching.attributes does not describe",
+        (
+            ", attributes: {ssid: n}",
+            "matching: {attributes: {ssid: {kind: text, tolerance: 2}}}\n",
+        ): "matching.attributes.ssid",
+        (", attributes: {Bad: n}", "matching: {attributes: {Bad: {}}}\n"): "matching.attributes",
+    }
+    for (extra, matching), key in cases.items():
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            load_config(_config_with(tmp_path, extra, matching))
