@@ -357,3 +357,26 @@ def test_confirming_a_due_record_clears_it_from_the_work_queue(env: Env) -> None
     assert [(e.actor, e.target, e.reason) for e in events] == [
         ("ana", target, "called the customer")
     ]
+
+
+@pytest.mark.parametrize("who", ["ana", "al", "vi"])
+def test_every_page_renders_for_every_role(env: Env, who: str) -> None:
+    golden_id, _, _ = customer_with_records(env)
+    pages = {
+        "/": "Find a customer",
+        f"/?q={golden_id}": golden_id,
+        f"/customers/{golden_id}": "Source records",
+        f"/clusters/{golden_id}": "Links between them",
+        "/review": "Review queue of run",
+        "/quality": "Quality by source",
+        "/quality/quarantine": "Quarantine",
+        "/quality/review-due": "Periodic review",
+        "/decisions": "Steward decisions",
+    }
+    for path, text in pages.items():
+        page = env.client.get(path, headers=env.auth(who))
+        assert page.status_code == 200, path
+        assert text in page.text, path
+        assert page.text.count("<html") == 1 and len(page.text) < 500_000, path
+    quality = env.client.get("/quality", headers=env.auth(who)).text
+    assert all(s.name in quality for s in env.config.sources)
