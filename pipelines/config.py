@@ -39,6 +39,42 @@ class WarehouseConfig(StrictModel):
     0700) or ``group`` (0640 / 0750: the owner's group reads, e.g. role readers)."""
 
 
+SCHEDULED_TASKS = (
+    "start_run",
+    "ingest_and_validate",
+    "standardise",
+    "validate_staged",
+    "data_docs",
+    "gate",
+    "match",
+    "golden",
+    "publish",
+    "backup",
+    "finish_run",
+)
+"""The tasks of the scheduled run (the ``customer_golden_records`` DAG), one per stage or step."""
+
+
+class OrchestrationConfig(StrictModel):
+    task_timeout_minutes: dict[str, int] = Field(default_factory=dict)
+    """Per task of the scheduled run (``match: 480``), the minutes after which the scheduler
+    stops it as hung and fails it; tasks not named keep the DAG's defaults (docs/airflow.md).
+    ``golden run`` on the command line is not limited."""
+
+    @field_validator("task_timeout_minutes")
+    @classmethod
+    def _known_tasks(cls, value: dict[str, int]) -> dict[str, int]:
+        for task, minutes in value.items():
+            if task not in SCHEDULED_TASKS:
+                raise ValueError(
+                    f"{task!r} is not a task of the scheduled run; use one of "
+                    + ", ".join(SCHEDULED_TASKS)
+                )
+            if not 1 <= minutes <= 7 * 24 * 60:
+                raise ValueError(f"{task}: {minutes} minutes is outside 1..10080")
+        return value
+
+
 class AlertsConfig(StrictModel):
     on_failure: list[Literal["log", "email", "slack"]] = Field(default_factory=lambda: ["log"])
     """Where failure alerts go: ``log``, ``email``, ``slack``."""
@@ -85,6 +121,8 @@ class PipelineConfig(StrictModel):
     """Roles and masking, erasure, retention of personal data."""
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     """Where failure alerts go."""
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
+    """Limits the scheduler applies to a scheduled run."""
 
     config_path: Path | None = Field(default=None, exclude=True)
     """Where this config was loaded from (set by ``load_config``, not by the file)."""
