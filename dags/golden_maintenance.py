@@ -8,6 +8,7 @@ Weekly housekeeping for the golden-records warehouse, on the same config as
 verify_latest_backup ─▶ apply_backup_retention
 rebuild_data_docs
 apply_record_retention
+reconcile_database_sources
 ```
 
 * `verify_latest_backup` checks the newest backup against its checksummed manifest
@@ -17,6 +18,10 @@ apply_record_retention
 * `apply_record_retention` retires and erases source records older than
   `privacy.record_retention_days` (none when that key is not set), and makes unreadable the old
   backups of erased subjects whose grace period is over (`docs/privacy.md`).
+* `reconcile_database_sources` compares every id of each database source's table with its
+  current record set (when `database.reconcile_every_days`, default 7, have passed): rows behind
+  the watermark and ids deleted at the source are counted here and applied by the next run's
+  ingest, so they pass the quality gate like any other change.
 
 Params: `config_path` (default `$GOLDEN_CONFIG`).
 Schedule: `@weekly`, or `$GOLDEN_MAINTENANCE_SCHEDULE`.
@@ -142,9 +147,25 @@ def golden_maintenance() -> None:
             )
         return small(apply(config))
 
+    @task(**IO_RETRIES)
+    def reconcile_database_sources() -> dict[str, Any]:
+        """Find database rows behind the watermark and ids deleted at the source."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipelines.config import load_config
+        from pipelines.ingest.reconcile import reconcile_database_sources as reconcile
+
+        config = load_config(config_path())
+        if not any(s.database is not None for s in config.sources):
+            raise AirflowSkipException("no database sources to reconcile")
+        found = reconcile(config)
+        logger.info("reconciled: %s (the next run's ingest applies them)", found or "none due")
+        return {"sources": found}
+
     verify_latest_backup() >> apply_backup_retention()
     rebuild_data_docs()
     apply_record_retention()
+    reconcile_database_sources()
 
 
 golden_maintenance()

@@ -23,6 +23,16 @@ class SourceCounts(BaseModel):
     quarantined: int | None = None
     warned: int | None = None
     new_columns: list[str] = Field(default_factory=list)
+    new_records: int | None = None
+    """Ids the current set did not hold, loaded this run."""
+    new_behind_watermark: int | None = None
+    """Of ``new_records``, those older than the watermark (late or backdated records)."""
+    changed: int | None = None
+    deleted_at_source: int | None = None
+    retired: int | None = None
+    """Records that left the current set as deleted at the source."""
+    pending_review: int | None = None
+    """Deleted at the source, waiting for a steward (still current)."""
 
     @property
     def reconciled(self) -> bool | None:
@@ -93,6 +103,12 @@ def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
                 counts.rejected_at_ingest = result.get("rows_rejected")
                 counts.current = result.get("rows_current")
                 counts.new_columns = result.get("new_columns") or []
+                counts.new_records = result.get("records_new")
+                counts.new_behind_watermark = result.get("new_behind_watermark")
+                counts.changed = result.get("records_changed")
+                counts.deleted_at_source = result.get("deleted_at_source")
+                counts.retired = result.get("retired")
+                counts.pending_review = result.get("pending_review")
             elif stage == "validate_source":
                 counts.accepted = result.get("accepted")
                 counts.quarantined = result.get("quarantined")
@@ -132,6 +148,23 @@ def _no_backup(summary: RunSummary) -> str | None:
     return None
 
 
+def _changes_table(summary: RunSummary, n: Any) -> list[str]:
+    """What each source's delivery changed: the counts behind ``current``."""
+    rows = [s for s in summary.sources if s.new_records is not None]
+    if not rows:
+        return []
+    header = f"{'source':<16}{'new':>10}{'behind wm':>11}{'changed':>10}"
+    header += f"{'deleted':>10}{'retired':>10}{'in review':>11}"
+    lines = ["", header, "-" * len(header)]
+    for s in rows:
+        lines.append(
+            f"{s.source:<16}{n(s.new_records):>10}{n(s.new_behind_watermark):>11}"
+            f"{n(s.changed):>10}{n(s.deleted_at_source):>10}{n(s.retired):>10}"
+            f"{n(s.pending_review):>11}"
+        )
+    return lines
+
+
 def format_summary(summary: RunSummary) -> str:
     """A plain-text report for terminals and Airflow logs."""
 
@@ -150,6 +183,7 @@ def format_summary(summary: RunSummary) -> str:
         )
         if s.new_columns:
             lines.append(f"{'':<16}new columns (schema drift): {', '.join(s.new_columns)}")
+    lines += _changes_table(summary, n)
     lines.append("")
     lines.append(
         f"staged records: {n(summary.staged)}  accepted: {n(summary.staged_accepted)}  "

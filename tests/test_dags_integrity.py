@@ -285,6 +285,7 @@ def test_maintenance_dag_verifies_before_deleting_backups(dagbag: dict[str, Any]
         "apply_backup_retention",
         "rebuild_data_docs",
         "apply_record_retention",
+        "reconcile_database_sources",
     }
     assert tasks["apply_backup_retention"]["upstream"] == ["verify_latest_backup"]
     assert set(dag["params"]) == {"config_path"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from pipelines.config_base import ConfigPath, StrictModel
+from pipelines.standardise.placeholders import PlaceholderConfig
 
 
 class StandardiseConfig(StrictModel):
@@ -12,6 +13,9 @@ class StandardiseConfig(StrictModel):
     """Extra nickname pairs (CSV ``nickname,canonical``) added to the bundled table."""
     min_birth_year: int = Field(1900, ge=1800)
     """Dates of birth before this year are flagged invalid."""
+    placeholders: PlaceholderConfig = Field(default_factory=PlaceholderConfig)
+    """Values read as missing rather than as the customer's (1900-01-01, ``test@test.com``,
+    000-000-0000, ...): they never survive over a real value and are never published."""
     max_unparsed_date_share: float = Field(0.5, ge=0.0, le=1.0)
     """Largest share of a source's non-empty dates of birth that may fail to parse before the
     run stops. A share above it almost always means the source's ``date_formats`` does not

@@ -19,6 +19,7 @@ never in the future). "The run's date" comes from the run id, so reruns give the
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -212,11 +213,14 @@ def standardise_dates(
     as_of: date,
     min_birth_year: int = 1900,
     date_order: DateOrder | None = None,
+    placeholders: Collection[date] = (),
 ) -> tuple[pl.DataFrame, DateReport]:
     """Frame in, frame out: ``raw_date_of_birth`` -> ``date_of_birth`` (date), ``mk_dob``
     (yyyy-mm-dd) and ``invalid_date_of_birth``; plus the ambiguity report for this frame (one
     source: the day/month convention is a property of a source). ``date_order`` is the
-    source's evidence when the frame holds only some of its records (see :func:`parse_dates`)."""
+    source's evidence when the frame holds only some of its records (see :func:`parse_dates`).
+    A date in ``placeholders`` (1900-01-01: "unknown") is missing, neither a birth date nor
+    invalid (:mod:`pipelines.standardise.placeholders`)."""
     df = df.with_columns(clean_text(pl.col("raw_date_of_birth")).alias("_dob_text"))
     evidence: list[DateOrder] = []
 
@@ -236,9 +240,12 @@ def standardise_dates(
     df = on_distinct(df, ["_dob_text"], parse)
     in_range = (pl.col("_dob") <= pl.lit(as_of)) & (pl.col("_dob").dt.year() >= min_birth_year)
     usable = pl.col("_dob").is_not_null() & in_range
+    placeholder = (
+        pl.col("_dob").is_in(list(placeholders)).fill_null(False) if placeholders else pl.lit(False)
+    )
     df = df.with_columns(
-        pl.when(usable).then(pl.col("_dob")).alias("date_of_birth"),
-        (pl.col("_dob_text").is_not_null() & ~usable.fill_null(False)).alias(
+        pl.when(usable & ~placeholder).then(pl.col("_dob")).alias("date_of_birth"),
+        (pl.col("_dob_text").is_not_null() & ~usable.fill_null(False) & ~placeholder).alias(
             "invalid_date_of_birth"
         ),
     ).with_columns(pl.col("date_of_birth").dt.strftime("%Y-%m-%d").alias("mk_dob"))

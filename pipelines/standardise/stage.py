@@ -54,6 +54,7 @@ from pipelines.standardise.dates import (
 from pipelines.standardise.frame import SourceHints, standardise_with_report
 from pipelines.standardise.incremental import HASH_COLUMNS, Fingerprint, ReusePlan
 from pipelines.standardise.nicknames import nickname_table
+from pipelines.standardise.placeholders import PlaceholderConfig
 from pipelines.warehouse import Warehouse, atomic_path, write_json
 
 if TYPE_CHECKING:  # pipelines.config imports this package's config: no cycle at run time
@@ -240,6 +241,7 @@ class _Settings:
     as_of: date
     nicknames: pl.DataFrame
     min_birth_year: int
+    placeholders: PlaceholderConfig
 
     def run(
         self, item: _Input, raw: pl.DataFrame, order: DateOrder | None = None
@@ -251,6 +253,7 @@ class _Settings:
             nicknames=self.nicknames,
             min_birth_year=self.min_birth_year,
             date_order=order,
+            placeholders=self.placeholders,
         )
 
 
@@ -263,6 +266,7 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
         as_of=run_date(run_id),
         nicknames=nickname_table(config.standardise.nicknames_path),
         min_birth_year=config.standardise.min_birth_year,
+        placeholders=config.standardise.placeholders,
     )
     # Inputs and hints are checked for every source before any work starts.
     sources = []
