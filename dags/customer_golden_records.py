@@ -22,7 +22,7 @@ start_run ─▶ ingest_and_validate[source] (one mapped task per source)
   `finish_run` writes `runs/<run_id>/run.json`, logs the run summary and fails the DAG run when
   anything upstream failed; its failure sends the run's one alert (`alerts.on_failure`), listing
   every failed task. Every task has a timeout (`orchestration.task_timeout_minutes`), and a run
-  still going after `$GOLDEN_RUN_DEADLINE_MINUTES` (8 h) raises an overdue alert.
+  still going after `$GOLDEN_RUN_DEADLINE_MINUTES` (when set) raises an overdue alert.
 * **Schedule**: `@daily` (`$GOLDEN_SCHEDULE`), and none while no config file exists at the
   default config path, so unpausing cannot start a run doomed to fail.
 * **Where to look**: the failed task's log; `runs/<run_id>/run.json` and `runs/<run_id>/stages/`;

@@ -56,7 +56,14 @@ def deadline_info(dag):
         for a in alerts
     ]
 
+HEAVY = ("polars", "splink", "great_expectations", "duckdb", "pyspark", "pandas")
+# The retry policy names pipeline exceptions, which Airflow imports: that module is tiny.
+LIGHT = ("pipelines", "pipelines.errors")
 out = {
+    "heavy_modules": sorted(
+        m for m in sys.modules
+        if m.split(".")[0] in HEAVY or (m.startswith("pipelines") and m not in LIGHT)
+    ),
     "import_errors": bag.import_errors,
     "airflow_import_seconds": imported - started,
     "parse_seconds": parsed - imported,
@@ -126,10 +133,9 @@ def test_dags_load_without_import_errors_and_parse_fast(dagbag: dict[str, Any]) 
     assert set(dagbag["dags"]) == {"customer_golden_records", "golden_maintenance"}
     # Only DAG files are parsed: the shared helper module is listed in .airflowignore.
     assert set(dagbag["file_seconds"]) == {"customer_golden_records.py", "golden_maintenance.py"}
-    # Loose bound (2 shared cores): the default dagbag_import_timeout is 30 s; a DAG file that
-    # imported Polars/Splink/GX at the top would take seconds, not milliseconds.
-    for file, seconds in dagbag["file_seconds"].items():
-        assert seconds < 5.0, f"{file} took {seconds:.1f}s to parse"
+    # Parsing stays cheap because the DAG files import no pipeline code or data library at the
+    # top (tasks import them when they run); checked by what parsing imported, not by a clock.
+    assert dagbag["heavy_modules"] == []
 
 
 MAIN_CHAIN = [
@@ -201,12 +207,9 @@ def test_a_mapped_source_task_is_labelled_from_its_argument(dagbag: dict[str, An
     assert task["map_index_template"] == "{{ task.op_kwargs['source'] }}"
 
 
-def test_an_overdue_run_raises_a_deadline_alert(dagbag: dict[str, Any]) -> None:
-    [deadline] = dagbag["dags"]["customer_golden_records"]["deadline"]
-    assert deadline["interval"] == 480 * 60
-    assert deadline["reference"] == "DagRunQueuedAtDeadline"
-    assert deadline["callback"] == "pipelines.alerts.run_overdue"
-    assert deadline["kwargs"]["config_path"].endswith("config.yaml")
+def test_a_run_deadline_is_opt_in(dagbag: dict[str, Any]) -> None:
+    # Without GOLDEN_RUN_DEADLINE_MINUTES there is none (airflow dags test cannot run one).
+    assert dagbag["dags"]["customer_golden_records"]["deadline"] == []
 
 
 def test_retries_of_an_unreachable_source_end_within_minutes(dagbag: dict[str, Any]) -> None:
@@ -307,8 +310,11 @@ def test_schedule_deadline_and_config_default_come_from_the_environment(tmp_path
     assert maintenance["schedule"] is None
     assert main["params"]["config_path"]["default"] == str(config)
     assert maintenance["params"]["config_path"]["default"] == str(config)
-    [deadline] = main["deadline"]
+    [deadline] = main["deadline"]  # an overdue run raises an alert through the config's channels
     assert deadline["interval"] == 90 * 60 and deadline["kwargs"]["deadline_minutes"] == 90
+    assert deadline["reference"] == "DagRunQueuedAtDeadline"
+    assert deadline["callback"] == "pipelines.alerts.run_overdue"
+    assert deadline["kwargs"]["config_path"] == str(config)
 
 
 APPLY_TIMEOUT = r"""
