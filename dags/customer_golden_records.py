@@ -197,6 +197,7 @@ def customer_golden_records() -> None:
             run_id,
             f"airflow {context['dag_run'].dag_id}/{context['dag_run'].run_id}",
             wait=float(params().get("lock_wait_seconds") or 0),
+            dag_id=context["dag_run"].dag_id,
         )
         logger.info(
             "pipeline run %s; config %s; sources: %s",

@@ -157,6 +157,26 @@ class PipelineConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
+    def _attributes_described_and_mapped(self) -> PipelineConfig:
+        described = set(self.matching.attributes)
+        for index, source in enumerate(self.sources):
+            unknown = sorted(set(source.attributes) - described)
+            if unknown:
+                raise ValueError(
+                    f"sources[{index}].attributes names {unknown}, which matching.attributes "
+                    f"does not describe (add e.g. matching.attributes.{unknown[0]}: "
+                    "{kind: identifier})"
+                )
+        mapped = {name for source in self.sources for name in source.attributes}
+        unmapped = sorted(described - mapped)
+        if unmapped:
+            raise ValueError(
+                f"matching.attributes.{unmapped[0]} is mapped by no source "
+                f"(add it to a source's attributes: {{{unmapped[0]}: <column>}})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _review_sources_exist(self) -> PipelineConfig:
         unknown = sorted(set(self.review_due.stale_after_days_by_source) - set(self.source_names))
         if unknown:

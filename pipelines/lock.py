@@ -20,7 +20,8 @@ lock for a whole DAG run. The DAG takes a *lease* instead: ``start_run`` writes
 ``state/.run.lease`` (the pipeline run id) under the lock, every stage task checks that the lease
 is its run's, and ``finish_run`` removes it. Anyone taking the lock while a lease of another run
 exists waits or is refused just as if that run held the lock. A lease left by a DAG run that
-never reached ``finish_run`` is removed with ``golden lock break``.
+never reached ``finish_run`` is taken over by the DAG's next run (the DAG allows one active
+run, so the earlier one has ended), or removed by hand with ``golden lock break``.
 
 The warehouse must be on a file system where ``flock`` works across the processes that share it
 (a local disk, or one volume mounted into several containers of one host).
@@ -101,6 +102,7 @@ class Lease:
     owner: str
     host: str
     started: str
+    dag_id: str | None = None
 
     def describe(self) -> str:
         return f"{self.owner} (pipeline run {self.run_id}, leased on {self.host} at {self.started})"
@@ -234,19 +236,33 @@ def holds_run_lock(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 
 def take_lease(
-    root: str | os.PathLike[str], run_id: str, owner: str, *, wait: float = 0.0
+    root: str | os.PathLike[str],
+    run_id: str,
+    owner: str,
+    *,
+    wait: float = 0.0,
+    dag_id: str | None = None,
 ) -> Lease:
     """Claim the warehouse for a pipeline run driven from several processes (Airflow).
 
     Waits up to ``wait`` seconds for the lock and for another run's lease; taking the lease again
-    for the same run (a retried ``start_run``) keeps it.
+    for the same run (a retried ``start_run``) keeps it. A lease left by another run of the same
+    DAG (``dag_id``) is stale: the DAG allows one active run, so that run has ended without its
+    ``finish_run`` (a killed worker or scheduler). It is taken over, logged and audited as
+    ``lock.takeover``, the way a dead process's lock is.
     """
+    current = read_lease(root)
+    stale = current is not None and current.dag_id == dag_id and current.run_id != run_id
+    if dag_id is not None and stale:
+        with run_lock(root, owner, wait=wait, honour_lease=False):
+            _take_over_lease(Path(root), dag_id, run_id, owner)
     with run_lock(root, owner, wait=wait, run_id=run_id):
         lease = Lease(
             run_id=run_id,
             owner=owner,
             host=socket.gethostname(),
             started=datetime.now(UTC).isoformat(timespec="seconds"),
+            dag_id=dag_id,
         )
         current = read_lease(root)
         if current is not None and current.run_id == run_id:
@@ -254,6 +270,26 @@ def take_lease(
         _write(paths(root)[2], lease.__dict__)
         logger.info("run %s leased %s", run_id, root)
         return lease
+
+
+def _take_over_lease(root: Path, dag_id: str, run_id: str, owner: str) -> None:
+    from pipelines import audit
+
+    stale = read_lease(root)  # again, under the lock
+    if stale is None or stale.dag_id != dag_id or stale.run_id == run_id:
+        return
+    logger.warning(
+        "the warehouse %s was still leased by %s, an earlier run of DAG %s that ended without "
+        "finish_run; taken over by %s",
+        root,
+        stale.describe(),
+        dag_id,
+        owner,
+    )
+    audit.record(
+        root, None, "lock.takeover", stale.run_id, {"stale_lease": stale.__dict__, "by": owner}
+    )
+    paths(root)[2].unlink(missing_ok=True)
 
 
 def check_lease(root: str | os.PathLike[str], run_id: str) -> None:

@@ -347,3 +347,29 @@ def test_erasure_reaches_a_deleted_record_in_the_queue_hashes_and_history(tmp_pa
         assert "2" not in pl.read_parquet(folder / name)["source_record_id"].to_list(), name
     raw = pl.read_parquet(Path(first.raw_path) / "part-*.parquet", hive_partitioning=False)
     assert "2" not in raw["id"].to_list()
+
+
+def test_a_delta_delivery_reloaded_in_full_still_adds_to_the_current_set(tmp_path: Path) -> None:
+    config = make_config(tmp_path, delivery="delta")
+    deliver(tmp_path, *ROWS.values())
+    ingest_source(config, "run1", "shop")
+    deliver(tmp_path, "2,Bo Ray,bo@new.com,2024-01-02T10:00:00Z")
+
+    reload = ingest_source(config, "run2", "shop", full_reload=True)
+
+    assert current(reload)["id"].to_list() == ["1", "2", "3", "4"]
+    assert current(reload).filter(pl.col("id") == "2")["email"].item() == "bo@new.com"
+    again = ingest_source(config, "run3", "shop")  # the hashes kept up: nothing new
+    assert (again.rows_landed, again.rows_unchanged) == (0, 1)
+
+
+def test_a_rerun_of_a_confirming_run_confirms_again(tmp_path: Path) -> None:
+    config = make_config(tmp_path, deletions={"action": "review"})
+    deliver(tmp_path, *ROWS.values())
+    ingest_source(config, "run1", "shop")
+    deliver(tmp_path, ROWS["1"], ROWS["2"])
+    ingest_source(config, "run2", "shop")
+    confirmed = ingest_source(config, "run3", "shop", confirm_deletions=True)
+    again = ingest_source(config, "run3", "shop")  # a retry, without the flag
+    assert (again.retired, again.pending_review) == (confirmed.retired, 0) == (2, 0)
+    assert current(again)["id"].to_list() == ["1", "2"]

@@ -1,8 +1,9 @@
 """Source values are hostile: nothing a source sends runs in a steward's browser.
 
 Every field a report renders (names, emails, phones, addresses, ids and so record keys, the
-values and reasons of rows rejected at ingest, file names) carries script payloads; each page of
-the Data Docs site and a match chart is opened in headless Chromium, and a payload that ran
+values and reasons of rows rejected at ingest, file names, the suite's own rule texts) carries
+script payloads; each page of the Data Docs site and a match chart is opened in headless
+Chromium, and a payload that ran
 would have marked the document (``data-pwned`` on ``<html>``, a changed title).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,9 +56,17 @@ def hostile(i: int) -> str:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp_path = tmp_path_factory.mktemp("hostile")
     fields = ["first_name", "last_name", "email", "phone", "address_line1", "city", "postcode"]
+    # The suite's own texts too: a suite file is reviewed, but it is still never markup.
+    suites = tmp_path / "expectations"
+    shutil.copytree(REPO / "expectations", suites)
+    crm = json.loads((suites / "crm.json").read_text())
+    for i, item in enumerate(crm["expectations"]):
+        item["description"] = hostile(i) + " " + item["description"]
+        item["meta"]["failure_reason"] = hostile(i + 3) + " " + item["meta"]["failure_reason"]
+    (suites / "crm.json").write_text(json.dumps(crm))
     text = {
         "warehouse": {"path": str(tmp_path / "warehouse")},
-        "validation": {"expectations_dir": str(REPO / "expectations")},
+        "validation": {"expectations_dir": str(suites)},
         "sources": [
             {"name": "crm", "kind": "file", "path": "crm.csv", "id_column": "id",
              "mapping": {f: f for f in fields} | {"date_of_birth": "dob"}},

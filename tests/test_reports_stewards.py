@@ -211,3 +211,16 @@ def test_erasure_takes_the_record_keys_out_of_the_reports(tmp_path: Path) -> Non
         assert f'"{erased}"' not in text and f">{erased}<" not in text, path
     assert f"<code>{kept}</code>" in page.read_text(encoding="utf-8")
     assert "<code>[erased]</code>" in page.read_text(encoding="utf-8")
+
+
+def test_rows_rejected_at_ingest_reach_the_published_quarantine_table(
+    warned: tuple[PipelineConfig, Path],
+) -> None:
+    import pyarrow as pa
+
+    from pipelines.publish.inputs import quarantine_batches
+
+    config, _ = warned
+    table = pa.concat_tables(quarantine_batches(Warehouse(config.warehouse.path), RUN))
+    rows = [r for r in table.to_pylist() if r["expectation"] == REJECTED_AT_INGEST]
+    assert len(rows) == 1 and "crm.csv, line" in rows[0]["reason"]

@@ -70,3 +70,15 @@ def test_the_summary_shows_rows_suppressed_at_ingest(tmp_path: Path) -> None:
     report = format_summary(summarise_run(config, RUN))
 
     assert "2 row(s) of erased subjects suppressed at ingest" in report
+
+
+def test_a_reject_reason_cannot_drive_the_terminal() -> None:
+    from pipelines.summary import RunSummary, SourceCounts
+
+    reason = "bad row \x1b]0;owned\x07\x1b[2J" + "x" * 200
+    counts = SourceCounts(source="crm", rejected_at_ingest=1, reject_reasons=[(reason, 1, "a:2")])
+
+    report = format_summary(RunSummary(run_id=RUN, sources=[counts]))
+
+    assert "\x1b" not in report and "\x07" not in report
+    assert "rejected 1: bad row ?]0;owned??[2J" in report

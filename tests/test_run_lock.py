@@ -193,6 +193,22 @@ def test_an_airflow_lease_blocks_other_runs_until_finish_releases_it(
         pass
 
 
+def test_the_next_run_of_the_same_dag_takes_over_a_lease_its_dead_run_left(
+    warehouse_dir: Path,
+) -> None:
+    dag = "customer_golden_records"
+    take_lease(warehouse_dir, "run-dead", f"airflow {dag}/scheduled__1", dag_id=dag)
+    with pytest.raises(RunLockedError, match="run-dead"):
+        take_lease(warehouse_dir, "run-other", "airflow other_dag/manual__1", dag_id="other_dag")
+
+    lease = take_lease(warehouse_dir, "run-next", f"airflow {dag}/scheduled__2", dag_id=dag)
+
+    assert (lease.run_id, lease.dag_id) == ("run-next", dag)
+    check_lease(warehouse_dir, "run-next")
+    takeovers = [e for e in read_audit(warehouse_dir) if e.action == "lock.takeover"]
+    assert [e.target for e in takeovers] == ["run-dead"]
+
+
 def test_lock_break_removes_a_dead_dag_runs_lease_and_audits_it(
     tmp_path: Path, warehouse_dir: Path
 ) -> None:

@@ -94,7 +94,10 @@ def ingest_source(
     incremental = src.incremental and not full_reload
     since = base.watermark if incremental else None
     previous = _previous_current(warehouse, src.name, base.previous_run_id, incremental)
-    merge = incremental and previous is not None
+    # A delta delivery holds changes only: even reloaded in full it adds to the current set.
+    delta_files = src.kind in ("file", "s3") and src.delivery == "delta"
+    compare = incremental and previous is not None
+    merge = previous is not None and (incremental or delta_files)
     previous_dir = (
         warehouse.ingest_dir(base.previous_run_id, src.name) if previous is not None else None
     )
@@ -102,7 +105,7 @@ def ingest_source(
 
     writer = RawBatchWriter(warehouse, src.name, run_id)
     ingested_at = writer.existing_ingested_at() or datetime.now(UTC)
-    changes = Changes(src.name, previous_hashes if merge else None, since, compare=merge)
+    changes = Changes(src.name, previous_hashes if compare else None, since, compare=compare)
     ctx = BatchContext(src, run_id, ingested_at, since, changes)
     suppressor = Suppressor(config, src)
     read_since = _read_since(src, since)
@@ -110,12 +113,16 @@ def ingest_source(
         "%s: ingesting batch %s (%s)",
         src.name,
         run_id,
-        f"changes after {read_since.isoformat()}" if read_since else "full load",
+        f"changes after {read_since.isoformat()}"
+        if read_since
+        else f"compared with run {base.previous_run_id} by id and row hash"
+        if compare
+        else "full load",
     )
 
     found: IdReconciliation | None = None
     try:
-        wanted = reconcile or reconcile_requested(config, src.name)
+        wanted = reconcile or base.reconciled or reconcile_requested(config, src.name)
         if src.database is not None and src.incremental and previous is not None and wanted:
             found = reconcile_ids(src, previous)
         chunks = read_source(src, read_since)
@@ -159,7 +166,7 @@ def ingest_source(
         changes,
         tally,
         found,
-        confirm=confirm_deletions,
+        confirm=confirm_deletions or base.confirmed_deletions,
     )
     current_path = warehouse.current_records(run_id, src.name)
     if previous is None:
@@ -178,7 +185,7 @@ def ingest_source(
         changes,
         deletions,
         merge=merge,
-        complete=previous_hashes is not None or not merge or src.snapshot,
+        complete=previous_hashes is not None or not merge,
     )
     _write_deletions(warehouse.ingest_dir(run_id, src.name), src.name, deletions)
     rejects_path = warehouse.ingest_rejects(run_id, src.name)
@@ -253,6 +260,8 @@ def ingest_source(
             watermark_after=watermark_after,
             previous_run_id=base.previous_run_id if merge else None,
             compared_run_id=base.previous_run_id if previous is not None else None,
+            reconciled=found is not None,
+            confirmed_deletions=confirm_deletions or base.confirmed_deletions,
             columns_before=base.columns,
             rows_read=tally.rows_read,
             rows_landed=landed_batch.rows,
@@ -507,6 +516,8 @@ def _write(
     tally.rows_suppressed += suppressed
     if suppressed:
         frame = frame.join(rows.select(KEY), on=KEY, how="semi")
+        # Erased subjects are never in the current set, so they counted as new: they are not.
+        ctx.changes.new = max(0, ctx.changes.new - suppressed)
     if rows.height:
         if HASH in frame.columns:
             ctx.changes.landed(frame)
