@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "febrl": "--registry-records",
     "golden": "--records",
     "backup": "--records",
+    "serve": "--customers",
 }
 """Benchmark (module ``bench.bench_<name>``) -> its size option, in the order they run."""
 

@@ -516,6 +516,8 @@ def _write(
     tally.rows_suppressed += suppressed
     if suppressed:
         frame = frame.join(rows.select(KEY), on=KEY, how="semi")
+        # Erased subjects are never in the current set, so they counted as new: they are not.
+        ctx.changes.new = max(0, ctx.changes.new - suppressed)
     if rows.height:
         if HASH in frame.columns:
             ctx.changes.landed(frame)
