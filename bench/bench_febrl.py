@@ -115,7 +115,7 @@ def febrl(name: str, folder: Path, ssid: bool, learn: bool = False) -> Dataset:
         columns["soc_sec_id"] = "id"
         config["matching"]["attributes"] = {"soc_sec_id": {"kind": "identifier"}}
     if learn:
-        config["matching"]["learn_contradictions"] = ["first_name", "date_of_birth"]
+        config["matching"]["learn_contradictions"] = True
     return Dataset(config, truth, plain, columns)
 
 

@@ -83,18 +83,24 @@ class MatchingConfig(BaseModel):
     initial that disagrees, a last name that is entirely different) would otherwise get an m
     near zero and a weight of -60 or -200, a veto learned from a handful of pairs; with the
     floor its weight stays evidence (about -10 bits at most)."""
-    learn_contradictions: list[Literal["first_name", "date_of_birth", "name_suffix"]] = Field(
-        default_factory=list
-    )
-    """Identity comparisons whose contradiction level (a first name, birth date or suffix that
-    no allowed error explains) is learnt by EM instead of weighing as a near veto. Learn it on
-    data whose duplicates often carry another value entirely (a re-keyed birth date, a first
-    name replaced), as in FEBRL; keep it fixed where look-alikes (twins, Jr/Sr, households)
-    must stay apart: without labels EM cannot tell a twin from a duplicate, and learns a
-    contradiction's m from the look-alikes it takes for matches. A learnt contradiction with
-    an m of at least 0.01 is no longer enforced in clustering. Labelled pairs (steward
-    must-links, records sharing an identifier attribute) raise a fixed contradiction's m too,
-    when they show matches that contradict."""
+    learn_contradictions: (
+        Literal["auto"] | bool | list[Literal["first_name", "date_of_birth", "name_suffix"]]
+    ) = "auto"
+    """Whether the contradiction levels of first name and date of birth (a value that no
+    allowed error explains) are learnt by EM instead of weighing as a near veto: ``auto``
+    (default) decides from the records, ``true`` learns both, ``false`` keeps them fixed, a
+    list names the comparisons to learn (``first_name``, ``date_of_birth``, ``name_suffix``).
+    Learning suits data whose duplicates often carry another value entirely (a re-keyed birth
+    date, a first name replaced), as in FEBRL; fixed levels keep look-alikes (twins, Jr/Sr,
+    households) apart: without labels EM cannot tell a twin from a duplicate, and learns a
+    contradiction's m from the look-alikes it takes for matches. ``auto`` learns them only
+    when the records carry no contact evidence, i.e. no identifying field beside the names,
+    birth date and address (email, phone, an ``identifier`` attribute) is held by at least a
+    quarter of the records: the run summary says which way it went and why (see
+    ``matching.plan.contradictions_to_learn``). A learnt contradiction with an m of at least
+    0.01 is no longer enforced in clustering. Labelled pairs (steward must-links, records
+    sharing an identifier attribute) raise a fixed contradiction's m too, when they show
+    matches that contradict."""
     attributes: dict[str, AttributeConfig] = Field(default_factory=dict)
     """Extra matching attributes by name, each mapped to a column by ``sources[].attributes``:
     how it is compared and whether it blocks (example below)."""

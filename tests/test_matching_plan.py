@@ -276,3 +276,42 @@ def test_splink_chatter_is_quiet_unless_asked_for_and_repeats_are_collected() ->
         em.warning("Level x on comparison y not observed in dataset, unable to train m value")
         em.warning("something else")
     assert notes == ["Level x on comparison y not observed in dataset, unable to train m value"]
+
+
+def test_a_source_without_contact_fields_learns_its_contradictions() -> None:
+    # Names, birth dates and postcodes only (as a registry or FEBRL): a different first name
+    # or birth date is learnt from the data, not fixed near a veto.
+    plan = plan_of(staged(300, postcode=True))
+    assert plan.learnt_contradictions == ["first_name", "date_of_birth"]
+    model = settings_creator(1, plan).create_settings_dict("duckdb")
+    learnt = {
+        c["output_column_name"]: level.get("fix_m_probability", False)
+        for c in model["comparisons"]
+        for level in c["comparison_levels"]
+        if level.get("label_for_charts", "").startswith("contradiction")
+    }
+    assert learnt["first_name"] is False and learnt["date_of_birth"] is False
+    assert any(line.startswith("contradictions learnt: first_name") for line in plan.lines())
+
+
+def test_a_source_with_emails_keeps_its_contradictions_fixed() -> None:
+    plan = plan_of(staged(300, email=True, postcode=True))
+    assert plan.learnt_contradictions == []
+    assert "email held by" in plan.contradictions_reason
+    # The switch overrides the data either way.
+    assert plan_of(staged(300, email=True), learn_contradictions=True).learnt_contradictions == [
+        "first_name",
+        "date_of_birth",
+    ]
+    assert plan_of(staged(300), learn_contradictions=False).learnt_contradictions == []
+
+
+def test_contact_evidence_held_by_few_records_does_not_count() -> None:
+    records = staged(300, email=True)
+    sparse = records.with_columns(
+        [
+            pl.when(pl.int_range(pl.len()) < 30).then(pl.col(c)).otherwise(None).alias(c)
+            for c in ("mk_email", "mk_email_user")
+        ]
+    )
+    assert plan_of(sparse).learnt_contradictions == ["first_name", "date_of_birth"]
