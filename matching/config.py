@@ -96,11 +96,12 @@ class MatchingConfig(BaseModel):
     contradiction's m from the look-alikes it takes for matches. ``auto`` learns them only
     when the records carry no contact evidence, i.e. no identifying field beside the names,
     birth date and address (email, phone, an ``identifier`` attribute) is held by at least a
-    quarter of the records: the run summary says which way it went and why (see
-    ``matching.plan.contradictions_to_learn``). A learnt contradiction with an m of at least
-    0.01 is no longer enforced in clustering. Labelled pairs (steward must-links, records
-    sharing an identifier attribute) raise a fixed contradiction's m too, when they show
-    matches that contradict."""
+    quarter of the records, and some field beside the names and birth date (an address, a
+    postcode) is compared to weigh a contradiction against: the run summary says which way it
+    went and why (see ``matching.plan.contradictions_to_learn``). A learnt contradiction with
+    an m of at least 0.01 is no longer enforced in clustering. Labelled pairs (steward
+    must-links, records sharing an identifier attribute) raise a fixed contradiction's m too,
+    when they show matches that contradict."""
     attributes: dict[str, AttributeConfig] = Field(default_factory=dict)
     """Extra matching attributes by name, each mapped to a column by ``sources[].attributes``:
     how it is compared and whether it blocks (example below)."""

@@ -307,7 +307,7 @@ def test_a_source_with_emails_keeps_its_contradictions_fixed() -> None:
 
 
 def test_contact_evidence_held_by_few_records_does_not_count() -> None:
-    records = staged(300, email=True)
+    records = staged(300, email=True, postcode=True)
     sparse = records.with_columns(
         [
             pl.when(pl.int_range(pl.len()) < 30).then(pl.col(c)).otherwise(None).alias(c)
@@ -315,3 +315,11 @@ def test_contact_evidence_held_by_few_records_does_not_count() -> None:
         ]
     )
     assert plan_of(sparse).learnt_contradictions == ["first_name", "date_of_birth"]
+
+
+def test_names_and_birth_dates_alone_keep_their_contradictions_fixed() -> None:
+    # Nothing beside the names and birth date to weigh a different first name against: a
+    # learnt contradiction would leave twins only their shared surname and date.
+    plan = plan_of(staged(300))
+    assert plan.learnt_contradictions == []
+    assert "no field beside the names and birth date" in plan.contradictions_reason
