@@ -60,6 +60,26 @@ _FIELD_DOCS: Final[dict[str, str]] = {
 COLUMN_DOCS: Final[dict[str, str]] = {
     **_FIELD_DOCS,
     "golden_id": "Stable id of the customer; keeps meaning the same customer across runs.",
+    "email_status": (
+        "valid, or invalid (the only address the sources hold fails the syntax check); "
+        "null without an email."
+    ),
+    "phone_status": (
+        "valid; unverified (a possible number in no assigned range, kept as the sources agree "
+        "on it); null without a phone."
+    ),
+    "address_status": (
+        "valid; unverified (no street line, postcode or country); invalid (a part failed its "
+        "check); null without an address."
+    ),
+    "date_of_birth_status": (
+        "valid; unverified (another record of the customer gives another date); null without "
+        "a date."
+    ),
+    "completeness": (
+        "Share of first name, last name, email, phone, street, city, postcode, country and date "
+        "of birth that hold a value that is not invalid (0 to 1)."
+    ),
     "source_record_count": "How many accepted source records make up this customer.",
     "source_systems": "Source systems that contributed records, sorted.",
     "first_seen_at": "When a record of this customer was first ingested (UTC).",
