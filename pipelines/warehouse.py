@@ -21,7 +21,7 @@
       published/versions/<run_id>/                       published versions (last N kept)
       published/current -> versions/<run_id>             switched atomically by publish
       golden.duckdb                                      the published DuckDB database
-      reports/data_docs/                                 GX Data Docs site for stewards
+      reports/data_docs/                                 Data Docs site for stewards
       reports/gx_validations/                            GX results of every run the site shows
       state/                                             durable state that runs build on
         sources/<source>.json                            watermark and last counts per source

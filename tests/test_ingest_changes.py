@@ -105,7 +105,8 @@ def test_ids_missing_from_a_snapshot_are_retired_and_listed(tmp_path: Path) -> N
     assert set(listed["deletion"]) == {"retired"}
     assert second.rows_current == 2
     hashes = read_hashes(Path(second.current_path).with_name("row_hashes.parquet"))
-    assert hashes is not None and sorted(hashes["source_record_id"]) == ["1", "3"]
+    assert hashes is not None and sorted(hashes.frame["source_record_id"]) == ["1", "3"]
+    assert hashes.unique_ids
 
 
 def test_review_queues_deletions_until_a_steward_confirms_them(tmp_path: Path) -> None:
@@ -314,3 +315,49 @@ def test_stewards_list_and_confirm_queued_deletions_from_the_cli(tmp_path: Path)
     assert "no deletions waiting" in CliRunner().invoke(app, ["deletions", *args]).output
     events = [e for e in read_audit(config.warehouse.path) if e.action == "deletions.confirm"]
     assert [(e.actor, e.details["retired"]) for e in events] == [("sam", 1)]
+
+
+def test_a_row_sent_twice_where_ids_were_unique_is_kept_twice(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    deliver(tmp_path, *ROWS.values())
+    ingest_source(config, "run1", "shop")
+    deliver(tmp_path, *ROWS.values(), ROWS["3"])  # nothing changed, but 3 comes twice
+
+    second = ingest_source(config, "run2", "shop")
+    fresh = ingest_source(make_config(tmp_path, "fresh.yaml"), "run2", "shop")
+
+    assert current(second)["id"].to_list() == ["1", "2", "3", "3", "4"]
+    assert records(second).equals(records(fresh))
+
+
+def test_erasure_reaches_a_deleted_record_in_the_queue_hashes_and_history(tmp_path: Path) -> None:
+    from pipelines.privacy.erase import ErasurePlan, erase_records
+
+    config = make_config(tmp_path, deletions={"action": "review"})
+    deliver(tmp_path, *ROWS.values())
+    first = ingest_source(config, "run1", "shop")
+    deliver(tmp_path, ROWS["1"], ROWS["3"], ROWS["4"])
+    second = ingest_source(config, "run2", "shop")
+    assert pending(second) == ["2"]
+
+    erase_records(config, ErasurePlan(frozenset({"shop:2"}), frozenset()))
+
+    folder = Path(second.current_path).parent
+    for name in ("row_hashes.parquet", "deletions.parquet", "pending_deletions.parquet"):
+        assert "2" not in pl.read_parquet(folder / name)["source_record_id"].to_list(), name
+    raw = pl.read_parquet(Path(first.raw_path) / "part-*.parquet", hive_partitioning=False)
+    assert "2" not in raw["id"].to_list()
+
+
+def test_a_delta_delivery_reloaded_in_full_still_adds_to_the_current_set(tmp_path: Path) -> None:
+    config = make_config(tmp_path, delivery="delta")
+    deliver(tmp_path, *ROWS.values())
+    ingest_source(config, "run1", "shop")
+    deliver(tmp_path, "2,Bo Ray,bo@new.com,2024-01-02T10:00:00Z")
+
+    reload = ingest_source(config, "run2", "shop", full_reload=True)
+
+    assert current(reload)["id"].to_list() == ["1", "2", "3", "4"]
+    assert current(reload).filter(pl.col("id") == "2")["email"].item() == "bo@new.com"
+    again = ingest_source(config, "run3", "shop")  # the hashes kept up: nothing new
+    assert (again.rows_landed, again.rows_unchanged) == (0, 1)

@@ -78,12 +78,28 @@ def test_incremental_runs_equal_a_full_rebuild_and_a_truncated_export_publishes_
     day2 = run_pipeline(config)
     counts = next(s for s in summarise_run(config, day2).sources if s.source == "crm")
     assert counts.new_records == counts.new_behind_watermark == crm.height - cut
-    # Day 3: three customers closed their CRM accounts.
-    day3_crm = pl.read_csv(crm_path, infer_schema=False).slice(3)
+    # Day 3: three customers known only to the CRM closed their accounts there.
+    xref = pl.from_arrow(read_tables(config.warehouse.path, ["customer_xref"])["customer_xref"])
+    assert isinstance(xref, pl.DataFrame)
+    alone = (
+        xref.filter(pl.len().over("golden_id") == 1, pl.col("source_system") == "crm")
+        .sort("source_record_id")
+        .head(3)
+    )
+    assert alone.height == 3
+    day3_crm = pl.read_csv(crm_path, infer_schema=False).filter(
+        ~pl.col("crm_id").is_in(alone["source_record_id"].implode())
+    )
     day3_crm.write_csv(crm_path)
     day3 = run_pipeline(config)
     counts = next(s for s in summarise_run(config, day3).sources if s.source == "crm")
     assert (counts.deleted_at_source, counts.retired) == (3, 3)
+    changes = pl.from_arrow(
+        read_tables(config.warehouse.path, ["golden_changes"])["golden_changes"]
+    )
+    assert isinstance(changes, pl.DataFrame)
+    retired = changes.filter(pl.col("change") == "retired")["golden_id"].sort().to_list()
+    assert retired == alone["golden_id"].sort().to_list()
 
     rebuilt = load(sample, tmp_path / "rebuilt")
     run_pipeline(rebuilt)

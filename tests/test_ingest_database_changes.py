@@ -230,3 +230,13 @@ def test_the_maintenance_task_counts_what_the_next_ingest_applies(db: Db, tmp_pa
     applied = ingest_source(config, "run2", "crm")
     assert (applied.new_behind_watermark, applied.retired, ids(applied)) == (1, 1, [2, 3, 4, 7])
     assert reconcile_database_sources(config) == {}  # reconciled just now: not due
+
+
+def test_a_run_stage_passes_reconcile_to_ingest(db: Db, tmp_path: Path) -> None:
+    from pipelines.orchestrate import run_stage
+
+    config = db.config(tmp_path)
+    run_stage("ingest", config, "run1", source="crm")
+    db.run(f"DELETE FROM {db.table} WHERE id = 3")
+    result = run_stage("ingest", config, "run2", source="crm", reconcile=True)
+    assert result["reconciled_ids"] and result["retired"] == 1

@@ -126,9 +126,14 @@ def test_role_artefacts_switch_whole_and_follow_the_configured_roles(warehouse_d
     publish(make_config(warehouse_dir), RUN1)
     first = os.readlink(role_dir(wh, "analyst"))
     assert RUN1 in first and sorted(p.name for p in role_dir(wh, "analyst").iterdir()) == [
+        "customer_profile.parquet",
+        "dq_scorecard.parquet",
         "golden.duckdb",
         "golden_changes.parquet",
         "golden_customers.parquet",
+        "golden_customers_history.parquet",
+        "golden_events.parquet",
+        "golden_id_aliases.parquet",
     ]
 
     roles = {

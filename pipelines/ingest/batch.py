@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from pipelines.ingest.changes import (
     KEY,
     Changes,
     Deletions,
+    Hashes,
     decide_deletions,
     pending_schema_frame,
     read_hashes,
@@ -92,7 +94,10 @@ def ingest_source(
     incremental = src.incremental and not full_reload
     since = base.watermark if incremental else None
     previous = _previous_current(warehouse, src.name, base.previous_run_id, incremental)
-    merge = incremental and previous is not None
+    # A delta delivery holds changes only: even reloaded in full it adds to the current set.
+    delta_files = src.kind in ("file", "s3") and src.delivery == "delta"
+    compare = incremental and previous is not None
+    merge = previous is not None and (incremental or delta_files)
     previous_dir = (
         warehouse.ingest_dir(base.previous_run_id, src.name) if previous is not None else None
     )
@@ -100,7 +105,7 @@ def ingest_source(
 
     writer = RawBatchWriter(warehouse, src.name, run_id)
     ingested_at = writer.existing_ingested_at() or datetime.now(UTC)
-    changes = Changes(src.name, previous_hashes if merge else None, since, compare=merge)
+    changes = Changes(src.name, previous_hashes if compare else None, since, compare=compare)
     ctx = BatchContext(src, run_id, ingested_at, since, changes)
     suppressor = Suppressor(config, src)
     read_since = _read_since(src, since)
@@ -108,7 +113,11 @@ def ingest_source(
         "%s: ingesting batch %s (%s)",
         src.name,
         run_id,
-        f"changes after {read_since.isoformat()}" if read_since else "full load",
+        f"changes after {read_since.isoformat()}"
+        if read_since
+        else f"compared with run {base.previous_run_id} by id and row hash"
+        if compare
+        else "full load",
     )
 
     found: IdReconciliation | None = None
@@ -172,10 +181,11 @@ def ingest_source(
     _write_hashes(
         warehouse.ingest_dir(run_id, src.name) / HASHES,
         previous_hashes,
+        previous_dir / HASHES if previous_dir is not None else None,
         changes,
         deletions,
         merge=merge,
-        complete=previous_hashes is not None or not merge or src.snapshot,
+        complete=previous_hashes is not None or not merge,
     )
     _write_deletions(warehouse.ingest_dir(run_id, src.name), src.name, deletions)
     rejects_path = warehouse.ingest_rejects(run_id, src.name)
@@ -348,17 +358,29 @@ def _deletions(
             run_id=run_id,
             held=False,
         )
-    records = pl.read_parquet(previous, columns=[KEY, ID], hive_partitioning=False).unique(ID)
-    gone: list[pl.DataFrame] = [records.join(changes.flagged_ids(), on=ID, how="semi")]
-    if snapshot:
-        gone.append(records.join(seen, on=ID, how="anti"))
+    if changes.previous is not None:  # the ids are at hand with their hashes
+        records = changes.previous.frame.select(ID)
+        absent = changes.missing() if snapshot else None
+    else:
+        records = pl.read_parquet(previous, columns=[ID], hive_partitioning=False)
+        absent = records.join(seen, on=ID, how="anti") if snapshot else None
+    named: list[pl.DataFrame] = []  # ids the source names deleted (it may also deliver them)
+    flagged = changes.flagged_ids()
+    if flagged.height:
+        named.append(records.join(flagged, on=ID, how="semi"))
     if src.database is not None and src.database.tombstone_table:
         from pipelines.ingest.database import read_tombstones
 
-        gone.append(records.join(read_tombstones(src), on=ID, how="semi"))
+        named.append(records.join(read_tombstones(src), on=ID, how="semi"))
     if found is not None:
-        gone.append(records.join(found.deleted, on=ID, how="semi"))
-    missing = pl.concat(gone).unique(ID).join(seen, on=ID, how="anti")
+        named.append(records.join(found.deleted, on=ID, how="semi"))
+    if named:
+        named = [pl.concat(named).unique(ID).join(seen, on=ID, how="anti")]
+    missing = pl.concat(
+        [*named, *([absent] if absent is not None else [])]
+        or [pl.DataFrame(schema={ID: pl.String})]
+    ).unique(ID)
+    missing = missing.select((pl.lit(f"{src.name}:") + pl.col(ID)).alias(KEY), ID)
     pending_path = previous_dir / PENDING if previous_dir is not None else None
     previous_pending = (
         pl.read_parquet(pending_path)
@@ -389,7 +411,8 @@ def _deletions(
 
 def _write_hashes(
     path: Path,
-    previous: pl.DataFrame | None,
+    previous: Hashes | None,
+    previous_path: Path | None,
     changes: Changes,
     deletions: Deletions,
     *,
@@ -397,19 +420,26 @@ def _write_hashes(
     complete: bool,
 ) -> None:
     """Hashes of the new current set: the previous ones of records kept, and the landed."""
+    if not complete:
+        path.unlink(missing_ok=True)
+        return
     landed = changes.landed_hashes()
+    unique: bool | None = None
     if merge and previous is not None:
+        if not landed.height and not deletions.retired.height and previous_path is not None:
+            with atomic_path(path) as tmp:  # nothing changed: the same set, the same hashes
+                shutil.copyfile(previous_path, tmp)
+            return
         dropped = pl.concat([landed.select(ID), deletions.retired.select(ID)])
-        kept = previous.join(dropped, on=ID, how="anti")
-        frame = pl.concat([kept, landed])
+        frame = pl.concat([previous.frame.join(dropped, on=ID, how="anti"), landed])
+        # Kept and landed ids never overlap, so only the landed ones can add a duplicate.
+        unique = previous.unique_ids and landed[ID].n_unique() == landed.height
     elif not merge and previous is not None and deletions.pending.height:
-        frame = pl.concat([landed, previous.join(deletions.pending.select(ID), on=ID, how="semi")])
+        queued = previous.frame.join(deletions.pending.select(ID), on=ID, how="semi")
+        frame = pl.concat([landed, queued])
     else:
         frame = landed
-    if complete:
-        write_hashes(path, frame)
-    else:
-        path.unlink(missing_ok=True)
+    write_hashes(path, frame, unique)
 
 
 def _write_deletions(folder: Path, source: str, deletions: Deletions) -> None:

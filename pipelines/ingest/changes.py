@@ -7,8 +7,9 @@ not landed again; anything else is landed, whatever its timestamp. The watermark
 it never decides. For a snapshot delivery (every record the source holds) the ids of the
 current set that the delivery lacks are deleted at the source.
 
-The hashes of each run's current set are kept beside it (``row_hashes.parquet``: record key,
-id, hash), so an incremental run reads two id columns and hashes the delivery once, in Polars.
+The hashes of each run's current set are kept beside it (``row_hashes.parquet``: source, id,
+hash, and whether every id is unique), so an incremental run reads one file of ids and hashes
+and hashes the delivery once, in Polars, with anti-joins only.
 Polars does not promise the same hash across versions, so the file records the version that
 wrote it; after an upgrade the next run treats every row as changed (a one-off full load).
 
@@ -35,8 +36,10 @@ logger = logging.getLogger(__name__)
 HASH = "__golden_row_hash"
 ID = "source_record_id"
 KEY = "record_key"
+SOURCE = "source_system"
 _VERSION_KEY = b"golden_row_hash"
 _VERSION = f"polars-{pl.__version__}".encode()
+_UNIQUE_KEY = b"golden_unique_ids"
 
 
 def row_hash(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
@@ -45,7 +48,17 @@ def row_hash(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     return frame.select(sorted(columns)).hash_rows(seed=0x5EED)
 
 
-def read_hashes(path: Path) -> pl.DataFrame | None:
+@dataclass(frozen=True)
+class Hashes:
+    """A current set's ids and row hashes."""
+
+    frame: pl.DataFrame
+    """``source_system``, ``source_record_id``, :data:`HASH`."""
+    unique_ids: bool
+    """No id has two rows (the usual case, which allows the cheap duplicate check)."""
+
+
+def read_hashes(path: Path) -> Hashes | None:
     """A run's ``row_hashes.parquet``, or None when it is missing or another Polars wrote it."""
     if not path.is_file():
         return None
@@ -53,18 +66,28 @@ def read_hashes(path: Path) -> pl.DataFrame | None:
     if metadata.get(_VERSION_KEY) != _VERSION:
         logger.info("%s was hashed by another Polars version: every row counts as changed", path)
         return None
-    return pl.read_parquet(path, hive_partitioning=False)
+    frame = pl.read_parquet(path, hive_partitioning=False)
+    return Hashes(frame, metadata.get(_UNIQUE_KEY) == b"1")
 
 
-def write_hashes(path: Path, frame: pl.DataFrame) -> None:
-    table = frame.select(KEY, ID, HASH).to_arrow()
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _VERSION_KEY: _VERSION})
+def write_hashes(path: Path, frame: pl.DataFrame, unique_ids: bool | None = None) -> None:
+    """Write ``frame`` (source, id, hash); ``unique_ids`` None: find out."""
+    if unique_ids is None:
+        unique_ids = frame[ID].n_unique() == frame.height
+    table = frame.select(SOURCE, ID, HASH).to_arrow()
+    table = table.replace_schema_metadata(
+        {
+            **(table.schema.metadata or {}),
+            _VERSION_KEY: _VERSION,
+            _UNIQUE_KEY: b"1" if unique_ids else b"0",
+        }
+    )
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", compression_level=1)
 
 
 def empty_hashes() -> pl.DataFrame:
-    return pl.DataFrame(schema={KEY: pl.String, ID: pl.String, HASH: pl.UInt64})
+    return pl.DataFrame(schema={SOURCE: pl.String, ID: pl.String, HASH: pl.UInt64})
 
 
 @dataclass
@@ -72,7 +95,7 @@ class Changes:
     """Compares the chunks of one delivery with the current set, and remembers what it saw."""
 
     source: str
-    previous: pl.DataFrame | None
+    previous: Hashes | None
     """Hashes of the current set being built on (None: land every row)."""
     watermark: datetime | None
     compare: bool = True
@@ -85,14 +108,16 @@ class Changes:
     _pairs: list[pl.DataFrame] = field(default_factory=list)
     """(id, hash) of every row delivered."""
     _landed: list[pl.DataFrame] = field(default_factory=list)
-    """(key, id, hash) of every row landed."""
+    """(source, id, hash) of every row landed."""
     _flagged: list[pl.Series] = field(default_factory=list)
     """Ids of rows the source flagged deleted."""
+    _new_ids: list[pl.Series] = field(default_factory=list)
+    _seen_rejected: int = 0
+    _missing: pl.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if self.previous is not None:
-            self._previous_pairs = self.previous.select(ID, HASH)
-            self._previous_ids = self.previous.select(ID).unique()
+            self._previous_pairs = self.previous.frame.select(ID, HASH)
 
     def split(self, rows: pl.DataFrame, id_column: str, columns: list[str]) -> pl.DataFrame:
         """The rows of one chunk to land (with a :data:`HASH` column); counts the rest."""
@@ -115,8 +140,9 @@ class Changes:
             self.unchanged += hashed.height
             return landed
         new_ids = landed.join(
-            self._previous_ids, left_on=id_column, right_on=ID, how="anti", nulls_equal=True
+            self._previous_pairs, left_on=id_column, right_on=ID, how="anti", nulls_equal=True
         )
+        self._new_ids.append(new_ids[id_column])
         self.new += new_ids.height
         self.changed += landed.height - new_ids.height
         self.unchanged += hashed.height - landed.height
@@ -132,6 +158,7 @@ class Changes:
         """Ids delivered but not landed (a row rejected for its timestamp): not deleted."""
         if ids.len():
             self._seen.append(ids.cast(pl.String).rename(ID))
+            self._seen_rejected += ids.len()
 
     def flagged(self, ids: pl.Series) -> None:
         """Ids of rows delivered with the source's soft-delete flag set."""
@@ -145,12 +172,20 @@ class Changes:
     def landed(self, frame: pl.DataFrame) -> None:
         """Rows written to the batch (after suppression), with their hash."""
         if frame.height:
-            self._landed.append(frame.select(KEY, ID, HASH))
+            self._landed.append(frame.select(SOURCE, ID, HASH))
 
     def seen_ids(self) -> pl.DataFrame:
+        """Every id delivered (repeated when delivered more than once)."""
         if not self._seen:
             return pl.DataFrame(schema={ID: pl.String})
-        return pl.concat(self._seen).unique().to_frame(ID)
+        return pl.concat(self._seen).to_frame(ID)
+
+    def missing(self) -> pl.DataFrame:
+        """Ids of the previous hashes that the delivery lacks (computed once)."""
+        assert self.previous is not None
+        if self._missing is None:
+            self._missing = self.previous.frame.select(ID).join(self.seen_ids(), on=ID, how="anti")
+        return self._missing
 
     def landed_hashes(self) -> pl.DataFrame:
         return pl.concat(self._landed) if self._landed else empty_hashes()
@@ -158,8 +193,11 @@ class Changes:
     def second_pass_ids(self) -> pl.DataFrame:
         """Ids with duplicate rows whose rows changed only in part: the unchanged rows of each
         must be landed too, or the current set would lose them (see the module docstring)."""
+        none = pl.DataFrame(schema={ID: pl.String})
         if not self.compare or self.previous is None or not self._pairs:
-            return pl.DataFrame(schema={ID: pl.String})
+            return none
+        if self._no_duplicates():
+            return none
         delivered = pl.concat(self._pairs)
         dup = pl.concat(
             [
@@ -182,6 +220,19 @@ class Changes:
             pl.col("hashes") != pl.col("hashes_before")
         )
         return differ.select(ID)
+
+    def _no_duplicates(self) -> bool:
+        """The cheap proof, by counting, that neither side has an id twice: the previous
+        hashes have unique ids, and the rows delivered for previous ids are exactly as many as
+        the previous ids delivered, and the new ids are unique."""
+        assert self.previous is not None
+        if not self.previous.unique_ids or self._seen_rejected:
+            return False
+        new_ids = pl.concat(self._new_ids) if self._new_ids else pl.Series(ID, [], pl.String)
+        if new_ids.n_unique() != new_ids.len():
+            return False
+        previous_seen = self.previous.frame.height - self.missing().height
+        return self.unchanged + self.changed == previous_seen
 
     def second_pass(
         self, rows: pl.DataFrame, id_column: str, columns: list[str], ids: pl.DataFrame
@@ -239,9 +290,17 @@ def decide_deletions(
     Queued ids delivered again leave the queue; ``confirm`` retires the queue as it stood
     before this batch (what the steward saw), minus ids that came back.
     """
-    still_pending = previous_pending.join(seen, on=ID, how="anti")
+    still_pending = (
+        previous_pending.join(seen, on=ID, how="anti")
+        if previous_pending.height
+        else previous_pending
+    )
     restored = previous_pending.height - still_pending.height
-    fresh = missing.join(previous_pending.select(ID), on=ID, how="anti").select(KEY, ID)
+    fresh = (
+        missing.join(previous_pending.select(ID), on=ID, how="anti")
+        if previous_pending.height
+        else missing
+    ).select(KEY, ID)
     retired_parts: list[pl.DataFrame] = []
     pending_parts: list[pl.DataFrame] = []
     if confirm:

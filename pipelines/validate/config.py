@@ -42,7 +42,7 @@ class ValidationConfig(StrictModel):
     suite_gates: dict[str, GateThresholds] = Field(default_factory=dict)
     """Per-suite overrides of ``gate``."""
     data_docs: bool = True
-    """Build GX's static HTML Data Docs site for stewards every run."""
+    """Build the static HTML Data Docs site for stewards (escaped, script-free pages) every run."""
     engine: Literal["polars", "gx"] = "polars"
     """How expectations are evaluated: ``polars`` runs the expectation types it implements
     vectorised (same rows flagged as GX, proved by a parity test) and hands every other rule to

@@ -231,13 +231,15 @@ def _name(entry: dict[str, Any]) -> str:
 
 
 def _descriptions(warehouse: Warehouse, run_id: str, suite: str) -> list[str | None]:
-    """The suite's steward-facing descriptions, in dq order, from the run's GX result."""
+    """What each expectation's failure means for a steward (``meta.failure_reason``, else the
+    ``description``), in dq order, from the run's GX result."""
     path = warehouse.gx_result(run_id, suite)
     try:
         results = read_json(path)["results"]
     except (OSError, KeyError, TypeError, json.JSONDecodeError):
         return []
-    return [(r.get("expectation_config") or {}).get("description") for r in results]
+    configs = [r.get("expectation_config") or {} for r in results]
+    return [(c.get("meta") or {}).get("failure_reason") or c.get("description") for c in configs]
 
 
 def _baseline(warehouse: Warehouse, source: str, run_id: str) -> tuple[int, str] | None:
