@@ -253,3 +253,26 @@ def test_attribute_settings_errors_name_the_key(tmp_path: Path) -> None:
     for (extra, matching), key in cases.items():
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
             load_config(_config_with(tmp_path, extra, matching))
+
+
+def test_splink_chatter_is_quiet_unless_asked_for_and_repeats_are_collected() -> None:
+    import logging
+
+    from matching.quiet import quiet_splink, summarised_warnings
+
+    splink = logging.getLogger("splink")
+    before = splink.level
+    try:
+        splink.setLevel(logging.NOTSET)
+        quiet_splink()
+        assert splink.level == logging.WARNING
+        splink.setLevel(logging.DEBUG)  # golden -v
+        quiet_splink()
+        assert splink.level == logging.DEBUG
+    finally:
+        splink.setLevel(before)
+    em = logging.getLogger("splink.internals.expectation_maximisation")
+    with summarised_warnings() as notes:
+        em.warning("Level x on comparison y not observed in dataset, unable to train m value")
+        em.warning("something else")
+    assert notes == ["Level x on comparison y not observed in dataset, unable to train m value"]
