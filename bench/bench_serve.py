@@ -96,8 +96,9 @@ def build_warehouse(root: Path, customers: int, seed: int = 3) -> Path:
         how="left",
     )
     national = "0" + pl.col("phone").str.slice(3)
+    updated = next(c for c in ("source_updated_at", "last_updated_at") if c in records.columns)
     staged = records.with_columns(
-        source_updated_at=pl.col("last_updated_at"),
+        source_updated_at=pl.col(updated),
         ingested_at=pl.col("first_seen_at"),
         trust_rank=pl.lit(1, pl.Int32),
         invalid_fields=pl.lit([], pl.List(pl.String)),
@@ -115,7 +116,11 @@ def build_warehouse(root: Path, customers: int, seed: int = 3) -> Path:
         raw_country=pl.col("country"),
         raw_address_line1=pl.col("address_line1"),
         raw_date_of_birth=pl.col("date_of_birth").dt.strftime("%d/%m/%Y"),
-    ).drop("golden_id", "first_seen_at", "last_updated_at")
+    ).drop(
+        "golden_id",
+        "first_seen_at",
+        *[c for c in ("last_updated_at", "golden_changed_at") if c in records.columns],
+    )
     target = warehouse.staged_accepted(run_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged.write_parquet(target)

@@ -357,3 +357,45 @@ def test_confirming_a_due_record_clears_it_from_the_work_queue(env: Env) -> None
     assert [(e.actor, e.target, e.reason) for e in events] == [
         ("ana", target, "called the customer")
     ]
+
+
+@pytest.mark.parametrize("who", ["ana", "al", "vi"])
+def test_every_page_renders_for_every_role(env: Env, who: str) -> None:
+    golden_id, _, _ = customer_with_records(env)
+    pages = {
+        "/": "Find a customer",
+        f"/?q={golden_id}": golden_id,
+        f"/customers/{golden_id}": "Source records",
+        f"/clusters/{golden_id}": "Links between them",
+        "/review": "Review queue of run",
+        "/quality": "Quality by source",
+        "/quality/quarantine": "Quarantine",
+        "/quality/review-due": "Periodic review",
+        "/decisions": "Steward decisions",
+    }
+    for path, text in pages.items():
+        page = env.client.get(path, headers=env.auth(who))
+        assert page.status_code == 200, path
+        assert text in page.text, path
+        assert page.text.count("<html") == 1 and len(page.text) < 500_000, path
+    quality = env.client.get("/quality", headers=env.auth(who)).text
+    assert all(s.name in quality for s in env.config.sources)
+
+
+def test_an_erased_customer_leaves_the_search_index(env: Env) -> None:
+    """Erasure drops the workspace's index; the version it republishes no longer finds them."""
+    from pipelines.privacy.erase import ErasurePlan, erase_records
+
+    golden_id, email, _ = customer_with_records(env)
+    assert env.get("ana", "/api/search", q=email)["results"]
+    cache = Path(env.root) / "cache" / "workspace"
+    assert any(cache.rglob("keys.parquet"))
+    keys = {
+        r[0]
+        for r in env.sql(f"SELECT record_key FROM customer_xref WHERE golden_id = '{golden_id}'")
+    }
+    erase_records(env.config, ErasurePlan(frozenset(keys), frozenset({email})))
+    assert not any(cache.rglob("keys.parquet"))  # gone even before a request notices
+    env.client.app.state.workspace.reader.snapshot(wait=True)
+    assert env.get("ana", "/api/search", q=email)["results"] == []
+    assert env.client.get(f"/api/customers/{golden_id}", headers=env.auth("ana")).status_code == 404

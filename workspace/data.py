@@ -52,7 +52,12 @@ _ROW_GROUP = 1024
 _NAME_SCORE_MIN = 0.86
 _NON_WORD = r"[^\p{L}\p{N}]+"
 _BY_GOLDEN_ID = ("golden_customers", "customer_xref", "golden_field_provenance", "golden_changes")
-_OPTIONAL_BY_GOLDEN_ID = ("golden_events", "golden_customers_history", "review_due")
+_OPTIONAL_BY_GOLDEN_ID = (
+    "golden_events",
+    "golden_customers_history",
+    "review_due",
+    "customer_profile",
+)
 """Tables other parts of the product publish; indexed by golden id when present and keyed so."""
 RECORD_COLUMNS = (
     "record_key",

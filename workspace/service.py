@@ -237,6 +237,7 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     history = snap.of_customers("golden_changes", [golden_id])
     events = snap.of_customers("golden_events", [golden_id])
     versions = snap.of_customers("golden_customers_history", [golden_id])
+    profile = snap.of_customers("customer_profile", [golden_id])
     due = review_due(ctx, 100, golden_id, keys)["rows"]
     pairs = snap.query(
         "SELECT record_key_l, record_key_r, match_probability, match_weight "
@@ -256,6 +257,7 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
         "versions": [ctx.masker.row(v) for v in versions],
         "decisions": decisions,
         "review_due": due,
+        "profile": ctx.masker.row(profile[0]) if profile else None,
         "review_pairs": pairs,
     }
 

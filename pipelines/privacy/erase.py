@@ -241,6 +241,7 @@ def apply_to_golden_customers(frame: pl.DataFrame, effects: GoldenEffects) -> pl
         .alias(name)
         for name, ids in by_field.items()
     )
+    out = _statuses_of_erased_values(out)
     if effects.remaining is not None and "source_record_count" in out.columns:
         counts = effects.remaining.group_by("golden_id").agg(
             pl.len().cast(pl.Int64).alias("_count"),
@@ -252,6 +253,24 @@ def apply_to_golden_customers(frame: pl.DataFrame, effects: GoldenEffects) -> pl
         out = out.join(counts, on="golden_id", how="left").with_columns(recount)
         out = out.drop("_count", "_systems")
     return out
+
+
+def _statuses_of_erased_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """A status whose fields were all erased goes with them; completeness is counted again."""
+    from pipelines.golden.survivorship import STATUS_FIELDS, completeness
+
+    statuses = [
+        pl.when(pl.all_horizontal([pl.col(f).is_null() for f in fields]))
+        .then(None)
+        .otherwise(pl.col(status))
+        .alias(status)
+        for status, fields in STATUS_FIELDS.items()
+        if status in frame.columns and set(fields) <= set(frame.columns)
+    ]
+    frame = frame.with_columns(statuses)
+    if "completeness" in frame.columns and len(statuses) == len(STATUS_FIELDS):
+        frame = frame.with_columns(completeness())
+    return frame
 
 
 def scrub_golden_folder(folder: Path, keys: pl.Series) -> tuple[int, int]:
@@ -516,6 +535,13 @@ def _recount_batch(batch: Path) -> None:
 def _scrub_runs(warehouse: Warehouse, plan: ErasurePlan, counts: LayerCounts) -> None:
     keys = plan.key_array()
     scrubber = plan.scrubber
+    # The stewards' workspace's search index (derived from a published version, rebuilt on
+    # demand): dropped whole rather than scrubbed, so no erased subject stays in it even while
+    # no server is running to notice the new version.
+    workspace_cache = warehouse.root / "cache" / "workspace"
+    if workspace_cache.is_dir():
+        counts.run_files += sum(1 for p in workspace_cache.rglob("*") if p.is_file())
+        shutil.rmtree(workspace_cache, ignore_errors=True)
     for run_id in warehouse.run_ids():
         run = warehouse.run(run_id)
         counts.run_files += _drop_keyless_caches(warehouse, run_id)
