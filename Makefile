@@ -13,7 +13,7 @@ CONFIG ?= examples/config.yaml
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,celery]'
 	touch $(STAMP)
 
 install: $(STAMP)
