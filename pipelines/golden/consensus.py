@@ -220,9 +220,16 @@ def has_letters_beyond_ascii(expr: pl.Expr) -> pl.Expr:
     return expr.str.contains(r"[^\x00-\x7f]").fill_null(False)
 
 
+def initial(expr: pl.Expr) -> pl.Expr:
+    """True where a name is one Latin letter, with or without a dot (R, R.): not a full name.
+    (One Han character is a whole given name.)"""
+    return expr.str.contains(r"^\p{Latin}\.?$").fill_null(False)
+
+
 def native_script(expr: pl.Expr) -> pl.Expr:
     """True where a name is written in a script other than Latin (王, Ευαγγελία, Андрей): a
-    record in Latin letters holds a transliteration of it, a derived form."""
+    record in Latin letters holds a transliteration of it, a derived form, so the native
+    spelling counts more than the email corroborating the Latin one."""
     return expr.str.contains(r"[\p{L}--\p{Latin}]").fill_null(False)
 
 

@@ -105,12 +105,12 @@ def _identity(unit: SurvivalUnit) -> tuple[list[pl.Expr], pl.Expr]:
         parts.append(pl.col("_first_key"))
         first_shown = consensus.fold_key(pl.col("first_name"))
         form.append(
-            pl.when(pl.col("_first_key").str.len_chars() > 1)
+            pl.when(~consensus.initial(pl.col("first_name")))
             .then(
                 1
                 + consensus.known_given_name(pl.col("_first_key")).cast(pl.Int32)
                 + consensus.corroborated(first_shown).cast(pl.Int32)
-                + consensus.native_script(pl.col("first_name")).cast(pl.Int32)
+                + consensus.native_script(pl.col("first_name")).cast(pl.Int32) * 2
             )
             .otherwise(0)
         )
@@ -118,11 +118,11 @@ def _identity(unit: SurvivalUnit) -> tuple[list[pl.Expr], pl.Expr]:
         last = consensus.fold_key(pl.col("last_name"))
         parts.append(last)
         form.append(
-            pl.when(last.str.len_chars() > 1)
+            pl.when(~consensus.initial(pl.col("last_name")))
             .then(
                 1
                 + consensus.corroborated(last).cast(pl.Int32)
-                + consensus.native_script(pl.col("last_name")).cast(pl.Int32)
+                + consensus.native_script(pl.col("last_name")).cast(pl.Int32) * 2
             )
             .otherwise(0)
         )
@@ -373,11 +373,20 @@ def _prepare(records: pl.DataFrame) -> pl.DataFrame:
         pl.coalesce("mk_email", pl.col("email").str.to_lowercase()).alias("_email_key"),
     )
     line1, line2 = consensus.split_unit(pl.col("address_line1"), pl.col("address_line2"))
-    prepared = consensus.unswap_names(
-        prepared.with_columns(line1.alias("address_line1"), line2.alias("address_line2"))
+    prepared = prepared.with_columns(
+        line1.alias("address_line1"), line2.alias("address_line2")
+    ).with_columns((pl.len().over("_g") > 1).alias("_multi"))
+    # Evidence that compares a customer's records with each other: only customers with more
+    # than one record need it (a single record wins every unit as the only value).
+    multi = prepared.filter(pl.col("_multi"))
+    multi = consensus.email_dots_named(consensus.unswap_names(multi))
+    multi = multi.join(consensus.mail_local_parts(multi), on="_g", how="left")
+    single = prepared.filter(~pl.col("_multi")).with_columns(
+        pl.lit(False).alias("_swapped"),
+        pl.lit(False).alias("_email_dots_named"),
+        pl.lit(None, pl.String).alias("_locals"),
     )
-    prepared = consensus.email_dots_named(prepared)
-    return prepared.join(consensus.mail_local_parts(prepared), on="_g", how="left").sort("_order")
+    return pl.concat([multi, single.select(multi.columns)]).sort("_order")
 
 
 _EVIDENCE_COLUMNS: Final = ("mk_first_name_canonical", "mk_email", "mk_phone")
