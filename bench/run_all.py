@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "matching": "--speed-records",
     "foreign": "--people",
     "febrl": "--registry-records",
+    "chinese": "--people",
     "golden": "--records",
     "golden_accuracy": "--customers",
     "backup": "--records",
@@ -47,7 +48,8 @@ def command(name: str, records: int | None, spark: bool) -> list[str]:
         # The foreign-layout accuracy runs two records per person, and stays an accuracy check.
         # Survivorship accuracy, like matching accuracy, runs the whole pipeline on a sample of
         # about two records per customer.
-        size = min(records // 2, 50_000) if name in ("foreign", "golden_accuracy") else records
+        per_person = ("foreign", "golden_accuracy", "chinese")
+        size = min(records // 2, 50_000) if name in per_person else records
         size = min(records, 10_000) if name == "febrl" else size
         cmd += [BENCHMARKS[name], str(size)]
         if name == "pipeline":
