@@ -1,8 +1,9 @@
 """Restore a backup into the warehouse: its published version becomes current, its state returns.
 
 Everything is downloaded and checked (as verify does) before anything in the warehouse changes;
-a damaged backup is refused whole. The version is then installed the way publish installs one
-(version folder, ``current``, ``golden.duckdb``, id registry, each undone if a later one fails).
+a damaged backup is refused whole. The version (tables, a rebuilt ``golden.duckdb``, the id
+registry, role folders) is then prepared and committed exactly as publish commits one: one
+switch of the ``current`` pointer (:func:`~pipelines.publish.versions.commit_version`).
 
 Refusing to go back in time: when the warehouse already holds a newer state (a newer current
 version or id registry) than the backup, restore stops unless ``force`` is given, because
@@ -38,16 +39,17 @@ from pipelines.backup.verify import open_complete, stored_sizes
 from pipelines.errors import BackupError, GoldenError
 from pipelines.privacy.roles import RoleArtefacts
 from pipelines.publish.duckdb_build import build_duckdb
-from pipelines.publish.stage import install_version
 from pipelines.publish.versions import (
+    VERSION_DUCKDB,
+    VERSION_REGISTRY,
+    VERSION_ROLES,
+    commit_version,
     current_run_id,
-    current_target,
     fsync_path,
+    new_staging,
     prune,
     publish_lock,
     read_manifest,
-    token,
-    versions_root,
     work_file,
 )
 from pipelines.warehouse import Warehouse, protect_warehouse
@@ -170,44 +172,34 @@ def _install(
     fetched: list[tuple[Path, Path]],
 ) -> tuple[list[str], list[str]]:
     version_prefix = Path("published/versions") / run_id
-    staging = versions_root(warehouse) / f".staging.{token()}"
-    staging.mkdir(parents=True)
-    registry_tmp: Path | None = None
+    staging = new_staging(warehouse)
     state_files: list[tuple[Path, Path]] = []
     written: list[str] = []
-    for relative, plain in fetched:
-        if relative.is_relative_to(version_prefix):
-            os.replace(plain, staging / relative.relative_to(version_prefix))
-        elif warehouse.root / relative == warehouse.id_registry:
-            registry_tmp = work_file(warehouse.id_registry)
-            registry_tmp.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(plain, registry_tmp)
-        else:
-            state_files.append((relative, plain))
-        written.append(relative.as_posix())
-    duckdb_tmp = work_file(warehouse.duckdb_path)
-    roles = RoleArtefacts(config, warehouse)
     try:
-        for name in os.listdir(staging):
-            fsync_path(staging / name)
+        for relative, plain in fetched:
+            if relative.is_relative_to(version_prefix):
+                os.replace(plain, staging / relative.relative_to(version_prefix))
+            elif warehouse.root / relative == warehouse.id_registry:
+                (staging / VERSION_REGISTRY).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(plain, staging / VERSION_REGISTRY)
+            else:
+                state_files.append((relative, plain))
+            written.append(relative.as_posix())
+        if not (staging / VERSION_REGISTRY).exists():
+            raise BackupError(f"backup {run_id} holds no id registry: nothing was restored")
         published_at = str(read_manifest(staging).get("published_at") or "")
+        database = staging / VERSION_DUCKDB
         build_duckdb(
             staging,
-            duckdb_tmp,
+            database,
             run_id=run_id,
             published_at=published_at or "1970-01-01T00:00:00+00:00",
             memory_limit=config.warehouse.duckdb_memory_limit,
         )
-        roles.build(staging, duckdb_tmp, run_id)
-        install_version(warehouse, run_id, staging, duckdb_tmp, registry_tmp)
-        roles.install()
+        RoleArtefacts(config, staging / VERSION_ROLES).build(staging, database, run_id)
+        commit_version(warehouse, staging, run_id)
     finally:
-        roles.discard()
-        duckdb_tmp.unlink(missing_ok=True)
-        if registry_tmp is not None:
-            registry_tmp.unlink(missing_ok=True)
-        if staging.exists() and current_target(warehouse) != staging.name:
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     merged: list[str] = []
     for relative, plain in state_files:
         target = warehouse.root / relative

@@ -140,6 +140,7 @@ def _snapshot(warehouse: Warehouse, run_id: str, workdir: Path) -> list[_Item]:
 
 
 def _freeze(source: Path, target: Path, *, link: bool) -> None:
+    source = source.resolve()  # the id registry is a link into the current version
     target.parent.mkdir(parents=True, exist_ok=True)
     if link:
         try:

@@ -47,6 +47,7 @@ from pipelines.privacy.subject import (
     staged_files,
 )
 from pipelines.privacy.suppression import SuppressionEntry, add_entry, checked_salt, load_index
+from pipelines.publish.versions import version_folders
 from pipelines.warehouse import Warehouse, protect_process, read_json
 
 if TYPE_CHECKING:
@@ -307,9 +308,10 @@ def held_record_keys(warehouse: Warehouse) -> set[str]:
     registry = load_registry(warehouse)
     if registry is not None:
         keys |= set(registry["record_key"].to_list())
-    versions = warehouse.published / "versions"
-    for path in sorted(versions.glob("[!.]*/customer_xref.parquet")) if versions.is_dir() else []:
-        keys |= set(pl.read_parquet(path, columns=["record_key"])["record_key"].to_list())
+    for folder in version_folders(warehouse):
+        path = folder / "customer_xref.parquet"
+        if path.exists():
+            keys |= set(pl.read_parquet(path, columns=["record_key"])["record_key"].to_list())
     keys.discard(None)  # type: ignore[arg-type]
     return keys
 
