@@ -13,6 +13,13 @@ Append-only logs (``*.jsonl``: steward decisions, audit trail, suppression list)
 shortened by a restore, even with ``force``: lines the warehouse has and the backup lacks are
 kept, and backup lines the warehouse lacks are added. Losing a suppression entry would let an
 erased person back in; losing a steward decision would undo their work.
+
+Erasures survive a restore, also into an empty warehouse: the suppression list is merged from
+the warehouse, the backup and the copy kept in the bucket (:mod:`pipelines.backup.suppression_copy`)
+before anything is installed, and every listed record the backup still holds is erased from
+the prepared version (tables, id registry; its database and role folders are built from the
+erased tables) before it is committed. The result says how many (``reapplied``) and the audit
+trail records ``erasure.reapplied``.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from pipelines.backup import suppression_copy
 from pipelines.backup.catalog import load_header
 from pipelines.backup.check import fetch_and_check
 from pipelines.backup.keys import data_key_for
@@ -37,6 +45,7 @@ from pipelines.backup.manifest import check_run_id, safe_restore_path
 from pipelines.backup.store import ObjectStore
 from pipelines.backup.verify import open_complete, stored_sizes
 from pipelines.errors import BackupError, GoldenError
+from pipelines.privacy.republish import Reerased, record_reerased, reerase_staged_version
 from pipelines.privacy.roles import RoleArtefacts
 from pipelines.publish.duckdb_build import build_duckdb
 from pipelines.publish.versions import (
@@ -52,7 +61,7 @@ from pipelines.publish.versions import (
     read_manifest,
     work_file,
 )
-from pipelines.warehouse import Warehouse, protect_warehouse
+from pipelines.warehouse import Warehouse, atomic_path, protect_warehouse
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -70,6 +79,10 @@ class RestoreResult(BaseModel):
     """Warehouse-relative paths written."""
     merged_logs: list[str]
     """Append-only logs whose local lines were kept beside the backup's."""
+    reapplied: int = 0
+    """Records of erased subjects the backup still held, erased again before the restored
+    version became readable (audit event ``erasure.reapplied``)."""
+    reapplied_golden_ids: list[str] = []
     bytes: int
     download_seconds: float
     """Downloading, decrypting and checking every object (the rest is installing + DuckDB)."""
@@ -134,10 +147,11 @@ def restore(config: PipelineConfig, run_id: str, force: bool = False) -> Restore
                         f"{check.status}: {check.detail} (run `golden backup verify {run_id}`)"
                     )
                 fetched.append((Path(target), plain))
+            listed = suppression_copy.fetch(store, workdir)
             downloaded = time.perf_counter() - clock
             with publish_lock(warehouse):
                 previous = _check_not_newer(warehouse, run_id, force)
-                written, merged = _install(config, warehouse, run_id, fetched)
+                written, merged, reerased = _install(config, warehouse, run_id, fetched, listed)
                 prune(warehouse, config.publish.keep_versions)
     except GoldenError:
         raise
@@ -150,6 +164,8 @@ def restore(config: PipelineConfig, run_id: str, force: bool = False) -> Restore
         previous_run_id=previous,
         files=written,
         merged_logs=merged,
+        reapplied=reerased.records,
+        reapplied_golden_ids=reerased.golden_ids,
         bytes=manifest.bytes,
         download_seconds=round(downloaded, 3),
         seconds=round(time.perf_counter() - clock, 3),
@@ -165,12 +181,34 @@ def restore(config: PipelineConfig, run_id: str, force: bool = False) -> Restore
     return result
 
 
+def _merge_suppression(
+    warehouse: Warehouse, state_files: list[tuple[Path, Path]], listed: bytes
+) -> bool:
+    """The warehouse's, the backup's and the bucket's suppression lists merged into the
+    warehouse's, before anything is restored; True when it keeps lines the backup lacks."""
+    relative = warehouse.suppression.relative_to(warehouse.root)
+    from_backup = next((plain for rel, plain in state_files if rel == relative), None)
+    state_files[:] = [(rel, plain) for rel, plain in state_files if rel != relative]
+    local = warehouse.suppression.read_bytes() if warehouse.suppression.exists() else b""
+    theirs = from_backup.read_bytes() if from_backup is not None else b""
+    if local.startswith(theirs) and not listed:
+        merged = local
+    else:
+        merged = suppression_copy.merge_lines(local, theirs, listed)
+    if merged != local:
+        with atomic_path(warehouse.suppression) as tmp:
+            tmp.write_bytes(merged)
+        fsync_path(warehouse.state)
+    return suppression_copy.merge_lines(merged) != suppression_copy.merge_lines(theirs)
+
+
 def _install(
     config: PipelineConfig,
     warehouse: Warehouse,
     run_id: str,
     fetched: list[tuple[Path, Path]],
-) -> tuple[list[str], list[str]]:
+    listed: bytes,
+) -> tuple[list[str], list[str], Reerased]:
     version_prefix = Path("published/versions") / run_id
     staging = new_staging(warehouse)
     state_files: list[tuple[Path, Path]] = []
@@ -187,6 +225,9 @@ def _install(
             written.append(relative.as_posix())
         if not (staging / VERSION_REGISTRY).exists():
             raise BackupError(f"backup {run_id} holds no id registry: nothing was restored")
+        # Erased people the backup still holds are erased again before anything is readable.
+        kept_local = _merge_suppression(warehouse, state_files, listed)
+        reerased = reerase_staged_version(config, staging, warehouse.suppression)
         published_at = str(read_manifest(staging).get("published_at") or "")
         database = staging / VERSION_DUCKDB
         build_duckdb(
@@ -200,7 +241,9 @@ def _install(
         commit_version(warehouse, staging, run_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    merged: list[str] = []
+    if reerased.records:
+        record_reerased(warehouse, run_id, reerased)
+    merged = [warehouse.suppression.relative_to(warehouse.root).as_posix()] if kept_local else []
     for relative, plain in state_files:
         target = warehouse.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +252,7 @@ def _install(
             continue
         os.replace(plain, target)
         fsync_path(target.parent)
-    return written, merged
+    return written, merged, reerased
 
 
 def _merge_log(local: Path, restored: Path) -> bool:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
-from pipelines.backup import crypto
+from pipelines.backup import crypto, suppression_copy
 from pipelines.backup.catalog import load_header, load_manifest
 from pipelines.backup.check import count_rows, sha256_of
 from pipelines.backup.manifest import (
@@ -189,6 +189,8 @@ def backup(
         try:
             manifest, stale = _upload(store, run_id, items, master, started, workdir, progress)
             manifest.warehouse = str(warehouse.root)
+            # Where a restore into any warehouse finds every erasure, this backup's included.
+            suppression_copy.push(store, warehouse.suppression, workdir)
             manifest_key = store.key(run_id, MANIFEST_NAME)
             store.put_bytes(manifest_key, manifest.model_dump_json(indent=2).encode())
             _remove_stale(store, run_id, stale)

@@ -166,6 +166,11 @@ def register(app: typer.Typer) -> None:
         )
         for log in result.merged_logs:
             print(f"kept newer local lines of {log}")
+        if result.reapplied:
+            print(
+                f"erased again {result.reapplied} record(s) of subjects erased after this backup "
+                "was taken (suppression list), before the restored version became readable"
+            )
         # A backup taken before an erasure holds the subject again: erase them again.
         from pipelines.errors import GoldenError
         from pipelines.privacy import reapply_erasures

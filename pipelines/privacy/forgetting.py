@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 from pydantic import BaseModel
 
 from pipelines import audit
+from pipelines.backup import suppression_copy
+from pipelines.backup.store import ObjectStore
 from pipelines.errors import GoldenError, PrivacyError
 from pipelines.privacy.backups import BackupErasureResult, enforce_backup_erasures
 from pipelines.privacy.erase import ErasurePlan, LayerCounts, erase_records
@@ -174,9 +178,25 @@ def forget(
             f"run {run_id} is in progress and may have ingested the subject before the erasure; "
             "if it publishes, run `golden privacy reapply` (the maintenance DAG also does)"
         )
-    if config.backup.enabled:
+    if config.backup.enabled and config.backup.bucket:
+        _copy_suppression_list(config, warehouse, result)
         _after_erasure_backups(config, warehouse, result, actor, backup_after, purge_backups)
     return result
+
+
+def _copy_suppression_list(
+    config: PipelineConfig, warehouse: Warehouse, result: ErasureResult
+) -> None:
+    """The list in the bucket, so that restoring an older backup anywhere erases again."""
+    try:
+        store = ObjectStore(config.backup)
+        with tempfile.TemporaryDirectory(prefix=".suppression-", dir=warehouse.root) as tmp:
+            suppression_copy.push(store, warehouse.suppression, Path(tmp))
+    except Exception as exc:  # noqa: BLE001 - the erasure itself is done; say what is left
+        result.warnings.append(
+            f"the suppression list could not be copied to the backup bucket ({exc}); a restore "
+            "into an empty warehouse would not know this erasure until the next backup"
+        )
 
 
 def runs_in_flight(warehouse: Warehouse) -> list[str]:

@@ -15,21 +15,29 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
+from pipelines import audit
+from pipelines.errors import PrivacyError
 from pipelines.privacy.erase import (
     ERASED,
     ErasurePlan,
     LayerCounts,
     ValueScrubber,
+    golden_effects,
     scrub_golden_folder,
     write_like,
 )
+from pipelines.privacy.identifiers import hash_values, load_salt, salt_id
+from pipelines.privacy.ledger import ErasureEntry, record_erasure
 from pipelines.privacy.roles import RoleArtefacts
+from pipelines.privacy.suppression import SuppressionEntry
 from pipelines.publish.duckdb_build import build_duckdb
 from pipelines.publish.stage import write_version_manifest
 from pipelines.publish.tables import TABLES
@@ -220,3 +228,123 @@ def _swap(folder: Path, staging: Path) -> None:
         raise
     fsync_path(folder.parent)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+# --- a restored version, before it becomes readable ---------------------------------------------
+
+
+class Reerased(BaseModel):
+    """What a restore erased again from the version it restored, before committing it."""
+
+    records: int = 0
+    golden_ids: list[str] = []
+    rows: int = 0
+
+
+def _listed_record_key_hashes(path: Path) -> tuple[set[str], set[str]]:
+    """Record key hashes and salt ids of every entry of a suppression list.
+
+    A line that is not an entry is reported and skipped here rather than stopping the restore:
+    the entries that are readable must still be applied (ingestion reports the line).
+    """
+    hashes: set[str] = set()
+    salts: set[str] = set()
+    if not path.exists():
+        return hashes, salts
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = SuppressionEntry.model_validate_json(line)
+        except ValueError:
+            logger.error("%s line %d is not a suppression entry; skipped by restore", path, number)
+            continue
+        salts.add(entry.salt_id)
+        hashes.update(entry.hashes.get("record_key", []))
+    return hashes, salts
+
+
+def _held_keys(staging: Path) -> set[str]:
+    keys: set[str] = set()
+    for path in (staging / "customer_xref.parquet", staging / VERSION_REGISTRY):
+        if path.exists():
+            keys |= set(pl.read_parquet(path, columns=["record_key"])["record_key"].to_list())
+    keys.discard(None)  # type: ignore[arg-type]
+    return keys
+
+
+def _values_of_whole_customers(staging: Path, keys: pl.Series) -> frozenset[str]:
+    """Identifying values of the customers removed whole, to scrub from sampled values."""
+    customers = staging / "golden_customers.parquet"
+    whole = golden_effects(staging, keys).whole
+    if not whole or not customers.exists():
+        return frozenset()
+    frame = pl.read_parquet(customers).filter(pl.col("golden_id").is_in(sorted(whole)))
+    values: set[str] = set()
+    for column in ("email", "phone", "address_line1", "address_line2", "full_name"):
+        if column in frame.columns:
+            values |= {v for v in frame[column].cast(pl.String).to_list() if v}
+    return frozenset(values)
+
+
+def reerase_staged_version(config: PipelineConfig, staging: Path, suppression: Path) -> Reerased:
+    """Erase from a prepared (not yet committed) version every record on the suppression list.
+
+    A backup taken before an erasure brings the erased subject back; a restore calls this on
+    the version it prepared, with the list merged from the warehouse, the backup and the
+    bucket, so the subject is gone before anything of the version is readable. Without the
+    salt the list cannot be checked: the restore stops rather than let them back in.
+    """
+    listed, salts = _listed_record_key_hashes(suppression)
+    if not listed:
+        return Reerased()
+    salt = load_salt(config)
+    if salts - {salt_id(salt)}:
+        raise PrivacyError(
+            f"the suppression list {suppression} has entries made with another salt than "
+            f"{config.privacy.suppression_salt_env} holds: restore the original salt, then "
+            "restore again (nothing was restored)"
+        )
+    held = sorted(_held_keys(staging))
+    keys = {
+        k for k, h in zip(held, hash_values(salt, "record_key", held), strict=True) if h in listed
+    }
+    if not keys:
+        return Reerased()
+    array = pl.Series("record_key", sorted(keys), dtype=pl.String)
+    plan = ErasurePlan(frozenset(keys), _values_of_whole_customers(staging, array))
+    counts = LayerCounts()
+    removed, _ = _scrub_version(config, staging, plan, array, counts, set())
+    logger.warning(
+        "restore: erased again %d record(s) of erased subjects from the restored version",
+        len(keys),
+    )
+    return Reerased(records=len(keys), golden_ids=counts.golden_ids, rows=removed)
+
+
+def record_reerased(warehouse: Warehouse, run_id: str, reerased: Reerased) -> None:
+    """The two traces every erasure leaves: a ledger entry and an ``erasure.reapplied`` event."""
+    erasure_id = f"E-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{token()[:6]}"
+    record_erasure(
+        warehouse,
+        ErasureEntry(
+            erasure_id=erasure_id,
+            kind="reapplied",
+            at=datetime.now(UTC),
+            golden_ids=reerased.golden_ids,
+            records=reerased.records,
+        ),
+    )
+    audit.record(
+        warehouse.root,
+        None,
+        "erasure.reapplied",
+        erasure_id,
+        {
+            "restored_run": run_id,
+            "records": reerased.records,
+            "golden_ids": reerased.golden_ids,
+            "published_rows": reerased.rows,
+        },
+        "suppressed records found in a restored backup (taken before their erasure)",
+    )
