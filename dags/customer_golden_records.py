@@ -16,7 +16,10 @@ start_run ─▶ ingest_and_validate[source] (one mapped task per source)
 * **Params**: `config_path` (the deployment's YAML config), `full_reload`, `skip_backup`,
   `model_path` (a trained Splink model to reuse instead of training), `full_rebuild` (validate,
   standardise, match and survive every record anew instead of building on the previous run's
-  outputs).
+  outputs), `lock_wait_seconds` (how long `start_run` waits for whatever holds the
+  warehouse's run lock: another run, a restore, an erasure, a steward decision).
+* **One run at a time**: `start_run` leases the warehouse (`state/.run.lease`), every stage
+  checks the lease is its run's, `finish_run` releases it (`docs/architecture.md`, Run lock).
 * **Failures**: one failing source does not undo the others' landed batches, but nothing
   downstream runs; a tripped quality `gate` stops the run before publish and is never retried.
   `finish_run` writes `runs/<run_id>/run.json`, logs the run summary and fails the DAG run when
@@ -141,21 +144,40 @@ def describe_failures(
             description="Validate, standardise, match and survive every record anew instead "
             "of building on the previous run's outputs.",
         ),
+        # How long start_run waits for another run, restore, erasure or steward write to finish.
+        "lock_wait_seconds": Param(
+            600,
+            type="integer",
+            minimum=0,
+            title="Lock wait (seconds)",
+            description="How long to wait for whatever holds the warehouse's run lock (another "
+            "run, a restore, an erasure, a steward decision) before failing.",
+        ),
     },
 )
 def customer_golden_records() -> None:
     @task(**COMPUTE_RETRIES)
     def start_run() -> list[str]:
-        """Fix this DAG run's pipeline run id and list the sources to fan out over.
+        """Fix this DAG run's pipeline run id, lease the warehouse, list the sources.
 
         Returns the source names (what the per-source task maps over) and pushes the run id
         under the XCom key ``run_id`` for every later task.
         """
         from pipelines.config import load_config
+        from pipelines.lock import take_lease
 
         config = load_config(config_path())
         context = get_current_context()
         run_id = golden_run_id(context)
+        # One run at a time per warehouse, across DAG runs, the CLI and stewards: tasks run in
+        # separate processes, so the run leases the warehouse here and finish_run releases it.
+        take_lease(
+            config.warehouse.path,
+            run_id,
+            f"airflow {context['dag_run'].dag_id}/{context['dag_run'].run_id}",
+            wait=float(params().get("lock_wait_seconds") or 0),
+            dag_id=context["dag_run"].dag_id,
+        )
         context["ti"].xcom_push(key="run_id", value=run_id)
         logger.info(
             "pipeline run %s; config %s; sources: %s",
@@ -272,6 +294,9 @@ def customer_golden_records() -> None:
                 f"run {run_id}: cannot write the run summary: {exc}; failed tasks: "
                 + (", ".join(failed) or "none")
             ) from exc
+        from pipelines.lock import release_lease
+
+        release_lease(config.warehouse.path, run_id)
         summary = summarise_run(config, run_id)
         problems = describe_failures(states, config.source_names, summary.errors)
         error = RunFailed("; ".join(problems)) if problems else None

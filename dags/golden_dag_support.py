@@ -138,10 +138,13 @@ def small(result: Any) -> dict[str, Any]:
 
 
 def run_golden_stage(stage: str, run_id: str, **kwargs: Any) -> dict[str, Any]:
-    """Run one pipeline stage for this DAG run through the orchestrator, which records it."""
-    from pipelines.orchestrate import run_stage
+    """Run one pipeline stage for this DAG run through the orchestrator, which records it.
 
-    return small(run_stage(stage, config_path(), run_id, **kwargs))
+    The stage first checks that the warehouse's lease (taken by ``start_run``) is this run's.
+    """
+    from pipelines.orchestrate import run_leased_stage
+
+    return small(run_leased_stage(stage, config_path(), run_id, **kwargs))
 
 
 def on_task_failure(context: Mapping[str, Any]) -> None:

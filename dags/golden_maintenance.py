@@ -8,6 +8,8 @@ Weekly housekeeping for the golden-records warehouse, on the same config as
 verify_latest_backup ─▶ apply_backup_retention
 rebuild_data_docs
 apply_record_retention
+refresh_review_due
+reconcile_database_sources
 ```
 
 * `verify_latest_backup` checks the newest backup against its checksummed manifest
@@ -17,6 +19,14 @@ apply_record_retention
 * `apply_record_retention` retires and erases source records older than
   `privacy.record_retention_days` (none when that key is not set), and makes unreadable the old
   backups of erased subjects whose grace period is over (`docs/privacy.md`).
+* `refresh_review_due` recomputes `review_due` (records and golden records due for periodic
+  review, `docs/history.md`) once `review_due.refresh_every_days` (91: quarterly) have passed
+  since the last refresh, and skips otherwise; the next publish publishes it, and
+  `golden review due` lists it at once.
+* `reconcile_database_sources` compares every id of each database source's table with its
+  current record set (when `database.reconcile_every_days`, default 7, have passed): rows behind
+  the watermark and ids deleted at the source are counted here and applied by the next run's
+  ingest, so they pass the quality gate like any other change.
 
 Params: `config_path` (default `$GOLDEN_CONFIG`).
 Schedule: `@weekly`, or `$GOLDEN_MAINTENANCE_SCHEDULE`.
@@ -136,9 +146,49 @@ def golden_maintenance() -> None:
             )
         return small(apply(config))
 
+    @task(**COMPUTE_RETRIES)
+    def refresh_review_due() -> dict[str, Any]:
+        """Recompute review_due when review_due.refresh_every_days have passed (quarterly)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipelines.config import load_config
+        from pipelines.publish import current_run_id
+        from pipelines.review_due.compute import is_due, last_refresh
+        from pipelines.review_due.compute import refresh_review_due as refresh
+        from pipelines.warehouse import Warehouse, protect_warehouse
+
+        config = load_config(config_path())
+        root = config.warehouse.path
+        protect_warehouse(root, config.warehouse.access)
+        if current_run_id(root) is None:
+            raise AirflowSkipException(f"nothing is published in {root} yet")
+        if not is_due(root, config.review_due):
+            raise AirflowSkipException(
+                f"review_due was refreshed at {last_refresh(Warehouse(root))}; the next "
+                f"refresh is due {config.review_due.refresh_every_days} days after that"
+            )
+        return small(refresh(root, config.review_due))
+
+    @task(**IO_RETRIES)
+    def reconcile_database_sources() -> dict[str, Any]:
+        """Find database rows behind the watermark and ids deleted at the source."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipelines.config import load_config
+        from pipelines.ingest.reconcile import reconcile_database_sources as reconcile
+
+        config = load_config(config_path())
+        if not any(s.database is not None for s in config.sources):
+            raise AirflowSkipException("no database sources to reconcile")
+        found = reconcile(config)
+        logger.info("reconciled: %s (the next run's ingest applies them)", found or "none due")
+        return {"sources": found}
+
     verify_latest_backup() >> apply_backup_retention()
     rebuild_data_docs()
     apply_record_retention()
+    refresh_review_due()
+    reconcile_database_sources()
 
 
 golden_maintenance()

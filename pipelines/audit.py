@@ -54,6 +54,11 @@ ACTIONS: dict[str, str] = {
     "backup.deleted": "an unencrypted backup holding erased subjects was deleted",
     "export": "everything held about a subject was exported (access request)",
     "retention": "source records past privacy.record_retention_days were erased",
+    "lock.takeover": "the run lock was taken over from a holder that died holding it",
+    "lock.break": "an Airflow DAG run's lease on the warehouse was removed by hand",
+    "workspace.user_added": "a stewards' workspace account was created (target: user name)",
+    "workspace.token_issued": "an API token was issued (details.token: its public id)",
+    "workspace.user_removed": "a stewards' workspace account and its tokens were removed",
 }
 """The actions the pipeline records, with what each means. Other tools may add their own
 (lower-case words joined by dots)."""

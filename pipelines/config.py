@@ -19,24 +19,39 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from matching.config import MatchingConfig
 from pipelines.backup.config import BackupConfig
 from pipelines.config_base import ConfigPath, StrictModel
+from pipelines.config_yaml import load_yaml, short_repr, shorten
 from pipelines.errors import ConfigError
 from pipelines.golden.config import GoldenConfig
 from pipelines.ingest.config import SourceConfig
 from pipelines.privacy.config import PrivacyConfig
 from pipelines.publish.config import PublishConfig
+from pipelines.review_due.config import ReviewDueConfig
+from pipelines.scorecard.config import ScorecardConfig
 from pipelines.standardise.config import StandardiseConfig
 from pipelines.validate.config import BUNDLED_EXPECTATIONS, ValidationConfig
+from pipelines.warehouse_root import check_root
+
+MAX_LISTED_PROBLEMS = 20
+"""Problems listed in one config error; the count of the rest follows."""
 
 
 class WarehouseConfig(StrictModel):
     path: ConfigPath = Field(default_factory=lambda: Path.cwd() / "warehouse")
-    """Root of every artefact; relative paths are relative to the config file."""
+    """Root of every artefact; relative paths are relative to the config file. Refused: `/`,
+    system folders, the home folder itself, and a non-empty folder that is not a warehouse
+    (a warehouse holds the marker file `.golden-warehouse`, written on first use)."""
     duckdb_memory_limit: str = "4GB"
     """Memory limit of each DuckDB outside matching (publish runs two at once); DuckDB spills
     to disk beyond it."""
     access: Literal["owner", "group"] = "owner"
     """Who may read the warehouse's files, whatever the umask: ``owner`` (files 0600, folders
     0700) or ``group`` (0640 / 0750: the owner's group reads, e.g. role readers)."""
+
+    @field_validator("path")
+    @classmethod
+    def _a_place_of_its_own(cls, value: Path) -> Path:
+        # Not /, a system folder, the home folder itself, or a folder holding other things.
+        return check_root(value)
 
 
 class AlertsConfig(StrictModel):
@@ -85,6 +100,10 @@ class PipelineConfig(StrictModel):
     """Roles and masking, erasure, retention of personal data."""
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     """Where failure alerts go."""
+    review_due: ReviewDueConfig = Field(default_factory=ReviewDueConfig)
+    """What makes records due for periodic review, and how often the table is refreshed."""
+    scorecard: ScorecardConfig = Field(default_factory=ScorecardConfig)
+    """The per-source quality scorecard (``dq_scorecard``)."""
 
     config_path: Path | None = Field(default=None, exclude=True)
     """Where this config was loaded from (set by ``load_config``, not by the file)."""
@@ -98,6 +117,16 @@ class PipelineConfig(StrictModel):
                 raise ValueError(f"two sources are named {source.name!r}; names must be unique")
             seen.add(source.name)
         return value
+
+    @model_validator(mode="after")
+    def _review_sources_exist(self) -> PipelineConfig:
+        unknown = sorted(set(self.review_due.stale_after_days_by_source) - set(self.source_names))
+        if unknown:
+            raise ValueError(
+                f"review_due.stale_after_days_by_source names unknown source(s) {unknown}; "
+                f"sources are {self.source_names}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _resolve_model_path(self) -> PipelineConfig:
@@ -147,11 +176,7 @@ def load_config(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    data, root = load_yaml(text, path)
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys at the top level")
     env_warehouse = os.environ.get("GOLDEN_WAREHOUSE")
@@ -176,7 +201,10 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _describe(exc: ValidationError, path: Path, root: yaml.Node | None) -> str:
     lines = [f"config file {path} has {exc.error_count()} problem(s):"]
-    for error in exc.errors():
+    for listed, error in enumerate(exc.errors()):
+        if listed == MAX_LISTED_PROBLEMS:
+            lines.append(f"  … and {exc.error_count() - listed} more")
+            break
         loc = error["loc"]
         key = _dotted(loc)
         line = _line_of(root, loc)
@@ -187,8 +215,9 @@ def _describe(exc: ValidationError, path: Path, root: yaml.Node | None) -> str:
         elif error["type"] == "missing":
             message = "required key is missing"
         elif "input" in error and error["type"] not in ("model_type", "dict_type"):
-            message = f"{message} (got {error['input']!r})"
-        lines.append(f"  - {key or '<top level>'}{where}: {message}")
+            message = f"{message} (got {short_repr(error['input'])})"
+        # A validator's own message may quote the value: never echo a huge input whole.
+        lines.append(f"  - {key or '<top level>'}{where}: {shorten(message, 300)}")
     return "\n".join(lines)
 
 

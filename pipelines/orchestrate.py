@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pipelines import audit
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import GoldenError
+from pipelines.lock import check_lease, run_lock
 from pipelines.warehouse import Warehouse, new_run_id, protect_warehouse, read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,13 @@ def _call(stage: str, config: PipelineConfig, run_id: str, **kwargs: Any) -> Any
     if stage == "ingest":
         from pipelines.ingest import ingest_source
 
-        return ingest_source(config, run_id, kwargs["source"], kwargs.get("full_reload", False))
+        return ingest_source(
+            config,
+            run_id,
+            kwargs["source"],
+            kwargs.get("full_reload", False),
+            reconcile=kwargs.get("reconcile", False),
+        )
     if stage == "validate_source":
         from pipelines.validate import validate_source
 
@@ -145,6 +152,20 @@ def run_stage(
     return payload
 
 
+def run_leased_stage(
+    stage: str, config_path: str | Path, run_id: str, **kwargs: Any
+) -> dict[str, Any]:
+    """:func:`run_stage` for a task of an Airflow DAG run, which holds the warehouse's lease.
+
+    Tasks run in separate processes, so the DAG run's ``start_run`` leases the warehouse
+    (:func:`pipelines.lock.take_lease`) and each stage checks the lease is still its run's
+    before touching anything: a run started by hand meanwhile, or a broken lease, stops it.
+    """
+    config = load_config(config_path)
+    check_lease(config.warehouse.path, run_id)
+    return run_stage(stage, config, run_id, **kwargs)
+
+
 def _audit_run_start(config: PipelineConfig, warehouse: Warehouse, run_id: str) -> None:
     """Audit a run's start once, from whichever stage comes first (CLI or Airflow task)."""
     marker = warehouse.run(run_id) / "stages" / ".audited-start"
@@ -168,6 +189,8 @@ def stage_records(warehouse: Warehouse, run_id: str) -> list[dict[str, Any]]:
 class SourceFailure(GoldenError):
     """One or more sources failed; the others' work is kept and can be built on by a retry."""
 
+    exit_code = 3
+
 
 def run_pipeline(
     config: PipelineConfig,
@@ -178,8 +201,45 @@ def run_pipeline(
     full_rebuild: bool = False,
     skip_backup: bool = False,
     on_stage: Callable[[str], None] | None = None,
+    lock_wait: float | None = None,
+    reconcile: bool = False,
 ) -> str:
     """Run every stage in order for a new (or given) run id and return the run id.
+
+    The whole run holds the warehouse's run lock (:mod:`pipelines.lock`): a second run, a
+    restore, an erasure or a steward write waits ``lock_wait`` seconds (default: the CLI's
+    ``--wait``, else none) or is refused with :class:`~pipelines.lock.RunLockedError` before
+    anything is written.
+    """
+    run_id = run_id or new_run_id()
+    with run_lock(config.warehouse.path, "golden run", wait=lock_wait, run_id=run_id):
+        return _run_pipeline(
+            config,
+            run_id,
+            full_reload=full_reload,
+            model_path=model_path,
+            full_rebuild=full_rebuild,
+            skip_backup=skip_backup,
+            on_stage=on_stage,
+            reconcile=reconcile,
+        )
+
+
+def _run_pipeline(
+    config: PipelineConfig,
+    run_id: str,
+    *,
+    full_reload: bool,
+    model_path: Path | None,
+    full_rebuild: bool,
+    skip_backup: bool,
+    on_stage: Callable[[str], None] | None,
+    reconcile: bool = False,
+) -> str:
+    """The stages of :func:`run_pipeline`, run while it holds the lock.
+
+    ``reconcile`` has each database source's ingest compare every id of its table with its
+    current set (rows behind the watermark, ids deleted at the source).
 
     ``full_rebuild`` rebuilds every derived layer from the current records: validation and
     standardise judge and standardise every record instead of reusing the previous run's
@@ -193,7 +253,6 @@ def run_pipeline(
     records without that source would retire its customers. A tripped quality gate stops the
     run before anything is published; the Data Docs are built first so stewards can see why.
     """
-    run_id = run_id or new_run_id()
     notify = on_stage or (lambda _name: None)
     protect_warehouse(config.warehouse.path, config.warehouse.access)
     write_json(
@@ -205,7 +264,14 @@ def run_pipeline(
         for source in config.source_names:
             notify(f"ingest+validate {source}")
             try:
-                run_stage("ingest", config, run_id, source=source, full_reload=full_reload)
+                run_stage(
+                    "ingest",
+                    config,
+                    run_id,
+                    source=source,
+                    full_reload=full_reload,
+                    reconcile=reconcile,
+                )
                 run_stage(
                     "validate_source", config, run_id, source=source, full_rebuild=full_rebuild
                 )

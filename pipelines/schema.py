@@ -108,7 +108,13 @@ GOLDEN_FIELDS: Final = CANONICAL_FIELDS
 
 
 def golden_customers_schema() -> pa.Schema:
-    """One row per customer."""
+    """One row per customer.
+
+    Three honest times: ``first_seen_at`` when the pipeline first ingested a record of the
+    customer, ``source_updated_at`` the latest time a source says one of its records changed
+    (null when no source says), ``golden_changed_at`` when the golden values it has now were
+    first published (the run that opened its current version in ``golden_customers_history``).
+    """
     ts = pa.timestamp("us", tz="UTC")
     fields = [("golden_id", pa.string())]
     fields += [(f, pa.date32() if f == "date_of_birth" else pa.string()) for f in GOLDEN_FIELDS]
@@ -116,7 +122,8 @@ def golden_customers_schema() -> pa.Schema:
         ("source_record_count", pa.int64()),
         ("source_systems", pa.list_(pa.string())),
         ("first_seen_at", ts),
-        ("last_updated_at", ts),
+        ("source_updated_at", ts),
+        ("golden_changed_at", ts),
         ("run_id", pa.string()),
     ]
     return pa.schema(fields)

@@ -6,8 +6,11 @@ Built only from the stage records in ``runs/<run_id>/stages/`` so that a run dri
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import polars as pl
 from pydantic import BaseModel, Field
 
 from pipelines.config import PipelineConfig
@@ -18,11 +21,25 @@ class SourceCounts(BaseModel):
     source: str
     rows_read: int | None = None
     rejected_at_ingest: int | None = None
+    suppressed_at_ingest: int = 0
+    """Rows of erased subjects that ingest dropped (the suppression list)."""
+    reject_reasons: list[tuple[str, int, str]] = Field(default_factory=list)
+    """The commonest reasons rows were rejected at ingest: (reason, rows, first file:line)."""
     current: int | None = None
     accepted: int | None = None
     quarantined: int | None = None
     warned: int | None = None
     new_columns: list[str] = Field(default_factory=list)
+    new_records: int | None = None
+    """Ids the current set did not hold, loaded this run."""
+    new_behind_watermark: int | None = None
+    """Of ``new_records``, those older than the watermark (late or backdated records)."""
+    changed: int | None = None
+    deleted_at_source: int | None = None
+    retired: int | None = None
+    """Records that left the current set as deleted at the source."""
+    pending_review: int | None = None
+    """Deleted at the source, waiting for a steward (still current)."""
 
     @property
     def reconciled(self) -> bool | None:
@@ -52,6 +69,7 @@ class RunSummary(BaseModel):
     data_docs: str | None = None
     published_version: str | None = None
     duckdb_path: str | None = None
+    dq_scorecard_report: str | None = None
     backup_uri: str | None = None
     backup_configured: bool = True
     """False when the config names no backup bucket (or turns backups off)."""
@@ -91,8 +109,17 @@ def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
             if stage == "ingest":
                 counts.rows_read = result.get("rows_read")
                 counts.rejected_at_ingest = result.get("rows_rejected")
+                counts.suppressed_at_ingest = int(result.get("rows_suppressed") or 0)
+                if counts.rejected_at_ingest and result.get("rejects_path"):
+                    counts.reject_reasons = reject_reasons(Path(result["rejects_path"]))
                 counts.current = result.get("rows_current")
                 counts.new_columns = result.get("new_columns") or []
+                counts.new_records = result.get("records_new")
+                counts.new_behind_watermark = result.get("new_behind_watermark")
+                counts.changed = result.get("records_changed")
+                counts.deleted_at_source = result.get("deleted_at_source")
+                counts.retired = result.get("retired")
+                counts.pending_review = result.get("pending_review")
             elif stage == "validate_source":
                 counts.accepted = result.get("accepted")
                 counts.quarantined = result.get("quarantined")
@@ -120,16 +147,59 @@ def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
         elif stage == "publish":
             summary.published_version = result.get("version_dir")
             summary.duckdb_path = result.get("duckdb_path")
+            summary.dq_scorecard_report = result.get("dq_scorecard_report")
         elif stage == "backup":
             summary.backup_uri = result.get("uri")
     summary.sources = [by_source[name] for name in config.source_names if name in by_source]
     return summary
 
 
+REASONS_SHOWN = 3
+
+
+def reject_reasons(path: Path) -> list[tuple[str, int, str]]:
+    """The commonest reasons in an ingest ``rejects.parquet``, each with its count and where
+    it first happened, so the summary says why rows were rejected, not only how many."""
+    try:
+        rejects = pl.read_parquet(path, columns=["file", "line", "reason"])
+    except (OSError, pl.exceptions.PolarsError):
+        return []
+    counts = Counter(rejects["reason"].fill_null("(no reason)").to_list())
+    first: dict[str, str] = {}
+    for file, line, reason in rejects.iter_rows():
+        first.setdefault(reason or "(no reason)", f"{Path(str(file)).name}:{line}")
+    return [(r, n, first[r]) for r, n in counts.most_common(REASONS_SHOWN)]
+
+
 def _no_backup(summary: RunSummary) -> str | None:
     if summary.published_version and not summary.backup_configured:
         return "none: no backup bucket configured (backup.bucket), or backup.enabled is false"
     return None
+
+
+def _short(text: str, limit: int = 100) -> str:
+    """One line of a source's text for a terminal: control characters (a reject reason may
+    quote the row, escape sequences and all) shown as ``?``, never sent to the terminal."""
+    text = " ".join(text.split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _changes_table(summary: RunSummary, n: Any) -> list[str]:
+    """What each source's delivery changed: the counts behind ``current``."""
+    rows = [s for s in summary.sources if s.new_records is not None]
+    if not rows:
+        return []
+    header = f"{'source':<16}{'new':>10}{'behind wm':>11}{'changed':>10}"
+    header += f"{'deleted':>10}{'retired':>10}{'in review':>11}"
+    lines = ["", header, "-" * len(header)]
+    for s in rows:
+        lines.append(
+            f"{s.source:<16}{n(s.new_records):>10}{n(s.new_behind_watermark):>11}"
+            f"{n(s.changed):>10}{n(s.deleted_at_source):>10}{n(s.retired):>10}"
+            f"{n(s.pending_review):>11}"
+        )
+    return lines
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -148,8 +218,22 @@ def format_summary(summary: RunSummary) -> str:
             f"{s.source:<16}{n(s.rows_read):>10}{n(s.rejected_at_ingest):>10}{n(s.current):>10}"
             f"{n(s.accepted):>10}{n(s.quarantined):>10}{n(s.warned):>10}  {ok}"
         )
+        if s.suppressed_at_ingest:
+            lines.append(
+                f"{'':<16}{s.suppressed_at_ingest:,} row(s) of erased subjects suppressed at "
+                "ingest (read, never landed)"
+            )
+        for reason, rows, where in s.reject_reasons:
+            lines.append(f"{'':<16}rejected {rows:,}: {_short(reason)} (first at {where})")
+        others = (s.rejected_at_ingest or 0) - sum(rows for _, rows, _ in s.reject_reasons)
+        if s.reject_reasons and others > 0:
+            lines.append(
+                f"{'':<16}rejected {others:,} for other reasons (quarantine table, "
+                "expectation rejected_at_ingest)"
+            )
         if s.new_columns:
             lines.append(f"{'':<16}new columns (schema drift): {', '.join(s.new_columns)}")
+    lines += _changes_table(summary, n)
     lines.append("")
     lines.append(
         f"staged records: {n(summary.staged)}  accepted: {n(summary.staged_accepted)}  "
@@ -176,6 +260,7 @@ def format_summary(summary: RunSummary) -> str:
         ("validation report", summary.data_docs),
         ("golden tables", summary.published_version),
         ("DuckDB database", summary.duckdb_path),
+        ("quality scorecard", summary.dq_scorecard_report),
         ("backup", summary.backup_uri or _no_backup(summary)),
         ("run folder", summary.run_dir),
     ):

@@ -26,7 +26,7 @@
       published/versions/<run_id> -> ../commits/...      kept versions by run id
       published/roles/<role> -> ../current/roles/<role>  fixed link through the pointer
       golden.duckdb -> published/current/golden.duckdb   fixed link through the pointer
-      reports/data_docs/                                 GX Data Docs site for stewards
+      reports/data_docs/                                 Data Docs site for stewards
       reports/gx_validations/                            GX results of every run the site shows
       state/                                             durable state that runs build on
         sources/<source>.json                            watermark and last counts per source

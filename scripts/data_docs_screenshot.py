@@ -51,22 +51,32 @@ def screenshot(
         raise SystemExit(f"chromium could not screenshot {page}:\n{done.stderr[-2000:]}")
 
 
-def newest_validation_page(site: Path) -> Path:
-    pages = sorted((site / "validations").rglob("*.html"), key=lambda p: p.parts[-3:])
+def newest_validation_page(site: Path, suite: str | None = None) -> Path:
+    folder = site / "validations" / suite if suite else site / "validations"
+    pages = sorted(folder.rglob("*.html"), key=lambda p: p.parts[-3:])
     if not pages:
         raise SystemExit(f"{site} has no validation pages: run the validate stages first")
     return pages[-1]
 
 
 def demo_site(folder: Path) -> Path:
-    """A small site from generated batches with faults, for a look without running the pipeline."""
+    """A small site from a generated CSV with faults (malformed emails and phones, a row without
+    an id) and generated staged records, for a look without running the whole pipeline."""
     import json
 
     from pipelines.config import load_config
-    from pipelines.validate import build_data_docs, validate_staged
+    from pipelines.ingest import ingest_source
+    from pipelines.validate import build_data_docs, validate_source, validate_staged
     from pipelines.validate.synthetic import RUN_ID, staged_frame
     from pipelines.warehouse import Warehouse
 
+    lines = ["id,first,last,mail,phone,updated"]
+    for i in range(40):
+        mail = f"user{i}(at)example" if i % 6 == 2 else ("" if i % 9 == 4 else f"u{i}@example.org")
+        phone = "call me maybe" if i % 11 == 3 else f"+44 20 7946 {i:04d}"
+        lines.append(f"{i + 1},Ann{i},Lee{i},{mail},{phone},2026-02-01 10:00:00")
+    lines.append(",Nobody,Noid,no@id.org,,2026-02-01 10:00:00")
+    (folder / "crm.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     config_path = folder / "config.yaml"
     config_path.write_text(
         json.dumps(
@@ -74,15 +84,19 @@ def demo_site(folder: Path) -> Path:
                 "warehouse": {"path": str(folder / "warehouse")},
                 "validation": {"expectations_dir": str(REPO / "expectations")},
                 "sources": [
-                    {"name": "demo", "kind": "file", "path": "none.csv", "id_column": "id",
-                     "mapping": {}}
+                    {"name": "crm", "kind": "file", "path": str(folder / "crm.csv"),
+                     "id_column": "id", "updated_at_column": "updated",
+                     "mapping": {"first_name": "first", "last_name": "last", "email": "mail",
+                                 "phone": "phone"}}
                 ],
             }
         )
     )  # fmt: skip
     config = load_config(config_path)
+    ingest_source(config, RUN_ID, "crm")
+    validate_source(config, RUN_ID, "crm")
     staged = Warehouse(config.warehouse.path).staged(RUN_ID)
-    staged.parent.mkdir(parents=True)
+    staged.parent.mkdir(parents=True, exist_ok=True)
     staged_frame(5_000).write_parquet(staged)
     validate_staged(config, RUN_ID)
     return build_data_docs(config, RUN_ID).parent
@@ -97,6 +111,7 @@ def main() -> None:
         "--demo", action="store_true", help="Build a small site from generated data."
     )
     parser.add_argument("--out", type=Path, default=Path("."), help="Folder for the PNG files.")
+    parser.add_argument("--suite", help="Screenshot this suite's newest validation page.")
     parser.add_argument(
         "--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser")
     )
@@ -120,7 +135,7 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         index_png, validation_png = args.out / "index.png", args.out / "validation.png"
         screenshot(args.chromium, site / "index.html", index_png, height=1000)
-        page = newest_validation_page(site)
+        page = newest_validation_page(site, args.suite or ("crm" if args.demo else None))
         screenshot(args.chromium, page, validation_png)
     # A command-line script reports its files on stdout.
     print(f"index:      {index_png.resolve()}")  # noqa: T201

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,6 +103,28 @@ def chromium() -> str:
     return str(path)
 
 
+def chromium_dom(chromium: str, page: Path, profile: Path, budget_ms: int = 15000) -> str:
+    """The DOM of ``page`` after its scripts ran, with every network path closed."""
+    command = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: nothing can be fetched
+        "--proxy-server=127.0.0.1:9",
+        f"--virtual-time-budget={budget_ms}",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 @pytest.fixture(autouse=True)
 def _restore_umask() -> Iterator[None]:
     """Entry points set the process umask (``warehouse.protect_process``): undo it per test."""
@@ -120,3 +143,56 @@ def warehouse_dir(tmp_path: Path) -> Path:
     path = tmp_path / "warehouse"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse after one real run on a small generated sample (no backup), for the
+    stewards' workspace tests; they copy it (:func:`copy_workspace`) and change only the copy.
+
+    One CRM record's second street line is a ``<script>`` element, as a hostile source sends it.
+    """
+    import csv
+
+    import yaml
+
+    from pipelines.config import load_config
+    from pipelines.orchestrate import run_pipeline
+    from pipelines.sample import generate_sample
+
+    root = tmp_path_factory.mktemp("workspace_template")
+    generate_sample(root, customers=120, seed=5)
+    crm = root / "crm.csv"
+    with crm.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[0]["street2"] = WORKSPACE_SCRIPT
+    with crm.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    text = yaml.safe_load((root / "config.yaml").read_text())
+    text["warehouse"] = {"path": "warehouse"}
+    text["backup"] = {"enabled": False}
+    text["validation"] = {
+        **text.get("validation", {}),
+        "expectations_dir": str(Path(__file__).parents[1] / "expectations"),
+        "data_docs": False,  # half a run's time, and nothing here reads them
+    }
+    (root / "config.yaml").write_text(yaml.safe_dump(text, sort_keys=False))
+    run_pipeline(load_config(root / "config.yaml"))
+    return root
+
+
+WORKSPACE_SCRIPT = "<script>window.__pwned=1</script>"
+
+
+@pytest.fixture(scope="session")
+def copy_workspace(workspace_template: Path):
+    """A function making a private copy of :func:`workspace_template` in a folder (symlinks
+    kept, so ``published/current`` still points inside the copy); returns its config."""
+
+    def copy(target: Path) -> Path:
+        shutil.copytree(workspace_template, target, symlinks=True)
+        return target / "config.yaml"
+
+    return copy

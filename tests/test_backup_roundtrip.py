@@ -70,7 +70,12 @@ def publish_run(root: Path, run_id: str, records: int = 120, seed: int = 0) -> W
 
 
 def state_files(root: Path) -> list[Path]:
-    return sorted(p.relative_to(root) for p in (root / "state").rglob("*") if p.is_file())
+    """The state a backup carries: hidden files (the run lock, temporaries) stay local."""
+    return sorted(
+        p.relative_to(root)
+        for p in (root / "state").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
 
 
 KEPT = (".parquet", ".json")

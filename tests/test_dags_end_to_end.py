@@ -228,6 +228,7 @@ def test_dag_publishes_and_backs_up_the_golden_tables(deployment: dict[str, Any]
         "apply_backup_retention": "success",
         "rebuild_data_docs": "success",
         "apply_record_retention": "success",
+        "refresh_review_due": "success",
     }
     assert f"verified backup {run_id}: ok" in maintenance.stdout
     assert (warehouse / "reports" / "data_docs" / "index.html").is_file()

@@ -194,7 +194,9 @@ def test_main_dag_schedule_params_and_docs(dagbag: dict[str, Any]) -> None:
         "skip_backup",
         "model_path",
         "full_rebuild",
+        "lock_wait_seconds",
     }
+    assert params["lock_wait_seconds"]["default"] == 600
     assert params["config_path"]["default"] == "/opt/golden/config.yaml"
     assert params["full_reload"]["default"] is False
     assert params["skip_backup"]["default"] is False
@@ -213,6 +215,8 @@ def test_maintenance_dag_verifies_before_deleting_backups(dagbag: dict[str, Any]
         "apply_backup_retention",
         "rebuild_data_docs",
         "apply_record_retention",
+        "refresh_review_due",
+        "reconcile_database_sources",
     }
     assert tasks["apply_backup_retention"]["upstream"] == ["verify_latest_backup"]
     assert set(dag["params"]) == {"config_path"}

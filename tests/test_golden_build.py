@@ -146,7 +146,8 @@ def test_build_writes_every_table_with_its_schema(config: PipelineConfig) -> Non
     assert ann["source_record_count"] == 2
     assert ann["source_systems"] == ["crm", "web"]
     assert ann["first_seen_at"] == datetime(2025, 1, 1, tzinfo=UTC)
-    assert ann["last_updated_at"] == datetime(2024, 5, 1, tzinfo=UTC)
+    assert ann["source_updated_at"] == datetime(2024, 5, 1, tzinfo=UTC)
+    assert ann["golden_changed_at"] == datetime(2025, 1, 1, tzinfo=UTC)  # the run's start
     assert ann["run_id"] == RUNS[0]
     xref = table(config, RUNS[0], "customer_xref")
     assert xref["record_key"].to_list() == ["crm:1", "web:7", "web:8"]
@@ -250,7 +251,9 @@ def test_an_unpublished_run_never_moves_ids(config: PipelineConfig) -> None:
     assert gid(config, RUNS[2], "web:7") == gid(config, RUNS[0], "web:7")
 
 
-def test_first_seen_at_is_kept_from_the_first_run_a_record_appeared(config: PipelineConfig) -> None:
+def test_first_seen_and_golden_changed_at_are_kept_while_nothing_changes(
+    config: PipelineConfig,
+) -> None:
     prepare(config, RUNS[0], BO, {"c": ["web:8"]}, ingested=datetime(2025, 1, 1, tzinfo=UTC))
     build(config, RUNS[0])
     publish(config, RUNS[0])
@@ -258,7 +261,9 @@ def test_first_seen_at_is_kept_from_the_first_run_a_record_appeared(config: Pipe
     build(config, RUNS[1])
     bo = gid(config, RUNS[1], "web:8")
     assert golden_row(config, RUNS[1], bo)["first_seen_at"] == datetime(2025, 1, 1, tzinfo=UTC)
-    assert golden_row(config, RUNS[1], bo)["last_updated_at"] == datetime(2025, 2, 1, tzinfo=UTC)
+    # No source says when the record changed: no time is made up from the ingest time.
+    assert golden_row(config, RUNS[1], bo)["source_updated_at"] is None
+    assert golden_row(config, RUNS[1], bo)["golden_changed_at"] == datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def test_rebuilding_a_run_is_idempotent_even_after_its_publish(config: PipelineConfig) -> None:

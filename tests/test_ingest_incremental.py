@@ -104,11 +104,12 @@ def test_full_reload_reads_everything_and_replaces_the_current_set(tmp_path: Pat
     write_source(tmp_path, FIRST[0], FIRST[2])  # record 2 deleted at the source
 
     incremental = ingest_source(config, "run2", "shop")
-    assert current(incremental)["id"].to_list() == ["1", "2", "3"]  # a delta cannot see deletes
+    assert current(incremental)["id"].to_list() == ["1", "3"]  # a snapshot shows the delete
+    assert (incremental.deleted_at_source, incremental.retired) == (1, 1)
 
     reload = ingest_source(config, "run3", "shop", full_reload=True)
     assert reload.full_reload and not reload.incremental and reload.watermark_before is None
-    assert (reload.rows_read, reload.rows_landed) == (2, 2)
+    assert (reload.rows_read, reload.rows_landed, reload.deleted_at_source) == (2, 2, 0)
     assert current(reload)["id"].to_list() == ["1", "3"]
     assert set(current(reload)["batch_id"]) == {"run3"}
 

@@ -95,7 +95,9 @@ def test_table_streams_in_batches_with_values_as_text(tmp_path: Path, table: str
 def test_incremental_load_filters_in_sql_and_changes_supersede(
     tmp_path: Path, table: str, mariadb_params: dict[str, object]
 ) -> None:
-    config = make_config(tmp_path, {"table": table})
+    # No look-back: this pins the watermark comparison itself (test_ingest_database_changes
+    # covers the window).
+    config = make_config(tmp_path, {"table": table, "lookback_minutes": 0})
     first = ingest_source(config, "run1", "erp")
     assert first.watermark_after == datetime(2024, 1, 4, 10, tzinfo=UTC)
     execute(
@@ -115,7 +117,9 @@ def test_incremental_load_filters_in_sql_and_changes_supersede(
 def test_timestamp_column_watermark_is_compared_as_an_instant(
     tmp_path: Path, table: str, mariadb_params: dict[str, object]
 ) -> None:
-    config = make_config(tmp_path, {"table": table}, updated_at_column="stamped")
+    config = make_config(
+        tmp_path, {"table": table, "lookback_minutes": 0}, updated_at_column="stamped"
+    )
     first = ingest_source(config, "run1", "erp")
     assert first.watermark_after == datetime(2024, 1, 4, 10, tzinfo=UTC)
     execute(

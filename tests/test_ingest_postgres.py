@@ -119,8 +119,9 @@ def test_incremental_load_asks_the_server_only_for_changed_rows(
     )
     second = ingest_source(config, "run2", "billing")
 
-    # Databases filter in SQL: only the two changed rows ever reach Python.
-    assert (second.rows_read, second.rows_landed, second.rows_unchanged) == (2, 2, 0)
+    # Databases filter in SQL: only the two changed rows and the one inside the look-back
+    # window (recognised unchanged by its hash) ever reach Python.
+    assert (second.rows_read, second.rows_landed, second.rows_unchanged) == (2, 2, 1)
     df = pl.read_parquet(second.current_path).sort(pl.col("id").cast(pl.Int32))
     assert df["id"].to_list() == ["1", "2", "3", "4", "5", "6"]
     assert df["email"].to_list()[1] == "bo@new.com"
@@ -134,7 +135,10 @@ def test_timestamp_without_zone_is_compared_and_read_in_the_source_zone(
     tmp_path: Path, table: str, postgres_dsn: str
 ) -> None:
     config = make_config(
-        tmp_path, {"table": table}, updated_at_column="changed_local", timezone="Europe/Paris"
+        tmp_path,
+        {"table": table, "lookback_minutes": 0},  # the comparison itself, without a window
+        updated_at_column="changed_local",
+        timezone="Europe/Paris",
     )
     first = ingest_source(config, "run1", "billing")
     assert first.watermark_after == datetime(2024, 1, 5, 10, tzinfo=UTC)  # 11:00 in Paris

@@ -125,9 +125,14 @@ def test_role_artefacts_switch_whole_and_follow_the_configured_roles(warehouse_d
     publish(make_config(warehouse_dir), RUN1)
     first = role_dir(wh, "analyst").resolve()  # the folder a reader resolved
     assert RUN1 in str(first) and sorted(p.name for p in role_dir(wh, "analyst").iterdir()) == [
+        "customer_profile.parquet",
+        "dq_scorecard.parquet",
         "golden.duckdb",
         "golden_changes.parquet",
         "golden_customers.parquet",
+        "golden_customers_history.parquet",
+        "golden_events.parquet",
+        "golden_id_aliases.parquet",
     ]
 
     roles = {

@@ -312,7 +312,16 @@ def test_analyst_artefacts_hold_no_raw_email_phone_or_dob(base: Base, tmp_path: 
             for row in con.execute("SELECT table_type FROM information_schema.tables").fetchall()
         }
         customers = con.sql("SELECT * FROM golden_customers").pl()
-    assert tables == {"golden_customers", "golden_changes", "publish_info"}
+    assert tables == {
+        "golden_customers",
+        "golden_changes",
+        "golden_customers_history",
+        "golden_events",
+        "golden_id_aliases",
+        "customer_profile",
+        "dq_scorecard",
+        "publish_info",
+    }
     assert kinds == {"BASE TABLE"}, "copies, not views over tables a reader could reach"
     assert customers["email"].drop_nulls().str.starts_with("***@").all()
     assert customers["date_of_birth"].dtype == pl.Int16

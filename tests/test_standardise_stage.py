@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.config import PipelineConfig
-from pipelines.errors import StageInputError
+from pipelines.errors import SourceError, StageInputError
 from pipelines.schema import LINEAGE_COLUMNS, MAPPABLE_FIELDS, staged_schema
 from pipelines.standardise import stage, standardise
 from pipelines.warehouse import Warehouse
@@ -323,3 +323,56 @@ def test_write_staged_gives_an_all_null_column_its_staged_type(
     table = pq.read_table(target)
     assert table.schema == staged_schema()
     assert table.column("phone_extension").null_count == rows.height
+
+
+def _dotted_dates_warehouse(root: Path, dates: list[str]) -> Warehouse:
+    wh = Warehouse(root)
+    for name, rank, records in (
+        ("crm", 1, [{"full_name": "Ann Lee", "date_of_birth": d} for d in dates]),
+        ("shop", 2, SHOP),
+    ):
+        path = wh.accepted(RUN_ID, name)
+        path.parent.mkdir(parents=True)
+        _accepted(name, rank, records).write_parquet(path)
+    return wh
+
+
+def _config_with_crm_format(root: Path, fmt: str, **standardise_settings: object) -> PipelineConfig:
+    data = _config(root).model_dump(mode="json", exclude_unset=True)
+    data["sources"][0]["date_formats"] = {"date_of_birth": [fmt]}
+    data["standardise"] = standardise_settings
+    return PipelineConfig.model_validate(data)
+
+
+DOTTED = [f"{day:02d}.{month:02d}.19{70 + day % 20}" for day in range(1, 29) for month in (3, 11)]
+
+
+def test_a_date_format_that_reads_few_of_a_sources_dates_stops_the_run_naming_it(
+    tmp_path: Path,
+) -> None:
+    wh = _dotted_dates_warehouse(tmp_path / "wh", [*DOTTED, "1980-05-06", "1981-07-08"])
+    with pytest.raises(SourceError) as caught:
+        standardise(_config_with_crm_format(wh.root, "%Y-%m-%d"), RUN_ID)
+    message = str(caught.value)
+    assert "'crm'" in message and "56 of 58 dates of birth" in message
+    assert "%Y-%m-%d" in message and "date_formats.date_of_birth" in message
+    assert "'01.03.1971'" in message  # an example value, as delivered
+    assert not wh.staged(RUN_ID).exists()
+
+
+def test_the_right_date_format_or_an_accepted_share_lets_the_run_through(tmp_path: Path) -> None:
+    wh = _dotted_dates_warehouse(tmp_path / "wh", DOTTED)
+    result = standardise(_config_with_crm_format(wh.root, "%d.%m.%Y"), RUN_ID)
+    staged = pl.read_parquet(result.staged_path).filter(pl.col("source_system") == "crm")
+    assert staged["date_of_birth"].null_count() == 0
+
+    accepted = _config_with_crm_format(wh.root, "%Y-%m-%d", max_unparsed_date_share=1.0)
+    staged = pl.read_parquet(standardise(accepted, RUN_ID).staged_path)
+    assert staged.filter(pl.col("source_system") == "crm")["date_of_birth"].null_count() == 56
+
+
+def test_a_few_unreadable_dates_in_a_small_source_are_flagged_not_fatal(tmp_path: Path) -> None:
+    wh = _dotted_dates_warehouse(tmp_path / "wh", DOTTED[:5])
+    result = standardise(_config_with_crm_format(wh.root, "%Y-%m-%d"), RUN_ID)
+    staged = pl.read_parquet(result.staged_path).filter(pl.col("source_system") == "crm")
+    assert staged["invalid_fields"].to_list() == [["date_of_birth"]] * 5

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipelines.config_base import StrictModel
+from pipelines.config_base import ConfigPath, StrictModel
 
 
 class RetentionConfig(StrictModel):
@@ -47,6 +47,11 @@ class BackupConfig(StrictModel):
     """Key prefix; each backup lives under ``<prefix>/<run_id>/``."""
     endpoint_url: str | None = None
     """S3 endpoint; omit for AWS. The GOLDEN_S3_ENDPOINT environment variable overrides it."""
+    local_server_dir: ConfigPath | None = None
+    """Data folder of the local S3 server that ``golden s3 start`` or ``golden demo`` runs
+    (``.s3data`` in the project). When set (and ``GOLDEN_S3_ENDPOINT`` is not), backups go to that
+    server, with its keys unless the key variables are set; a run fails with the command to start
+    it when it is not running. For trying the product on one machine, never for production."""
     region: str = "us-east-1"
     """Region name sent to the S3 API (any value works for most S3-compatible stores)."""
     access_key_env: str = "AWS_ACCESS_KEY_ID"

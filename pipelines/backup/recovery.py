@@ -45,6 +45,7 @@ from pipelines.backup.manifest import check_run_id, safe_restore_path
 from pipelines.backup.store import ObjectStore
 from pipelines.backup.verify import open_complete, stored_sizes
 from pipelines.errors import BackupError, GoldenError
+from pipelines.lock import holds_run_lock
 from pipelines.privacy.republish import Reerased, record_reerased, reerase_staged_version
 from pipelines.privacy.roles import RoleArtefacts
 from pipelines.publish.duckdb_build import build_duckdb
@@ -123,6 +124,7 @@ def _check_not_newer(warehouse: Warehouse, run_id: str, force: bool) -> str | No
     return state
 
 
+@holds_run_lock("golden restore")
 def restore(config: PipelineConfig, run_id: str, force: bool = False) -> RestoreResult:
     """Restore backup ``run_id``: published tables (made current) and state into the warehouse."""
     clock = time.perf_counter()

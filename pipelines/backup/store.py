@@ -82,6 +82,21 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+def _local_server(data_dir: Path):  # -> S3Endpoint
+    """The running local server of ``backup.local_server_dir``, or a ConfigError that says how
+    to start it (a newcomer's ``golden run`` after ``make demo`` lands here)."""
+    from pipelines.s3server import running_server
+
+    endpoint = running_server(data_dir)
+    if endpoint is None:
+        raise ConfigError(
+            f"backup.local_server_dir: no local S3 server is running on {data_dir}; start it "
+            f"with `golden s3 start --data-dir {data_dir}` (or run `make demo`), or remove the "
+            "key to back up to backup.endpoint_url / AWS"
+        )
+    return endpoint
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -104,6 +119,11 @@ class ObjectStore:
         self.endpoint_url = os.environ.get(ENDPOINT_ENV) or config.endpoint_url
         access = os.environ.get(config.access_key_env)
         secret = os.environ.get(config.secret_key_env)
+        if config.local_server_dir is not None and not os.environ.get(ENDPOINT_ENV):
+            local = _local_server(config.local_server_dir)
+            self.endpoint_url = local.endpoint_url
+            if not (access or secret):
+                access, secret = local.access_key, local.secret_key
         if bool(access) != bool(secret):
             have, lack = (
                 (config.access_key_env, config.secret_key_env)

@@ -56,10 +56,22 @@ def _root(
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "anything else (an unexpected error prints a traceback)",
+    2: "usage or config error: a bad option, config file or key, or commands run out of order",
+    3: "a source failed (unreadable, or its columns no longer fit the mapping)",
+    4: "a quality gate tripped: nothing was published",
+    5: "the warehouse's run lock is held by another run, restore, erasure or steward write",
+}
+"""The ``golden`` command's exit statuses (the README shows this table)."""
+
+
 def main() -> None:
-    """Console-script entry point: expected errors print one clear message and exit 2."""
+    """Console-script entry point: expected errors print one clear message and exit with the
+    error's own status (:data:`EXIT_CODES`); usage errors exit 2 (Click's own)."""
     try:
         app()
     except GoldenError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        sys.exit(getattr(exc, "exit_code", 1))

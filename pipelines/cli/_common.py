@@ -21,6 +21,14 @@ CONFIG_OPTION = typer.Option(
 WAREHOUSE_OPTION = typer.Option(
     None, "--warehouse", help="Override warehouse.path from the config."
 )
+WAIT_OPTION = typer.Option(
+    0.0,
+    "--wait",
+    min=0,
+    metavar="SECONDS",
+    help="Wait up to this long for another run, restore, erasure or steward write holding "
+    "the warehouse's run lock (default: refuse at once, exit code 5).",
+)
 ACTOR_OPTION = typer.Option(
     None, "--actor", help="Who is acting, for the audit trail (default: the OS user)."
 )
@@ -34,6 +42,13 @@ def load(config: Path, warehouse: Path | None = None) -> PipelineConfig:
     loaded = load_config(config, overrides)
     protect_process(loaded.warehouse.access)
     return loaded
+
+
+def hold_lock(wait: float) -> None:
+    """Make this command's library calls wait ``--wait`` seconds for the run lock."""
+    from pipelines.lock import default_wait
+
+    default_wait(wait)
 
 
 def actor_name(actor: str | None) -> str:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pipelines import audit
-from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, load
+from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAIT_OPTION, WAREHOUSE_OPTION, load
+
+if TYPE_CHECKING:
+    from pipelines.config import PipelineConfig
 
 
 def _size(n: float) -> str:
@@ -33,12 +37,14 @@ def register(app: typer.Typer) -> None:
             None, "--run-id", help="Published run to back up (default: the current version)."
         ),
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Back up a published run: every table, the state, and a manifest written last."""
         from tqdm import tqdm
 
         from pipelines.backup import backup
         from pipelines.errors import StageInputError
+        from pipelines.lock import run_lock
         from pipelines.publish import current_run_id
 
         cfg = load(config, warehouse)
@@ -51,7 +57,9 @@ def register(app: typer.Typer) -> None:
                 bar.set_postfix_str(name)
                 bar.update(1)
 
-            result = backup(cfg, run_id, progress=progress)
+            # Under the run lock: a run publishing meanwhile would mix two versions' state.
+            with run_lock(cfg.warehouse.path, "golden backup run", wait=wait):
+                result = backup(cfg, run_id, progress=progress)
         audit.record(
             cfg.warehouse.path,
             actor,
@@ -146,11 +154,20 @@ def register(app: typer.Typer) -> None:
             False, "--force", help="Restore even over a newer state (rolls golden ids back)."
         ),
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Restore a backup's published tables (made current) and state into the warehouse."""
-        from pipelines.backup import restore as restore_backup
+        from pipelines.lock import run_lock
 
         cfg = load(config, warehouse)
+        # One hold for the restore and the erasures re-applied after it: no run may start on
+        # restored data that still holds erased subjects.
+        with run_lock(cfg.warehouse.path, "golden restore", wait=wait):
+            _restore(cfg, run_id, force, actor)
+
+    def _restore(cfg: PipelineConfig, run_id: str, force: bool, actor: str | None) -> None:
+        from pipelines.backup import restore as restore_backup
+
         result = restore_backup(cfg, run_id, force=force)
         audit.record(
             cfg.warehouse.path,

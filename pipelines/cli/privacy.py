@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, load
+from pipelines.cli._common import (
+    ACTOR_OPTION,
+    CONFIG_OPTION,
+    WAIT_OPTION,
+    WAREHOUSE_OPTION,
+    hold_lock,
+    load,
+)
 
 if TYPE_CHECKING:
     from pipelines.privacy.backups import BackupErasureResult
@@ -34,10 +41,10 @@ _KINDS = ("golden_id", "record_key", "email", "phone")
 
 
 def _kind(value: str | None) -> str | None:
-    from pipelines.errors import PrivacyError
+    from pipelines.errors import UsageError
 
     if value is not None and value not in _KINDS:
-        raise PrivacyError(f"--kind {value!r} is not one of {', '.join(_KINDS)}")
+        raise UsageError(f"--kind {value!r} is not one of {', '.join(_KINDS)}")
     return value
 
 
@@ -76,8 +83,10 @@ def register(app: typer.Typer) -> None:
         no_backup: bool = typer.Option(
             False, "--no-backup", help="Do not take a fresh backup of the cleaned current version."
         ),
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Erase a subject everywhere and keep them out; shred old backups (right to erasure)."""
+        hold_lock(wait)
         from pipelines.privacy import forget as run_forget
 
         result = run_forget(
@@ -158,8 +167,10 @@ def register(app: typer.Typer) -> None:
         config: Path = CONFIG_OPTION,
         warehouse: Path | None = WAREHOUSE_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Make unreadable the backups of erased subjects whose grace period is over."""
+        hold_lock(wait)
         from pipelines.privacy import enforce_backup_erasures
 
         result = enforce_backup_erasures(load(config, warehouse), actor=actor)
@@ -172,8 +183,10 @@ def register(app: typer.Typer) -> None:
         config: Path = CONFIG_OPTION,
         warehouse: Path | None = WAREHOUSE_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Erase records past privacy.record_retention_days; re-apply erasures; shred backups."""
+        hold_lock(wait)
         from pipelines.privacy import apply_record_retention
 
         result = apply_record_retention(load(config, warehouse), actor=actor)
@@ -193,8 +206,10 @@ def register(app: typer.Typer) -> None:
         config: Path = CONFIG_OPTION,
         warehouse: Path | None = WAREHOUSE_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Erase again every suppressed record found (after a restore or an interrupted run)."""
+        hold_lock(wait)
         from pipelines.privacy import reapply_erasures
 
         result = reapply_erasures(load(config, warehouse), actor=actor)

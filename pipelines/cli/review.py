@@ -9,16 +9,22 @@ apply from the next run on.
 from __future__ import annotations
 
 import json
-import re
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from pipelines import audit
-from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, actor_name, load
-from pipelines.errors import GoldenError
+from pipelines.cli._common import (
+    ACTOR_OPTION,
+    CONFIG_OPTION,
+    WAIT_OPTION,
+    WAREHOUSE_OPTION,
+    actor_name,
+    hold_lock,
+    load,
+)
+from pipelines.cli._review_due import register as register_due
+from pipelines.errors import GoldenError, UsageError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -43,19 +49,13 @@ def _store(wh: Warehouse) -> DecisionStore:
 
 
 def _latest(wh: Warehouse, relative: str, produced_by: str) -> tuple[str, Path]:
-    """The newest run that has ``runs/<id>/<relative>``."""
-    for run_id in reversed(wh.run_ids()):
-        path = wh.run(run_id) / relative
-        if path.exists():
-            return run_id, path
-    raise GoldenError(
-        f"no run in {wh.root} has {relative} yet: run the pipeline (golden run) up to the "
-        f"'{produced_by}' stage first"
-    )
+    from pipelines.stewardship import latest_run_file
+
+    return latest_run_file(wh, relative, produced_by)
 
 
 def _decision_error(exc: Exception) -> GoldenError:
-    return GoldenError(str(exc))
+    return UsageError(str(exc))
 
 
 def _cell(value: Any) -> str:
@@ -98,69 +98,6 @@ def _queue(path: Path) -> pl.DataFrame:
     )
 
 
-def _check_record_keys(wh: Warehouse, keys: list[str]) -> None:
-    """Decisions on record keys nobody has: almost always a typo, so refuse them."""
-    import polars as pl
-
-    run_id, path = _latest(wh, "staged/accepted.parquet", "validate_staged")
-    found = set(
-        pl.scan_parquet(path)
-        .select("record_key")
-        .filter(pl.col("record_key").is_in(keys))
-        .collect()["record_key"]
-    )
-    unknown = [k for k in keys if k not in found]
-    if unknown:
-        raise GoldenError(
-            f"record key(s) {unknown} are not among the accepted records of run {run_id} "
-            f"({path}); record keys look like '<source>:<id>', as in `golden review list`"
-        )
-
-
-_FORMATS: dict[str, tuple[str, str]] = {
-    "phone": (r"\+[1-9]\d{6,14}", "E.164, e.g. +442079460000"),
-    "country": (r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code, e.g. GB"),
-    "phone_extension": (r"\d{1,10}", "digits only"),
-}
-
-
-def _check_pin(wh: Warehouse, golden_id: str, field: str, value: str) -> str:
-    """Refuse pins the golden stage would refuse or that could not apply; returns the value."""
-    import polars as pl
-
-    from matching.ids import normalise_registry
-    from pipelines.schema import GOLDEN_FIELDS
-
-    if field not in GOLDEN_FIELDS:
-        raise GoldenError(f"{field!r} is not a golden field; fields are {', '.join(GOLDEN_FIELDS)}")
-    if field == "date_of_birth":
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            raise GoldenError(f"date_of_birth {value!r} is not a YYYY-MM-DD date") from None
-    elif field == "email":
-        from email_validator import EmailNotValidError, validate_email
-
-        try:
-            value = validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise GoldenError(f"email {value!r} is not valid: {exc}") from None
-    elif field in _FORMATS:
-        pattern, described = _FORMATS[field]
-        if not re.fullmatch(pattern, value):
-            raise GoldenError(f"{field} {value!r} is not in canonical form: use {described}")
-    if not wh.id_registry.exists():
-        raise GoldenError(f"no golden ids are published yet ({wh.id_registry} does not exist)")
-    registry = normalise_registry(pl.read_parquet(wh.id_registry))
-    if registry.filter(pl.col("golden_id") == golden_id).height:
-        return value
-    absorbed_by = registry.filter(pl.col("absorbed_ids").list.contains(golden_id))
-    if absorbed_by.height:
-        survivor = absorbed_by["golden_id"][0]
-        raise GoldenError(f"{golden_id} was merged into {survivor}: pin {survivor} instead")
-    raise GoldenError(f"golden id {golden_id} is not in the published registry {wh.id_registry}")
-
-
 def _describe(decision: Decision) -> str:
     when = f"{decision.decided_at:%Y-%m-%d %H:%M}Z"
     return f"{decision.decision_id:<14} {when:<18} {decision.actor:<12} {decision.describe()}"
@@ -168,10 +105,14 @@ def _describe(decision: Decision) -> str:
 
 def register(app: typer.Typer) -> None:
     review = typer.Typer(
-        help="Steward review: uncertain pairs, link decisions, pinned values.",
+        help=(
+            "Steward review: uncertain pairs, link decisions, pinned values, records due for "
+            "periodic review."
+        ),
         no_args_is_help=True,
     )
     app.add_typer(review, name="review")
+    register_due(review)
 
     @review.command("list")
     def list_(
@@ -246,25 +187,16 @@ def register(app: typer.Typer) -> None:
         ),
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Record that two records are (--link) or are not (--no-link) the same customer."""
+        from pipelines.stewardship import Link, write_decisions
+
+        hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
+
         wh = _warehouse(config, warehouse)
-        _check_record_keys(wh, [left, right])
-        store = _store(wh)
-        try:
-            add = store.add_must_link if link else store.add_cannot_link
-            decision = add(left, right, actor_name(actor), reason)
-        except ValueError as exc:
-            raise _decision_error(exc) from None
-        audit.record(
-            wh.root,
-            decision.actor,
-            f"decision.{decision.kind}",
-            decision.decision_id,
-            {"record_key_l": left, "record_key_r": right},
-            reason,
-        )
-        print(f"recorded {decision.decision_id}: {decision.describe()} (applies from the next run)")
+        (written,) = write_decisions(wh.root, [Link(left, right, link)], actor_name(actor), reason)
+        print(f"recorded {written.decision_id}: {written.description} (applies from the next run)")
 
     @review.command("pin")
     def pin(
@@ -275,28 +207,20 @@ def register(app: typer.Typer) -> None:
         value: str = typer.Option(..., "--value", help="Value in canonical form."),
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Pin a field of a golden record: it wins over every source from the next run on."""
+        from pipelines.stewardship import Pin, write_decisions
+
+        hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
+
         wh = _warehouse(config, warehouse)
-        value = _check_pin(wh, golden_id, field, value)
-        store = _store(wh)
-        try:
-            earlier = [p for p in store.pins() if (p.golden_id, p.field) == (golden_id, field)]
-            decision = store.add_pin(golden_id, field, value, actor_name(actor), reason)
-        except ValueError as exc:
-            raise _decision_error(exc) from None
-        # The rectification path: audited without the value, which may be personal data.
-        audit.record(
-            wh.root,
-            decision.actor,
-            "decision.pin",
-            decision.decision_id,
-            {"golden_id": golden_id, "field": field},
-            reason,
+        (written,) = write_decisions(
+            wh.root, [Pin(golden_id, field, value)], actor_name(actor), reason
         )
-        print(f"recorded {decision.decision_id}: {decision.describe()} (applies from the next run)")
-        for old in earlier:
-            print(f"  supersedes {old.decision_id} ({old.value!r}); revoke it to tidy the list")
+        print(f"recorded {written.decision_id}: {written.description} (applies from the next run)")
+        for old_id, old_value in written.supersedes:
+            print(f"  supersedes {old_id} ({old_value!r}); revoke it to tidy the list")
 
     @review.command("decisions")
     def decisions(
@@ -326,20 +250,13 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = WAREHOUSE_OPTION,
         reason: str = REASON_OPTION,
         actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Withdraw a decision; it stays on file, and stops applying from the next run."""
+        from pipelines.stewardship import Revoke, write_decisions
+
+        hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
+
         wh = _warehouse(config, warehouse)
-        store = _store(wh)
-        try:
-            revocation = store.revoke(decision_id, actor_name(actor), reason)
-        except ValueError as exc:
-            raise _decision_error(exc) from None
-        audit.record(
-            wh.root,
-            revocation.actor,
-            "decision.revoke",
-            revocation.decision_id,
-            {"revokes": decision_id},
-            reason,
-        )
-        print(f"recorded {revocation.decision_id}: revoked {decision_id}")
+        (written,) = write_decisions(wh.root, [Revoke(decision_id)], actor_name(actor), reason)
+        print(f"recorded {written.decision_id}: revoked {decision_id}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipelines.cli._common import CONFIG_OPTION, WAREHOUSE_OPTION, load
+from pipelines.cli._common import CONFIG_OPTION, WAIT_OPTION, WAREHOUSE_OPTION, load
 
 
 def register(app: typer.Typer) -> None:
@@ -23,10 +23,17 @@ def register(app: typer.Typer) -> None:
             "building on the previous run's outputs.",
         ),
         skip_backup: bool = typer.Option(False, help="Do not back up this run."),
+        reconcile: bool = typer.Option(
+            False,
+            help="Compare every id of each database source's table with its current set: load "
+            "rows behind the watermark, find ids deleted at the source.",
+        ),
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Ingest, validate, standardise, match, build golden records, publish and back up."""
         from tqdm import tqdm
 
+        from pipelines.lock import RunLockedError
         from pipelines.orchestrate import run_pipeline
         from pipelines.summary import format_summary, summarise_run
         from pipelines.warehouse import new_run_id
@@ -40,6 +47,7 @@ def register(app: typer.Typer) -> None:
                 bar.set_postfix_str(name)
                 bar.update(1)
 
+            locked = False
             try:
                 run_pipeline(
                     cfg,
@@ -49,7 +57,13 @@ def register(app: typer.Typer) -> None:
                     full_rebuild=full_rebuild,
                     skip_backup=skip_backup,
                     on_stage=on_stage,
+                    lock_wait=wait,
+                    reconcile=reconcile,
                 )
+            except RunLockedError:
+                locked = True  # refused before anything of this run was written
+                raise
             finally:
                 bar.close()
-                print(format_summary(summarise_run(cfg, run_id)))
+                if not locked:
+                    print(format_summary(summarise_run(cfg, run_id)))

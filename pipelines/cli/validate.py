@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipelines.cli._common import CONFIG_OPTION, WAREHOUSE_OPTION, load
+from pipelines.cli._common import CONFIG_OPTION, WAIT_OPTION, WAREHOUSE_OPTION, load
 
 SOURCE_OPTION = typer.Option(
     ..., "--source", "-s", help="Source to validate (a name in the config)."
@@ -28,19 +28,22 @@ def register(app: typer.Typer) -> None:
         run_id: str | None = RUN_ID_OPTION,
         warehouse: Path | None = WAREHOUSE_OPTION,
         data_docs: bool = DOCS_OPTION,
+        wait: float = WAIT_OPTION,
     ) -> None:
         """Validate one source with its expectation suite: counts, failures, Data Docs path."""
+        from pipelines.lock import run_lock
         from pipelines.orchestrate import run_stage
         from pipelines.warehouse import Warehouse, new_run_id
 
         cfg = load(config, warehouse)
         cfg.source(source)  # an unknown name fails here, naming the sources there are
         run_id = run_id or new_run_id()
-        if not Warehouse(cfg.warehouse.path).current_records(run_id, source).exists():
-            typer.echo(f"run {run_id}: ingesting {source} first")
-            run_stage("ingest", cfg, run_id, source=source)
-        typer.echo(f"run {run_id}: validating {source}")
-        result = run_stage("validate_source", cfg, run_id, source=source)
+        with run_lock(cfg.warehouse.path, "golden validate", wait=wait, run_id=run_id):
+            if not Warehouse(cfg.warehouse.path).current_records(run_id, source).exists():
+                typer.echo(f"run {run_id}: ingesting {source} first")
+                run_stage("ingest", cfg, run_id, source=source)
+            typer.echo(f"run {run_id}: validating {source}")
+            result = run_stage("validate_source", cfg, run_id, source=source)
 
         typer.echo("")
         typer.echo(f"suite {result['suite']} on source {source} (run {run_id})")

@@ -39,6 +39,15 @@ from pipelines.golden import reuse
 from pipelines.golden.config import SurvivalUnit
 from pipelines.golden.pins import resolve_pins
 from pipelines.golden.survivorship import RECORD_COLUMNS, survive
+from pipelines.history.schema import (
+    golden_customers_history_schema,
+    golden_events_schema,
+    golden_id_aliases_schema,
+)
+from pipelines.history.store import load_previous
+from pipelines.history.timeline import advance, run_time
+from pipelines.profile.build import build_profile
+from pipelines.profile.schema import customer_profile_schema
 from pipelines.publish.tables import TABLES
 from pipelines.schema import (
     customer_xref_schema,
@@ -47,6 +56,9 @@ from pipelines.schema import (
     golden_field_provenance_schema,
     id_registry_schema,
 )
+from pipelines.scorecard import store as scorecard_store
+from pipelines.scorecard.build import run_scorecard, with_history
+from pipelines.scorecard.schema import dq_scorecard_schema
 from pipelines.warehouse import Warehouse, dir_mode
 
 if TYPE_CHECKING:
@@ -60,6 +72,11 @@ OUTPUT_FILES = {
     "golden_field_provenance": golden_field_provenance_schema,
     "golden_changes": golden_changes_schema,
     "id_registry": id_registry_schema,
+    "golden_customers_history": golden_customers_history_schema,
+    "golden_events": golden_events_schema,
+    "golden_id_aliases": golden_id_aliases_schema,
+    "customer_profile": customer_profile_schema,
+    "dq_scorecard": dq_scorecard_schema,
 }
 """Files of ``runs/<run_id>/golden/`` (``<name>.parquet``) and their Arrow schemas."""
 
@@ -103,6 +120,10 @@ class GoldenResult(BaseModel):
     """The run whose survivors were kept."""
     golden_ids_reused: int = 0
     golden_ids_rebuilt: int = 0
+    history_versions_opened: int = 0
+    """Rows this run added to ``golden_customers_history`` (new ids and changed values)."""
+    history_events: int = 0
+    """Rows this run added to ``golden_events``."""
 
 
 def build_golden(
@@ -191,6 +212,15 @@ def build_golden(
     if previous is not None and previous_run == run_id:
         changes = _changes_of_published_run(out_dir, changes, registry, previous)
     conflicts = _decision_conflicts(registry, must_links, cannot_links)
+    run_at = run_time(run_id)
+    step = advance(load_previous(warehouse, previous_run), golden, changes, run_id, run_at)
+    golden = step.golden
+    profile = build_profile(golden, run_id, run_at)
+    scorecard = with_history(
+        scorecard_store.load_previous(warehouse, previous_run),
+        run_scorecard(records, golden, run_id, run_at, config.scorecard.freshness_days),
+        run_id,
+    )
 
     reuse.clear_state(warehouse, run_id)
     _write_all(
@@ -201,6 +231,11 @@ def build_golden(
             "golden_field_provenance": provenance,
             "golden_changes": changes,
             "id_registry": registry,
+            "golden_customers_history": step.tables.history,
+            "golden_events": step.tables.events,
+            "golden_id_aliases": step.tables.aliases,
+            "customer_profile": profile,
+            "dq_scorecard": scorecard,
         },
     )
     reuse.write_state(warehouse, run_id, digests, pinned, state_fingerprint)
@@ -221,6 +256,8 @@ def build_golden(
         reused_from=None if followed is None else followed.run_id,
         golden_ids_reused=reused,
         golden_ids_rebuilt=golden.height - reused,
+        history_versions_opened=step.versions_opened,
+        history_events=step.events,
     )
     logger.info(
         "golden run %s: %d golden records from %d source records; ids %s",
@@ -437,13 +474,15 @@ def _golden_customers(records: pl.DataFrame, values: pl.DataFrame, run_id: str) 
         pl.len().alias("source_record_count"),
         pl.col("source_system").unique().sort().alias("source_systems"),
         pl.col("first_seen_at").min(),
-        pl.coalesce(pl.col("source_updated_at").max(), pl.col("ingested_at").max()).alias(
-            "last_updated_at"
-        ),
+        pl.col("source_updated_at").max(),
     )
     return (
         values.join(facts, on="golden_id")
-        .with_columns(pl.lit(run_id).alias("run_id"))
+        .with_columns(
+            # Set by the history step (pipelines.history): it knows when the values changed.
+            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("golden_changed_at"),
+            pl.lit(run_id).alias("run_id"),
+        )
         .sort("golden_id")
     )
 
@@ -463,8 +502,10 @@ NEAR_UNIQUE_COLUMNS = frozenset(
         "full_name",
         "address_line1",
         "postcode",
-        "last_updated_at",
+        "source_updated_at",
+        "golden_changed_at",
         "match_probability",
+        "current_golden_id",
     }
 )
 """Columns with (nearly) one value per row: written without dictionary encoding, which would

@@ -12,6 +12,8 @@ from pipelines.schema import MAPPABLE_FIELDS
 
 SourceKind = Literal["file", "s3", "postgres", "mysql"]
 FileFormat = Literal["csv", "jsonl", "parquet"]
+Delivery = Literal["snapshot", "delta"]
+DeletionAction = Literal["retire", "review"]
 
 
 class CsvOptions(StrictModel):
@@ -88,12 +90,40 @@ class DatabaseLocation(StrictModel):
     """SELECT to read instead of a table; the incremental filter wraps it."""
     batch_size: int = Field(50_000, ge=1)
     """Rows fetched per round trip (server-side cursor) and landed per raw part file."""
+    lookback_minutes: int = Field(60, ge=0)
+    """An incremental read asks for rows changed after the watermark minus this many minutes,
+    so a transaction that committed late (or a replica whose clock lags) is still read; rows
+    read again unchanged are recognised by their hash and not landed twice."""
+    tombstone_table: str | None = None
+    """Table (optionally ``schema.table``) listing ids deleted at the source; read on every
+    ingest. Ids in it leave the current record set as ``deletions.action`` says."""
+    tombstone_id_column: str | None = None
+    """Id column of ``tombstone_table`` (default: the source's ``id_column``)."""
+    reconcile_every_days: float = Field(7, gt=0)
+    """How often the maintenance DAG's ``reconcile_database_sources`` has the next ingest
+    compare every id of the table with the current set (rows behind the watermark, ids deleted
+    at the source); ``golden ingest --reconcile`` does it on demand."""
 
     @model_validator(mode="after")
     def _table_or_query(self) -> DatabaseLocation:
         if (self.table is None) == (self.query is None):
             raise ValueError("give exactly one of 'table' or 'query'")
         return self
+
+
+class DeletionConfig(StrictModel):
+    """What happens to a record the source no longer holds."""
+
+    action: DeletionAction = "retire"
+    """``retire``: the record leaves the current set, so it leaves its golden record (a
+    golden id with no records left is retired, its alias kept). ``review``: the record stays
+    until a steward confirms (``golden deletions`` lists the queue, ``golden ingest
+    --confirm-deletions`` applies it). Either way the deletion is counted and shown."""
+    flag_column: str | None = None
+    """Soft-delete column: a delivered row whose value in it is one of ``flag_values`` is a
+    deletion of that id, not a record to load."""
+    flag_values: list[str] = Field(default_factory=lambda: ["1", "true", "t", "yes", "y"])
+    """Values of ``flag_column`` (compared as text, ignoring case) that mean deleted."""
 
 
 class SourceConfig(StrictModel):
@@ -121,6 +151,14 @@ class SourceConfig(StrictModel):
     incremental: bool = True
     """Load only rows changed since the last batch (needs ``updated_at_column``). A source
     without it is read in full every run, and each batch replaces its current record set."""
+    delivery: Delivery = "snapshot"
+    """For ``file`` and ``s3`` sources: ``snapshot`` (each delivery is every record the source
+    holds: rows are compared with the current set by id and row hash, new ids load whatever
+    their timestamps, ids missing from it are deleted at the source) or ``delta`` (a delivery
+    holds changed rows only; deletions come from ``deletions.flag_column``). Database sources
+    read changes by watermark and find deletions with ``golden ingest --reconcile``."""
+    deletions: DeletionConfig = Field(default_factory=DeletionConfig)
+    """What a record deleted at the source does, and how the source marks deletions."""
     updated_at_formats: list[str] = Field(default_factory=list)
     """Formats of ``updated_at_column`` tried before ISO 8601 (Polars/chrono ``strftime``
     syntax, e.g. ``"%d/%m/%Y %H:%M"``; a format with ``%z`` reads the offset), or ``epoch_s`` /
@@ -220,7 +258,22 @@ class SourceConfig(StrictModel):
                 )
         if self.incremental and self.updated_at_column is None:
             self.incremental = False
+        if self.database is not None and "delivery" in self.model_fields_set:
+            raise ValueError(
+                "'delivery' is for file and s3 sources; a database source is read by watermark "
+                "and reconciled by id (golden ingest --reconcile)"
+            )
+        if self.deletions.flag_column is not None and self.deletions.flag_column == self.id_column:
+            raise ValueError("deletions.flag_column cannot be the id column")
         return self
+
+    @property
+    def snapshot(self) -> bool:
+        """Each delivery holds every record the source has (so a missing id is a deletion):
+        file and S3 sources unless ``delivery: delta``, and database sources read in full."""
+        if self.kind in ("file", "s3"):
+            return self.delivery == "snapshot"
+        return not self.incremental
 
     @property
     def suite_name(self) -> str:

@@ -2,9 +2,10 @@
 
 An incremental batch only holds what changed, so the current set is the previous run's set with
 every record the batch delivers again replaced by the batch's version (matched on the source's
-id; duplicates inside one batch are all kept for validation to judge). A full load replaces the
-set. Columns are the union of both sides, so a new source column appears with nulls for records
-not delivered since it was added.
+id; duplicates inside one batch are all kept for validation to judge), less the records retired
+as deleted at the source. A full load replaces the set (keeping only records whose deletion
+waits for a steward). Columns are the union of both sides, so a new source column appears with
+nulls for records not delivered since it was added.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pipelines.warehouse import atomic_path
 logger = logging.getLogger(__name__)
 
 
-def build_current(target: Path, batch_parts: list[Path], previous: Path | None) -> int:
-    """Write ``target`` from the batch (and the previous set); returns its row count."""
+def build_current(target: Path, batch_parts: list[Path], previous: pl.LazyFrame | None) -> int:
+    """Write ``target`` from the batch and the previous set's rows to keep (those the batch
+    does not deliver again are kept); returns its row count."""
     with atomic_path(target) as tmp:
         if previous is None and len(batch_parts) == 1:
             # The common full load: the current set is the batch, already written once.
@@ -34,7 +36,7 @@ def build_current(target: Path, batch_parts: list[Path], previous: Path | None) 
             )
             frames = [batch]
             if previous is not None:
-                kept = pl.scan_parquet(previous, hive_partitioning=False).join(
+                kept = previous.join(
                     batch.select("source_record_id").unique(), on="source_record_id", how="anti"
                 )
                 frames.insert(0, kept)

@@ -34,6 +34,40 @@ def read_database(source: SourceConfig, since: datetime | None) -> Iterator[RawC
         yield from _read_mysql(source, source.database, since)
 
 
+_IDS_PER_QUERY = 5_000
+
+
+def read_ids(source: SourceConfig, ids: list[str]) -> Iterator[RawChunk]:
+    """The rows with these ids (compared as text), whatever their update times: rows found
+    behind the watermark by a reconciliation."""
+    assert source.database is not None
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        some = ids[start : start + _IDS_PER_QUERY]
+        if source.kind == "postgres":
+            yield from _read_postgres(source, source.database, None, some)
+        else:
+            yield from _read_mysql(source, source.database, None, some)
+
+
+def select_column(
+    source: SourceConfig, columns: list[str], table: str | None = None
+) -> list[list[str | None]]:
+    """Every value of ``columns`` (as text) of the source's table or query, or of ``table``:
+    the cheap pass of a reconciliation (ids, and the soft-delete flag), fetched in batches."""
+    db = source.database
+    assert db is not None
+    out: list[list[str | None]] = [[] for _ in columns]
+    chunks = (
+        _read_postgres(source, db, None, columns=columns, table=table)
+        if source.kind == "postgres"
+        else _read_mysql(source, db, None, columns=columns, table=table)
+    )
+    for chunk in chunks:
+        for values, name in zip(out, chunk.frame.columns, strict=True):
+            values.extend(chunk.frame[name].to_list())
+    return out
+
+
 def database_label(source: SourceConfig) -> str:
     """How rejects and errors name the table or query."""
     db = source.database
@@ -108,20 +142,36 @@ def _check_names(label: str, names: list[str]) -> list[str]:
 
 
 def _read_postgres(
-    source: SourceConfig, db: DatabaseLocation, since: datetime | None
+    source: SourceConfig,
+    db: DatabaseLocation,
+    since: datetime | None,
+    ids: list[str] | None = None,
+    *,
+    columns: list[str] | None = None,
+    table: str | None = None,
 ) -> Iterator[RawChunk]:
+    """Rows changed after ``since``; or the rows of ``ids``; or only ``columns`` of every row
+    (of ``table`` when given, else of the source)."""
     import psycopg
     from psycopg import sql
 
     label = database_label(source)
-    if db.table:
-        relation = sql.Identifier(*db.table.split("."))
-        select = sql.SQL("SELECT * FROM {}").format(relation)
+    what = sql.SQL(", ").join(sql.Identifier(c) for c in columns) if columns else sql.SQL("*")
+    params: list[Any] = []
+    if table or db.table:
+        relation = sql.Identifier(*(table or db.table or "").split("."))
+        select = sql.SQL("SELECT {} FROM {}").format(what, relation)
     else:
-        select = sql.SQL("SELECT * FROM ({}) AS golden_source").format(
-            sql.SQL(_strip_query(db.query or ""))  # type: ignore[arg-type]
+        select = sql.SQL("SELECT {} FROM ({}) AS golden_source").format(
+            what,
+            sql.SQL(_strip_query(db.query or "")),  # type: ignore[arg-type]
         )
-    if since is not None:
+    if ids is not None:
+        select = sql.SQL("{} WHERE CAST({} AS text) = ANY(%s)").format(
+            select, sql.Identifier(source.id_column)
+        )
+        params.append(ids)
+    elif since is not None:
         assert source.updated_at_column is not None
         select = sql.SQL("{} WHERE {} > {}").format(
             select,
@@ -144,10 +194,10 @@ def _read_postgres(
             conn.execute("SELECT set_config('TimeZone', %s, false)", [source.timezone])
             with conn.cursor(name=f"golden_ingest_{source.name}") as cur:
                 cur.itersize = db.batch_size
-                cur.execute(select)
+                cur.execute(select, params or None)
                 assert cur.description is not None
                 names = _check_names(label, [d.name for d in cur.description])
-                logger.info("%s: reading %s", source.name, label)
+                logger.debug("%s: reading %s", source.name, label)
                 yield from _chunks(label, names, cur.fetchmany, db.batch_size)
     except psycopg.Error as exc:
         raise SourceError(f"source {source.name!r}: reading {label} failed: {exc}") from exc
@@ -159,7 +209,13 @@ def _read_postgres(
 
 
 def _read_mysql(
-    source: SourceConfig, db: DatabaseLocation, since: datetime | None
+    source: SourceConfig,
+    db: DatabaseLocation,
+    since: datetime | None,
+    ids: list[str] | None = None,
+    *,
+    columns: list[str] | None = None,
+    table: str | None = None,
 ) -> Iterator[RawChunk]:
     """The session runs in UTC, which every server knows (named zones need zone tables that
     many servers lack). ``TIMESTAMP`` columns then come back in UTC and are marked so;
@@ -169,11 +225,12 @@ def _read_mysql(
     from pymysql.constants import FIELD_TYPE
 
     label = database_label(source)
-    if db.table:
-        relation = ".".join(f"`{part.replace('`', '``')}`" for part in db.table.split("."))
-        select = f"SELECT * FROM {relation}"
+    what = ", ".join(_my_quote(c) for c in columns) if columns else "*"
+    if table or db.table:
+        relation = ".".join(_my_quote(part) for part in (table or db.table or "").split("."))
+        select = f"SELECT {what} FROM {relation}"
     else:
-        select = f"SELECT * FROM ({_strip_query(db.query or '')}) AS golden_source"
+        select = f"SELECT {what} FROM ({_strip_query(db.query or '')}) AS golden_source"
     try:
         conn = pymysql.connect(
             host=db.host,
@@ -196,7 +253,13 @@ def _read_mysql(
             )
             cur.fetchall()
             args: tuple[Any, ...] | None = None
-            if since is not None:
+            if ids is not None:
+                marks = ", ".join(["%s"] * len(ids))
+                select = select.replace("%", "%%") + (
+                    f" WHERE CAST({_my_quote(source.id_column)} AS CHAR) IN ({marks})"
+                )
+                args = tuple(ids)
+            elif since is not None:
                 assert source.updated_at_column is not None
                 column = source.updated_at_column.replace("`", "``")
                 zone = UTC if source.updated_at_column in utc_columns else ZoneInfo(source.timezone)
@@ -208,12 +271,16 @@ def _read_mysql(
                 )
             cur.execute(select, args)
             names = _check_names(label, [d[0] for d in cur.description or ()])
-            logger.info("%s: reading %s", source.name, label)
+            logger.debug("%s: reading %s", source.name, label)
             yield from _chunks(label, names, cur.fetchmany, db.batch_size, utc_columns)
     except pymysql.MySQLError as exc:
         raise SourceError(f"source {source.name!r}: reading {label} failed: {exc}") from exc
     finally:
         conn.close()
+
+
+def _my_quote(name: str) -> str:
+    return f"`{name.replace('`', '``')}`"
 
 
 def _epoch_watermark(source: SourceConfig, since: datetime) -> int | float | None:
@@ -228,3 +295,16 @@ def _epoch_watermark(source: SourceConfig, since: datetime) -> int | float | Non
 
 def _strip_query(query: str) -> str:
     return query.strip().rstrip(";").strip()
+
+
+def read_tombstones(source: SourceConfig) -> pl.DataFrame:
+    """Ids listed in the source's ``database.tombstone_table``, as text."""
+    db = source.database
+    assert db is not None and db.tombstone_table is not None
+    column = db.tombstone_id_column or source.id_column
+    values = select_column(source, [column], table=db.tombstone_table)[0]
+    return (
+        pl.DataFrame({"source_record_id": values}, schema={"source_record_id": pl.String})
+        .drop_nulls()
+        .unique()
+    )

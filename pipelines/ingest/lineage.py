@@ -2,8 +2,9 @@
 
 A row is rejected here, with its line and reason, when it has no id (it could never be told
 apart from other records) or when its update timestamp is present but unreadable (it could
-never be ordered against later versions). On an incremental load of a file source, rows not
-changed since the watermark are counted and left out; database readers filter in SQL instead.
+never be ordered against later versions). A row flagged deleted (``deletions.flag_column``) is
+a deletion, not a record. The rest go through :class:`~pipelines.ingest.changes.Changes`, which
+leaves out rows the current set already holds unchanged (whatever their timestamps).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 
 import polars as pl
 
+from pipelines.ingest.changes import HASH, Changes
 from pipelines.ingest.chunks import RawChunk, Reject
 from pipelines.ingest.config import SourceConfig
 from pipelines.ingest.drift import check_columns
@@ -32,7 +34,9 @@ class BatchContext:
     batch_id: str
     ingested_at: datetime
     watermark: datetime | None
-    """Rows updated at or before this are unchanged (None: every row is loaded)."""
+    """The watermark the batch starts from (None: a full load)."""
+    changes: Changes
+    """Decides which rows are new or changed, and remembers the ids delivered."""
 
 
 @dataclass
@@ -43,10 +47,14 @@ class LandedChunk:
     rows_read: int
     rejects: list[Reject] = field(default_factory=list)
     rows_unchanged: int = 0
+    rows_flagged: int = 0
+    """Rows flagged deleted at the source (``deletions.flag_column``)."""
+    unidentified: int = 0
+    """Rejected rows whose id could not be read (so they might be any record)."""
 
     @property
     def source_columns(self) -> list[str]:
-        return [c for c in self.frame.columns if c not in LINEAGE_COLUMNS]
+        return [c for c in self.frame.columns if c not in LINEAGE_COLUMNS and c != HASH]
 
 
 def land_chunk(chunk: RawChunk, ctx: BatchContext) -> LandedChunk:
@@ -54,7 +62,13 @@ def land_chunk(chunk: RawChunk, ctx: BatchContext) -> LandedChunk:
     source = ctx.source
     frame = chunk.frame
     if frame.width == 0 and frame.height == 0:  # an empty file: nothing to check or land
-        return LandedChunk(chunk.origin, _with_lineage(frame, ctx), chunk.rows_read, chunk.rejects)
+        return LandedChunk(
+            chunk.origin,
+            _with_lineage(frame, ctx),
+            chunk.rows_read,
+            chunk.rejects,
+            unidentified=len(chunk.rejects),
+        )
     check_columns(source, chunk.origin, frame.columns)
 
     id_value = pl.col(source.id_column)
@@ -80,8 +94,13 @@ def land_chunk(chunk: RawChunk, ctx: BatchContext) -> LandedChunk:
     )
 
     rejects = list(chunk.rejects)
+    unidentified = len(chunk.rejects)
     bad = work.filter(pl.col(_PROBLEM).is_not_null())
     if bad.height:
+        ids = bad[source.id_column]
+        known = ids.filter(ids.is_not_null() & (ids.str.strip_chars() != ""))
+        unidentified += bad.height - known.len()
+        ctx.changes.seen(known)  # delivered, so not deleted, though not loadable this time
         positions = bad[_POS].to_list()
         located = chunk.locate(positions)
         for (line, raw), reason, row in zip(
@@ -95,25 +114,57 @@ def land_chunk(chunk: RawChunk, ctx: BatchContext) -> LandedChunk:
             )
         work = work.filter(pl.col(_PROBLEM).is_null())
 
-    unchanged = 0
-    if ctx.watermark is not None and not chunk.filtered_at_source:
-        # The same rule as a database's WHERE updated_at > watermark: a row without an update
-        # time is not known to have changed.
-        changed = pl.col(_UPDATED).is_not_null() & (pl.col(_UPDATED) > ctx.watermark)
-        before = work.height
-        work = work.filter(changed)
-        unchanged = before - work.height
+    flagged = 0
+    flag_column = source.deletions.flag_column
+    if flag_column is not None and flag_column in work.columns:
+        values = [v.lower() for v in source.deletions.flag_values]
+        is_deleted = pl.col(flag_column).str.strip_chars().str.to_lowercase().is_in(values)
+        deleted = work.filter(is_deleted.fill_null(False))
+        if deleted.height:
+            ctx.changes.flagged(deleted[source.id_column])
+            work = work.filter(~is_deleted.fill_null(False))
+            flagged = deleted.height
 
-    landed = _with_lineage(work.select(*frame.columns, _UPDATED), ctx)
-    return LandedChunk(chunk.origin, landed, chunk.rows_read, rejects, unchanged)
+    before = work.height
+    work = ctx.changes.split(work, source.id_column, frame.columns)
+    unchanged = before - work.height
+
+    landed = _with_lineage(work.select(*frame.columns, _UPDATED, HASH), ctx)
+    return LandedChunk(
+        chunk.origin, landed, chunk.rows_read, rejects, unchanged, flagged, unidentified
+    )
+
+
+def reland_chunk(chunk: RawChunk, ctx: BatchContext, ids: pl.DataFrame) -> pl.DataFrame:
+    """Rows of ``ids`` in ``chunk`` that were unchanged, with lineage (a second pass over a
+    delivery, see :meth:`Changes.second_pass_ids`). Rejected and flagged rows stay out."""
+    source = ctx.source
+    frame = chunk.frame
+    if frame.height == 0:
+        return pl.DataFrame(schema=lineage_schema())
+    if source.updated_at_column:
+        parsed, unreadable = parse_updated_at(
+            frame[source.updated_at_column], source.timezone, source.updated_at_formats
+        )
+        work = frame.with_columns(parsed.alias(_UPDATED)).filter(unreadable.is_null())
+    else:
+        work = frame.with_columns(pl.lit(None, dtype=TIMESTAMP).alias(_UPDATED))
+    flag_column = source.deletions.flag_column
+    if flag_column is not None and flag_column in work.columns:
+        values = [v.lower() for v in source.deletions.flag_values]
+        is_deleted = pl.col(flag_column).str.strip_chars().str.to_lowercase().is_in(values)
+        work = work.filter(~is_deleted.fill_null(False))
+    again = ctx.changes.second_pass(work, source.id_column, frame.columns, ids)
+    return _with_lineage(again.select(*frame.columns, _UPDATED, HASH), ctx)
 
 
 def _with_lineage(frame: pl.DataFrame, ctx: BatchContext) -> pl.DataFrame:
     source = ctx.source
-    source_columns = [c for c in frame.columns if c != _UPDATED]
+    source_columns = [c for c in frame.columns if c not in (_UPDATED, HASH)]
     if not source_columns:
         return pl.DataFrame(schema=lineage_schema())
     updated = pl.col(_UPDATED) if _UPDATED in frame.columns else pl.lit(None, dtype=TIMESTAMP)
+    hashed = [pl.col(HASH)] if HASH in frame.columns else []
     return frame.select(
         (pl.lit(f"{source.name}:") + pl.col(source.id_column)).alias("record_key"),
         pl.lit(source.name).alias("source_system"),
@@ -122,6 +173,7 @@ def _with_lineage(frame: pl.DataFrame, ctx: BatchContext) -> pl.DataFrame:
         pl.lit(ctx.ingested_at, dtype=TIMESTAMP).alias("ingested_at"),
         updated.cast(TIMESTAMP).alias("source_updated_at"),
         *[pl.col(c) for c in source_columns],
+        *hashed,
     )
 
 

@@ -7,7 +7,7 @@ latest run can be rerun (same run id) from exactly the same starting point.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -30,6 +30,8 @@ class BatchRecord(BaseModel):
     watermark_after: datetime | None
     previous_run_id: str | None
     """Run whose current record set this batch was merged into (None: it replaced it)."""
+    compared_run_id: str | None = None
+    """Run whose current record set this batch was compared with to find deletions."""
     columns_before: list[str] | None
     rows_read: int
     rows_landed: int
@@ -51,6 +53,8 @@ class SourceState(BaseModel):
     """Source columns of the last batch: new ones in the next batch are reported as drift."""
     history: list[BatchRecord] = []
     """The last batches, oldest first."""
+    reconciled_at: datetime | None = None
+    """When a database source's ids were last reconciled in full."""
 
 
 class Baseline(BaseModel):
@@ -58,6 +62,7 @@ class Baseline(BaseModel):
 
     watermark: datetime | None = None
     previous_run_id: str | None = None
+    """The run whose current set the batch builds on or compares with (None: the first)."""
     columns: list[str] | None = None
     rerun_of_committed: bool = False
 
@@ -81,7 +86,7 @@ def baseline(state: SourceState, run_id: str, source: str) -> Baseline:
         record = state.history[-1]
         return Baseline(
             watermark=record.watermark_before,
-            previous_run_id=record.previous_run_id,
+            previous_run_id=record.compared_run_id or record.previous_run_id,
             columns=record.columns_before,
             rerun_of_committed=True,
         )
@@ -96,10 +101,19 @@ def baseline(state: SourceState, run_id: str, source: str) -> Baseline:
     )
 
 
-def save_state(path: Path, state: SourceState, record: BatchRecord, columns: list[str]) -> None:
+def save_state(
+    path: Path,
+    state: SourceState,
+    record: BatchRecord,
+    columns: list[str],
+    *,
+    reconciled: bool = False,
+) -> None:
     history = [r for r in state.history if r.run_id != record.run_id] + [record]
+    extra = {"reconciled_at": datetime.now(UTC)} if reconciled else {}
     updated = state.model_copy(
         update={
+            **extra,
             "watermark": record.watermark_after,
             "last_batch_id": record.batch_id,
             "last_run_id": record.run_id,

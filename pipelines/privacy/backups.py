@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from pipelines import audit
+from pipelines.lock import holds_run_lock
 from pipelines.privacy.ledger import BackupsDone, ErasureEntry, pending_backups, record_backups_done
 from pipelines.warehouse import Warehouse
 
@@ -55,6 +56,7 @@ def holds(entry: ErasureEntry, info: BackupInfo) -> bool:
     return entry.first_batch is None or info.run_id >= entry.first_batch
 
 
+@holds_run_lock("golden privacy enforce-backups")
 def enforce_backup_erasures(
     config: PipelineConfig,
     now: datetime | None = None,

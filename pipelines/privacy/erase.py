@@ -49,6 +49,7 @@ from pydantic import BaseModel
 
 from matching.layout import TF_DIR
 from pipelines.errors import PrivacyError
+from pipelines.history.erasure import erase_aliases, erase_events, erase_history, forgotten_ids
 from pipelines.warehouse import Warehouse, atomic_path
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def _rewrite(path: Path, transform: Callable[[pl.DataFrame], pl.DataFrame]) -> i
     removed = frame.height - kept.height
     if removed or not kept.equals(frame):
         write_like(kept, path, schema)
-    return removed
+    return max(removed, 0)  # an erasure event added to golden_events is no row gone
 
 
 def _might_hold(path: Path, keys: pl.Series) -> bool:
@@ -254,9 +255,22 @@ def apply_to_golden_customers(frame: pl.DataFrame, effects: GoldenEffects) -> pl
 
 
 def scrub_golden_folder(folder: Path, keys: pl.Series) -> tuple[int, int]:
-    """Erase the records from one folder of golden tables; returns (rows gone, files touched)."""
+    """Erase the records from one folder of golden tables; returns (rows gone, files touched).
+
+    The history tables (``pipelines.history.erasure``) lose the erased customers and every id
+    they absorbed over time, which the folder's ``golden_id_aliases`` names.
+    """
     effects = golden_effects(folder, keys)
+    aliases_path = folder / "golden_id_aliases.parquet"
+    aliases = _read(aliases_path) if aliases_path.exists() else None
+    forgotten = forgotten_ids(aliases, effects.whole)
     whole = pl.Series(sorted(effects.whole), dtype=pl.String)
+    events_path = folder / "golden_events.parquet"
+    latest_run = (
+        pl.read_parquet(events_path, columns=["run_id"])["run_id"].max()
+        if events_path.exists()
+        else None
+    )
     removed = touched = 0
     for path in sorted(folder.glob("*.parquet")):
         names = set(_schema_names(path))
@@ -264,6 +278,26 @@ def scrub_golden_folder(folder: Path, keys: pl.Series) -> tuple[int, int]:
             if not effects.whole and not effects.fields:
                 continue
             gone = _rewrite(path, lambda f: apply_to_golden_customers(f, effects))
+        elif path.stem in _BY_CUSTOMER_AND_RECORD:
+            gone = _rewrite(path, lambda f: drop_customers_and_records(f, forgotten, keys))
+            if not gone:
+                continue
+        elif path.stem in _HISTORY_REWRITES:
+            if not forgotten and not effects.fields:
+                continue
+            if path.stem == "golden_customers_history":
+                gone = _rewrite(path, lambda f: erase_history(f, forgotten, effects.fields))
+            elif not forgotten:
+                continue
+            elif path.stem == "golden_events":
+                gone = _rewrite(path, lambda f: erase_events(f, forgotten))
+            else:
+                gone = _rewrite(
+                    path,
+                    lambda f: erase_aliases(
+                        f, forgotten, None if latest_run is None else str(latest_run)
+                    ),
+                )
         elif "golden_id" in names and not (names & {*_KEY_COLUMNS, "source_record_id"}):
             if whole.is_empty():
                 continue
@@ -275,6 +309,43 @@ def scrub_golden_folder(folder: Path, keys: pl.Series) -> tuple[int, int]:
         removed += gone
         touched += 1
     return removed, touched
+
+
+_BY_CUSTOMER_AND_RECORD = frozenset({"review_due"})
+"""Tables naming both customers and records: rows of either go."""
+
+
+def drop_customers_and_records(
+    frame: pl.DataFrame, golden_ids: set[str], keys: pl.Series
+) -> pl.DataFrame:
+    """Rows of neither the erased customers (and the ids they absorbed) nor their records."""
+    kept = drop_records(frame, keys)
+    return kept.filter(~pl.col("golden_id").is_in(list(golden_ids)).fill_null(False))
+
+
+def scrub_review_state(warehouse: Warehouse, record_keys: Iterable[str], forget: set[str]) -> int:
+    """Erase the records and customers from ``state/review/`` (the stored ``review_due`` and
+    steward confirmations); returns the confirmations removed."""
+    keys = pl.Series(sorted(record_keys), dtype=pl.String)
+    folder = warehouse.state / "review"
+    due = folder / "review_due.parquet"
+    if due.exists():
+        _rewrite(due, lambda f: drop_customers_and_records(f, forget, keys))
+    confirmations = folder / "confirmations.jsonl"
+    if not confirmations.exists():
+        return 0
+    targets = set(keys.to_list()) | forget
+    lines = confirmations.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [
+        line for line in lines if not line.strip() or json.loads(line).get("target") not in targets
+    ]
+    if len(kept) != len(lines):
+        with atomic_path(confirmations) as tmp:
+            tmp.write_text("".join(kept), encoding="utf-8")
+    return len(lines) - len(kept)
+
+
+_HISTORY_REWRITES = frozenset({"golden_customers_history", "golden_events", "golden_id_aliases"})
 
 
 # --- text artefacts -------------------------------------------------------------------------
@@ -359,9 +430,15 @@ def _json_replace(node: object, replacements: Iterator[str]) -> object:
     return node
 
 
-def scrub_text_file(path: Path, scrubber: ValueScrubber) -> bool:
-    """Replace the subject's values in one JSON or HTML file; True if it changed."""
-    if not scrubber:
+def scrub_text_file(
+    path: Path, scrubber: ValueScrubber, record_keys: frozenset[str] = frozenset()
+) -> bool:
+    """Replace the subject's values in one JSON or HTML file; True if it changed.
+
+    In JSON, a string that is exactly one of ``record_keys`` (reports list the keys of failing
+    rows) is replaced too: keys are short and alike (``crm:7`` inside ``crm:71``), so they are
+    matched whole, never as parts of longer text."""
+    if not scrubber and not (record_keys and path.suffix == ".json"):
         return False
     try:
         text = path.read_text(encoding="utf-8")
@@ -376,7 +453,8 @@ def scrub_text_file(path: Path, scrubber: ValueScrubber) -> bool:
         else:
             strings: list[str] = []
             _json_strings(payload, strings)
-            cleaned = scrubber.scrub(strings)
+            cleaned = scrubber.scrub(strings) if scrubber else strings
+            cleaned = [ERASED if s in record_keys else s for s in cleaned]
             if cleaned == strings:
                 return False
             new = json.dumps(_json_replace(payload, iter(cleaned)), indent=2) + "\n"
@@ -485,11 +563,17 @@ def _scrub_rejects(path: Path, scrubber: ValueScrubber) -> int:
 
 
 def _scrub_texts(warehouse: Warehouse, plan: ErasurePlan, counts: LayerCounts) -> None:
+    from pipelines.validate.data_docs import rebuild_data_docs
+
     scrubber = plan.scrubber
-    if not scrubber:
-        return
+    keys = frozenset(plan.record_keys)
     roots = [warehouse.root / "runs", warehouse.root / "reports"]
-    counts.text_files += sum(scrub_text_file(path, scrubber) for path in _text_files(roots))
+    changed = [p for p in _text_files(roots) if scrub_text_file(p, scrubber, keys)]
+    counts.text_files += len(changed)
+    if any(p.is_relative_to(warehouse.gx_validations) for p in changed):
+        # The Data Docs pages are rendered from the stored results: render them again, so
+        # the record keys scrubbed there leave the pages too.
+        rebuild_data_docs(warehouse)
 
 
 def erase_records(config: PipelineConfig, plan: ErasurePlan) -> LayerCounts:
@@ -506,6 +590,7 @@ def erase_records(config: PipelineConfig, plan: ErasurePlan) -> LayerCounts:
     _scrub_texts(warehouse, plan, counts)
     forget = scrub_published(config, warehouse, plan, counts)
     counts.decisions = scrub_decisions(warehouse, plan.record_keys, forget)
+    counts.decisions += scrub_review_state(warehouse, plan.record_keys, forget)
     logger.info(
         "erased %d record(s): %d raw row(s) in %d file(s), %d run row(s), %d published row(s), "
         "%d registry row(s), %d decision(s), %d text file(s)",

@@ -32,6 +32,7 @@ from pipelines import audit
 from pipelines.backup import suppression_copy
 from pipelines.backup.store import ObjectStore
 from pipelines.errors import GoldenError, PrivacyError
+from pipelines.lock import holds_run_lock
 from pipelines.privacy.backups import BackupErasureResult, enforce_backup_erasures
 from pipelines.privacy.erase import ErasurePlan, LayerCounts, erase_records
 from pipelines.privacy.identifiers import (
@@ -87,6 +88,7 @@ def new_erasure_id() -> str:
     return f"E-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+@holds_run_lock("golden forget")
 def forget(
     config: PipelineConfig,
     subject: str,
@@ -336,6 +338,7 @@ def held_record_keys(warehouse: Warehouse) -> set[str]:
     return keys
 
 
+@holds_run_lock("golden privacy reapply")
 def reapply_erasures(config: PipelineConfig, *, actor: str | None = None) -> ReapplyResult:
     """Erase again every record whose key is on the suppression list (after a restore of a
     backup taken before an erasure, or to finish an interrupted erasure)."""

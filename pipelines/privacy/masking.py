@@ -63,10 +63,18 @@ class MaskedColumn:
     """``<expression> AS "<name>"``."""
 
 
+DERIVED_FROM: dict[str, str] = {"age_band": "date_of_birth"}
+"""Columns computed from a personal column: a role not granted that column never sees them."""
+
+
 def mask_for(role: RoleConfig, column: str) -> Mask:
-    """The mask of one column for ``role`` (``drop`` when the role is not granted it)."""
+    """The mask of one column for ``role`` (``drop`` when the role is not granted it, or not
+    granted the column it derives from)."""
     if role.columns is None:
         return "none"
+    source = DERIVED_FROM.get(column)
+    if source is not None and source not in role.columns:
+        return "drop"
     return role.columns.get(column, role.columns.get(base_column(column), "drop"))
 
 
@@ -119,6 +127,12 @@ def check_role(name: str, role: RoleConfig) -> None:
             for candidate in {field.name, base_column(field.name)}:
                 columns.setdefault(candidate, []).append((table, field.type))
     for column, mask in role.columns.items():
+        source = DERIVED_FROM.get(column)
+        if source is not None and source not in role.columns:
+            raise ValueError(
+                f"{key}.columns.{column}: {column} derives from {source}, which the role is not "
+                f"granted; grant {source} (any mask) or remove {column}"
+            )
         if column not in columns:
             raise ValueError(
                 f"{key}.columns.{column}: no table of this role has a column {column!r} "

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 from pydantic import BaseModel
 
+from pipelines.lock import holds_run_lock
 from pipelines.privacy.backups import BackupErasureResult, enforce_backup_erasures
 from pipelines.privacy.erase import LayerCounts
 from pipelines.privacy.forgetting import erase_and_log, reapply_erasures
@@ -69,6 +70,7 @@ def stale_records(warehouse: Warehouse, cutoff: datetime) -> set[str]:
     return stale
 
 
+@holds_run_lock("golden privacy retention")
 def apply_record_retention(
     config: PipelineConfig, now: datetime | None = None, *, actor: str | None = None
 ) -> RecordRetentionResult:

@@ -244,6 +244,18 @@ def review_queue_batches(warehouse: Warehouse, run_id: str) -> Iterator[pa.Table
     return _concat_files([path] if path.exists() else [], TABLES["match_review_queue"], run_id)
 
 
+def review_due_batches(warehouse: Warehouse, run_id: str) -> Iterator[pa.Table]:
+    """The last refresh of ``review_due`` (``state/review/review_due.parquet``), or none yet.
+
+    The table is refreshed on its own schedule (the maintenance DAG), not by runs: each publish
+    carries the latest refresh, whose ``run_id`` and ``refreshed_at`` say what it judged.
+    """
+    path = warehouse.state / "review" / "review_due.parquet"
+    if not path.exists():
+        logger.info("review_due has not been refreshed yet; publishing it empty")
+    return _concat_files([path] if path.exists() else [], TABLES["review_due"], run_id)
+
+
 _DQ_REQUIRED = ("suite", "rows_in", "accepted", "quarantined", "expectations")
 
 

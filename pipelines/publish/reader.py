@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -59,13 +60,40 @@ def read_tables(
 
 
 def read_table(
-    warehouse_root: str | os.PathLike[str], table: str, run_id: str | None = None
+    warehouse_root: str | os.PathLike[str],
+    table: str,
+    run_id: str | None = None,
+    *,
+    as_of: datetime | None = None,
 ) -> pa.Table:
     """One published table, with its documented schema (see :mod:`pipelines.publish.tables`).
 
-    ``run_id`` None reads the current version; a run id reads that kept version.
+    ``run_id`` None reads the current version; a run id reads that kept version. ``as_of`` (a
+    time with a time zone) answers "what did we know then" from the history the version
+    carries, whichever versions are still kept: ``golden_customers_history`` gives the version
+    of each customer in force at that time, ``golden_events`` the events up to it,
+    ``golden_id_aliases`` where each id then known pointed at that time.
     """
-    return read_tables(warehouse_root, [table], run_id)[table]
+    if as_of is None:
+        return read_tables(warehouse_root, [table], run_id)[table]
+    if as_of.tzinfo is None:
+        raise ValueError(f"as_of={as_of.isoformat()} has no time zone; give one (e.g. UTC)")
+    if table not in AS_OF_TABLES:
+        raise ValueError(
+            f"table {table!r} has no history to read as of a time; tables with one: "
+            f"{', '.join(AS_OF_TABLES)}"
+        )
+    from pipelines.history.as_of import as_of_table
+
+    needed = (
+        ["golden_customers_history", "golden_events"] if table == "golden_id_aliases" else [table]
+    )
+    tables = read_tables(warehouse_root, needed, run_id)
+    return as_of_table(table, tables, as_of).cast(table_spec(table).documented_schema())
+
+
+AS_OF_TABLES = ("golden_customers_history", "golden_events", "golden_id_aliases")
+"""Tables :func:`read_table` can read ``as_of`` a time."""
 
 
 def current_run_id(warehouse_root: str | os.PathLike[str]) -> str | None:

@@ -67,6 +67,8 @@ class PublishResult(BaseModel):
     pruned: list[str]
     """Versions removed to keep the last ``publish.keep_versions``."""
     seconds: float
+    dq_scorecard_report: str | None = None
+    """The scorecard report written after this publish (``reports/dq_scorecard/index.html``)."""
 
 
 def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -> PublishResult:
@@ -112,7 +114,10 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
             shutil.rmtree(staging, ignore_errors=True)
         pruned = prune(warehouse, config.publish.keep_versions)
 
+    report = _scorecard_report(warehouse, run_id)
+
     result = PublishResult(
+        dq_scorecard_report=None if report is None else str(report),
         run_id=run_id,
         version_dir=warehouse.published_version(run_id),
         duckdb_path=warehouse.duckdb_path,
@@ -128,6 +133,26 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
         result.seconds,
     )
     return result
+
+
+def _scorecard_report(warehouse: Warehouse, run_id: str) -> Path | None:
+    """Render the scorecard report from the version just published.
+
+    The version is live by now: a report that cannot be written is logged, never a failed
+    publish (the table it shows is published either way).
+    """
+    from pipelines.publish.reader import read_table
+    from pipelines.scorecard.report import write_report
+
+    try:
+        import polars as pl
+
+        frame = pl.from_arrow(read_table(warehouse.root, "dq_scorecard", run_id))
+        assert isinstance(frame, pl.DataFrame)
+        return write_report(warehouse.root, frame)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        logger.error("run %s: the dq scorecard report could not be written: %s", run_id, exc)
+        return None
 
 
 def _write_tables(
@@ -155,6 +180,8 @@ def _write_tables(
             batches = iter([inputs.dq_results_table(warehouse, run_id, previous)])
         elif name == "match_review_queue":
             batches = inputs.review_queue_batches(warehouse, run_id)
+        elif name == "review_due":
+            batches = inputs.review_due_batches(warehouse, run_id)
         elif name == "audit_log":
             batches = iter(
                 [inputs.conform(audit_table(warehouse.root), spec, warehouse.audit_log, run_id)]

@@ -14,10 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.history.schema import (
+    golden_customers_history_schema,
+    golden_events_schema,
+    golden_id_aliases_schema,
+)
+from pipelines.history.store import load_published
+from pipelines.history.timeline import advance, run_time
+from pipelines.profile.build import build_profile
+from pipelines.profile.schema import customer_profile_schema
 from pipelines.publish.tables import quarantine_schema
 from pipelines.schema import (
     CANONICAL_FIELDS,
@@ -27,10 +37,20 @@ from pipelines.schema import (
     golden_field_provenance_schema,
     id_registry_schema,
 )
+from pipelines.scorecard.build import run_scorecard, with_history
+from pipelines.scorecard.schema import dq_scorecard_schema
+from pipelines.scorecard.store import load_previous as load_scorecard
 from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
+
+
+def _polars(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
 
 _FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eve", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi"]
 _LAST = ["Okafor", "Smith", "Nguyen", "García", "Müller", "Kowalski", "Ito", "Brown", "O'Neil"]
@@ -149,13 +169,13 @@ def write_synthetic_run(
             "first_seen_at": pa.array(base + rng.integers(0, 10**13, customers), pa.int64()).cast(
                 ts
             ),
-            "last_updated_at": pa.array(base + 10**13 + rng.integers(0, 10**12, customers)).cast(
+            "source_updated_at": pa.array(base + 10**13 + rng.integers(0, 10**12, customers)).cast(
                 ts
             ),
+            "golden_changed_at": pa.nulls(customers, ts),
             "run_id": run,
         }
     )
-    _write(golden_customers, golden_customers_schema(), golden_dir / "golden_customers.parquet")
 
     n_fields = len(_PROVENANCE_FIELDS)
     provenance = pa.table(
@@ -186,6 +206,42 @@ def write_synthetic_run(
         }
     )
     _write(changes, golden_changes_schema(), golden_dir / "golden_changes.parquet")
+    step = advance(
+        load_published(warehouse.root),
+        _polars(golden_customers),
+        _polars(changes),
+        run_id,
+        run_time(run_id),
+    )
+    _write(
+        step.golden.to_arrow(),
+        golden_customers_schema(),
+        golden_dir / "golden_customers.parquet",
+    )
+    profile = build_profile(step.golden, run_id, run_time(run_id))
+    # Every record scored as if it held its golden record's values (no staged records here).
+    scored = (
+        _polars(xref.select(["record_key", "golden_id", "source_system"]))
+        .join(step.golden.drop("source_updated_at"), on="golden_id")
+        .with_columns(
+            pl.lit([], dtype=pl.List(pl.String)).alias("invalid_fields"),
+            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("source_updated_at"),
+            pl.lit(run_time(run_id)).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
+        )
+    )
+    scorecard = with_history(
+        load_scorecard(warehouse, None),
+        run_scorecard(scored, step.golden, run_id, run_time(run_id), 365),
+        run_id,
+    )
+    for name, frame, schema in (
+        ("golden_customers_history", step.tables.history, golden_customers_history_schema()),
+        ("golden_events", step.tables.events, golden_events_schema()),
+        ("golden_id_aliases", step.tables.aliases, golden_id_aliases_schema()),
+        ("customer_profile", profile, customer_profile_schema()),
+        ("dq_scorecard", scorecard, dq_scorecard_schema()),
+    ):
+        _write(frame.to_arrow(), schema, golden_dir / f"{name}.parquet")
 
     bad = max(1, records // 100)
     quarantine = pa.table(
@@ -248,6 +304,11 @@ def write_synthetic_run(
 
     return {
         "golden_customers": customers,
+        "golden_customers_history": step.tables.history.height,
+        "golden_events": step.tables.events.height,
+        "golden_id_aliases": step.tables.aliases.height,
+        "customer_profile": profile.height,
+        "dq_scorecard": scorecard.height,
         "customer_xref": records,
         "golden_field_provenance": customers * n_fields,
         "golden_changes": customers,

@@ -16,9 +16,15 @@ golden_customers         one row per customer (golden id)
 customer_xref            one row per accepted source record
 golden_field_provenance  one row per golden record and field that has a value
 golden_changes           one row per golden id event of the run
+golden_customers_history one row per golden id and version of its values, every run
+golden_events            one row per run, golden id and event, every run
+golden_id_aliases        one row per golden id ever published -> the id carrying it now
+customer_profile         one row per customer: segment-ready attributes
+dq_scorecard             one row per run, source and field: quality measures and score
 quarantine               one row per rejected record and failed expectation, this run
 dq_results               one row per run, suite and expectation; kept across runs
 match_review_queue       one row per uncertain pair awaiting a steward decision
+review_due               one row per record or golden record, reason and field due for review
 audit_log                one row per audited event (``state/audit.jsonl``), oldest first
 ======================== ==================================================================
 """
@@ -30,6 +36,13 @@ from typing import Final
 
 import pyarrow as pa
 
+from pipelines.history.schema import (
+    golden_customers_history_schema,
+    golden_events_schema,
+    golden_id_aliases_schema,
+)
+from pipelines.profile.schema import customer_profile_schema
+from pipelines.review_due.schema import review_due_schema
 from pipelines.schema import (
     CANONICAL_FIELDS,
     customer_xref_schema,
@@ -37,6 +50,7 @@ from pipelines.schema import (
     golden_customers_schema,
     golden_field_provenance_schema,
 )
+from pipelines.scorecard.schema import dq_scorecard_schema
 
 _FIELD_DOCS: Final[dict[str, str]] = {
     "name_prefix": "Title or salutation (Mr, Dr), standardised.",
@@ -63,23 +77,87 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "source_record_count": "How many accepted source records make up this customer.",
     "source_systems": "Source systems that contributed records, sorted.",
     "first_seen_at": "When a record of this customer was first ingested (UTC).",
-    "last_updated_at": "Most recent source update of any of its records (UTC).",
+    "source_updated_at": (
+        "Latest time a source says one of its records changed (UTC); null when no source says."
+    ),
+    "golden_changed_at": (
+        "When the golden values it has now were first published (UTC): the start of the run "
+        "that opened its current version in golden_customers_history."
+    ),
+    "version": "Version of the golden id's values: 1 for the first, one more for each change.",
+    "valid_from_run": "Run that published this version.",
+    "valid_to_run": "Run that ended this version (null: in force now).",
+    "valid_from": "Start of the run that published this version (UTC).",
+    "valid_to": "Start of the run that ended it (UTC); null while in force.",
+    "opened_by": "What opened the version: created, split, merged or changed.",
+    "closed_by": "What ended it: changed, absorbed or retired (null while in force).",
+    "event": "created, changed, merged, split, absorbed, retired or erased.",
+    "changed_fields": "For changed and merged ids: the golden fields whose value changed.",
+    "current_golden_id": (
+        "Golden id that carries this customer now (itself when active, the end of the merge "
+        "chain when merged); null when retired or erased."
+    ),
+    "status": "active, merged, retired or erased.",
+    "reason": (
+        "Why: the rejection, for a steward (quarantine); the actor's reason (audit_log); "
+        "stale, invalid_contact, conflicting_sources or placeholder_value (review_due)."
+    ),
+    "detail": "What makes it due, in counts and field names (never record values).",
+    "priority": "1 most urgent (conflicting sources), 2 (invalid contact, placeholder), 3 (stale).",
+    "since": (
+        "When the row became due: the age limit passing (stale), else the refresh that found it."
+    ),
+    "last_confirmed_at": "Latest steward confirmation of the record or golden record, if any.",
+    "refreshed_at": "When review_due was computed (the maintenance DAG's refresh_review_due).",
+    "first_run": "Run that first published the id.",
+    "since_run": "Run from which the status holds.",
+    "tenure_days": "Days from first_seen_at to the start of the run.",
+    "source_count": "How many source systems hold records of the customer.",
+    "has_email": "Whether the golden record has a (standardised, valid) email.",
+    "has_phone": "Whether the golden record has a (standardised, valid) phone number.",
+    "has_postal_address": "Whether it has a street line, a postcode or city, and a country.",
+    "contactable": "Whether it has an email, a phone or a postal address.",
+    "age_band": (
+        "Age at the run's start, banded (under 18, 18-24, ..., 65+); masked for every role "
+        "not granted date_of_birth."
+    ),
+    "completeness": (
+        "Share filled, 0-1: customer_profile, of first/last name, email, phone, street, city, "
+        "postcode, country and date of birth; dq_scorecard, of the source's records with a "
+        "value in the field."
+    ),
+    "last_activity_at": "Latest time any source says one of its records changed (null: none).",
+    "records": "Accepted records of the source in the run.",
+    "filled": "Records with a value in the field (field '*': summed over fields).",
+    "invalid": "Records whose value failed standardisation (field '*': summed).",
+    "validity": "filled / (filled + invalid).",
+    "uniqueness": "1 - share of the values on records the match put with another record of "
+    "the same source (duplicates inside the source).",
+    "agreement": "Share of the values equal to the golden record's value.",
+    "freshness": "Share of the values whose record changed (else landed) within "
+    "scorecard.freshness_days of the run's start.",
+    "score": "100 * (0.25 completeness + 0.25 validity + 0.20 uniqueness + 0.20 agreement + "
+    "0.10 freshness); field '*': the mean of the source's field scores.",
     "run_id": "Run that published this row.",
     "source_system": "Source system the record came from.",
     "source_record_id": "The record's id in its source system.",
     "record_key": "source_system ':' source_record_id; unique across the warehouse.",
     "match_probability": "Strength of the record's link into its cluster (null: singleton).",
-    "field": "Canonical field whose golden value this row explains.",
+    "field": (
+        "Canonical field the row is about (provenance: the golden value it explains; "
+        "review_due: the field that is due, null for the whole record)."
+    ),
     "rule": "Survivorship rule (or steward pin) that chose the value.",
-    "change": "created, kept, merged, split or retired.",
-    "related_golden_ids": "For merges and splits: the other golden ids involved.",
+    "change": "created, kept, merged, split, absorbed or retired.",
+    "related_golden_ids": (
+        "For merges and splits: the other golden ids involved (absorbed: the survivor)."
+    ),
     "record_count": "Source records under the golden id after the run.",
     "suite": "Expectation suite (a source's suite, or 'canonical').",
     "expectation": "Great Expectations expectation type.",
     "column": "Column the expectation checks.",
     "value": "Offending value, as text.",
     "severity": "critical (quarantines the row) or warning (counted only).",
-    "reason": "Why: the rejection, for a steward (quarantine); the actor's reason (audit_log).",
     "source": "Source system of a source suite; null for the canonical suite.",
     "rows_in": "Rows the suite validated.",
     "accepted": "Rows that passed every critical expectation.",
@@ -94,7 +172,7 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "record_key_r": "Right record of the pair.",
     "match_weight": "Splink match weight (log2 Bayes factor) of the pair.",
     "weights": "JSON object: comparison -> match weight, to explain the score.",
-    "at": "When the audited event happened (UTC).",
+    "at": "When the event happened (UTC); for a run's events, the start of the run.",
     "actor": "Who acted: the --actor given, GOLDEN_ACTOR, or the OS user.",
     "action": "What was done (run.start, publish, erasure, export, decision.pin, ...).",
     "target": "What it was done to: a run id, decision id, or a subject's salted hash.",
@@ -238,6 +316,46 @@ TABLES: Final[dict[str, TableSpec]] = {
             golden=True,
         ),
         TableSpec(
+            "golden_customers_history",
+            "one row per golden id and version of its values; every run, never truncated",
+            golden_customers_history_schema(),
+            _all_required(golden_customers_history_schema()),
+            golden=True,
+            unique_key=("golden_id", "version"),
+        ),
+        TableSpec(
+            "golden_events",
+            "one row per run, golden id and event; every run, never truncated",
+            golden_events_schema(),
+            _all_required(golden_events_schema()),
+            golden=True,
+            unique_key=("run_id", "golden_id", "event"),
+        ),
+        TableSpec(
+            "golden_id_aliases",
+            "one row per golden id ever published",
+            golden_id_aliases_schema(),
+            _all_required(golden_id_aliases_schema()),
+            golden=True,
+            unique_key=("golden_id",),
+        ),
+        TableSpec(
+            "customer_profile",
+            "one row per customer (golden id): segment-ready attributes",
+            customer_profile_schema(),
+            _all_required(customer_profile_schema()),
+            golden=True,
+            unique_key=("golden_id",),
+        ),
+        TableSpec(
+            "dq_scorecard",
+            "one row per run, source and field (and '*' per run and source); kept across runs",
+            dq_scorecard_schema(),
+            _all_required(dq_scorecard_schema()),
+            golden=True,
+            unique_key=("run_id", "source_system", "field"),
+        ),
+        TableSpec(
             "quarantine",
             "one row per rejected record and failed expectation, this run",
             quarantine_schema(),
@@ -255,6 +373,13 @@ TABLES: Final[dict[str, TableSpec]] = {
             match_review_queue_schema(),
             frozenset({"record_key_l", "record_key_r", "match_probability"}),
             unique_key=("record_key_l", "record_key_r"),
+        ),
+        TableSpec(
+            "review_due",
+            "one row per record or golden record, reason and field due for periodic review, "
+            "as of the last refresh",
+            review_due_schema(),
+            frozenset({"golden_id", "reason"}),
         ),
         TableSpec(
             "audit_log",

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.errors import GoldenError
+from pipelines.errors import GoldenError, UsageError
 from pipelines.sample.config import SOURCES, SampleOptions
 from pipelines.sample.pipeline_config import config_text, default_expectations_dir
 from pipelines.sample.population import build_population
@@ -206,7 +206,7 @@ def write_manifest(out_dir: Path, manifest: SampleManifest) -> None:
 def read_manifest(sample_dir: Path) -> SampleManifest:
     path = sample_dir / MANIFEST
     if not path.is_file():
-        raise GoldenError(
+        raise UsageError(
             f"{path} does not exist: {sample_dir} is not a folder written by generate_sample"
         )
     return SampleManifest.model_validate_json(path.read_text(encoding="utf-8"))

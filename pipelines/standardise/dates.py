@@ -19,11 +19,13 @@ never in the future). "The run's date" comes from the run id, so reruns give the
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
 
+from pipelines.errors import SourceError
 from pipelines.standardise.text import clean_text, on_distinct
 
 log = logging.getLogger(__name__)
@@ -211,11 +213,14 @@ def standardise_dates(
     as_of: date,
     min_birth_year: int = 1900,
     date_order: DateOrder | None = None,
+    placeholders: Collection[date] = (),
 ) -> tuple[pl.DataFrame, DateReport]:
     """Frame in, frame out: ``raw_date_of_birth`` -> ``date_of_birth`` (date), ``mk_dob``
     (yyyy-mm-dd) and ``invalid_date_of_birth``; plus the ambiguity report for this frame (one
     source: the day/month convention is a property of a source). ``date_order`` is the
-    source's evidence when the frame holds only some of its records (see :func:`parse_dates`)."""
+    source's evidence when the frame holds only some of its records (see :func:`parse_dates`).
+    A date in ``placeholders`` (1900-01-01: "unknown") is missing, neither a birth date nor
+    invalid (:mod:`pipelines.standardise.placeholders`)."""
     df = df.with_columns(clean_text(pl.col("raw_date_of_birth")).alias("_dob_text"))
     evidence: list[DateOrder] = []
 
@@ -235,9 +240,12 @@ def standardise_dates(
     df = on_distinct(df, ["_dob_text"], parse)
     in_range = (pl.col("_dob") <= pl.lit(as_of)) & (pl.col("_dob").dt.year() >= min_birth_year)
     usable = pl.col("_dob").is_not_null() & in_range
+    placeholder = (
+        pl.col("_dob").is_in(list(placeholders)).fill_null(False) if placeholders else pl.lit(False)
+    )
     df = df.with_columns(
-        pl.when(usable).then(pl.col("_dob")).alias("date_of_birth"),
-        (pl.col("_dob_text").is_not_null() & ~usable.fill_null(False)).alias(
+        pl.when(usable & ~placeholder).then(pl.col("_dob")).alias("date_of_birth"),
+        (pl.col("_dob_text").is_not_null() & ~usable.fill_null(False) & ~placeholder).alias(
             "invalid_date_of_birth"
         ),
     ).with_columns(pl.col("date_of_birth").dt.strftime("%Y-%m-%d").alias("mk_dob"))
@@ -333,3 +341,47 @@ def to_utc(df: pl.DataFrame, columns: list[str], timezone: str) -> pl.DataFrame:
             col = col.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
         exprs.append(col.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(name))
     return df.with_columns(exprs)
+
+
+_MIN_UNPARSED = 10
+"""Below this many unparsed values a source is judged on its values one by one (each is flagged
+invalid): a handful of bad dates in a tiny source says nothing about its format."""
+
+
+def check_date_formats(
+    raw: pl.Series, formats: list[str], as_of: date, *, source: str, max_unparsed_share: float
+) -> None:
+    """Refuse a source whose dates of birth mostly do not parse.
+
+    A wrong ``date_formats`` entry does not fail loudly on its own: every value it cannot read
+    becomes null and the run succeeds. Above ``max_unparsed_share`` of the non-empty values
+    (dates left null only because day and month are ambiguous do not count) this raises a
+    :class:`SourceError` naming the source, the field, the formats and an example value.
+    """
+    counts = raw.rename("_raw").value_counts(name="_n")
+    texts = (
+        counts.with_columns(clean_text(pl.col("_raw")).alias("t"))
+        .filter(pl.col("t").is_not_null())
+        .group_by("t")
+        .agg(pl.col("_n").sum(), pl.col("_raw").first())
+        .sort("_n", "t", descending=[True, False])
+    )
+    filled = int(texts["_n"].sum()) if texts.height else 0
+    if not filled:
+        return
+    parsed, _ = parse_dates(texts["t"], formats, as_of)
+    failed = texts.hstack(parsed.select("parsed", "ambiguous")).filter(
+        pl.col("parsed").is_null() & ~pl.col("ambiguous").fill_null(False)
+    )
+    unparsed = int(failed["_n"].sum()) if failed.height else 0
+    if unparsed < _MIN_UNPARSED or unparsed / filled <= max_unparsed_share:
+        return
+    example = str(failed["_raw"][0])
+    example = example if len(example) <= 40 else example[:40] + "…"
+    how = f"with date_formats.date_of_birth {formats}" if formats else "in any known date form"
+    raise SourceError(
+        f"source {source!r}: {unparsed} of {filled} dates of birth ({unparsed / filled:.0%}) do "
+        f"not parse {how}, for example {example!r}; fix the source's "
+        "date_formats.date_of_birth (strftime codes, e.g. '%d.%m.%Y'), or raise "
+        "standardise.max_unparsed_date_share to accept them as missing"
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import polars as pl
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from pipelines.standardise.placeholders import DEFAULT_EMAIL_LOCAL_PARTS
 from pipelines.standardise.text import clean_text, on_distinct
 
 _ATEXT = r"a-z0-9_!#$%&'*+/=?^`{|}~\-"
@@ -26,29 +27,9 @@ _LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
 FAST_PATTERN = rf"^[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@(?:{_LABEL}\.)+[a-z]{{2,63}}$"
 _SPECIAL_USE = "|".join(SPECIAL_USE_DOMAIN_NAMES)
 
-# Local parts that stand for "no email" in CRM exports. Such an address identifies nobody.
-PLACEHOLDER_LOCAL_PARTS = (
-    "noemail",
-    "no.email",
-    "no_email",
-    "no-email",
-    "nomail",
-    "no.mail",
-    "none",
-    "null",
-    "na",
-    "n.a",
-    "unknown",
-    "noreply",
-    "no-reply",
-    "no.reply",
-    "donotreply",
-    "do-not-reply",
-    "do.not.reply",
-    "dontemail",
-    "notprovided",
-    "not.provided",
-)
+# Local parts that stand for "no email" in CRM exports: such an address identifies nobody (it
+# never makes a matching key; :mod:`~pipelines.standardise.placeholders` reads it as missing).
+PLACEHOLDER_LOCAL_PARTS = DEFAULT_EMAIL_LOCAL_PARTS
 
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 

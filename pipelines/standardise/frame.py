@@ -25,6 +25,7 @@ from pipelines.standardise.emails import standardise_emails
 from pipelines.standardise.names import standardise_names
 from pipelines.standardise.nicknames import nickname_table
 from pipelines.standardise.phones import standardise_phones
+from pipelines.standardise.placeholders import PlaceholderConfig, apply_placeholders
 
 if TYPE_CHECKING:
     from pipelines.ingest.config import SourceConfig
@@ -112,11 +113,14 @@ def standardise_with_report(
     nicknames: pl.DataFrame | None = None,
     min_birth_year: int = 1900,
     date_order: DateOrder | None = None,
+    placeholders: PlaceholderConfig | None = None,
 ) -> tuple[pl.DataFrame, DateReport]:
     """:func:`standardise_frame` plus the date-ambiguity report of the frame. ``date_order``
     is the whole source's day/month evidence when ``df`` holds only some of its records
-    (:func:`pipelines.standardise.dates.parse_dates`); by default the frame's own."""
+    (:func:`pipelines.standardise.dates.parse_dates`); by default the frame's own.
+    ``placeholders`` lists the values read as missing (default: the documented defaults)."""
     hints = hints or SourceHints()
+    placeholders = placeholders or PlaceholderConfig()
     as_of = as_of or date.today()
     nicknames = nickname_table() if nicknames is None else nicknames
     df = _ensure_input_columns(df)
@@ -137,8 +141,10 @@ def standardise_with_report(
         as_of=as_of,
         min_birth_year=min_birth_year,
         date_order=date_order,
+        placeholders=placeholders.dates,
     )
     df = to_utc(df, ["ingested_at", "source_updated_at"], hints.timezone)
+    df = apply_placeholders(df, placeholders)
 
     flags = [pl.when(pl.col(f"invalid_{f}")).then(pl.lit(f)) for f in FLAGGED_FIELDS]
     df = df.with_columns(

@@ -45,10 +45,16 @@ from pipelines.schema import (
     staged_schema,
 )
 from pipelines.standardise import incremental
-from pipelines.standardise.dates import DateOrder, DateReport, source_date_report
+from pipelines.standardise.dates import (
+    DateOrder,
+    DateReport,
+    check_date_formats,
+    source_date_report,
+)
 from pipelines.standardise.frame import SourceHints, standardise_with_report
 from pipelines.standardise.incremental import HASH_COLUMNS, Fingerprint, ReusePlan
 from pipelines.standardise.nicknames import nickname_table
+from pipelines.standardise.placeholders import PlaceholderConfig
 from pipelines.warehouse import Warehouse, atomic_path, write_json
 
 if TYPE_CHECKING:  # pipelines.config imports this package's config: no cycle at run time
@@ -235,6 +241,7 @@ class _Settings:
     as_of: date
     nicknames: pl.DataFrame
     min_birth_year: int
+    placeholders: PlaceholderConfig
 
     def run(
         self, item: _Input, raw: pl.DataFrame, order: DateOrder | None = None
@@ -246,6 +253,7 @@ class _Settings:
             nicknames=self.nicknames,
             min_birth_year=self.min_birth_year,
             date_order=order,
+            placeholders=self.placeholders,
         )
 
 
@@ -258,6 +266,7 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
         as_of=run_date(run_id),
         nicknames=nickname_table(config.standardise.nicknames_path),
         min_birth_year=config.standardise.min_birth_year,
+        placeholders=config.standardise.placeholders,
     )
     # Inputs and hints are checked for every source before any work starts.
     sources = []
@@ -269,6 +278,14 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
     inputs = [_Input(n, h, raw) for (n, _, h), raw in zip(sources, raws, strict=True)]
     source_rows = {item.name: item.raw.height for item in inputs}
     rows_in = sum(source_rows.values())
+    for item in inputs:
+        check_date_formats(
+            item.raw["raw_date_of_birth"].cast(pl.String),
+            item.hints.date_formats,
+            settings.as_of,
+            source=item.name,
+            max_unparsed_share=config.standardise.max_unparsed_date_share,
+        )
     keys = _input_keys(inputs)
 
     code = incremental.code_fingerprint()

@@ -17,6 +17,10 @@ class GateThresholds(StrictModel):
     """Stop if more than this share of a suite's rows fail a critical expectation."""
     max_row_count_drop: float = Field(0.30, ge=0, le=1)
     """Stop if a source delivers this much fewer rows than in its last successful run."""
+    max_deleted_share: float = Field(0.10, ge=0, le=1)
+    """Stop if more than this share of a source's records in its last published run are
+    deleted at the source (retired, or queued for review) since: a truncated export trips the
+    gate instead of emptying the golden set, even when new records make up the count."""
 
 
 BUNDLED_EXPECTATIONS = Path(__file__).resolve().parents[2] / "expectations"
@@ -38,7 +42,7 @@ class ValidationConfig(StrictModel):
     suite_gates: dict[str, GateThresholds] = Field(default_factory=dict)
     """Per-suite overrides of ``gate``."""
     data_docs: bool = True
-    """Build GX's static HTML Data Docs site for stewards every run."""
+    """Build the static HTML Data Docs site for stewards (escaped, script-free pages) every run."""
     engine: Literal["polars", "gx"] = "polars"
     """How expectations are evaluated: ``polars`` runs the expectation types it implements
     vectorised (same rows flagged as GX, proved by a parity test) and hands every other rule to

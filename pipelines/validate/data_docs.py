@@ -1,25 +1,25 @@
-"""GX's static Data Docs site for stewards, accumulating every run, working offline.
+"""The Data Docs site for stewards, accumulating every run, working offline.
 
 Each validation writes GX's suite result into its run folder (``runs/<run_id>/gx_results/``).
-This stage files a run's results into a GX validation-results store kept beside the site
-(``reports/gx_validations/``, one key per suite, run and batch, so a rerun replaces its own
-pages), has GX render the pages of this run and the suites plus the index of every stored run,
-and then makes the site offline (:mod:`pipelines.validate.offline`).
+This stage files a run's results into the store kept beside the site (``reports/gx_validations/``,
+one file per suite, run and batch at GX's key path, so a rerun replaces its own pages) and renders
+the pages of this run, the suites and the index of every stored run
+(:mod:`pipelines.validate.report_pages`: escaped, script-free pages; GX's own renderer wrote
+source values into its pages unescaped).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError, StageInputError
-from pipelines.validate.gx_context import DATA_DOCS_SITE, gx_context
-from pipelines.validate.offline import make_offline
-from pipelines.validate.results import read_suite_result
+from pipelines.validate.report_pages import build_site
 from pipelines.validate.stage import source_suite
-from pipelines.validate.suites import load_suite, suite_path
-from pipelines.warehouse import Warehouse
+from pipelines.validate.suites import Suite, load_suite, suite_path
+from pipelines.warehouse import Warehouse, atomic_path
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -29,12 +29,6 @@ logger = logging.getLogger(__name__)
 
 def build_data_docs(config: PipelineConfig, run_id: str) -> Path:
     """Add ``run_id``'s validation results to the Data Docs site; returns its index page."""
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
     warehouse = Warehouse(config.warehouse.path)
     site = warehouse.data_docs
     index = site / "index.html"
@@ -48,24 +42,22 @@ def build_data_docs(config: PipelineConfig, run_id: str) -> Path:
             f"no validation results in {results_dir}: run the 'validate' stages for run "
             f"{run_id} first"
         )
+    fresh = [_store(warehouse.gx_validations, path) for path in paths]
+    index = build_site(site, warehouse.gx_validations, _suites(config), fresh)
+    logger.info("Data Docs for run %s: %s", run_id, index)
+    return index
 
-    context = gx_context(validation_results_dir=warehouse.gx_validations, data_docs_dir=site)
-    keys: list[object] = []
-    for path in paths:
-        result = read_suite_result(path)
-        run = result.meta["run_id"]
-        if not isinstance(run, RunIdentifier):
-            run = RunIdentifier(**run)
-        key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
-            run_id=run,
-            batch_identifier=result.meta["active_batch_definition"]["data_asset_name"],
-        )
-        context.validation_results_store.set(key, result)
-        keys.append(key)
 
-    # The suites this config validates with, as they are now, so each validation page links to
-    # its suite's page (a source validated with the default suite gets it under its own name).
+def rebuild_data_docs(warehouse: Warehouse, suites: list[Suite] | None = None) -> Path | None:
+    """Render every stored validation again (after erasure scrubbed the stored results)."""
+    if not warehouse.gx_validations.is_dir():
+        return None
+    return build_site(warehouse.data_docs, warehouse.gx_validations, suites or [], every=True)
+
+
+def _suites(config: PipelineConfig) -> list[Suite]:
+    """The suites this config validates with, as they are now, so each validation page links
+    to its suite's page (a source validated with the default suite gets it under its name)."""
     canonical = suite_path(config.validation.expectations_dir, config.validation.canonical_suite)
     suites = []
     for source in [None, *config.source_names]:
@@ -73,11 +65,26 @@ def build_data_docs(config: PipelineConfig, run_id: str) -> Path:
             suites.append(load_suite(canonical) if source is None else source_suite(config, source))
         except ConfigError:
             continue  # no suite at all: its validation failed and says why
-    for suite in suites:
-        context.suites.add(suite.gx_suite)
-        keys.append(ExpectationSuiteIdentifier(name=suite.name))
+    return suites
 
-    urls = context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=keys)
-    make_offline(site)
-    logger.info("Data Docs for run %s: %s", run_id, urls.get(DATA_DOCS_SITE))
-    return index
+
+def _store(store: Path, path: Path) -> Path:
+    """File one run's suite result under GX's key (``<suite>/<run>/<time>/<batch>.json``)."""
+    try:
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        meta = document["meta"]
+        parts = [
+            document["suite_name"],
+            meta["run_id"]["run_name"],
+            meta["validation_time"],
+            meta["active_batch_definition"]["data_asset_name"],
+        ]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise StageInputError(f"validation result {path} is unreadable: {exc}") from exc
+    for part in parts:
+        if not isinstance(part, str) or not part or "/" in part or part.startswith("."):
+            raise StageInputError(f"validation result {path} names an unusable key part {part!r}")
+    target = store.joinpath(*parts[:-1], f"{parts[-1]}.json")
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    return target

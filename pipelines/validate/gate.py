@@ -8,7 +8,11 @@ per-suite override in ``validation.suite_gates``:
 - a critical expectation that failed without judging rows (a missing column, a table-level
   rule, a rule that could not be evaluated): nothing was quarantined, so nothing can be trusted;
 - for a source suite, how far the source's row count fell below its last successful run
-  (``max_row_count_drop``), from the batches recorded in ``state/sources/<source>.json``.
+  (``max_row_count_drop``), from the batches recorded in ``state/sources/<source>.json``;
+- for a source suite, the share of the records of that same baseline run that were deleted at
+  the source since, retired or waiting for review (``max_deleted_share``), from the ids of
+  both runs' current sets: a truncated export is caught even when new records hide the drop,
+  and a run repeated after a trip is compared with the same published baseline.
 
 A tripped gate raises :class:`~pipelines.errors.ValidationGateError` naming every suite,
 expectation and amount; publish never runs, so the published tables stay as they were.
@@ -34,7 +38,9 @@ logger = logging.getLogger(__name__)
 class GateCheck(BaseModel):
     suite: str
     source: str | None
-    check: Literal["critical_failure_rate", "critical_expectation", "row_count_drop"]
+    check: Literal[
+        "critical_failure_rate", "critical_expectation", "row_count_drop", "deleted_share"
+    ]
     passed: bool
     value: float | None
     """The measured share (0..1) for rate and drop checks."""
@@ -164,7 +170,58 @@ def _suite_checks(
                     ),
                 )
             )
+            deleted = _deleted_share(warehouse, source, base_run, run_id)
+            if deleted is not None:
+                share, gone, had = deleted
+                over = share > limits.max_deleted_share
+                checks.append(
+                    GateCheck(
+                        suite=suite,
+                        source=source,
+                        check="deleted_share",
+                        passed=not over,
+                        value=share,
+                        limit=limits.max_deleted_share,
+                        message=(
+                            f"source {source!r}: {gone:,} of the {had:,} records of run "
+                            f"{base_run} ({share:.1%}) are deleted at the source (retired or "
+                            f"queued for review), {'above' if over else 'within'} the "
+                            f"{limits.max_deleted_share:.1%} limit ({key}.max_deleted_share)"
+                            + (
+                                "; a truncated export? nothing was published. If the deletions "
+                                "are real, raise the limit for one run"
+                                if over
+                                else ""
+                            )
+                        ),
+                    )
+                )
     return checks
+
+
+def _deleted_share(
+    warehouse: Warehouse, source: str, base_run: str, run_id: str
+) -> tuple[float, int, int] | None:
+    """(share, records gone or queued, records before) of the baseline run's current set that
+    this run's current set lacks or holds only pending a steward's review; None when either
+    set is gone (an old run cleaned away)."""
+    import polars as pl
+
+    before_path = warehouse.current_records(base_run, source)
+    now_path = warehouse.current_records(run_id, source)
+    if not (before_path.is_file() and now_path.is_file()):
+        return None
+    ids = ["source_record_id"]
+    before = pl.scan_parquet(before_path, hive_partitioning=False).select(ids).unique()
+    live = pl.scan_parquet(now_path, hive_partitioning=False).select(ids)
+    pending = now_path.with_name("pending_deletions.parquet")
+    if pending.is_file():
+        live = live.join(
+            pl.scan_parquet(pending, hive_partitioning=False).select(ids), on=ids, how="anti"
+        )
+    had = before.select(pl.len()).collect().item()
+    gone = before.join(live.unique(), on=ids, how="anti").select(pl.len()).collect().item()
+    return (gone / had if had else 0.0), gone, had
 
 
 def _name(entry: dict[str, Any]) -> str:
@@ -174,13 +231,15 @@ def _name(entry: dict[str, Any]) -> str:
 
 
 def _descriptions(warehouse: Warehouse, run_id: str, suite: str) -> list[str | None]:
-    """The suite's steward-facing descriptions, in dq order, from the run's GX result."""
+    """What each expectation's failure means for a steward (``meta.failure_reason``, else the
+    ``description``), in dq order, from the run's GX result."""
     path = warehouse.gx_result(run_id, suite)
     try:
         results = read_json(path)["results"]
     except (OSError, KeyError, TypeError, json.JSONDecodeError):
         return []
-    return [(r.get("expectation_config") or {}).get("description") for r in results]
+    configs = [r.get("expectation_config") or {} for r in results]
+    return [(c.get("meta") or {}).get("failure_reason") or c.get("description") for c in configs]
 
 
 def _baseline(warehouse: Warehouse, source: str, run_id: str) -> tuple[int, str] | None:

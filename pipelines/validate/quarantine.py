@@ -10,6 +10,8 @@ decides whether the expectation (and so the suite) succeeds, not whether a bad r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 
@@ -83,6 +85,52 @@ def quarantine_frame(
         .select(list(QUARANTINE_SCHEMA))
         .cast(QUARANTINE_SCHEMA)
     )
+
+
+def failing_record_keys(frame: pl.DataFrame, outcomes: list[Outcome]) -> list[list[str]]:
+    """Per outcome, the record keys of its first failing rows (what a report lists)."""
+    from pipelines.validate.report_pages import KEYS_SHOWN
+
+    if "record_key" not in frame.columns:
+        return [[] for _ in outcomes]
+    keys = frame.get_column("record_key").cast(pl.String)
+    return [
+        [k for k in keys.gather(o.rows[:KEYS_SHOWN]).to_list() if k is not None]
+        if len(o.rows)
+        else []
+        for o in outcomes
+    ]
+
+
+def ingest_reject_rows(path: Path | None, *, run_id: str, suite: str) -> pl.DataFrame:
+    """Quarantine rows for the rows ingest rejected (``ingest/<source>/rejects.parquet``):
+    expectation ``rejected_at_ingest``, file, line and reason in the reason. The raw text stays
+    in ``rejects.parquet`` only: it has no record key, so erasure finds it there by content,
+    and one copy is easier to keep erased than two."""
+    from pipelines.validate.report_pages import REJECTED_AT_INGEST
+
+    if path is None or not path.is_file():
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    rejects = pl.read_parquet(path)
+    if not rejects.height:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return rejects.select(
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(suite).alias("suite"),
+        pl.lit(None, dtype=pl.String).alias("record_key"),
+        pl.col("source_system").cast(pl.String),
+        pl.lit(None, dtype=pl.String).alias("source_record_id"),
+        pl.lit(REJECTED_AT_INGEST).alias("expectation"),
+        pl.lit(None, dtype=pl.String).alias("column"),
+        pl.lit(None, dtype=pl.String).alias("value"),
+        pl.lit("critical").alias("severity"),
+        pl.format(
+            "{}, line {}: {}",
+            pl.col("file").fill_null("(unknown file)"),
+            pl.col("line").cast(pl.String).fill_null("?"),
+            pl.col("reason").fill_null("rejected"),
+        ).alias("reason"),
+    ).cast(QUARANTINE_SCHEMA)
 
 
 def _value_text(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.Expr:

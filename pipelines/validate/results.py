@@ -37,16 +37,28 @@ def suite_result_document(
     run_time: datetime,
     asset: str,
     counts: dict[str, int],
+    record_keys: list[list[str]] | None = None,
+    ingest_rejects: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """GX's result for one suite on one batch (a source's records, or staged ones), as the JSON
-    GX's ``ExpectationSuiteValidationResult.to_json_dict()`` gives, built without importing GX."""
+    GX's ``ExpectationSuiteValidationResult.to_json_dict()`` gives, built without importing GX.
+
+    ``record_keys`` (per outcome, the keys of its first failing rows) go into each result's
+    ``meta`` and ``ingest_rejects`` (``{"total", "rows": [{"file", "line", "reason"}]}``) into
+    the suite result's, both free-form in GX: the Data Docs pages show them to stewards."""
     statistics, meta = _statistics(outcomes), _meta(outcomes, asset=asset, counts=counts)
     meta["great_expectations_version"] = gx_version()
     meta["run_id"] = gx_json.run_identifier(run_id, run_time)
     meta["validation_time"] = _validation_time(run_time)
+    if ingest_rejects is not None:
+        meta["ingest_rejects"] = ingest_rejects
+    results = [o.to_json_dict() for o in outcomes]
+    for result, keys in zip(results, record_keys or [], strict=False):
+        if keys:
+            result["meta"]["record_keys"] = list(keys)
     return gx_json.suite_validation_result(
         success=all(o.success for o in outcomes),
-        results=[o.to_json_dict() for o in outcomes],
+        results=results,
         suite_name=suite.name,
         statistics=statistics,
         meta=meta,

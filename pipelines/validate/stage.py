@@ -18,11 +18,17 @@ import polars as pl
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, SchemaDriftError
 from pipelines.validate import incremental
 from pipelines.validate.engine import evaluate_suite, run_parameters
 from pipelines.validate.outcome import Outcome
-from pipelines.validate.quarantine import QUARANTINE_LINEAGE, failure_masks, quarantine_frame
+from pipelines.validate.quarantine import (
+    QUARANTINE_LINEAGE,
+    failing_record_keys,
+    failure_masks,
+    ingest_reject_rows,
+    quarantine_frame,
+)
 from pipelines.validate.results import dq_document, suite_result_document, write_suite_result
 from pipelines.validate.suites import (
     SOURCE_SUITE_COLUMNS,
@@ -32,7 +38,7 @@ from pipelines.validate.suites import (
     load_suite,
     suite_path,
 )
-from pipelines.warehouse import Warehouse, atomic_path, write_json
+from pipelines.warehouse import Warehouse, atomic_path, read_json, write_json
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -107,7 +113,10 @@ def validate_source(
         )
     suite = source_suite(config, source)
     check_columns(suite, SOURCE_SUITE_COLUMNS, "source (lineage, raw_<field>, trust_rank)")
-    frame = mapped_frame(pl.read_parquet(current), source_config)
+    try:
+        frame = mapped_frame(pl.read_parquet(current), source_config)
+    except SchemaDriftError as exc:
+        raise SchemaDriftError(f"{exc}{_read_from(warehouse, run_id, source)}") from None
     hashes = row_hashes(frame)
     engine = config.validation.engine
     fingerprint = incremental.fingerprint(suite, source_config, engine)
@@ -151,6 +160,26 @@ def validate_source(
             "seconds": round(time.perf_counter() - clock, 3),
         }
     )
+
+
+def _read_from(warehouse: Warehouse, run_id: str, source: str) -> str:
+    """Which files the batch came from, for an error about the columns it lacks: an empty
+    file (no header) is the usual cause, and a source may read many files."""
+    try:
+        origins = [
+            str(o)
+            for o in read_json(warehouse.ingest_dir(run_id, source) / "result.json")["origins"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if not origins:
+        return ""
+    empty = [o for o in origins if Path(o).is_file() and Path(o).stat().st_size == 0]
+    shown = ", ".join(origins[:5]) + (f" and {len(origins) - 5} more" if len(origins) > 5 else "")
+    text = f"; this batch was read from {shown}"
+    if empty:
+        text += f" ({', '.join(empty[:5])} {'is' if len(empty) == 1 else 'are'} empty: no header)"
+    return text
 
 
 def validate_staged(config: PipelineConfig, run_id: str) -> SuiteResult:
@@ -262,13 +291,26 @@ def _validate(
         with atomic_path(accepted_path) as tmp:
             shutil.copyfile(whole_file, tmp)
     quarantine = quarantine_frame(frame, outcomes, run_id=run_id, suite=suite.name)
+    rejects_path = warehouse.ingest_rejects(run_id, source) if source else None
+    rejects = ingest_reject_rows(rejects_path, run_id=run_id, suite=suite.name)
+    if rejects.height:
+        # Rows ingest could not land belong to the steward's quarantine as well (with file,
+        # line and reason); they are not part of rows_in, which counts landed records.
+        quarantine = pl.concat([quarantine, rejects], how="vertical")
     quarantine_path = warehouse.quarantine(run_id, suite.name)
     _write_parquet(quarantine, quarantine_path)
 
     asset = source or STAGED_ASSET
     gx_path = warehouse.gx_result(run_id, suite.name)
     result = suite_result_document(
-        suite, outcomes, run_id=run_id, run_time=parameters["run_time"], asset=asset, counts=counts
+        suite,
+        outcomes,
+        run_id=run_id,
+        run_time=parameters["run_time"],
+        asset=asset,
+        counts=counts,
+        record_keys=failing_record_keys(frame, outcomes),
+        ingest_rejects=_rejects_summary(rejects_path) if rejects_path is not None else None,
     )
     write_suite_result(gx_path, result)
     dq_path = warehouse.dq_result(run_id, suite.name)
@@ -302,6 +344,17 @@ def _validate(
         gx_result_path=gx_path,
         seconds=seconds,
     )
+
+
+def _rejects_summary(path: Path) -> dict[str, object]:
+    """The ingest rejects a Data Docs page lists: file, line and reason (never the raw text,
+    which stays in the quarantine table)."""
+    from pipelines.validate.report_pages import REJECTS_SHOWN
+
+    if not path.is_file():
+        return {"total": 0, "rows": []}
+    frame = pl.read_parquet(path, columns=["file", "line", "reason"])
+    return {"total": frame.height, "rows": frame.head(REJECTS_SHOWN).to_dicts()}
 
 
 def _write_parquet(frame: pl.DataFrame, target: Path) -> None:

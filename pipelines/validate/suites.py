@@ -2,7 +2,10 @@
 
 A suite file is exactly what GX Core 1.x writes (``{"name", "expectations": [{"type", "kwargs",
 "meta", "description"}], ...}``), so it can be reviewed in a pull request and opened by any GX
-tool. The pipeline adds one contract on top: every expectation carries ``meta.severity``, either
+tool. Its ``description`` states the rule as it should hold ("Every record has its id in the
+source system") and ``meta.failure_reason`` what a failure means for a steward (quarantine rows
+and failing rules in Data Docs show it). The pipeline adds one contract on top: every
+expectation carries ``meta.severity``, either
 ``critical`` (the failing row cannot be processed safely and is quarantined) or ``warning`` (the
 row is counted and passes). GX's own ``severity`` field is set from it, so GX's renderers and
 ``get_max_severity_failure`` agree with the pipeline.
@@ -110,7 +113,13 @@ class Rule:
 
     @property
     def reason(self) -> str:
-        """A sentence for a steward: the suite's ``description``, else one made from the rule."""
+        """What a failure means, for a steward: ``meta.failure_reason``, else (suites written
+        before descriptions stated the rule) the ``description``, else one made from the rule.
+        The ``description`` states the rule as it should hold: Data Docs show it beside a
+        green tick as well as beside a failure."""
+        failure = self.checked.meta.get("failure_reason")
+        if isinstance(failure, str) and failure.strip():
+            return failure.strip()
         description = self.checked.reason
         return description.strip() if description else describe(self.type, self.kwargs)
 

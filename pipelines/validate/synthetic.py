@@ -278,7 +278,7 @@ def staged_frame(rows: int, seed: int = 7, bad_share: float = 0.02) -> pl.DataFr
     address = pl.concat_str(
         [pl.col("address_line1"), pl.col("city"), pl.col("postcode")], separator=", "
     )
-    return frame.with_columns(
+    frame = frame.with_columns(
         pl.when(pl.int_range(pl.len()) % 211 == 0)
         .then(pl.lit("9 " + "Very Long Street Name " * 10))
         .otherwise(address)
@@ -287,6 +287,36 @@ def staged_frame(rows: int, seed: int = 7, bad_share: float = 0.02) -> pl.DataFr
         pl.col("date_of_birth").cast(pl.String).alias("mk_dob"),
         pl.col("email").str.to_lowercase().alias("mk_email"),
     )
+    if bad_share <= 0:
+        return frame
+    # Hostile values: markup (the raw email, and the text fields standardisation keeps as
+    # written), and text longer than any real value of the field.
+    row = pl.int_range(pl.len())
+    hostile = ("raw_email", *HOSTILE_TEXT)
+    return frame.with_columns(
+        pl.when(row % 197 == 3)
+        .then(pl.concat_str(pl.col(c).fill_null("x"), pl.lit("<script>alert(1)</script>")))
+        .when(row % 193 == 5)
+        .then(pl.lit("A" * 400))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in hostile
+    )
+
+
+HOSTILE_TEXT = (
+    "email",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "full_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postcode",
+)
+"""Canonical text columns the generated batches sometimes fill with markup or over-long text."""
 
 
 def source_frame(

@@ -1,0 +1,139 @@
+"""``golden review due`` and ``golden review confirm``: periodic review for stewards.
+
+``due`` lists the last refresh of ``review_due`` (the maintenance DAG refreshes it on its own
+schedule; ``--refresh`` recomputes it now), most urgent first. ``confirm`` records that a
+steward checked a record or golden record: audited, it resets the record's staleness clock and
+clears the rows it was due for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pipelines.cli._common import (
+    ACTOR_OPTION,
+    CONFIG_OPTION,
+    WAIT_OPTION,
+    WAREHOUSE_OPTION,
+    hold_lock,
+    load,
+)
+from pipelines.errors import GoldenError
+
+_WIDTH = 28
+
+
+def _cell(value: object, width: int = _WIDTH) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _known_target(root: Path, target: str) -> bool:
+    import polars as pl
+
+    from pipelines.publish.reader import current_run_id, read_tables
+
+    if current_run_id(root) is None:
+        return False
+    tables = read_tables(root, ["customer_xref"])
+    xref = pl.from_arrow(tables["customer_xref"])
+    assert isinstance(xref, pl.DataFrame)
+    return bool(
+        xref.select(
+            ((pl.col("record_key") == target) | (pl.col("golden_id") == target)).any()
+        ).item()
+    )
+
+
+def register(review: typer.Typer) -> None:
+    @review.command("due")
+    def due(
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        reason: str | None = typer.Option(
+            None, "--reason", help="Only this reason (stale, invalid_contact, ...)."
+        ),
+        limit: int = typer.Option(30, "--limit", "-n", min=1, help="Rows to show."),
+        refresh: bool = typer.Option(
+            False, "--refresh", help="Recompute review_due from the published tables first."
+        ),
+        wait: float = WAIT_OPTION,
+    ) -> None:
+        """Records and golden records due for periodic review, most urgent first."""
+        import polars as pl
+
+        from pipelines.review_due.compute import last_refresh, refresh_review_due
+        from pipelines.review_due.confirmations import due_path
+        from pipelines.warehouse import Warehouse
+
+        loaded = load(config, warehouse)
+        wh = Warehouse(loaded.warehouse.path)
+        if refresh:
+            hold_lock(wait)  # a refresh waits for, or is refused by, a run in progress
+            refresh_review_due(wh.root, loaded.review_due)
+        refreshed = last_refresh(wh)
+        if refreshed is None:
+            raise GoldenError(
+                f"review_due has never been refreshed in {wh.root}: run "
+                "`golden review due --refresh` or the golden_maintenance DAG"
+            )
+        rows = pl.read_parquet(due_path(wh))
+        if reason:
+            rows = rows.filter(pl.col("reason") == reason)
+        run = rows["run_id"][0] if rows.height else "-"
+        counts = ", ".join(
+            f"{r} {n}" for r, n in rows.group_by("reason").len().sort("reason").iter_rows()
+        )
+        print(
+            f"review_due refreshed {refreshed:%Y-%m-%d %H:%M}Z from run {run}: "
+            f"{rows.height} row(s){' (' + counts + ')' if counts else ''}"
+        )
+        if not rows.height:
+            print("nothing is due")
+            return
+        header = ("pri", "reason", "golden_id", "record_key", "field", "since", "detail")
+        print(
+            f"{header[0]:<4}{header[1]:<21}{header[2]:<{_WIDTH}}{header[3]:<{_WIDTH}}"
+            f"{header[4]:<15}{header[5]:<12}{header[6]}"
+        )
+        for row in rows.head(limit).iter_rows(named=True):
+            since = f"{row['since']:%Y-%m-%d}" if row["since"] else ""
+            print(
+                f"{row['priority']:<4}{_cell(row['reason'], 20):<21}"
+                f"{_cell(row['golden_id']):<{_WIDTH}}"
+                f"{_cell(row['record_key']):<{_WIDTH}}{_cell(row['field'], 14):<15}{since:<12}"
+                f"{row['detail'] or ''}"
+            )
+        if rows.height > limit:
+            print(f"… {rows.height - limit} more (use --limit)")
+        print('confirm one: golden review confirm <golden_id|record_key> --reason "..."')
+
+    @review.command("confirm")
+    def confirm(
+        target: str = typer.Argument(..., help="Record key (source:id) or golden id checked."),
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        reason: str = typer.Option(..., "--reason", help="What was checked, for the audit."),
+        actor: str | None = ACTOR_OPTION,
+        wait: float = WAIT_OPTION,
+    ) -> None:
+        """Confirm a record or golden record: resets its review clock (audited)."""
+        from pipelines.lock import run_lock
+        from pipelines.review_due.compute import clear_confirmed
+        from pipelines.review_due.confirmations import confirm as record_confirmation
+        from pipelines.warehouse import Warehouse
+
+        loaded = load(config, warehouse)
+        wh = Warehouse(loaded.warehouse.path)
+        if not _known_target(wh.root, target):
+            raise GoldenError(
+                f"{target!r} is neither a record key nor a golden id of the published tables "
+                f"in {wh.root}"
+            )
+        hold_lock(wait)
+        with run_lock(wh.root, "steward confirmation"):
+            at = record_confirmation(wh, target, reason, actor)
+            cleared = clear_confirmed(wh, target)
+        print(f"confirmed {target} at {at:%Y-%m-%d %H:%M:%S}Z; {cleared} review_due row(s) cleared")

@@ -1,0 +1,95 @@
+"""``golden users ...``: accounts of the stewards' workspace (``golden serve``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from pipelines import audit
+from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, actor_name, load
+from pipelines.errors import GoldenError
+
+
+def _read_password() -> str:
+    """The password from standard input: typed twice at a terminal, else its first line."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise GoldenError("the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise GoldenError("no password on standard input (pipe it in, one line)")
+    return line.rstrip("\r\n")
+
+
+def register(app: typer.Typer) -> None:
+    users = typer.Typer(help="Accounts of the stewards' workspace (golden serve).")
+    app.add_typer(users, name="users", no_args_is_help=True)
+
+    def store(config: Path, warehouse: Path | None):
+        from workspace.users import UserStore
+
+        cfg = load(config, warehouse)
+        return cfg.warehouse.path, UserStore(cfg.warehouse.path)
+
+    @users.command("add")
+    def add(
+        name: str = typer.Argument(..., help="Login name."),
+        role: str = typer.Option(..., "--role", help="steward, analyst or viewer."),
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        actor: str | None = ACTOR_OPTION,
+    ) -> None:
+        """Add a user; the password is read from standard input (never an argument)."""
+        root, users_ = store(config, warehouse)
+        user = users_.add(name, role, _read_password())
+        audit.record(root, actor_name(actor), "workspace.user_added", name, {"role": role})
+        print(f"added {user.name} ({user.role}) to {users_.path}")
+
+    @users.command("token")
+    def token(
+        name: str = typer.Argument(..., help="Login name."),
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        actor: str | None = ACTOR_OPTION,
+    ) -> None:
+        """Print a new API token for NAME (shown once; send it as `Authorization: Bearer`)."""
+        root, users_ = store(config, warehouse)
+        secret = users_.new_token(name)
+        audit.record(
+            root, actor_name(actor), "workspace.token_issued", name, {"token": secret[3:11]}
+        )
+        print(secret)
+
+    @users.command("remove")
+    def remove(
+        name: str = typer.Argument(..., help="Login name."),
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        actor: str | None = ACTOR_OPTION,
+    ) -> None:
+        """Remove a user with their API tokens; their sessions end at their next request."""
+        root, users_ = store(config, warehouse)
+        users_.remove(name)
+        audit.record(root, actor_name(actor), "workspace.user_removed", name)
+        print(f"removed {name}")
+
+    @users.command("list")
+    def list_(
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+    ) -> None:
+        """List users, their roles and token ids (never a secret)."""
+        _, users_ = store(config, warehouse)
+        listed = users_.users()
+        if not listed:
+            print("no users")
+            return
+        for user in listed.values():
+            tokens = ", ".join(t["id"] for t in user.tokens) or "no tokens"
+            print(f"{user.name:<20} {user.role:<8} since {user.created_at}  tokens: {tokens}")

@@ -1,0 +1,177 @@
+"""The workspace in a real browser against the real server (``golden serve``): headless Debian
+Chromium driven by Playwright, no browser download.
+
+A steward logs in, finds a customer by a phone typed in another format, opens them, links a
+pair in the review queue with the keyboard, and the next ``golden run`` applies it. An analyst
+sees masked values and no decide buttons. A ``<script>`` a source sent is shown as text.
+Every wait is on a condition (an element, a URL, the server answering), never a sleep.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from pipelines.config import load_config
+from pipelines.orchestrate import run_pipeline
+from pipelines.warehouse import Warehouse
+from workspace import UserStore
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "correct horse battery staple"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(
+    copy_workspace: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        from conftest import skip_or_fail
+
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
+    config = copy_workspace(tmp_path_factory.mktemp("browser") / "copy")
+    store = UserStore(load_config(config).warehouse.path)
+    store.add("ana", "steward", PASSWORD)
+    store.add("al", "analyst", PASSWORD)
+    port = _free_port()
+    golden = Path(sys.executable).with_name("golden")
+    process = subprocess.Popen(
+        [str(golden), "-q", "serve", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "GOLDEN_CONFIG": ""},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # wait until the server answers (or died)
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode()[-3000:])
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "golden serve did not answer in 120 s"
+            time.sleep(0.2)
+        yield url, config
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def log_in(browser: object, url: str, name: str):  # a Playwright page
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.set_default_timeout(60_000)
+    page.goto(f"{url}/")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("form.search")
+    return page
+
+
+def sql(config: Path, query: str) -> list[tuple]:
+    root = load_config(config).warehouse.path
+    with duckdb.connect(str(Warehouse(root).duckdb_path), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def test_steward_finds_a_customer_by_phone_and_a_linked_pair_is_applied_by_the_next_run(
+    server: tuple[str, Path], browser: object
+) -> None:
+    url, config = server
+    ((phone, golden_id),) = sql(
+        config,
+        "SELECT phone, golden_id FROM golden_customers WHERE phone LIKE '+1%' ORDER BY 2 LIMIT 1",
+    )
+    page = log_in(browser, url, "ana")
+    page.fill("input[name=q]", f"{phone[2:5]}.{phone[5:8]}.{phone[8:]}")
+    page.click("form.search button")
+    page.click(f"a.gid:text-is('{golden_id}')")
+    page.wait_for_url(f"**/customers/{golden_id}")
+    assert page.inner_text("#golden-id") == golden_id
+    assert page.locator("td.value[data-field=phone]").inner_text() == phone
+
+    page.goto(f"{url}/review")
+    pair = page.locator("article.pair")
+    left, right = pair.get_attribute("data-left"), pair.get_attribute("data-right")
+    page.keyboard.press("l")
+    page.wait_for_selector("#review-message")
+    assert "must_link" in page.inner_text("#review-message")
+
+    run_pipeline(load_config(config))
+    ((left_id, right_id),) = sql(
+        config,
+        f"SELECT max(golden_id) FILTER (WHERE record_key = '{left}'), "
+        f"max(golden_id) FILTER (WHERE record_key = '{right}') FROM customer_xref",
+    )
+    assert left_id == right_id
+    page.goto(f"{url}/?q={left}")  # the workspace serves the new version
+    page.click(f"a.gid:text-is('{left_id}')")
+    page.wait_for_selector(f"th.record[data-record='{right}']")
+
+
+def test_a_script_in_a_source_value_is_shown_as_text(
+    server: tuple[str, Path], browser: object
+) -> None:
+    from conftest import WORKSPACE_SCRIPT
+
+    url, config = server
+    page = log_in(browser, url, "ana")
+    with (config.parent / "crm.csv").open(newline="", encoding="utf-8") as handle:
+        first = next(csv.DictReader(handle))  # the record the fixture made hostile
+    assert first["street2"] == WORKSPACE_SCRIPT
+    page.goto(f"{url}/?q=crm:{first['crm_id']}")
+    page.click("a.gid")
+    page.wait_for_selector("table.records")
+    assert WORKSPACE_SCRIPT in page.inner_text("table.records")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_analyst_sees_masked_values_and_no_decide_buttons(
+    server: tuple[str, Path], browser: object
+) -> None:
+    url, config = server
+    ((golden_id, email),) = sql(
+        config,
+        "SELECT golden_id, email FROM golden_customers WHERE email IS NOT NULL ORDER BY 1 LIMIT 1",
+    )
+    page = log_in(browser, url, "al")
+    page.goto(f"{url}/customers/{golden_id}")
+    shown = page.locator("td.value[data-field=email]").inner_text()
+    assert shown == "***@" + email.split("@")[1]
+    assert email not in page.content()
+    assert page.locator("form.pin").count() == 0
+    page.goto(f"{url}/review")
+    page.wait_for_selector("#review-body")
+    assert page.locator("#btn-link").count() == 0

@@ -1,0 +1,694 @@
+"""The stewards' workspace as a FastAPI application: server-rendered pages (Jinja2 + htmx,
+every asset vendored under ``static/``) and a JSON API under ``/api`` with the same reads.
+
+Who may do what: every page and API call needs a session (log in) or an API token
+(``Authorization: Bearer ...``); without one the answer is 401. Stewards decide; analysts and
+viewers read (analysts through the ``analyst`` privacy role's masks). A state-changing request
+authenticated by the session cookie must carry the session's CSRF token, or it is refused with
+403. Decisions go through :func:`pipelines.stewardship.write_decisions`, the code the CLI uses,
+with the user's name as the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote as url_quote
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+
+from pipelines.errors import GoldenError
+from pipelines.stewardship import Change, Link, Pin, Revoke, write_decisions
+from workspace import service
+from workspace.data import NotPublished, Reader
+from workspace.masking import Masker
+from workspace.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    LoginThrottle,
+    Session,
+    Sessions,
+    same_token,
+)
+from workspace.users import User, UserStore
+
+if TYPE_CHECKING:
+    from pipelines.config import PipelineConfig
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass
+class Principal:
+    """Who is asking: the user, and the session when the request came with a cookie."""
+
+    user: User
+    session: Session | None
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+
+class Workspace:
+    """The application's shared state."""
+
+    def __init__(self, config: PipelineConfig, *, secure_cookies: bool = False):
+        self.config = config
+        self.reader = Reader(config.warehouse.path)
+        self.users = UserStore(config.warehouse.path)
+        self.sessions = Sessions()
+        self.throttle = LoginThrottle()
+        self.secure_cookies = secure_cookies
+        analyst = config.privacy.roles.get("analyst")
+        self._maskers = {
+            "steward": Masker(None),
+            "viewer": Masker(None),
+            # A deployment without an analyst role still masks: everything is hidden then.
+            "analyst": Masker(analyst) if analyst else Masker(_HIDE_ALL),
+        }
+
+    def context(self, principal: Principal) -> service.Context:
+        return service.Context(self.config, self.reader, self._maskers[principal.user.role])
+
+
+def _hide_all_role() -> Any:
+    from pipelines.privacy.config import RoleConfig
+
+    return RoleConfig(columns={"golden_id": "none"})
+
+
+_HIDE_ALL = _hide_all_role()
+
+
+class Unauthenticated(Exception):
+    """No valid session or token."""
+
+
+class DecisionIn(BaseModel):
+    """One decision through the API: ``link`` / ``no_link`` a pair, ``pin`` a value, ``revoke``
+    a decision, or ``split_out`` a record from its golden id (cannot-links to the others)."""
+
+    kind: str = Field(pattern="^(link|no_link|pin|revoke|split_out)$")
+    reason: str = Field(min_length=1)
+    record_key_l: str | None = None
+    record_key_r: str | None = None
+    golden_id: str | None = None
+    field: str | None = None
+    value: str | None = None
+    decision_id: str | None = None
+    record_key: str | None = None
+
+
+def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastAPI:
+    """The workspace application for one deployment's configuration."""
+    from pipelines.warehouse import protect_process
+
+    protect_process(config.warehouse.access)  # the search index holds personal data
+    ws = Workspace(config, secure_cookies=secure_cookies)
+    app = FastAPI(
+        title="golden-records stewards' workspace",
+        version="1",
+        description=(
+            "Customer lookup, match review and quality for the golden tables. Every endpoint "
+            "needs `Authorization: Bearer <token>` (`golden users token NAME`) or a session."
+        ),
+        docs_url=None,  # Swagger UI and ReDoc load their code from a CDN: not served here
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.workspace = ws
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["static_version"] = "1"
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    # --- authentication --------------------------------------------------------------------
+    async def principal(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            user = ws.users.verify_token(header[7:].strip())
+            if user is None:
+                raise Unauthenticated()
+            return Principal(user, None)
+        session = ws.sessions.get(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            raise Unauthenticated()
+        user = ws.users.get(session.user)
+        if user is None:  # removed since logging in
+            ws.sessions.end(session.id)
+            raise Unauthenticated()
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            given = request.headers.get(CSRF_HEADER)
+            if given is None and _is_form(request):
+                token = (await request.form()).get("csrf_token")  # parsed once, cached
+                given = token if isinstance(token, str) else None
+            if not same_token(given, session.csrf):
+                raise HTTPException(403, "missing or wrong CSRF token: reload the page")
+        return Principal(user, session)
+
+    def steward(who: Principal = Depends(principal)) -> Principal:
+        if not who.user.can_decide:
+            raise HTTPException(403, f"role {who.user.role} cannot record decisions")
+        return who
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Any) -> Response:
+        """No framing, no sniffing, no caching of customer data, scripts only from here."""
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(request: Request, exc: Unauthenticated) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"detail": "not authenticated: send a session or a bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return _login_page(request, status=401, next_url=str(request.url.path))
+
+    @app.exception_handler(NotPublished)
+    async def _not_published(request: Request, exc: NotPublished) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=503)
+        return HTMLResponse(
+            templates.get_template("message.html").render(
+                title="Nothing published yet", message=str(exc), who=None, csrf=""
+            ),
+            status_code=503,
+        )
+
+    def render(
+        request: Request, name: str, who: Principal, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        csrf = who.session.csrf if who.session else ""
+        return templates.TemplateResponse(
+            request,
+            name,
+            {"who": who.user, "csrf": csrf, "config": ws.config, **values},
+            status_code=status,
+        )
+
+    def _login_page(
+        request: Request, status: int = 200, next_url: str = "/", error: str | None = None
+    ) -> HTMLResponse:
+        import secrets
+
+        # One token per browser, kept across failed attempts (and tabs) until a login succeeds.
+        token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+        if len(token) < 32:
+            token = secrets.token_urlsafe(32)
+        response = templates.TemplateResponse(
+            request,
+            "login.html",
+            {"login_csrf": token, "next_url": next_url, "error": error, "who": None, "csrf": ""},
+            status_code=status,
+        )
+        _cookie(response, request, LOGIN_CSRF_COOKIE, token, max_age=3600)
+        return response
+
+    def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=True,
+            samesite="strict",
+            secure=ws.secure_cookies or request.url.scheme == "https",
+            path="/",
+        )
+
+    # --- health and login --------------------------------------------------------------------
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        """Liveness: answers without authentication and without touching customer data."""
+        return {"status": "ok"}
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request, next: str = "/") -> Response:
+        return _login_page(request, next_url=_safe_next(next))
+
+    @app.post("/login", include_in_schema=False)
+    def login(
+        request: Request,
+        username: str = Form(...),
+        password: str = Form(...),
+        csrf_token: str = Form(""),
+        next: str = Form("/"),
+    ) -> Response:
+        if not same_token(csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE)):
+            raise HTTPException(403, "the login form expired or was not ours: reload it")
+        client = request.client.host if request.client else "unknown"
+        keys = (f"user:{username}", f"addr:{client}")
+        if ws.throttle.blocked(*keys):
+            logger.warning("workspace: login throttled for %r from %s", username, client)
+            return _login_page(
+                request,
+                status=429,
+                next_url=_safe_next(next),
+                error="Too many failed attempts: wait a few minutes and try again.",
+            )
+        user = ws.users.verify_password(username, password)
+        if user is None:
+            ws.throttle.failed(*keys)
+            logger.info("workspace: failed login for %r from %s", username, client)
+            return _login_page(
+                request, status=401, next_url=_safe_next(next), error="Wrong name or password."
+            )
+        ws.throttle.succeeded(keys[0])
+        session = ws.sessions.create(user.name)
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        _cookie(response, request, SESSION_COOKIE, session.id, max_age=int(ws.sessions.lifetime_s))
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+        logger.info("workspace: %s logged in from %s", user.name, client)
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(who: Principal = Depends(principal)) -> Response:
+        if who.session:
+            ws.sessions.end(who.session.id)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # --- pages -------------------------------------------------------------------------------
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(
+        request: Request,
+        q: str = "",
+        city: str = "",
+        birth_year: str = "",
+        who: Principal = Depends(principal),
+    ) -> Response:
+        year = int(birth_year) if birth_year.strip().isdigit() else None
+        results = service.search(ws.context(who), q, city or None, year) if q.strip() else None
+        if results and len(results) == 1 and request.headers.get("hx-request") is None:
+            pass  # one hit still shows the list: the steward sees what matched and why
+        return render(
+            request, "search.html", who, q=q, city=city, birth_year=birth_year, results=results
+        )
+
+    @app.get("/customers/{golden_id}", response_class=HTMLResponse, include_in_schema=False)
+    def customer_page(
+        request: Request, golden_id: str, who: Principal = Depends(principal)
+    ) -> Response:
+        ctx = ws.context(who)
+        current = service.resolve_id(ctx, golden_id)
+        if current is None:
+            return render(
+                request, "message.html", who, status=404, title="Not found",
+                message=f"No published customer has the golden id {golden_id}.",
+            )  # fmt: skip
+        if current != golden_id:
+            return RedirectResponse(f"/customers/{url_quote(current)}", status_code=303)
+        data = service.customer(ctx, golden_id)
+        return render(request, "customer.html", who, c=data, fields=_pinnable())
+
+    @app.post("/customers/{golden_id}/pin", include_in_schema=False)
+    def pin_page(
+        request: Request,
+        golden_id: str,
+        field: str = Form(...),
+        value: str = Form(...),
+        reason: str = Form(...),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        return _decide_then(request, who, [Pin(golden_id, field, value)], reason, golden_id)
+
+    @app.post("/customers/{golden_id}/split", include_in_schema=False)
+    def split_page(
+        request: Request,
+        golden_id: str,
+        record_key: str = Form(...),
+        reason: str = Form(...),
+        back: str = Form("customer"),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        changes = _split_changes(ws.context(who), golden_id, record_key)
+        target = f"/clusters/{url_quote(golden_id)}" if back == "cluster" else None
+        return _decide_then(request, who, changes, reason, golden_id, target)
+
+    def _decide_then(
+        request: Request,
+        who: Principal,
+        changes: list[Change],
+        reason: str,
+        golden_id: str,
+        target: str | None = None,
+    ) -> Response:
+        try:
+            written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
+        except GoldenError as exc:
+            return render(
+                request, "message.html", who, status=400, title="Not recorded",
+                message=str(exc), back=target or f"/customers/{url_quote(golden_id)}",
+            )  # fmt: skip
+        if who.session:
+            who.session.undo.extend(w.decision_id for w in written)
+        return RedirectResponse(
+            (target or f"/customers/{url_quote(golden_id)}") + "?recorded=" + str(len(written)),
+            status_code=303,
+        )
+
+    @app.get("/clusters/{golden_id}", response_class=HTMLResponse, include_in_schema=False)
+    def cluster_page(
+        request: Request, golden_id: str, who: Principal = Depends(principal)
+    ) -> Response:
+        data = service.cluster(ws.context(who), golden_id)
+        if data is None:
+            return render(
+                request, "message.html", who, status=404, title="Not found",
+                message=f"No published customer has the golden id {golden_id}.",
+            )  # fmt: skip
+        return render(request, "cluster.html", who, c=data)
+
+    @app.get("/review", response_class=HTMLResponse, include_in_schema=False)
+    def review_page(
+        request: Request,
+        left: str | None = None,
+        right: str | None = None,
+        who: Principal = Depends(principal),
+    ) -> Response:
+        return render(request, "review.html", who, **_review_values(who, left, right))
+
+    def _review_values(
+        who: Principal, left: str | None = None, right: str | None = None
+    ) -> dict[str, Any]:
+        ctx = ws.context(who)
+        skipped = who.session.skipped if who.session else set()
+        queue = service.review_pairs(ctx, skipped, limit=50)
+        current = None
+        if left and right:
+            current = service.pair(ctx, left, right)
+        elif queue["pairs"]:
+            first = queue["pairs"][0]
+            current = service.pair(ctx, first["record_key_l"], first["record_key_r"])
+        undo = who.session.undo[-1] if who.session and who.session.undo else None
+        return {"queue": queue, "p": current, "undo": undo}
+
+    @app.post("/review/decide", response_class=HTMLResponse, include_in_schema=False)
+    def review_decide(
+        request: Request,
+        left: str = Form(...),
+        right: str = Form(...),
+        decision: str = Form(...),
+        reason: str = Form(...),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        message = None
+        if decision == "skip":
+            assert who.session is not None
+            who.session.skipped.add(service._pair_key(left, right))
+        elif decision in ("link", "no_link"):
+            try:
+                written = write_decisions(
+                    ws.config.warehouse.path,
+                    [Link(left, right, decision == "link")],
+                    who.name,
+                    reason,
+                )
+            except GoldenError as exc:
+                message = str(exc)
+            else:
+                if who.session:
+                    who.session.undo.extend(w.decision_id for w in written)
+                message = f"Recorded {written[0].decision_id}: {written[0].description}."
+        else:
+            raise HTTPException(400, f"unknown decision {decision!r}")
+        return _review_fragment(request, who, message)
+
+    @app.post("/review/undo", response_class=HTMLResponse, include_in_schema=False)
+    def review_undo(
+        request: Request,
+        reason: str = Form("undone in the review queue"),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        message = "Nothing to undo."
+        if who.session and who.session.undo:
+            decision_id = who.session.undo[-1]
+            try:
+                write_decisions(ws.config.warehouse.path, [Revoke(decision_id)], who.name, reason)
+            except GoldenError as exc:
+                message = str(exc)
+            else:
+                who.session.undo.pop()
+                message = f"Revoked {decision_id}."
+        return _review_fragment(request, who, message)
+
+    def _review_fragment(request: Request, who: Principal, message: str | None) -> Response:
+        name = "review_body.html" if request.headers.get("hx-request") else "review.html"
+        return render(request, name, who, message=message, **_review_values(who))
+
+    @app.get("/quality", response_class=HTMLResponse, include_in_schema=False)
+    def quality_page(request: Request, who: Principal = Depends(principal)) -> Response:
+        data = service.scorecards(ws.context(who))
+        return render(request, "quality.html", who, d=data, charts=_charts(data))
+
+    @app.get("/quality/quarantine", response_class=HTMLResponse, include_in_schema=False)
+    def quarantine_page(
+        request: Request,
+        suite: str | None = None,
+        offset: int = Query(0, ge=0),
+        who: Principal = Depends(principal),
+    ) -> Response:
+        data = service.quarantine(ws.context(who), suite or None, 100, offset)
+        return render(request, "quarantine.html", who, d=data, suite=suite, offset=offset)
+
+    @app.get("/quality/review-due", response_class=HTMLResponse, include_in_schema=False)
+    def review_due_page(request: Request, who: Principal = Depends(principal)) -> Response:
+        data = service.review_due(ws.context(who))
+        return render(request, "review_due.html", who, d=data)
+
+    @app.get("/decisions", response_class=HTMLResponse, include_in_schema=False)
+    def decisions_page(request: Request, who: Principal = Depends(principal)) -> Response:
+        rows = service.decision_rows(ws.context(who))
+        return render(request, "decisions.html", who, rows=rows[:500])
+
+    @app.post("/decisions/{decision_id}/revoke", include_in_schema=False)
+    def revoke_page(
+        request: Request,
+        decision_id: str,
+        reason: str = Form(...),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        try:
+            write_decisions(ws.config.warehouse.path, [Revoke(decision_id)], who.name, reason)
+        except GoldenError as exc:
+            return render(
+                request, "message.html", who, status=400, title="Not revoked",
+                message=str(exc), back="/decisions",
+            )  # fmt: skip
+        return RedirectResponse("/decisions", status_code=303)
+
+    # --- JSON API ----------------------------------------------------------------------------
+    @app.get("/api/me", tags=["account"])
+    def api_me(who: Principal = Depends(principal)) -> dict[str, Any]:
+        """Who the token or session belongs to, and what the role may do."""
+        return {"name": who.name, "role": who.user.role, "can_decide": who.user.can_decide}
+
+    @app.get("/api/search", tags=["customers"])
+    def api_search(
+        q: str = Query(..., min_length=1, description="E-mail, phone, any id, or a name."),
+        city: str | None = Query(None, description="Narrows a name search."),
+        birth_year: int | None = Query(None, ge=1800, le=2200),
+        who: Principal = Depends(principal),
+    ) -> dict[str, Any]:
+        """Customers matching an identifier (exactly) or a name (fuzzy), best first."""
+        ctx = ws.context(who)
+        return {
+            "run_id": ctx.snapshot.run_id,
+            "results": _jsonable(service.search(ctx, q, city, birth_year)),
+        }
+
+    @app.get("/api/customers/{golden_id}", tags=["customers"])
+    def api_customer(golden_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+        """The customer 360: golden record with provenance and status per field, source
+        records raw and standardised, history, decisions, review reasons and pairs. An
+        absorbed id answers with the customer that carries it now."""
+        ctx = ws.context(who)
+        current = service.resolve_id(ctx, golden_id)
+        if current is None:
+            raise HTTPException(404, f"no published customer has the golden id {golden_id}")
+        data = service.customer(ctx, current)
+        return _jsonable({**(data or {}), "requested_id": golden_id})
+
+    @app.get("/api/customers/{golden_id}/cluster", tags=["customers"])
+    def api_cluster(golden_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+        """Every record of a golden id and the scored links between them."""
+        data = service.cluster(ws.context(who), golden_id)
+        if data is None:
+            raise HTTPException(404, f"no published customer has the golden id {golden_id}")
+        return _jsonable(data)
+
+    @app.get("/api/review/pairs", tags=["review"])
+    def api_pairs(
+        limit: int = Query(50, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+        who: Principal = Depends(principal),
+    ) -> dict[str, Any]:
+        """Undecided review pairs, most uncertain first."""
+        return _jsonable(service.review_pairs(ws.context(who), None, limit, offset))
+
+    @app.get("/api/review/pair", tags=["review"])
+    def api_pair(left: str, right: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+        """One pair side by side, with the evidence waterfall and why it was held apart."""
+        data = service.pair(ws.context(who), left, right)
+        if data is None:
+            raise HTTPException(404, f"{left} ~ {right} is not in the review queue")
+        return _jsonable(data)
+
+    @app.get("/api/decisions", tags=["decisions"])
+    def api_decisions(who: Principal = Depends(principal)) -> dict[str, Any]:
+        """Every steward decision, newest first, with whether it still applies."""
+        return {"decisions": service.decision_rows(ws.context(who))}
+
+    @app.post("/api/decisions", tags=["decisions"], status_code=201)
+    def api_decide(body: DecisionIn, who: Principal = Depends(steward)) -> dict[str, Any]:
+        """Record a decision (stewards only); applies from the next run."""
+        ctx = ws.context(who)
+        try:
+            changes = _changes_of(ctx, body)
+            written = write_decisions(ws.config.warehouse.path, changes, who.name, body.reason)
+        except GoldenError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {
+            "recorded": [
+                {"decision_id": w.decision_id, "kind": w.kind, "describe": w.description}
+                for w in written
+            ]
+        }
+
+    @app.get("/api/quality/scorecards", tags=["quality"])
+    def api_scorecards(who: Principal = Depends(principal)) -> dict[str, Any]:
+        """Per-suite validation results over the runs kept, and ``dq_scorecard`` rows."""
+        return _jsonable(service.scorecards(ws.context(who)))
+
+    @app.get("/api/quality/quarantine", tags=["quality"])
+    def api_quarantine(
+        suite: str | None = None,
+        limit: int = Query(100, ge=1, le=5000),
+        offset: int = Query(0, ge=0),
+        who: Principal = Depends(principal),
+    ) -> dict[str, Any]:
+        """Quarantined records with the failed check and the reason."""
+        return _jsonable(service.quarantine(ws.context(who), suite, limit, offset))
+
+    @app.get("/api/quality/review-due", tags=["quality"])
+    def api_review_due(who: Principal = Depends(principal)) -> dict[str, Any]:
+        """Records and golden records due for periodic review (when published)."""
+        return _jsonable(service.review_due(ws.context(who)))
+
+    def _changes_of(ctx: service.Context, body: DecisionIn) -> list[Change]:
+        def need(*names: str) -> list[str]:
+            values = [getattr(body, n) for n in names]
+            missing = [n for n, v in zip(names, values, strict=True) if not v]
+            if missing:
+                raise GoldenError(f"a {body.kind} decision needs {', '.join(missing)}")
+            return values
+
+        if body.kind in ("link", "no_link"):
+            left, right = need("record_key_l", "record_key_r")
+            return [Link(left, right, body.kind == "link")]
+        if body.kind == "pin":
+            golden_id, field, value = need("golden_id", "field", "value")
+            return [Pin(golden_id, field, value)]
+        if body.kind == "revoke":
+            (decision_id,) = need("decision_id")
+            return [Revoke(decision_id)]
+        golden_id, record_key = need("golden_id", "record_key")
+        return _split_changes(ctx, golden_id, record_key)
+
+    return app
+
+
+def _split_changes(ctx: service.Context, golden_id: str, record_key: str) -> list[Change]:
+    """Split a record out of its golden id: a cannot-link to every other record of it."""
+    data = ctx.snapshot.query(
+        "SELECT record_key FROM customer_xref WHERE golden_id = ?", [golden_id]
+    )
+    keys = [r["record_key"] for r in data]
+    if record_key not in keys:
+        raise GoldenError(f"{record_key} is not a record of {golden_id}")
+    if len(keys) < 2:
+        raise GoldenError(f"{record_key} is the only record of {golden_id}: nothing to split")
+    return [Link(record_key, other, False) for other in keys if other != record_key]
+
+
+def _is_form(request: Request) -> bool:
+    kind = request.headers.get("content-type", "")
+    return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+def _pinnable() -> list[str]:
+    from pipelines.schema import GOLDEN_FIELDS
+
+    return list(GOLDEN_FIELDS)
+
+
+def _safe_next(target: str) -> str:
+    """Only local paths: a login link must not send the user to another site."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _jsonable(value: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)
+
+
+def _charts(data: dict[str, Any]) -> dict[str, str]:
+    """One small inline SVG per suite: the accepted share over the runs kept."""
+    from markupsafe import escape
+
+    charts = {}
+    width, height, pad = 360, 110, 24
+    for suite, runs in data["suites"].items():
+        points = [r for r in runs if r["accepted_pct"] is not None]
+        if not points:
+            continue
+        low = min(min(p["accepted_pct"] for p in points), 90.0)
+        step = (width - 2 * pad) / max(len(points) - 1, 1)
+        coords = [
+            (
+                pad + i * step,
+                height
+                - pad
+                - (p["accepted_pct"] - low) / max(100 - low, 0.01) * (height - 2 * pad),
+            )
+            for i, p in enumerate(points)
+        ]
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        dots = "".join(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(p["run_id"])}: '
+            f"{p['accepted_pct']}% accepted</title></circle>"
+            for (x, y), p in zip(coords, points, strict=True)
+        )
+        charts[suite] = (
+            f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="accepted share of {escape(suite)} over runs">'
+            f'<line x1="{pad}" y1="{pad}" x2="{width - pad}" y2="{pad}" class="grid"/>'
+            f'<text x="2" y="{pad + 4}" class="axis">100%</text>'
+            f'<text x="2" y="{height - pad + 4}" class="axis">{low:.0f}%</text>'
+            f'<polyline points="{line}"/>{dots}</svg>'
+        )
+    return charts

@@ -1,0 +1,547 @@
+"""The workspace's reads, as plain data: one function per page, shared by the HTML pages and
+the JSON API so the two can never show different things.
+
+Every function takes the :class:`~workspace.masking.Masker` of the user asking and masks
+personal values before they leave; lineage (record keys, golden ids, scores) is never masked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from pipelines.schema import CANONICAL_FIELDS
+from workspace.data import Hit, Reader, Snapshot, normalise_name
+from workspace.masking import Masker
+
+if TYPE_CHECKING:
+    from matching.decisions import Decision
+    from pipelines.config import PipelineConfig
+
+logger = logging.getLogger(__name__)
+
+SEARCH_LIMIT = 25
+_ID_LIKE = re.compile(r"^[\w:.@+\-]+$")
+
+
+@dataclass
+class Context:
+    """What every read needs: the configuration, the reader and the asking user's masks."""
+
+    config: PipelineConfig
+    reader: Reader
+    masker: Masker
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.reader.snapshot()
+
+
+def _phone_keys(config: PipelineConfig, text: str) -> list[str]:
+    """E.164 forms of a phone typed in any format, read in each source's default region (the
+    product's own phone normaliser, so a search finds what standardisation stored)."""
+    from pipelines.standardise.phones import to_e164
+
+    digits = re.sub(r"[^0-9+]", "", text)
+    if len(re.sub(r"\D", "", digits)) < 6:
+        return []
+    regions = sorted({s.default_phone_region for s in config.sources} | {"US"})
+    found: list[str] = []
+    for region in [None, *regions]:
+        e164, _, key = to_e164(text.strip(), region)
+        for candidate in (e164, key):
+            if candidate and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+def search(
+    ctx: Context, text: str, city: str | None = None, birth_year: int | None = None
+) -> list[dict[str, Any]]:
+    """Customers matching ``text`` as any identifier (e-mail, phone in any format, record key,
+    source record id, golden id, absorbed id) or, failing those, as a name (fuzzy; ``city``
+    and ``birth_year`` narrow it). Best first; each says what it matched on."""
+    snap = ctx.snapshot
+    text = text.strip()
+    if not text:
+        return []
+    hits: list[Hit] = []
+    candidates = [text]
+    if "@" in text:
+        candidates.append(text.lower())
+    for key in candidates:
+        if _ID_LIKE.match(key):
+            hits.extend(snap.lookup(key))
+    for key in _phone_keys(ctx.config, text):
+        hits.extend(h for h in snap.lookup(key) if h.matched_by == "phone")
+    if not hits and any(c.isalpha() for c in text) and "@" not in text:
+        hits = snap.search_names(text, city, birth_year, SEARCH_LIMIT)
+    seen: dict[str, Hit] = {}
+    for hit in hits:
+        seen.setdefault(hit.golden_id, hit)
+    ordered = list(seen.values())[:SEARCH_LIMIT]
+    if not ordered:
+        return []
+    rows = snap.query(
+        "SELECT golden_id, first_name, last_name, full_name, email, phone, city, country, "
+        "date_of_birth, source_record_count, source_systems FROM golden_customers "
+        "WHERE golden_id IN (SELECT unnest($ids))",
+        {"ids": [h.golden_id for h in ordered]},
+    )
+    by_id = {r["golden_id"]: r for r in rows}
+    out = []
+    for hit in ordered:
+        row = by_id.get(hit.golden_id)
+        if row is None:
+            continue
+        if city and hit.matched_by != "name" and not _same(row.get("city"), city):
+            continue
+        dob = row.get("date_of_birth")
+        if birth_year and hit.matched_by != "name" and (dob is None or dob.year != birth_year):
+            continue
+        out.append(
+            {
+                **ctx.masker.row(row),
+                "matched_by": hit.matched_by,
+                "score": round(hit.score, 3),
+            }
+        )
+    return out
+
+
+def _same(a: str | None, b: str) -> bool:
+    return a is not None and normalise_name(a) == normalise_name(b)
+
+
+def resolve_id(ctx: Context, golden_id: str) -> str | None:
+    """The current golden id of ``golden_id``: itself, or the id that absorbed it."""
+    snap = ctx.snapshot
+    hits = snap.lookup(golden_id)
+    if any(h.matched_by == "golden_id" for h in hits):
+        return golden_id
+    absorbed = [h.golden_id for h in hits if h.matched_by == "absorbed_id"]
+    return absorbed[0] if absorbed else None
+
+
+def _decisions(ctx: Context) -> list[Decision]:
+    from matching.decisions import DecisionStore
+
+    return DecisionStore(ctx.reader.warehouse.decisions).history()
+
+
+def decision_rows(
+    ctx: Context, record_keys: set[str] | None = None, golden_ids: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Steward decisions (all, or those touching the records / golden ids), newest first,
+    each with whether it still applies."""
+    history = _decisions(ctx)
+    revoked = {d.revokes: d for d in history if d.kind == "revoke" and d.revokes}
+    by_id = {d.decision_id: d for d in history}
+    out = []
+    for decision in reversed(history):
+        target = by_id.get(decision.revokes or "") if decision.kind == "revoke" else decision
+        if target is None:
+            continue
+        touches = record_keys is None and golden_ids is None
+        if record_keys and {target.record_key_l, target.record_key_r} & record_keys:
+            touches = True
+        if golden_ids and target.golden_id in golden_ids:
+            touches = True
+        if not touches:
+            continue
+        row = decision.model_dump(mode="json")
+        row["active"] = decision.kind != "revoke" and decision.decision_id not in revoked
+        row["describe"] = decision.describe()
+        if decision.kind == "pin":
+            row["value"] = ctx.masker.value(decision.field or "", decision.value)
+            row["describe"] = f"pin {decision.golden_id}.{decision.field} = {row['value']!r}"
+        out.append(row)
+    return out
+
+
+def _optional(snap: Snapshot, table: str, where: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Rows of a table another part of the product may publish, when it is there."""
+    if not snap.has(table):
+        return []
+    columns = snap.columns(table)
+    needed = set(re.findall(r'"(\w+)"', where))
+    if not needed <= set(columns):
+        return []
+    try:
+        return snap.query(f'SELECT * FROM "{table}" WHERE {where}', params)
+    except Exception as exc:  # noqa: BLE001 - an optional table must not break the page
+        logger.warning("workspace: cannot read %s: %s", table, exc)
+        return []
+
+
+def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
+    """Everything about one customer: the golden record with each field's provenance and
+    status, the source records side by side (raw and standardised, differences marked), the
+    history, the steward decisions, review reasons and open review pairs."""
+    snap = ctx.snapshot
+    rows = snap.query("SELECT * FROM golden_customers WHERE golden_id = ?", [golden_id])
+    if not rows:
+        return None
+    golden = rows[0]
+    xref = snap.query(
+        "SELECT record_key, source_system, source_record_id, match_probability "
+        "FROM customer_xref WHERE golden_id = ? ORDER BY record_key",
+        [golden_id],
+    )
+    keys = [r["record_key"] for r in xref]
+    staged = {r["record_key"]: r for r in snap.source_records(keys)}
+    provenance = {
+        r["field"]: r
+        for r in snap.query(
+            "SELECT field, source_system, source_record_id, rule FROM golden_field_provenance "
+            "WHERE golden_id = ?",
+            [golden_id],
+        )
+    }
+    decisions = decision_rows(ctx, set(keys), {golden_id})
+    pinned = {
+        d["field"] for d in decisions if d["kind"] == "pin" and d["active"] and d.get("field")
+    }
+    fields = []
+    for name in CANONICAL_FIELDS:
+        given = [_text(staged[k].get(name)) for k in keys if k in staged and staged[k].get(name)]
+        origin = provenance.get(name)
+        status = _field_status(given, len(staged), name in pinned, golden.get(name) is not None)
+        fields.append(
+            {
+                "field": name,
+                "value": ctx.masker.value(name, golden.get(name)),
+                "source": f"{origin['source_system']}:{origin['source_record_id']}"
+                if origin
+                else None,
+                "rule": origin["rule"] if origin else None,
+                "status": status,
+            }
+        )
+    records = []
+    for ref in xref:
+        record = staged.get(ref["record_key"], {})
+        cells = []
+        for name in CANONICAL_FIELDS:
+            value, raw = record.get(name), record.get(f"raw_{name}")
+            cells.append(
+                {
+                    "field": name,
+                    "value": ctx.masker.value(name, value),
+                    "raw": ctx.masker.value(f"raw_{name}", raw),
+                    "differs_from_golden": value is not None
+                    and _text(value) != _text(golden.get(name)),
+                    "standardised": raw is not None and _text(raw) != _text(value),
+                    "invalid": name in (record.get("invalid_fields") or []),
+                }
+            )
+        records.append(
+            {
+                **ref,
+                "source_updated_at": record.get("source_updated_at"),
+                "raw_address": ctx.masker.value("raw_address", record.get("raw_address")),
+                "cells": cells,
+            }
+        )
+    history = snap.query(
+        "SELECT run_id, golden_id, change, related_golden_ids, record_count FROM golden_changes "
+        "WHERE golden_id = ? OR list_contains(related_golden_ids, ?)",
+        [golden_id, golden_id],
+    )
+    events = _optional(
+        snap, "golden_events", '"golden_id" = ? ORDER BY 1', [golden_id]
+    ) or _optional(snap, "golden_events", '"golden_id" = ?', [golden_id])
+    versions = _optional(snap, "golden_customers_history", '"golden_id" = ?', [golden_id])
+    due = _optional(snap, "review_due", '"golden_id" = ?', [golden_id])
+    pairs = snap.query(
+        "SELECT record_key_l, record_key_r, match_probability, match_weight "
+        "FROM match_review_queue WHERE record_key_l IN (SELECT unnest($k)) "
+        "OR record_key_r IN (SELECT unnest($k)) ORDER BY abs(match_weight)",
+        {"k": keys},
+    )
+    return {
+        "golden_id": golden_id,
+        "run_id": snap.run_id,
+        "golden": ctx.masker.row(golden),
+        "fields": fields,
+        "records": records,
+        "source_records_available": snap.records is not None,
+        "history": history,
+        "events": [ctx.masker.row(e) for e in events],
+        "versions": [ctx.masker.row(v) for v in versions],
+        "decisions": decisions,
+        "review_due": [ctx.masker.row(d) for d in due],
+        "review_pairs": pairs,
+    }
+
+
+def _field_status(given: list[str], records: int, pinned: bool, has_value: bool) -> str:
+    """How far the source records back the golden value of a field."""
+    if pinned:
+        return "pinned by a steward"
+    distinct = len(set(given))
+    if not given:
+        return "no source has it" if not has_value else "chosen"
+    if distinct > 1:
+        status = f"sources disagree ({distinct} values)"
+    elif len(given) == records:
+        status = "all sources agree" if records > 1 else "single source"
+    else:
+        status = f"{len(given)} of {records} sources have it"
+    return status if has_value else f"{status}; none chosen"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# --- match review ------------------------------------------------------------------------------
+def _pair_key(left: str, right: str) -> tuple[str, str]:
+    return (left, right) if left <= right else (right, left)
+
+
+def review_pairs(
+    ctx: Context, skipped: set[tuple[str, str]] | None = None, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """The published review queue without pairs decided since, most uncertain first."""
+    from matching.decisions import DecisionStore
+
+    snap = ctx.snapshot
+    must, cannot = DecisionStore(ctx.reader.warehouse.decisions).links()
+    decided = {_pair_key(*p) for p in (*must, *cannot)}
+    rows = snap.query(
+        "SELECT record_key_l, record_key_r, match_probability, match_weight "
+        "FROM match_review_queue ORDER BY abs(match_weight), record_key_l, record_key_r"
+    )
+    skipped = skipped or set()
+    pending = [r for r in rows if _pair_key(r["record_key_l"], r["record_key_r"]) not in decided]
+    shown = [r for r in pending if _pair_key(r["record_key_l"], r["record_key_r"]) not in skipped]
+    return {
+        "run_id": snap.run_id,
+        "total": len(rows),
+        "undecided": len(pending),
+        "skipped": len(pending) - len(shown),
+        "pairs": shown[offset : offset + limit],
+    }
+
+
+def _golden_ids(snap: Snapshot, keys: list[str]) -> dict[str, str]:
+    rows = snap.query(
+        "SELECT record_key, golden_id FROM customer_xref WHERE record_key IN (SELECT unnest($k))",
+        {"k": keys},
+    )
+    return {r["record_key"]: r["golden_id"] for r in rows}
+
+
+def waterfall(match_weight: float | None, weights: str | None) -> list[dict[str, Any]]:
+    """Steps from the prior to the pair's match weight: one per comparison, in the order the
+    model's settings list them; ``start`` and ``end`` are cumulative match weights."""
+    try:
+        parsed = json.loads(weights) if weights else {}
+    except json.JSONDecodeError:
+        parsed = {}
+    numeric = {k: float(v) for k, v in parsed.items() if isinstance(v, int | float)}
+    total = float(match_weight) if match_weight is not None else sum(numeric.values())
+    prior = total - sum(numeric.values())
+    steps = [{"name": "prior", "weight": prior, "start": 0.0, "end": prior}]
+    running = prior
+    for name, weight in numeric.items():
+        steps.append({"name": name, "weight": weight, "start": running, "end": running + weight})
+        running += weight
+    steps.append({"name": "match weight", "weight": total, "start": 0.0, "end": total})
+    low = min(0.0, *(min(s["start"], s["end"]) for s in steps))
+    high = max(0.0, *(max(s["start"], s["end"]) for s in steps))
+    span = (high - low) or 1.0
+    for step in steps:
+        a, b = sorted((step["start"], step["end"]))
+        step["left_pct"] = round(100 * (a - low) / span, 2)
+        step["width_pct"] = max(round(100 * (b - a) / span, 2), 0.5)
+        step["zero_pct"] = round(100 * (0 - low) / span, 2)
+    return steps
+
+
+def pair(ctx: Context, left: str, right: str) -> dict[str, Any] | None:
+    """One review pair: both records side by side (raw and standardised), the evidence as a
+    waterfall, their golden ids and why the model or clustering held them apart."""
+    snap = ctx.snapshot
+    rows = snap.query(
+        "SELECT * FROM match_review_queue WHERE (record_key_l = ? AND record_key_r = ?) "
+        "OR (record_key_l = ? AND record_key_r = ?)",
+        [left, right, right, left],
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    left, right = row["record_key_l"], row["record_key_r"]
+    staged = {r["record_key"]: r for r in snap.source_records([left, right])}
+    owners = _golden_ids(snap, [left, right])
+    threshold = ctx.config.matching.match_threshold
+    probability = row["match_probability"]
+    decisions = decision_rows(ctx, {left, right})
+    cannot = [
+        d
+        for d in decisions
+        if d["kind"] == "cannot_link" and d["active"] and {left, right} & {d["record_key_l"]}
+    ]
+    shared = owners.get(left) is not None and owners.get(left) == owners.get(right)
+    if shared:
+        why = "they already share a golden id: clustering linked them through other records"
+    elif probability is not None and probability >= threshold:
+        why = (
+            f"scored {probability:.3f}, above the match threshold {threshold}, but clustering "
+            "kept them apart: joining them would put records a cannot-link or a conflicting "
+            "identifier keeps apart into one customer"
+        )
+    else:
+        shown = f"{probability:.3f}" if probability is not None else "no score"
+        why = f"scored {shown}, below the match threshold {threshold}"
+    fields = []
+    for name in CANONICAL_FIELDS:
+        lv, rv = row.get(f"{name}_l"), row.get(f"{name}_r")
+        lraw = staged.get(left, {}).get(f"raw_{name}")
+        rraw = staged.get(right, {}).get(f"raw_{name}")
+        if lv is None and rv is None and lraw is None and rraw is None:
+            continue
+        fields.append(
+            {
+                "field": name,
+                "left": ctx.masker.value(name, lv),
+                "right": ctx.masker.value(name, rv),
+                "left_raw": ctx.masker.value(f"raw_{name}", lraw),
+                "right_raw": ctx.masker.value(f"raw_{name}", rraw),
+                "same": _text(lv) == _text(rv),
+            }
+        )
+    return {
+        "record_key_l": left,
+        "record_key_r": right,
+        "match_probability": probability,
+        "match_weight": row["match_weight"],
+        "golden_id_l": owners.get(left),
+        "golden_id_r": owners.get(right),
+        "share_golden_id": shared,
+        "why_apart": why,
+        "cannot_links": cannot,
+        "fields": fields,
+        "waterfall": waterfall(row["match_weight"], row.get("weights")),
+        "decisions": decisions,
+    }
+
+
+def cluster(ctx: Context, golden_id: str) -> dict[str, Any] | None:
+    """Every record of a golden id and the scored links between them (from the published
+    run's match output, when it is still on disk)."""
+    snap = ctx.snapshot
+    xref = snap.query(
+        "SELECT record_key, source_system, source_record_id, match_probability "
+        "FROM customer_xref WHERE golden_id = ? ORDER BY record_key",
+        [golden_id],
+    )
+    if not xref:
+        return None
+    keys = [r["record_key"] for r in xref]
+    staged = {r["record_key"]: r for r in snap.source_records(keys)}
+    members = []
+    for ref in xref:
+        record = staged.get(ref["record_key"], {})
+        members.append(
+            {
+                **ref,
+                **{
+                    f: ctx.masker.value(f, record.get(f))
+                    for f in ("full_name", "email", "phone", "city", "date_of_birth")
+                },
+            }
+        )
+    links: list[dict[str, Any]] = []
+    pairs_path = ctx.reader.warehouse.match_dir(snap.run_id) / "pairs.parquet"
+    if pairs_path.exists() and len(keys) > 1:
+        links = (
+            pl.scan_parquet(pairs_path)
+            .select("record_key_l", "record_key_r", "match_probability", "match_weight")
+            .filter(pl.col("record_key_l").is_in(keys) & pl.col("record_key_r").is_in(keys))
+            .sort("match_probability", descending=True)
+            .collect()
+            .to_dicts()
+        )
+    from matching.decisions import DecisionStore
+
+    must, _ = DecisionStore(ctx.reader.warehouse.decisions).links()
+    inside = set(keys)
+    for a, b in must:
+        if a in inside and b in inside:
+            links.append(
+                {"record_key_l": a, "record_key_r": b, "match_probability": 1.0, "must_link": True}
+            )
+    return {
+        "golden_id": golden_id,
+        "run_id": snap.run_id,
+        "members": members,
+        "links": links,
+        "links_available": pairs_path.exists(),
+        "threshold": ctx.config.matching.match_threshold,
+    }
+
+
+# --- quality -----------------------------------------------------------------------------------
+def scorecards(ctx: Context) -> dict[str, Any]:
+    """Per-source quality over the runs ``dq_results`` keeps (and ``dq_scorecard`` when
+    published): accepted share per run and suite, for the trend plots."""
+    snap = ctx.snapshot
+    runs = snap.query(
+        "SELECT run_id, suite, any_value(source) AS source, max(rows_in) AS rows_in, "
+        "max(accepted) AS accepted, max(quarantined) AS quarantined, max(warned) AS warned, "
+        "bool_and(suite_success) AS success, count(*) FILTER (WHERE NOT success) AS failing "
+        "FROM dq_results GROUP BY run_id, suite ORDER BY suite, run_id"
+    )
+    suites: dict[str, list[dict[str, Any]]] = {}
+    for row in runs:
+        rows_in = row["rows_in"] or 0
+        row["accepted_pct"] = round(100 * (row["accepted"] or 0) / rows_in, 2) if rows_in else None
+        suites.setdefault(row["suite"], []).append(row)
+    latest = snap.query(
+        'SELECT suite, expectation, "column", severity, success, unexpected_count, '
+        "unexpected_percent FROM dq_results WHERE run_id = (SELECT max(run_id) FROM dq_results) "
+        "AND NOT success ORDER BY unexpected_count DESC"
+    )
+    scorecard = _optional(snap, "dq_scorecard", "true", [])
+    return {
+        "run_id": snap.run_id,
+        "suites": suites,
+        "failing_expectations": latest,
+        "scorecard": scorecard[:2000],
+        "scorecard_available": snap.has("dq_scorecard"),
+    }
+
+
+def quarantine(
+    ctx: Context, suite: str | None = None, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    snap = ctx.snapshot
+    where, params = ("WHERE suite = ?", [suite]) if suite else ("", [])
+    total = snap.query(f"SELECT count(*) AS n FROM quarantine {where}", params)[0]["n"]
+    rows = snap.query(
+        f'SELECT suite, record_key, source_system, source_record_id, expectation, "column", '
+        f"value, severity, reason FROM quarantine {where} "
+        f"ORDER BY suite, record_key, expectation LIMIT {int(limit)} OFFSET {int(offset)}",
+        params,
+    )
+    for row in rows:
+        row["value"] = ctx.masker.value(row["column"] or "value", row["value"])
+    suites = [r["suite"] for r in snap.query("SELECT DISTINCT suite FROM quarantine ORDER BY 1")]
+    return {"run_id": snap.run_id, "total": total, "rows": rows, "suites": suites}
+
+
+def review_due(ctx: Context, limit: int = 200) -> dict[str, Any]:
+    snap = ctx.snapshot
+    if not snap.has("review_due"):
+        return {"available": False, "rows": [], "columns": []}
+    columns = snap.columns("review_due")
+    order = "priority" if "priority" in columns else columns[0]
+    rows = snap.query(f'SELECT * FROM review_due ORDER BY "{order}" LIMIT {int(limit)}')
+    return {"available": True, "rows": ctx.masker.rows(rows), "columns": columns}
