@@ -292,6 +292,7 @@ def test_a_rerun_replaces_the_backup_and_drops_objects_no_longer_there(
         ]
     }
     assert _object_key(RUN1, "state/suppression.jsonl") not in keys
+    keys.discard("team/golden/_suppression/suppression.jsonl")  # the list beside the backups
     assert len(keys) == result.objects + 2  # plus header and manifest
     assert verify_backup(config, RUN1).ok
 
