@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from pipelines import audit
 from pipelines.backup import suppression_copy
 from pipelines.backup.catalog import load_header
 from pipelines.backup.check import fetch_and_check
@@ -125,8 +126,14 @@ def _check_not_newer(warehouse: Warehouse, run_id: str, force: bool) -> str | No
 
 
 @holds_run_lock("golden restore")
-def restore(config: PipelineConfig, run_id: str, force: bool = False) -> RestoreResult:
-    """Restore backup ``run_id``: published tables (made current) and state into the warehouse."""
+def restore(
+    config: PipelineConfig, run_id: str, force: bool = False, *, actor: str | None = None
+) -> RestoreResult:
+    """Restore backup ``run_id``: published tables (made current) and state into the warehouse.
+
+    The audit trail gets ``restore`` (by ``actor``) and, when erased subjects were erased
+    again from the restored version, ``erasure.reapplied`` after it.
+    """
     clock = time.perf_counter()
     check_run_id(run_id)
     warehouse = Warehouse(config.warehouse.path)
@@ -180,6 +187,15 @@ def restore(config: PipelineConfig, run_id: str, force: bool = False) -> Restore
         previous or "none",
         result.seconds,
     )
+    audit.record(
+        warehouse.root,
+        actor,
+        "restore",
+        run_id,
+        {"uri": result.uri, "previous": previous, "force": force},
+    )
+    if reerased.records:
+        record_reerased(warehouse, run_id, reerased, actor)
     return result
 
 
@@ -243,8 +259,6 @@ def _install(
         commit_version(warehouse, staging, run_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if reerased.records:
-        record_reerased(warehouse, run_id, reerased)
     merged = [warehouse.suppression.relative_to(warehouse.root).as_posix()] if kept_local else []
     for relative, plain in state_files:
         target = warehouse.root / relative

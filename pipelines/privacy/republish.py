@@ -322,7 +322,9 @@ def reerase_staged_version(config: PipelineConfig, staging: Path, suppression: P
     return Reerased(records=len(keys), golden_ids=counts.golden_ids, rows=removed)
 
 
-def record_reerased(warehouse: Warehouse, run_id: str, reerased: Reerased) -> None:
+def record_reerased(
+    warehouse: Warehouse, run_id: str, reerased: Reerased, actor: str | None = None
+) -> None:
     """The two traces every erasure leaves: a ledger entry and an ``erasure.reapplied`` event."""
     erasure_id = f"E-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{token()[:6]}"
     record_erasure(
@@ -337,7 +339,7 @@ def record_reerased(warehouse: Warehouse, run_id: str, reerased: Reerased) -> No
     )
     audit.record(
         warehouse.root,
-        None,
+        actor,
         "erasure.reapplied",
         erasure_id,
         {
