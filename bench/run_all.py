@@ -6,9 +6,10 @@
 Each benchmark runs in its own process with its own default sizes (1,000,000 records; the
 matching accuracy pass uses 100,000), prints its figures as it goes, and the pipeline benchmark
 also writes ``bench/results/pipeline-<timestamp>.json``. ``foreign`` scores matching on data
-laid out unlike the bundled sample (FEBRL-style and UK-style sources). ``--records`` sizes them
-all at once (a quick look: ``--records 50000``). One failing benchmark does not stop the others; the
-summary at the end names it and the exit status is non-zero.
+laid out unlike the bundled sample (FEBRL-style and UK-style sources); ``febrl`` the real
+FEBRL datasets 1-4 and a names-and-birth-date registry against a plain Splink job.
+``--records`` sizes them all at once (a quick look: ``--records 50000``). One failing benchmark
+does not stop the others; the summary at the end names it and the exit status is non-zero.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ BENCHMARKS: dict[str, str] = {
     "standardise": "--rows",
     "matching": "--speed-records",
     "foreign": "--people",
+    "febrl": "--registry-records",
     "golden": "--records",
     "backup": "--records",
+    "serve": "--customers",
 }
 """Benchmark (module ``bench.bench_<name>``) -> its size option, in the order they run."""
 
@@ -41,6 +44,7 @@ def command(name: str, records: int | None, spark: bool) -> list[str]:
     if records is not None:
         # The foreign-layout accuracy runs two records per person, and stays an accuracy check.
         size = min(records // 2, 50_000) if name == "foreign" else records
+        size = min(records, 10_000) if name == "febrl" else size
         cmd += [BENCHMARKS[name], str(size)]
         if name == "pipeline":
             # The growth table: a quarter, a half and the whole of the requested size.

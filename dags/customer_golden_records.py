@@ -23,7 +23,11 @@ start_run ─▶ ingest_and_validate[source] (one mapped task per source)
 * **Failures**: one failing source does not undo the others' landed batches, but nothing
   downstream runs; a tripped quality `gate` stops the run before publish and is never retried.
   `finish_run` writes `runs/<run_id>/run.json`, logs the run summary and fails the DAG run when
-  anything upstream failed. Each failed task sends an alert (`alerts.on_failure` in the config).
+  anything upstream failed; its failure sends the run's one alert (`alerts.on_failure`), listing
+  every failed task. Every task has a timeout (`orchestration.task_timeout_minutes`), and a run
+  still going after `$GOLDEN_RUN_DEADLINE_MINUTES` (when set) raises an overdue alert.
+* **Schedule**: `@daily` (`$GOLDEN_SCHEDULE`), and none while no config file exists at the
+  default config path, so unpausing cannot start a run doomed to fail.
 * **Where to look**: the failed task's log; `runs/<run_id>/run.json` and `runs/<run_id>/stages/`;
   the Data Docs under `reports/data_docs/` for validation failures. See `docs/airflow.md`.
 """
@@ -31,6 +35,7 @@ start_run ─▶ ingest_and_validate[source] (one mapped task per source)
 from __future__ import annotations
 
 import logging
+from itertools import pairwise
 from typing import Any
 
 from airflow.sdk import Asset, Param, TriggerRule, dag, get_current_context, task
@@ -46,10 +51,12 @@ from golden_dag_support import (
     default_config_path,
     full_rebuild,
     golden_run_id,
-    on_task_failure,
+    on_run_failure,
     params,
+    run_deadline,
     run_golden_stage,
     schedule_from_env,
+    timeout,
 )
 
 logger = logging.getLogger("dags.customer_golden_records")
@@ -64,6 +71,12 @@ GOLDEN_ASSETS = [
 """The published golden tables. A downstream DAG schedules on them with, for example,
 ``schedule=[Asset.ref(name="golden_customers")]``; each event's ``extra`` names the run id and
 the published version folder."""
+
+
+INGEST_DOC = """Land one source's batch (`ingest`), then run its expectation suite
+(`validate_source`): one mapped instance per configured source, named after it. Rerunnable: a
+retry or a clear writes the same run folder. Failed rows go to the quarantine, never dropped; a
+source that cannot be read fails here, alone, after its retries."""
 
 
 class RunFailed(Exception):
@@ -105,7 +118,10 @@ def describe_failures(
     max_active_runs=1,  # runs share the warehouse state (watermarks, id registry): never overlap
     tags=TAGS,
     doc_md=__doc__,
-    default_args={"owner": "data-engineering", "on_failure_callback": on_task_failure},
+    deadline=run_deadline(DAG_ID),
+    # One alert per failed run: finish_run's failure callback sends it, listing every failure;
+    # a failing stage task alerts through that, not on its own.
+    default_args={"owner": "data-engineering"},
     params={
         # The deployment's YAML config (sources, rules, warehouse, backup). Default: $GOLDEN_CONFIG.
         "config_path": Param(
@@ -156,19 +172,24 @@ def describe_failures(
     },
 )
 def customer_golden_records() -> None:
-    @task(**COMPUTE_RETRIES)
+    def this_run() -> str:
+        """The pipeline run id of this DAG run; every task derives the same one."""
+        return golden_run_id(get_current_context())
+
+    @task(**COMPUTE_RETRIES, **timeout("start_run"))
     def start_run() -> list[str]:
         """Fix this DAG run's pipeline run id, lease the warehouse, list the sources.
 
-        Returns the source names (what the per-source task maps over) and pushes the run id
-        under the XCom key ``run_id`` for every later task.
+        Returns the source names (what the per-source task maps over). Later tasks derive the
+        same run id from the DAG run themselves, so the graph shows the pipeline, not an edge
+        from here to every task.
         """
         from pipelines.config import load_config
         from pipelines.lock import take_lease
 
         config = load_config(config_path())
         context = get_current_context()
-        run_id = golden_run_id(context)
+        run_id = this_run()
         # One run at a time per warehouse, across DAG runs, the CLI and stewards: tasks run in
         # separate processes, so the run leases the warehouse here and finish_run releases it.
         take_lease(
@@ -178,7 +199,6 @@ def customer_golden_records() -> None:
             wait=float(params().get("lock_wait_seconds") or 0),
             dag_id=context["dag_run"].dag_id,
         )
-        context["ti"].xcom_push(key="run_id", value=run_id)
         logger.info(
             "pipeline run %s; config %s; sources: %s",
             run_id,
@@ -187,9 +207,16 @@ def customer_golden_records() -> None:
         )
         return config.source_names
 
-    @task(map_index_template="{{ map_label }}", **IO_RETRIES)
-    def ingest_and_validate(source: str, pipeline_run_id: str) -> dict[str, Any]:
-        """Land one source's batch, then run its expectation suite (rerunnable per run id)."""
+    # Labelled from the mapped argument, which is known before the task runs: the UI names the
+    # source while an instance waits, runs, fails or waits to retry.
+    @task(
+        map_index_template="{{ task.op_kwargs['source'] }}",
+        doc_md=INGEST_DOC,  # a mapped task does not take its docstring as documentation
+        **IO_RETRIES,
+        **timeout("ingest_and_validate"),
+    )
+    def ingest_and_validate(source: str) -> dict[str, Any]:
+        pipeline_run_id = this_run()
         get_current_context()[MAP_LABEL_KEY] = source  # type: ignore[literal-required]
         ingested = run_golden_stage(
             "ingest", pipeline_run_id, source=source, full_reload=bool(params()["full_reload"])
@@ -202,51 +229,52 @@ def customer_golden_records() -> None:
         )
         return {"source": source, "ingest": ingested, "validate": validated}
 
-    @task(**COMPUTE_RETRIES)
-    def standardise(pipeline_run_id: str) -> dict[str, Any]:
+    @task(**COMPUTE_RETRIES, **timeout("standardise"))
+    def standardise() -> dict[str, Any]:
         """Standardise every source's accepted records into the canonical schema."""
-        return run_golden_stage("standardise", pipeline_run_id, full_rebuild=full_rebuild())
+        return run_golden_stage("standardise", this_run(), full_rebuild=full_rebuild())
 
-    @task(**COMPUTE_RETRIES)
-    def validate_staged(pipeline_run_id: str) -> dict[str, Any]:
+    @task(**COMPUTE_RETRIES, **timeout("validate_staged"))
+    def validate_staged() -> dict[str, Any]:
         """Run the canonical suite on the staged records; failures go to quarantine."""
-        return run_golden_stage("validate_staged", pipeline_run_id)
+        return run_golden_stage("validate_staged", this_run())
 
-    @task(**COMPUTE_RETRIES)
-    def data_docs(pipeline_run_id: str) -> dict[str, Any]:
+    @task(**COMPUTE_RETRIES, **timeout("data_docs"))
+    def data_docs() -> dict[str, Any]:
         """Build the stewards' validation report; it runs beside the gate and matching.
 
         It depends only on the validation results, so a tripped gate still gets its report,
         and matching does not wait for the rendering.
         """
-        return run_golden_stage("data_docs", pipeline_run_id)
+        return run_golden_stage("data_docs", this_run())
 
-    @task(**NO_RETRIES)
-    def gate(pipeline_run_id: str) -> dict[str, Any]:
+    @task(**NO_RETRIES, **timeout("gate"))
+    def gate() -> dict[str, Any]:
         """Stop the run before anything is matched or published when quality is too low."""
-        return run_golden_stage("gate", pipeline_run_id)
+        return run_golden_stage("gate", this_run())
 
-    @task(**COMPUTE_RETRIES)
-    def match(pipeline_run_id: str) -> dict[str, Any]:
+    @task(**COMPUTE_RETRIES, **timeout("match"))
+    def match() -> dict[str, Any]:
         """Score and cluster the accepted records with Splink; build the review queue."""
         from pathlib import Path
 
         model = str(params().get("model_path") or "").strip()
         return run_golden_stage(
             "match",
-            pipeline_run_id,
+            this_run(),
             model_path=Path(model) if model else None,
             full_rebuild=full_rebuild(),
         )
 
-    @task(**COMPUTE_RETRIES)
-    def golden(pipeline_run_id: str) -> dict[str, Any]:
+    @task(**COMPUTE_RETRIES, **timeout("golden"))
+    def golden() -> dict[str, Any]:
         """Build golden records, crosswalk, provenance and changes with stable golden ids."""
-        return run_golden_stage("golden", pipeline_run_id, full_rebuild=full_rebuild())
+        return run_golden_stage("golden", this_run(), full_rebuild=full_rebuild())
 
-    @task(outlets=GOLDEN_ASSETS, **IO_RETRIES)
-    def publish(pipeline_run_id: str) -> dict[str, Any]:
+    @task(outlets=GOLDEN_ASSETS, **IO_RETRIES, **timeout("publish"))
+    def publish() -> dict[str, Any]:
         """Publish the golden tables atomically and tell downstream DAGs which version."""
+        pipeline_run_id = this_run()
         result = run_golden_stage("publish", pipeline_run_id)
         events = get_current_context()["outlet_events"]
         for asset in GOLDEN_ASSETS:
@@ -256,17 +284,22 @@ def customer_golden_records() -> None:
             }
         return result
 
-    @task(**IO_RETRIES)
-    def backup(pipeline_run_id: str) -> dict[str, Any]:
+    @task(**IO_RETRIES, **timeout("backup"))
+    def backup() -> dict[str, Any]:
         """Back up the published version and the state to object storage."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         if params()["skip_backup"]:
             raise AirflowSkipException("skip_backup is set for this run")
         backup_config_or_skip()
-        return run_golden_stage("backup", pipeline_run_id)
+        return run_golden_stage("backup", this_run())
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, **NO_RETRIES)
+    @task(
+        trigger_rule=TriggerRule.ALL_DONE,
+        on_failure_callback=on_run_failure,
+        **NO_RETRIES,
+        **timeout("finish_run"),
+    )
     def finish_run() -> dict[str, Any]:
         """Write the run manifest and summary; fail when any task of this run failed.
 
@@ -308,22 +341,18 @@ def customer_golden_records() -> None:
             )
         return {"run_id": run_id, "status": "succeeded", "run_json": str(manifest)}
 
-    run = start_run()
-    sources = ingest_and_validate.partial(pipeline_run_id=run["run_id"]).expand(source=run)
-    staged = standardise(run["run_id"])
-    sources >> staged
-    checked = validate_staged(run["run_id"])
-    docs = data_docs(run["run_id"])
-    gated = gate(run["run_id"])
-    matched = match(run["run_id"])
-    built = golden(run["run_id"])
-    published = publish(run["run_id"])
-    backed_up = backup(run["run_id"])
-    staged >> checked >> gated >> matched >> built >> published >> backed_up
+    sources = ingest_and_validate.expand(source=start_run())
+    checked = validate_staged()
+    backed_up = backup()
+    chain = [standardise(), checked, gate(), match(), golden(), publish(), backed_up]
+    sources >> chain[0]
+    for before, after in pairwise(chain):
+        before >> after
+    docs = data_docs()
     checked >> docs
-    [run, sources, staged, checked, docs, gated, matched, built, published, backed_up] >> (
-        finish_run()
-    )
+    # finish_run waits for the last task of each branch and for every source: anything else
+    # has finished by then, one way or another, so the graph needs no edge to every task.
+    [sources, docs, backed_up] >> finish_run()
 
 
 customer_golden_records()

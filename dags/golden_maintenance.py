@@ -35,6 +35,7 @@ Schedule: `@weekly`, or `$GOLDEN_MAINTENANCE_SCHEDULE`.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -65,7 +66,12 @@ SCHEDULE_ENV = "GOLDEN_MAINTENANCE_SCHEDULE"
     max_active_runs=1,
     tags=[*TAGS, "maintenance"],
     doc_md=__doc__,
-    default_args={"owner": "data-engineering", "on_failure_callback": on_task_failure},
+    default_args={
+        "owner": "data-engineering",
+        "on_failure_callback": on_task_failure,
+        # Housekeeping is not urgent, but a hung verify or retention must not run forever.
+        "execution_timeout": timedelta(hours=2),
+    },
     params={
         # The deployment's YAML config (warehouse, backup target, privacy). Default: $GOLDEN_CONFIG.
         "config_path": Param(

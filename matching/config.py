@@ -7,6 +7,50 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+ATTRIBUTE_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+"""An attribute's name: lower-case letters, digits and underscores (it names columns)."""
+
+
+class AttributeConfig(BaseModel):
+    """How an extra matching attribute (``sources[].attributes``) is compared. Any source
+    column can be one: a national id, a customer, loyalty or tax number, a free attribute. To
+    match the FEBRL datasets on their social security number, map the column in each source,
+    ``attributes: {soc_sec_id: soc_sec_id}`` beside its ``mapping``, and describe it once,
+    ``matching: {attributes: {soc_sec_id: {kind: identifier}}}``. The identifier then blocks
+    (records sharing it are compared), scores (exact agreement weighted by how rare the value
+    is, one mistyped character as a weaker level) and its shared values serve as labelled
+    matches for the prior and the contradiction levels. The run summary's model block names
+    it with the pairs its rule generated."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    kind: Literal["identifier", "text", "date", "number"] = "identifier"
+    """``identifier``: a national id, customer or tax number, compared exactly (letters and
+    digits only, case folded) with term frequencies, one mistyped character as a weaker level;
+    ``text``: exact, then Jaro-Winkler 0.92 and 0.88; ``date``: exact, then within
+    ``tolerance`` days; ``number``: exact, then within ``tolerance``."""
+    block: bool | None = None
+    """Generate candidate pairs from records that share the value (default: true for an
+    identifier, false otherwise). Values shared by more than ``max_key_frequency`` records
+    (a placeholder such as 000000) are left out of blocking."""
+    tolerance: float | None = Field(None, gt=0)
+    """For ``date`` (days) and ``number``: the difference still counted as close."""
+    m_probabilities: list[float] | None = None
+    """Fixed m probabilities of the levels from the strongest agreement to "all other"
+    (instead of learning them), e.g. from a known error rate of the identifier."""
+
+    @property
+    def blocks(self) -> bool:
+        return self.kind == "identifier" if self.block is None else self.block
+
+    @model_validator(mode="after")
+    def _tolerance_where_it_means_something(self) -> AttributeConfig:
+        if self.tolerance is not None and self.kind not in ("date", "number"):
+            raise ValueError(f"tolerance applies to date and number attributes, not {self.kind}")
+        if self.m_probabilities is not None and (any(not 0 < m <= 1 for m in self.m_probabilities)):
+            raise ValueError("m_probabilities must each be above 0 and at most 1")
+        return self
+
 
 class MatchingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
@@ -29,6 +73,31 @@ class MatchingConfig(BaseModel):
     prior_recall: float = Field(0.6, gt=0, le=1)
     """Assumed share of true matches that the strict deterministic rules find; used to estimate
     the prior probability that two random records match."""
+    max_pairs_per_record: int = Field(50, ge=1)
+    """Budget of candidate pairs per record: a blocking rule that alone would generate more
+    than this many pairs times the records is not used (the run summary names it), and the
+    broader rules added so that an error in one name or the birth date does not lose a pair
+    share the same budget. Raise it on data with few fields, lower it to bound run time."""
+    min_m_probability: float = Field(0.001, gt=0, lt=0.5)
+    """Floor of every trained m probability. A level rare among the training pairs (a middle
+    initial that disagrees, a last name that is entirely different) would otherwise get an m
+    near zero and a weight of -60 or -200, a veto learned from a handful of pairs; with the
+    floor its weight stays evidence (about -10 bits at most)."""
+    learn_contradictions: list[Literal["first_name", "date_of_birth", "name_suffix"]] = Field(
+        default_factory=list
+    )
+    """Identity comparisons whose contradiction level (a first name, birth date or suffix that
+    no allowed error explains) is learnt by EM instead of weighing as a near veto. Learn it on
+    data whose duplicates often carry another value entirely (a re-keyed birth date, a first
+    name replaced), as in FEBRL; keep it fixed where look-alikes (twins, Jr/Sr, households)
+    must stay apart: without labels EM cannot tell a twin from a duplicate, and learns a
+    contradiction's m from the look-alikes it takes for matches. A learnt contradiction with
+    an m of at least 0.01 is no longer enforced in clustering. Labelled pairs (steward
+    must-links, records sharing an identifier attribute) raise a fixed contradiction's m too,
+    when they show matches that contradict."""
+    attributes: dict[str, AttributeConfig] = Field(default_factory=dict)
+    """Extra matching attributes by name, each mapped to a column by ``sources[].attributes``:
+    how it is compared and whether it blocks (example below)."""
     max_key_frequency: int = Field(50, ge=2)
     """Blocking on a single contact key (email, phone, address) skips values shared by more
     records than this: a switchboard number or a placeholder email identifies nobody, and
@@ -58,6 +127,18 @@ class MatchingConfig(BaseModel):
     """Largest share of records (new, changed and removed, over the current records) that an
     incremental match accepts; beyond it the full path runs, since scoring most pairs anew
     saves little and the model should then learn from the new data."""
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names(cls, value: dict[str, AttributeConfig]) -> dict[str, AttributeConfig]:
+        import re
+
+        bad = sorted(name for name in value if not re.match(ATTRIBUTE_NAME, name))
+        if bad:
+            raise ValueError(
+                f"attribute name(s) {bad}: use lower-case letters, digits and underscores"
+            )
+        return value
 
     @field_validator("spark_conf")
     @classmethod

@@ -10,10 +10,12 @@ Splink backend.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Final
 
 import polars as pl
 
+from matching.config import AttributeConfig
 from matching.errors import MatchingInputError
 
 logger = logging.getLogger(__name__)
@@ -72,12 +74,23 @@ not a birthday: real birthdays spread over tens of thousands of days. Placeholde
 as missing, so that they neither link strangers nor contradict a record's real birthday."""
 
 
-def matching_frame(records: pl.DataFrame, max_key_frequency: int) -> pl.DataFrame:
+ATTRIBUTE_PREFIX: Final = "attr_"
+"""Staged records carry an extra matching attribute ``x`` as ``attr_x`` (raw text, added by
+the match stage from the source's columns); the frame holds it normalised under the same
+name, and ``bk_attr_x`` (frequency-capped) when it blocks."""
+
+
+def matching_frame(
+    records: pl.DataFrame,
+    max_key_frequency: int,
+    attributes: Mapping[str, AttributeConfig] | None = None,
+) -> pl.DataFrame:
     """One row per record with exactly the columns the Splink model compares and blocks on.
 
     ``records`` follows the staged schema (at least ``record_key``, ``source_system`` and the
-    ``mk_*`` keys). Blank keys become nulls, so that two empty strings never count as an
-    agreement. Raises :class:`MatchingInputError` naming missing columns or duplicate keys.
+    ``mk_*`` keys), plus ``attr_<name>`` for each of ``attributes`` (missing: all null).
+    Blank keys become nulls, so that two empty strings never count as an agreement. Raises
+    :class:`MatchingInputError` naming missing columns or duplicate keys.
     """
     _check(records)
 
@@ -138,7 +151,40 @@ def matching_frame(records: pl.DataFrame, max_key_frequency: int) -> pl.DataFram
         pl.when(pl.all_horizontal(_parts_present(name))).then(expression).alias(name)
         for name, expression in keys.items()
     )
-    return _capped(frame, list(keys), max_key_frequency)
+    capped = list(keys)
+    for name, attribute in (attributes or {}).items():
+        column = ATTRIBUTE_PREFIX + name
+        raw = (
+            records[column].cast(pl.String)
+            if column in records.columns
+            else pl.Series(column, [None] * records.height, pl.String)
+        )
+        frame = frame.with_columns(_normalised(raw, attribute.kind).alias(column))
+        if attribute.blocks:
+            frame = frame.with_columns(pl.col(column).alias(f"bk_{column}"))
+            capped.append(f"bk_{column}")
+    return _capped(frame, capped, max_key_frequency)
+
+
+def _normalised(raw: pl.Series, kind: str) -> pl.Series:
+    """An attribute's values made comparable: identifiers as letters and digits in upper case
+    (``123-45 678`` and ``12345678`` agree), text folded, dates as ISO text, numbers as
+    numbers; blanks and unreadable values null."""
+    value = raw.str.strip_chars()
+    if kind == "identifier":
+        value = value.str.to_uppercase().str.replace_all(r"[^\p{L}\p{N}]", "")
+    elif kind == "text":
+        value = value.str.to_lowercase().str.replace_all(r"\s+", " ")
+    elif kind == "date":
+        value = pl.select(
+            pl.coalesce(
+                value.str.strptime(pl.Date, fmt, strict=False)
+                for fmt in ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%d.%m.%Y")
+            ).cast(pl.String)
+        ).to_series()
+    elif kind == "number":
+        value = value.str.replace_all(r"[\s,]", "").cast(pl.Float64, strict=False).cast(pl.String)
+    return value.replace("", None)
 
 
 def _home_key(place: str, street_letters: int) -> pl.Expr:

@@ -52,6 +52,7 @@ from matching.layout import (
     RESULT_FILE,
     TF_DIR,
 )
+from matching.plan import ModelPlan
 from matching.scoring import Scores, slim_pairs_sql
 from matching.settings import settings_creator
 
@@ -73,6 +74,7 @@ _SETTINGS_WITH_SCORES: Final = (
     "max_pairs_for_u",
     "em_max_pairs",
     "prior_recall",
+    "min_m_probability",
 )
 """Config fields that change what a full run would score: the engine (its own string
 similarity functions), the key cap (feature rows, blocked pairs), the lower bound of the kept
@@ -130,12 +132,19 @@ def feature_hashes(features: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame([features["record_key"], hashes.alias("feature_hash")])
 
 
-def scoring_settings(config: MatchingConfig, link_type: str, feature_columns: list[str]) -> dict:
+def scoring_settings(
+    config: MatchingConfig,
+    link_type: str,
+    feature_columns: list[str],
+    plan: ModelPlan | None = None,
+) -> dict:
     """Everything that decides a pair's score and whether it is blocked, as plain values:
-    two runs whose settings are equal score the same pair of feature rows the same way."""
-    definition = settings_creator(2 if link_type == "link_and_dedupe" else 1).create_settings_dict(
-        config.engine
-    )
+    two runs whose settings are equal score the same pair of feature rows the same way. The
+    ``plan``'s structure is part of it: records that change which fields are compared or
+    which rules block rescore everything."""
+    definition = settings_creator(
+        2 if link_type == "link_and_dedupe" else 1, plan
+    ).create_settings_dict(config.engine)
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode())
     return {
         **{name: getattr(config, name) for name in _SETTINGS_WITH_SCORES},

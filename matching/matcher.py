@@ -50,12 +50,15 @@ from matching.incremental import (
     tf_columns,
 )
 from matching.layout import TF_DIR
+from matching.plan import ModelPlan, build_plan
+from matching.quiet import quiet_splink
 from matching.review import review_queue
 from matching.scoring import score_pairs
 from matching.settings import (
     contradiction_conditions,
     link_type,
     model_for_engine,
+    plan_of_model,
     settings_creator,
 )
 from matching.training import TrainingReport, train_model, untrained_parameters
@@ -102,6 +105,16 @@ class MatchSummary(BaseModel):
     training_skipped: list[str] = Field(default_factory=list)
     untrained_parameters: list[str] = Field(default_factory=list)
     """Comparison levels whose m or u Splink could not estimate (defaults were used)."""
+    m_probabilities_bounded: list[str] = Field(default_factory=list)
+    """Levels whose trained m was raised to ``matching.min_m_probability``."""
+    labelled_pairs: int = 0
+    """Known matching pairs (steward must-links, records sharing an identifier) the
+    contradiction levels were checked against."""
+    model: list[str] = Field(default_factory=list)
+    """The model this run's records called for, in a few lines: the fields compared, the
+    blocking rules with the pairs each generates, rules left out and why
+    (:class:`matching.plan.ModelPlan`)."""
+    model_plan: ModelPlan | None = None
     pairs_scored: int = 0
     """Candidate pairs this run scored (each once): every pair the blocking rules produce on
     the full path, only those with a new or changed record on the incremental one."""
@@ -186,15 +199,26 @@ def match_records(
     ``full_rebuild`` is set, or when that run's scoring settings or too many records differ.
     """
     must_link, cannot_link = list(must_link), list(cannot_link)
+    quiet_splink()
     clock = _Clock()
-    features = matching_frame(records, config.max_key_frequency)
+    features = matching_frame(records, config.max_key_frequency, config.attributes)
     by_source = dict(features.group_by("source_system").len().sort("source_system").iter_rows())
     if features.height < 2:
         # Nothing to compare: every record is its own customer.
         return _nothing_to_match(features, records, config, by_source, review_fields)
     hashes = feature_hashes(features)
+    model_plan = (
+        plan_of_model(_read_model(model_path))
+        if model_path is not None
+        else build_plan(features, config)
+    )
+    if model_path is None:
+        logger.info("model for these records:\n  %s", "\n  ".join(model_plan.lines()))
     settings = scoring_settings(
-        config, link_type(len(by_source)), [c for c in features.columns if c != "record_key"]
+        config,
+        link_type(len(by_source)),
+        [c for c in features.columns if c != "record_key"],
+        model_plan,
     )
     plan = _plan(config, settings, hashes, previous, model_path, full_rebuild)
     clock.lap("changes")
@@ -214,7 +238,7 @@ def match_records(
             pairs = pl.concat([reused, scores.pairs.select(reused.columns)])
         else:
             model = _read_model(model_path) if model_path is not None else None
-            linker = _linker(engine, features, model, model_path)
+            linker = _linker(engine, features, model, model_path, plan=model_plan)
             clock.lap("load")
             if model_path is not None:
                 saved = read_tf_tables(model_path.parent / TF_DIR, tf_columns(model or {}))
@@ -227,7 +251,9 @@ def match_records(
                     )
                 training = _report_of(linker)
             else:
-                training = train_model(linker, config, engine.u_sampling_chunks)
+                training = train_model(
+                    linker, config, engine.u_sampling_chunks, model_plan, features, must_link
+                )
             clock.lap("train")
             scores = score_pairs(linker, engine, config)
             pairs = scores.pairs
@@ -235,13 +261,15 @@ def match_records(
 
         clustering = ClusteringReport()
         cluster_base, cluster_base_problem = _clustering_base(plan)
+        trained = linker.misc.save_model_to_json()
+        scored_fields = [c["output_column_name"] for c in trained["comparisons"]]
         clusters, clustering_state = cluster_with_state(
             features,
             pairs,
             config.match_threshold,
             must_link,
             cannot_link,
-            contradictions=contradiction_conditions(),
+            contradictions=contradiction_conditions(fields=scored_fields, model=trained),
             report=clustering,
             base=cluster_base,
             touched=plan.changes.touched if plan.changes is not None else None,
@@ -298,6 +326,10 @@ def match_records(
         em_sessions=training.em_sessions,
         training_skipped=training.skipped,
         untrained_parameters=training.untrained_parameters,
+        m_probabilities_bounded=training.bounded,
+        labelled_pairs=training.labelled_pairs,
+        model=model_plan.lines() if plan.changes is None and model_path is None else [],
+        model_plan=model_plan,
         pairs_scored=scores.pairs_scored,
         pairs_by_rule=scores.pairs_by_rule,
         pairs_kept=pairs.height,
@@ -482,6 +514,7 @@ def _linker(
     model: dict[str, Any] | None,
     origin: Path | None,
     sources: list[str] | None = None,
+    plan: ModelPlan | None = None,
 ) -> Linker:
     """A linker over ``features``, one input per source (``sources``, by default those of
     ``features``; a source without records gets an empty input, so the link type stays
@@ -493,7 +526,7 @@ def _linker(
         for source in sources
     ]
     if model is None:
-        return Linker(inputs, settings_creator(len(sources)), log_level=None)
+        return Linker(inputs, settings_creator(len(sources), plan), log_level=None)
     model = model_for_engine(model, engine.db_api.sql_dialect.sql_dialect_str, len(sources))
     try:
         return Linker(inputs, model, log_level=None)

@@ -23,6 +23,9 @@ from matching.engine import Engine
 logger = logging.getLogger(__name__)
 
 
+EVERY_PAIR = "every pair (no blocking rule)"
+
+
 @dataclass
 class Scores:
     pairs: pl.DataFrame
@@ -39,6 +42,9 @@ def score_pairs(linker: Linker, engine: Engine, config: MatchingConfig) -> Score
     rules = [r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
     comparisons = [c["output_column_name"] for c in model["comparisons"]]
     n = config.predict_chunks
+    # Without blocking rules (a handful of records, see matching.plan) Splink compares every
+    # pair under one match key.
+    rules = rules or [EVERY_PAIR]
     counts: dict[str, int] = dict.fromkeys(rules, 0)
     frames: list[pl.DataFrame] = []
     predictions: list[SplinkDataFrame] = []

@@ -16,7 +16,7 @@ a father and son (Jr/Sr) a first name, a home and often an email. Expectation ma
 cannot learn how much a contradicting identity field should weigh, because without labels it
 cannot tell a twin from a duplicate. The identity fields therefore end in a contradiction level
 (what is left after every allowed error: nicknames, typos, initials, swapped fields, transposed
-or mistyped dates, a year-only date) whose m probability is fixed instead of learnt:
+or mistyped dates, a year-only date) whose m probability is by default fixed instead of learnt:
 
 - date of birth and generational suffix (:data:`IDENTITY_CONTRADICTION_M`, about -40 bits):
   their ordinary errors are all modelled by the other levels, so what remains is a different
@@ -26,12 +26,19 @@ or mistyped dates, a year-only date) whose m probability is fixed instead of lea
   mailbox, birth date and home) may still overrule a first-name disagreement, while a twin's
   shared birth date, home and last name may not.
 
+Data whose duplicates often carry another value entirely (FEBRL re-keys whole birth dates and
+replaces first names) names those comparisons in ``matching.learn_contradictions``: their m is
+then learnt (never below the fixed value), and a contradiction the model learnt to be common
+among matches (:data:`ENFORCED_BELOW_M`) is weighed as evidence, not enforced in clustering.
+
 Clustering applies the same conditions (:func:`contradiction_conditions`) to every pair it would
 put in one cluster, so look-alikes are not joined through a chain of other records either.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from splink import SettingsCreator, block_on
@@ -41,7 +48,9 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
+from matching.config import AttributeConfig
 from matching.errors import MatchingInputError
+from matching.plan import ModelPlan, RulePlan
 
 IDENTITY_CONTRADICTION_M: Final = 1e-12
 """m probability of a contradicting date of birth or suffix: about -40 bits, more than
@@ -63,9 +72,23 @@ _JW_CLOSE = 0.92
 _JW_FUZZY = 0.88
 
 
-def _contradiction(label: str, m_probability: float) -> cll.ElseLevel:
+CONTRADICTION_FLOORS: Final[dict[str, float]] = {}
+"""Contradiction level label -> the m probability it starts from and never goes below."""
+
+ENFORCED_BELOW_M: Final = 0.01
+"""A contradiction is enforced in clustering (no cluster holds two records that contradict)
+only when the trained model gives it an m below this: the data itself says that matching
+records almost never disagree so. Data whose duplicates often carry another value entirely
+(a first name replaced, a birth date re-entered) learns a larger m, and there a different
+value is evidence weighed with the rest, not a veto."""
+
+
+def _contradiction(label: str, m_probability: float, learn: bool = False) -> cll.ElseLevel:
+    # Fixed, unless ``matching.learn_contradictions`` names the comparison: then learnt from
+    # a start at the fixed value, which stays its floor (training.bound_m_probabilities).
+    CONTRADICTION_FLOORS[label] = m_probability
     return cll.ElseLevel().configure(
-        m_probability=m_probability, fix_m_probability=True, label_for_charts=label
+        m_probability=m_probability, fix_m_probability=not learn, label_for_charts=label
     )
 
 
@@ -120,7 +143,7 @@ def _swapped() -> ComparisonLevelCreator:
     ).configure(label_for_charts="first and last name swapped")
 
 
-def first_name() -> ComparisonCreator:
+def first_name(learn: bool = False) -> ComparisonCreator:
     return cl.CustomComparison(
         output_column_name="first_name",
         comparison_description="first name: nicknames, typos, initials and swapped fields",
@@ -142,7 +165,9 @@ def first_name() -> ComparisonCreator:
                 "initial or shortened name",
             ),
             _swapped(),
-            _contradiction("contradiction: different first names", FIRST_NAME_CONTRADICTION_M),
+            _contradiction(
+                "contradiction: different first names", FIRST_NAME_CONTRADICTION_M, learn
+            ),
         ],
     )
 
@@ -185,19 +210,19 @@ def middle_initial() -> ComparisonCreator:
     )
 
 
-def name_suffix() -> ComparisonCreator:
+def name_suffix(learn: bool = False) -> ComparisonCreator:
     return cl.CustomComparison(
         output_column_name="name_suffix",
         comparison_description="generational suffix (Jr, Sr, III)",
         comparison_levels=[
             cll.NullLevel("name_suffix"),
             _exact("name_suffix", "same suffix"),
-            _contradiction("contradiction: different suffixes", IDENTITY_CONTRADICTION_M),
+            _contradiction("contradiction: different suffixes", IDENTITY_CONTRADICTION_M, learn),
         ],
     )
 
 
-def date_of_birth() -> ComparisonCreator:
+def date_of_birth(learn: bool = False) -> ComparisonCreator:
     return cl.CustomComparison(
         output_column_name="date_of_birth",
         comparison_description="date of birth: transposed day/month, typos, partial agreement",
@@ -215,7 +240,9 @@ def date_of_birth() -> ComparisonCreator:
                 "AND (dob_month_day_l = '01-01' OR dob_month_day_r = '01-01')",
                 "same year, one date only a year (1 January)",
             ),
-            _contradiction("contradiction: different dates of birth", IDENTITY_CONTRADICTION_M),
+            _contradiction(
+                "contradiction: different dates of birth", IDENTITY_CONTRADICTION_M, learn
+            ),
         ],
     )
 
@@ -378,14 +405,76 @@ def city() -> ComparisonCreator:
     )
 
 
-def comparisons() -> list[ComparisonCreator]:
-    """Every comparison of the model, identity fields first."""
-    return [
-        first_name(),
+def attribute(name: str, config: AttributeConfig) -> ComparisonCreator:
+    """The comparison of an extra attribute (``matching.attributes``), by its kind."""
+    column = f"attr_{name}"
+    levels: list[ComparisonLevelCreator] = [cll.NullLevel(column)]
+    if config.kind == "identifier":
+        levels += [
+            _exact(column, f"same {name}", tf=True),
+            cll.DamerauLevenshteinLevel(column, 1).configure(
+                label_for_charts=f"{name}: one character mistyped"
+            ),
+        ]
+    elif config.kind == "text":
+        levels += [
+            _exact(column, f"same {name}", tf=True),
+            cll.JaroWinklerLevel(column, _JW_CLOSE).configure(
+                label_for_charts=f"Jaro-Winkler >= {_JW_CLOSE}"
+            ),
+            cll.JaroWinklerLevel(column, _JW_FUZZY).configure(
+                label_for_charts=f"Jaro-Winkler >= {_JW_FUZZY}"
+            ),
+        ]
+    else:
+        levels.append(_exact(column, f"same {name}"))
+        if config.tolerance is not None and config.kind == "date":
+            levels.append(
+                cll.AbsoluteDateDifferenceLevel(
+                    column, input_is_string=True, threshold=config.tolerance, metric="day"
+                ).configure(label_for_charts=f"within {config.tolerance:g} days")
+            )
+        elif config.tolerance is not None:
+            levels.append(
+                cll.CustomLevel(
+                    f"abs(cast({column}_l AS DOUBLE) - cast({column}_r AS DOUBLE)) "
+                    f"<= {float(config.tolerance)!r}",
+                    f"within {config.tolerance:g}",
+                )
+            )
+    levels.append(cll.ElseLevel())
+    if config.m_probabilities is not None:
+        if len(config.m_probabilities) != len(levels) - 1:
+            raise MatchingInputError(
+                f"matching.attributes.{name}.m_probabilities: {len(levels) - 1} values "
+                f"expected (one per level of a {config.kind} attribute), got "
+                f"{len(config.m_probabilities)}"
+            )
+        levels = [levels[0]] + [
+            level.configure(m_probability=m, fix_m_probability=True)
+            for level, m in zip(levels[1:], config.m_probabilities, strict=True)
+        ]
+    return cl.CustomComparison(
+        output_column_name=name,
+        comparison_description=f"attribute ({config.kind})",
+        comparison_levels=levels,
+    )
+
+
+def comparisons(
+    fields: Sequence[str] | None = None,
+    learn: Collection[str] = (),
+    attributes: Mapping[str, AttributeConfig] | None = None,
+) -> list[ComparisonCreator]:
+    """Every comparison of the model, identity fields first; only those named in ``fields``
+    (the fields a :class:`matching.plan.ModelPlan` found values in) when it is given. The
+    identity comparisons named in ``learn`` learn their contradiction level's m."""
+    every = [
+        first_name("first_name" in learn),
         last_name(),
         middle_initial(),
-        name_suffix(),
-        date_of_birth(),
+        name_suffix("name_suffix" in learn),
+        date_of_birth("date_of_birth" in learn),
         email(),
         phone(),
         address(),
@@ -393,6 +482,15 @@ def comparisons() -> list[ComparisonCreator]:
         postcode(),
         city(),
     ]
+    every += [attribute(name, config) for name, config in (attributes or {}).items()]
+    if fields is None:
+        return every
+    wanted = set(fields)
+    return [c for c in every if _name_of(c) in wanted]
+
+
+def _name_of(creator: ComparisonCreator) -> str:
+    return str(creator.get_comparison("duckdb").output_column_name)
 
 
 def blocking_rules() -> list[BlockingRuleCreator]:
@@ -443,19 +541,29 @@ def deterministic_rules() -> list[BlockingRuleCreator]:
     ]
 
 
+def planned_rules(plan: ModelPlan) -> list[BlockingRuleCreator]:
+    """The blocking rules of ``plan``, in its order."""
+    return [block_on(*rule.columns) for rule in plan.blocking_rules]
+
+
 def link_type(sources: int) -> str:
     """Link and dedupe across sources; a single source can only be deduplicated."""
     return "link_and_dedupe" if sources > 1 else "dedupe_only"
 
 
-def settings_creator(sources: int) -> SettingsCreator:
+def settings_creator(sources: int, plan: ModelPlan | None = None) -> SettingsCreator:
     """The untrained model for ``sources`` source systems: link and dedupe them all at once,
-    keeping the columns and intermediate figures the review queue and waterfall charts show."""
+    keeping the columns and intermediate figures the review queue and waterfall charts show.
+    With a ``plan``, only its fields are compared and only its rules blocked on."""
     return SettingsCreator(
         link_type=link_type(sources),  # type: ignore[arg-type]
         unique_id_column_name="record_key",
-        comparisons=comparisons(),
-        blocking_rules_to_generate_predictions=blocking_rules(),
+        comparisons=comparisons(
+            plan.fields_used if plan else None,
+            plan.learnt_contradictions if plan else (),
+            plan.attributes if plan else None,
+        ),
+        blocking_rules_to_generate_predictions=planned_rules(plan) if plan else blocking_rules(),
         # Scores keep their per-comparison weights (pairs.parquet, the review queue); the
         # compared values are joined back only for the few pairs the waterfall chart explains,
         # since carrying them on every scored pair is a third of the scoring cost.
@@ -466,17 +574,24 @@ def settings_creator(sources: int) -> SettingsCreator:
     )
 
 
-def contradiction_conditions(dialect: str = "duckdb") -> dict[str, str]:
+def contradiction_conditions(
+    dialect: str = "duckdb",
+    fields: Sequence[str] | None = None,
+    model: dict[str, Any] | None = None,
+) -> dict[str, str]:
     """SQL (on ``<column>_l``/``<column>_r`` columns) that is true exactly when a pair falls in the
     contradiction level of each identity comparison, i.e. when no other level applies.
 
     Derived from the comparison levels themselves, so clustering and scoring can never
     disagree about what a contradiction is.
     """
+    learnt = _contradiction_m(model) if model is not None else {}
     out: dict[str, str] = {}
-    for creator in comparisons():
+    for creator in comparisons(fields):
         comparison = creator.get_comparison(dialect)
         if comparison.output_column_name not in IDENTITY_COMPARISONS:
+            continue
+        if learnt.get(comparison.output_column_name, 0.0) >= ENFORCED_BELOW_M:
             continue
         other_levels = [
             level.sql_condition
@@ -486,6 +601,18 @@ def contradiction_conditions(dialect: str = "duckdb") -> dict[str, str]:
         out[comparison.output_column_name] = " AND ".join(
             f"NOT coalesce(({sql}), false)" for sql in other_levels
         )
+    return out
+
+
+def _contradiction_m(model: dict[str, Any]) -> dict[str, float]:
+    """Comparison -> the trained m of its contradiction level."""
+    out = {}
+    for comparison in model.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            if level.get("label_for_charts") in CONTRADICTION_FLOORS:
+                m = level.get("m_probability")
+                if isinstance(m, (int, float)):
+                    out[comparison["output_column_name"]] = float(m)
     return out
 
 
@@ -502,7 +629,7 @@ def model_for_engine(model: dict[str, Any], dialect: str, sources: int) -> dict[
     model["link_type"] = link_type(sources)
     if model.get("sql_dialect", dialect) == dialect:
         return model
-    fresh = settings_creator(sources).create_settings_dict(dialect)
+    fresh = settings_creator(sources, plan_of_model(model)).create_settings_dict(dialect)
     saved = {c.get("output_column_name"): c for c in model.get("comparisons", [])}
     for comparison in fresh["comparisons"]:
         name = comparison["output_column_name"]
@@ -521,3 +648,35 @@ def model_for_engine(model: dict[str, Any], dialect: str, sources: int) -> dict[
                     level[key] = trained[key]
     fresh["probability_two_random_records_match"] = model["probability_two_random_records_match"]
     return fresh
+
+
+def plan_of_model(model: dict[str, Any]) -> ModelPlan:
+    """The structure of a saved model as a plan: its comparisons' fields and the columns of
+    its blocking rules (equalities ``l."c" = r."c"``, as :func:`planned_rules` writes them)."""
+    rules = []
+    for rule in model.get("blocking_rules_to_generate_predictions", []):
+        sql = rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
+        columns = re.findall(r'l\.[`"]?(\w+)[`"]?\s*=', sql)
+        rules.append(RulePlan(columns=columns, pairs=0, reason="saved model"))
+    attributes = {
+        c["output_column_name"]: _attribute_of(c)
+        for c in model.get("comparisons", [])
+        if str(c.get("comparison_description", "")).startswith("attribute (")
+    }
+    return ModelPlan(
+        fields_used=[c.get("output_column_name", "") for c in model.get("comparisons", [])],
+        blocking_rules=rules,
+        attributes=attributes,
+    )
+
+
+def _attribute_of(comparison: dict[str, Any]) -> AttributeConfig:
+    """The attribute settings a saved attribute comparison was built from (its kind, and
+    the tolerance its label names)."""
+    kind = str(comparison["comparison_description"])[len("attribute (") : -1]
+    tolerance = None
+    for level in comparison.get("comparison_levels", []):
+        found = re.match(r"within ([\d.e+-]+)", str(level.get("label_for_charts", "")))
+        if found:
+            tolerance = float(found.group(1))
+    return AttributeConfig(kind=kind, tolerance=tolerance)  # type: ignore[arg-type]

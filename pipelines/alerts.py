@@ -20,6 +20,7 @@ import smtplib
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -51,6 +52,9 @@ class FailureAlert(BaseModel):
     """What a mapped instance works on (its source name), shown instead of the index."""
     golden_run_id: str | None = None
     """The pipeline's run id: ``runs/<golden_run_id>/`` in the warehouse holds the details."""
+    scope: Literal["task", "run", "overdue"] = "task"
+    """What the alert is about: one task, a whole run's verdict (every failure of the run in
+    one alert), or a run still going past its deadline."""
 
     @property
     def task_label(self) -> str:
@@ -61,6 +65,10 @@ class FailureAlert(BaseModel):
 
     @property
     def subject(self) -> str:
+        if self.scope == "run":
+            return f"[{self.project}] {self.dag_id} run {self.run_id} failed"
+        if self.scope == "overdue":
+            return f"[{self.project}] {self.dag_id} run {self.run_id} is overdue"
         return f"[{self.project}] {self.dag_id}.{self.task_label} failed (run {self.run_id})"
 
     def text(self) -> str:
@@ -69,7 +77,7 @@ class FailureAlert(BaseModel):
             self.subject,
             "",
             f"DAG:       {self.dag_id}",
-            f"task:      {self.task_label}",
+            *([f"task:      {self.task_label}"] if self.scope == "task" else []),
             f"run:       {self.run_id}",
         ]
         if self.golden_run_id:
@@ -101,6 +109,7 @@ def send_failure_alert(
     map_index: int | None = None,
     map_label: str | None = None,
     golden_run_id: str | None = None,
+    scope: Literal["task", "run", "overdue"] = "task",
 ) -> AlertOutcome:
     """Log the failure at ERROR and send it to every channel in ``alerts.on_failure``.
 
@@ -131,6 +140,7 @@ def send_failure_alert(
         map_index=map_index,
         map_label=map_label,
         golden_run_id=golden_run_id,
+        scope=scope,
     )
     logger.error("ALERT %s", alert.text())
     outcome.delivered.append("log")
@@ -158,6 +168,32 @@ def send_failure_alert(
             outcome.delivered.append(channel)
             logger.info("sent the %s alert for %s", channel, alert.task_label)
     return outcome
+
+
+def run_overdue(
+    context: dict[str, Any] | None = None,
+    *,
+    dag_id: str,
+    config_path: str | None,
+    deadline_minutes: int,
+) -> AlertOutcome:
+    """Deadline callback: a scheduled run is still going ``deadline_minutes`` after it was
+    queued (a hung task, a starved worker pool). The scheduler calls it by its dotted path with
+    the run in ``context["dag_run"]``; the run's own ``config_path`` (its conf) wins over the
+    deployment default, so the alert goes where that run's config says."""
+    dag_run = (context or {}).get("dag_run") or {}
+    conf = dag_run.get("conf") or {}
+    return send_failure_alert(
+        conf.get("config_path") or config_path,
+        dag_id=dag_id,
+        task_id="(run)",
+        run_id=str(dag_run.get("run_id") or dag_run.get("dag_run_id") or "unknown"),
+        exception=(
+            f"the run has not finished {deadline_minutes} minutes after it was queued; look for "
+            "a task that is still running or waiting for a worker"
+        ),
+        scope="overdue",
+    )
 
 
 def smtp_relay() -> tuple[str, int]:

@@ -54,6 +54,42 @@ class WarehouseConfig(StrictModel):
         return check_root(value)
 
 
+SCHEDULED_TASKS = (
+    "start_run",
+    "ingest_and_validate",
+    "standardise",
+    "validate_staged",
+    "data_docs",
+    "gate",
+    "match",
+    "golden",
+    "publish",
+    "backup",
+    "finish_run",
+)
+"""The tasks of the scheduled run (the ``customer_golden_records`` DAG), one per stage or step."""
+
+
+class OrchestrationConfig(StrictModel):
+    task_timeout_minutes: dict[str, int] = Field(default_factory=dict)
+    """Per task of the scheduled run (``match: 480``), the minutes after which the scheduler
+    stops it as hung and fails it; tasks not named keep the DAG's defaults (docs/airflow.md).
+    ``golden run`` on the command line is not limited."""
+
+    @field_validator("task_timeout_minutes")
+    @classmethod
+    def _known_tasks(cls, value: dict[str, int]) -> dict[str, int]:
+        for task, minutes in value.items():
+            if task not in SCHEDULED_TASKS:
+                raise ValueError(
+                    f"{task!r} is not a task of the scheduled run; use one of "
+                    + ", ".join(SCHEDULED_TASKS)
+                )
+            if not 1 <= minutes <= 7 * 24 * 60:
+                raise ValueError(f"{task}: {minutes} minutes is outside 1..10080")
+        return value
+
+
 class AlertsConfig(StrictModel):
     on_failure: list[Literal["log", "email", "slack"]] = Field(default_factory=lambda: ["log"])
     """Where failure alerts go: ``log``, ``email``, ``slack``."""
@@ -100,6 +136,8 @@ class PipelineConfig(StrictModel):
     """Roles and masking, erasure, retention of personal data."""
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     """Where failure alerts go."""
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
+    """Limits the scheduler applies to a scheduled run."""
     review_due: ReviewDueConfig = Field(default_factory=ReviewDueConfig)
     """What makes records due for periodic review, and how often the table is refreshed."""
     scorecard: ScorecardConfig = Field(default_factory=ScorecardConfig)
@@ -117,6 +155,26 @@ class PipelineConfig(StrictModel):
                 raise ValueError(f"two sources are named {source.name!r}; names must be unique")
             seen.add(source.name)
         return value
+
+    @model_validator(mode="after")
+    def _attributes_described_and_mapped(self) -> PipelineConfig:
+        described = set(self.matching.attributes)
+        for index, source in enumerate(self.sources):
+            unknown = sorted(set(source.attributes) - described)
+            if unknown:
+                raise ValueError(
+                    f"sources[{index}].attributes names {unknown}, which matching.attributes "
+                    f"does not describe (add e.g. matching.attributes.{unknown[0]}: "
+                    "{kind: identifier})"
+                )
+        mapped = {name for source in self.sources for name in source.attributes}
+        unmapped = sorted(described - mapped)
+        if unmapped:
+            raise ValueError(
+                f"matching.attributes.{unmapped[0]} is mapped by no source "
+                f"(add it to a source's attributes: {{{unmapped[0]}: <column>}})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _review_sources_exist(self) -> PipelineConfig:

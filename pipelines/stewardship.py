@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -230,3 +230,41 @@ def _write_one(
         reason,
     )
     return Written(revocation.decision_id, "revoke", f"revoked {change.decision_id}")
+
+
+def known_target(warehouse_root: str | Path, target: str) -> bool:
+    """Whether ``target`` is a record key or golden id of the published ``customer_xref``."""
+    import polars as pl
+
+    from pipelines.publish.reader import current_run_id, read_tables
+
+    if current_run_id(warehouse_root) is None:
+        return False
+    xref = pl.from_arrow(read_tables(warehouse_root, ["customer_xref"])["customer_xref"])
+    assert isinstance(xref, pl.DataFrame)
+    return bool(
+        xref.select(
+            ((pl.col("record_key") == target) | (pl.col("golden_id") == target)).any()
+        ).item()
+    )
+
+
+def confirm_review(
+    warehouse_root: str | Path, target: str, actor: str, reason: str
+) -> tuple[datetime, int]:
+    """A steward checked ``target`` (a record key or a golden id): its periodic-review clock
+    restarts and the ``review_due`` rows it clears go; audited (``review.confirm``). Returns
+    when, and how many rows were cleared. Used by ``golden review confirm`` and the workspace."""
+    from pipelines.review_due.compute import clear_confirmed
+    from pipelines.review_due.confirmations import confirm
+
+    wh = Warehouse(Path(warehouse_root))
+    if not known_target(wh.root, target):
+        raise UsageError(
+            f"{target!r} is neither a record key nor a golden id of the published tables "
+            f"in {wh.root}"
+        )
+    with _run_lock(wh):
+        at = confirm(wh, target, reason, actor)
+        cleared = clear_confirmed(wh, target)
+    return at, cleared

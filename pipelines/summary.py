@@ -64,6 +64,9 @@ class RunSummary(BaseModel):
     pairs_scored: int | None = None
     clusters: int | None = None
     review_pairs: int | None = None
+    match_model: list[str] = Field(default_factory=list)
+    """The model the match stage built for the run's records, in a few lines (fields compared,
+    blocking rules with their pair counts, parameters left untrained)."""
     golden_records: int | None = None
     golden_ids: dict[str, int] = Field(default_factory=dict)
     data_docs: str | None = None
@@ -137,6 +140,14 @@ def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
             summary.pairs_scored = result.get("pairs_scored")
             summary.clusters = result.get("clusters")
             summary.review_pairs = result.get("review_pairs")
+            summary.match_model = list(result.get("model") or [])
+            untrained = result.get("untrained_parameters") or []
+            if summary.match_model and untrained:
+                summary.match_model.append(
+                    f"{len(untrained)} parameter(s) untrained (Splink's defaults): "
+                    + "; ".join(untrained[:5])
+                    + (" ..." if len(untrained) > 5 else "")
+                )
         elif stage == "golden":
             summary.golden_records = result.get("golden_records")
             summary.golden_ids = {
@@ -243,6 +254,7 @@ def format_summary(summary: RunSummary) -> str:
         f"matched records: {n(summary.records_matched)}  pairs scored: {n(summary.pairs_scored)}  "
         f"clusters: {n(summary.clusters)}  pairs for review: {n(summary.review_pairs)}"
     )
+    lines += [f"  model: {line}" for line in summary.match_model]
     ids = ", ".join(f"{k} {v:,}" for k, v in summary.golden_ids.items())
     lines.append(
         f"golden records: {n(summary.golden_records)}" + (f"  (ids: {ids})" if ids else "")

@@ -172,3 +172,15 @@ def test_bundled_example_config_loads() -> None:
         pytest.fail("examples/config.yaml is missing: the demo needs it")
     config = load_config(example)
     assert len(config.sources) >= 3
+
+
+def test_a_task_timeout_for_an_unknown_task_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        "sources:\n- {name: crm, kind: file, path: crm.csv, id_column: id, "
+        "mapping: {email: email}}\norchestration:\n  task_timeout_minutes: {matching: 60}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"orchestration\.task_timeout_minutes.*'matching' is not a task"
+    ):
+        load_config(path)

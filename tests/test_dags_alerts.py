@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.alerts import FailureAlert, send_failure_alert
+from pipelines.alerts import FailureAlert, run_overdue, send_failure_alert
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
 
@@ -312,3 +312,35 @@ def test_unmapped_task_label_has_no_index() -> None:
     alert = FailureAlert(dag_id="d", task_id="gate", run_id="r", exception="x", map_index=-1)
     assert alert.task_label == "gate"
     assert FailureAlert(**{**ALERT, "map_label": None}).task_label == "ingest_and_validate[0]"
+
+
+def test_a_failed_run_is_one_alert_about_the_run(tmp_path: Path, smtp_server: _SMTPServer) -> None:
+    config = write_config(tmp_path, {"on_failure": ["email"], "email_to": ["ops@example.org"]})
+    problems = "ingest[crm]: SourceError: cannot read crm.csv\n  ingest[shop]: SourceError: x"
+    alert = {**ALERT, "task_id": "finish_run", "map_index": -1, "map_label": None}
+    send_failure_alert(config, **{**alert, "exception": problems}, scope="run")
+    [(_, _, message)] = smtp_server.messages
+    subject = " ".join(str(message["Subject"]).split())
+    assert subject == f"[golden-records] customer_golden_records run {ALERT['run_id']} failed"
+    body = message.get_content()
+    assert "ingest[crm]" in body and "ingest[shop]" in body
+    assert "task:" not in body  # about the run, not about its bookkeeping task
+
+
+def test_an_overdue_run_alerts_with_its_own_config(
+    tmp_path: Path, smtp_server: _SMTPServer
+) -> None:
+    default = write_config(tmp_path, {"on_failure": ["log"]})
+    (tmp_path / "run").mkdir()
+    own = write_config(tmp_path / "run", {"on_failure": ["email"], "email_to": ["ops@ex.org"]})
+    context = {"dag_run": {"run_id": "scheduled__2026-01-02", "conf": {"config_path": str(own)}}}
+    outcome = run_overdue(
+        context, dag_id="customer_golden_records", config_path=str(default), deadline_minutes=480
+    )
+    assert outcome.delivered == ["log", "email"], outcome.failed
+    [(_, _, message)] = smtp_server.messages
+    subject = " ".join(str(message["Subject"]).split())
+    assert (
+        subject == "[golden-records] customer_golden_records run scheduled__2026-01-02 is overdue"
+    )
+    assert "480 minutes" in message.get_content()

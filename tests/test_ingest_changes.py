@@ -361,3 +361,15 @@ def test_a_delta_delivery_reloaded_in_full_still_adds_to_the_current_set(tmp_pat
     assert current(reload).filter(pl.col("id") == "2")["email"].item() == "bo@new.com"
     again = ingest_source(config, "run3", "shop")  # the hashes kept up: nothing new
     assert (again.rows_landed, again.rows_unchanged) == (0, 1)
+
+
+def test_a_rerun_of_a_confirming_run_confirms_again(tmp_path: Path) -> None:
+    config = make_config(tmp_path, deletions={"action": "review"})
+    deliver(tmp_path, *ROWS.values())
+    ingest_source(config, "run1", "shop")
+    deliver(tmp_path, ROWS["1"], ROWS["2"])
+    ingest_source(config, "run2", "shop")
+    confirmed = ingest_source(config, "run3", "shop", confirm_deletions=True)
+    again = ingest_source(config, "run3", "shop")  # a retry, without the flag
+    assert (again.retired, again.pending_review) == (confirmed.retired, 0) == (2, 0)
+    assert current(again)["id"].to_list() == ["1", "2"]

@@ -100,6 +100,14 @@ def test_incremental_runs_equal_a_full_rebuild_and_a_truncated_export_publishes_
     assert isinstance(changes, pl.DataFrame)
     retired = changes.filter(pl.col("change") == "retired")["golden_id"].sort().to_list()
     assert retired == alone["golden_id"].sort().to_list()
+    # History keeps them: a retired event in this run, and the alias kept with that status.
+    history = read_tables(config.warehouse.path, ["golden_events", "golden_id_aliases"])
+    events, aliases = (pl.from_arrow(history[n]) for n in ("golden_events", "golden_id_aliases"))
+    assert isinstance(events, pl.DataFrame) and isinstance(aliases, pl.DataFrame)
+    ended = events.filter(pl.col("run_id") == day3, pl.col("event") == "retired")
+    assert ended["golden_id"].sort().to_list() == retired
+    kept = aliases.filter(pl.col("golden_id").is_in(retired))
+    assert kept.height == 3 and set(kept["status"]) == {"retired"}
 
     rebuilt = load(sample, tmp_path / "rebuilt")
     run_pipeline(rebuilt)

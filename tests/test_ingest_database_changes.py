@@ -240,3 +240,27 @@ def test_a_run_stage_passes_reconcile_to_ingest(db: Db, tmp_path: Path) -> None:
     db.run(f"DELETE FROM {db.table} WHERE id = 3")
     result = run_stage("ingest", config, "run2", source="crm", reconcile=True)
     assert result["reconciled_ids"] and result["retired"] == 1
+
+
+def test_a_rerun_of_a_reconciled_run_reconciles_again(db: Db, tmp_path: Path) -> None:
+    from pipelines.ingest.reconcile import request_reconcile
+
+    config = db.config(tmp_path)
+    ingest_source(config, "run1", "crm")
+    db.insert((8, "Hal", "hal@x.com", "2017-01-01 00:00:00", False))
+    request_reconcile(config, ["crm"])
+    first = ingest_source(config, "run2", "crm")
+    # A retry of the same run (an Airflow task retried) lands the same batch again.
+    again = ingest_source(config, "run2", "crm")
+    assert first.reconciled_ids and again.reconciled_ids and again.reused_batch
+    assert ids(again) == ids(first) == [1, 2, 3, 4, 8]
+
+
+def test_a_table_read_in_full_is_a_snapshot(db: Db, tmp_path: Path) -> None:
+    config = db.config(tmp_path, updated_at_column=None, deletions={"action": "review"})
+    ingest_source(config, "run1", "crm")
+    db.run(f"DELETE FROM {db.table} WHERE id = 1")
+
+    second = ingest_source(config, "run2", "crm")
+
+    assert (second.deleted_at_source, second.queued_for_review, ids(second)) == (1, 1, [1, 2, 3, 4])

@@ -130,8 +130,6 @@ def test_role_artefacts_switch_whole_and_follow_the_configured_roles(warehouse_d
         "golden.duckdb",
         "golden_changes.parquet",
         "golden_customers.parquet",
-        "golden_customers_history.parquet",
-        "golden_events.parquet",
         "golden_id_aliases.parquet",
     ]
 

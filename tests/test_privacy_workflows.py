@@ -315,8 +315,6 @@ def test_analyst_artefacts_hold_no_raw_email_phone_or_dob(base: Base, tmp_path: 
     assert tables == {
         "golden_customers",
         "golden_changes",
-        "golden_customers_history",
-        "golden_events",
         "golden_id_aliases",
         "customer_profile",
         "dq_scorecard",

@@ -283,8 +283,6 @@ def test_masked_roles_built_from_parquet_equal_roles_built_from_the_database(
         "analyst/golden.duckdb",
         "analyst/golden_changes.parquet",
         "analyst/golden_customers.parquet",
-        "analyst/golden_customers_history.parquet",
-        "analyst/golden_events.parquet",
         "analyst/golden_id_aliases.parquet",
         "analyst/customer_profile.parquet",
         "analyst/dq_scorecard.parquet",

@@ -7,6 +7,8 @@ file and audit trail as ``golden review``'s.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -86,7 +88,7 @@ def test_every_api_endpoint_needs_a_session_or_a_token(env: Env) -> None:
         assert bad.status_code == 401, path
     assert env.client.post("/api/decisions", json={}).status_code == 401
     assert env.client.get("/").status_code == 401  # pages too: a login form with 401
-    assert env.client.get("/healthz").json() == {"status": "ok"}
+    assert env.client.get("/healthz").json()["status"] == "ok"
 
 
 def test_openapi_documents_the_api(env: Env) -> None:
@@ -314,3 +316,86 @@ def test_login_refuses_a_forged_form_and_throttles_guessing(env: Env) -> None:
         "/login", data={"username": "vi", "password": PASSWORD, "csrf_token": token}
     )
     assert right.status_code == 429  # locked for the window, even with the right password
+
+
+def test_ticked_queue_pairs_are_decided_together(env: Env) -> None:
+    client = TestClient(env.client.app)
+    csrf = login(client, "ana")
+    queue = env.get("ana", "/api/review/pairs")["pairs"][:2]
+    assert len(queue) == 2
+    ticked = [json.dumps([p["record_key_l"], p["record_key_r"]]) for p in queue]
+    page = client.get("/review")
+    offered = [html.unescape(v) for v in re.findall(r'name="pair" value="([^"]+)"', page.text)]
+    assert set(ticked) <= set(offered)  # the checkboxes the page offers
+    done = client.post(
+        "/review/bulk",
+        data={"pair": ticked, "decision": "no_link", "reason": "bulk", "csrf_token": csrf},
+    )
+    assert done.status_code == 200 and "Recorded 2 cannot_link decision(s)" in done.text
+    _, cannot = DecisionStore(Warehouse(env.root).decisions).links()
+    assert {tuple(sorted((p["record_key_l"], p["record_key_r"]))) for p in queue} <= set(cannot)
+
+
+def test_confirming_a_due_record_clears_it_from_the_work_queue(env: Env) -> None:
+    from pipelines.review_due.compute import refresh_review_due
+
+    refresh_review_due(env.root, env.config.review_due)
+    due = env.get("vi", "/api/quality/review-due")
+    assert due["available"] and due["rows"], "the sample has nothing due for review"
+    row = due["rows"][0]
+    target = row["record_key"] or row["golden_id"]
+    body = {"kind": "confirm", "reason": "called the customer"}
+    body |= {"record_key": target} if row["record_key"] else {"golden_id": target}
+    refused = env.client.post("/api/decisions", json=body, headers=env.auth("al"))
+    assert refused.status_code == 403
+    done = env.client.post("/api/decisions", json=body, headers=env.auth("ana"))
+    assert done.status_code == 201, done.text
+    assert done.json()["review_due_cleared"] >= 1
+    after = env.get("vi", "/api/quality/review-due")["rows"]
+    assert target not in {r["record_key"] or r["golden_id"] for r in after}
+    events = [e for e in read_audit(env.root) if e.action == "review.confirm"]
+    assert [(e.actor, e.target, e.reason) for e in events] == [
+        ("ana", target, "called the customer")
+    ]
+
+
+@pytest.mark.parametrize("who", ["ana", "al", "vi"])
+def test_every_page_renders_for_every_role(env: Env, who: str) -> None:
+    golden_id, _, _ = customer_with_records(env)
+    pages = {
+        "/": "Find a customer",
+        f"/?q={golden_id}": golden_id,
+        f"/customers/{golden_id}": "Source records",
+        f"/clusters/{golden_id}": "Links between them",
+        "/review": "Review queue of run",
+        "/quality": "Quality by source",
+        "/quality/quarantine": "Quarantine",
+        "/quality/review-due": "Periodic review",
+        "/decisions": "Steward decisions",
+    }
+    for path, text in pages.items():
+        page = env.client.get(path, headers=env.auth(who))
+        assert page.status_code == 200, path
+        assert text in page.text, path
+        assert page.text.count("<html") == 1 and len(page.text) < 500_000, path
+    quality = env.client.get("/quality", headers=env.auth(who)).text
+    assert all(s.name in quality for s in env.config.sources)
+
+
+def test_an_erased_customer_leaves_the_search_index(env: Env) -> None:
+    """Erasure drops the workspace's index; the version it republishes no longer finds them."""
+    from pipelines.privacy.erase import ErasurePlan, erase_records
+
+    golden_id, email, _ = customer_with_records(env)
+    assert env.get("ana", "/api/search", q=email)["results"]
+    cache = Path(env.root) / "cache" / "workspace"
+    assert any(cache.rglob("keys.parquet"))
+    keys = {
+        r[0]
+        for r in env.sql(f"SELECT record_key FROM customer_xref WHERE golden_id = '{golden_id}'")
+    }
+    erase_records(env.config, ErasurePlan(frozenset(keys), frozenset({email})))
+    assert not any(cache.rglob("keys.parquet"))  # gone even before a request notices
+    env.client.app.state.workspace.reader.snapshot(wait=True)
+    assert env.get("ana", "/api/search", q=email)["results"] == []
+    assert env.client.get(f"/api/customers/{golden_id}", headers=env.auth("ana")).status_code == 404

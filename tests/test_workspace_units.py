@@ -173,3 +173,17 @@ def test_users_cli_reads_the_password_from_stdin_and_never_prints_it(tmp_path: P
     assert store.get("ana") is None
     actions = [e.action for e in read_audit(tmp_path / "warehouse")]
     assert actions == ["workspace.user_added", "workspace.token_issued", "workspace.user_removed"]
+
+
+def test_review_list_cells_count_wide_characters_as_two_columns() -> None:
+    """`golden review list` keeps its columns with full-width names (王小明 beside Ann)."""
+    import unicodedata
+
+    from pipelines.cli.review import _cell
+
+    def columns(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    for value in ("Ann", "王小明", "王" * 30, "x" * 50, "Ｆｕｌｌ width"):
+        assert columns(_cell(value)) == 34, value
+    assert _cell("王" * 30).rstrip().endswith("…")

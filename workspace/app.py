@@ -11,6 +11,7 @@ with the user's name as the actor.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from pipelines.errors import GoldenError
-from pipelines.stewardship import Change, Link, Pin, Revoke, write_decisions
+from pipelines.lock import RunLockedError
+from pipelines.stewardship import Change, Link, Pin, Revoke, confirm_review, write_decisions
 from workspace import service
 from workspace.data import NotPublished, Reader
 from workspace.masking import Masker
@@ -96,9 +98,10 @@ class Unauthenticated(Exception):
 
 class DecisionIn(BaseModel):
     """One decision through the API: ``link`` / ``no_link`` a pair, ``pin`` a value, ``revoke``
-    a decision, or ``split_out`` a record from its golden id (cannot-links to the others)."""
+    a decision, ``split_out`` a record from its golden id (cannot-links to the others), or
+    ``confirm`` a record or customer for periodic review (``record_key`` or ``golden_id``)."""
 
-    kind: str = Field(pattern="^(link|no_link|pin|revoke|split_out)$")
+    kind: str = Field(pattern="^(link|no_link|pin|revoke|split_out|confirm)$")
     reason: str = Field(min_length=1)
     record_key_l: str | None = None
     record_key_r: str | None = None
@@ -107,6 +110,8 @@ class DecisionIn(BaseModel):
     value: str | None = None
     decision_id: str | None = None
     record_key: str | None = None
+    pairs: list[tuple[str, str]] | None = None
+    """For ``link`` / ``no_link``: several pairs at once instead of ``record_key_l/_r``."""
 
 
 def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastAPI:
@@ -239,8 +244,9 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     # --- health and login --------------------------------------------------------------------
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
-        """Liveness: answers without authentication and without touching customer data."""
-        return {"status": "ok"}
+        """Liveness: answers without authentication and without touching customer data; says
+        which published run is being served (a new one is indexed in the background)."""
+        return {"status": "ok", "serving": ws.reader.serving()}
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/") -> Response:
@@ -346,6 +352,36 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         target = f"/clusters/{url_quote(golden_id)}" if back == "cluster" else None
         return _decide_then(request, who, changes, reason, golden_id, target)
 
+    @app.post("/customers/{golden_id}/confirm", include_in_schema=False)
+    def confirm_customer(
+        request: Request,
+        golden_id: str,
+        reason: str = Form(...),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        return _confirm_then(request, who, golden_id, reason, f"/customers/{url_quote(golden_id)}")
+
+    @app.post("/quality/review-due/confirm", include_in_schema=False)
+    def confirm_due(
+        request: Request,
+        target: str = Form(...),
+        reason: str = Form(...),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        return _confirm_then(request, who, target, reason, "/quality/review-due")
+
+    def _confirm_then(
+        request: Request, who: Principal, target: str, reason: str, back: str
+    ) -> Response:
+        try:
+            _, cleared = confirm_review(ws.config.warehouse.path, target, who.name, reason)
+        except GoldenError as exc:
+            return render(
+                request, "message.html", who, status=400, title="Not confirmed",
+                message=str(exc), back=back,
+            )  # fmt: skip
+        return RedirectResponse(f"{back}?confirmed={cleared}", status_code=303)
+
     def _decide_then(
         request: Request,
         who: Principal,
@@ -435,6 +471,30 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             raise HTTPException(400, f"unknown decision {decision!r}")
         return _review_fragment(request, who, message)
 
+    @app.post("/review/bulk", response_class=HTMLResponse, include_in_schema=False)
+    def review_bulk(
+        request: Request,
+        decision: str = Form(...),
+        reason: str = Form(...),
+        pair: list[str] = Form([]),
+        who: Principal = Depends(steward),
+    ) -> Response:
+        """Several pairs of the queue decided at once (ticked in the queue list)."""
+        pairs = [_pair_of(value) for value in pair]
+        if decision not in ("link", "no_link"):
+            raise HTTPException(400, f"unknown decision {decision!r}")
+        if not pairs:
+            return _review_fragment(request, who, "Tick the pairs to decide first.")
+        changes: list[Change] = [Link(a, b, decision == "link") for a, b in pairs]
+        try:
+            written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
+        except GoldenError as exc:
+            return _review_fragment(request, who, str(exc))
+        if who.session:
+            who.session.undo.extend(w.decision_id for w in written)
+        kind = "must_link" if decision == "link" else "cannot_link"
+        return _review_fragment(request, who, f"Recorded {len(written)} {kind} decision(s).")
+
     @app.post("/review/undo", response_class=HTMLResponse, include_in_schema=False)
     def review_undo(
         request: Request,
@@ -460,7 +520,22 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     @app.get("/quality", response_class=HTMLResponse, include_in_schema=False)
     def quality_page(request: Request, who: Principal = Depends(principal)) -> Response:
         data = service.scorecards(ws.context(who))
-        return render(request, "quality.html", who, d=data, charts=_charts(data))
+        accepted = {
+            suite: [(r["run_id"], r["accepted_pct"]) for r in runs if r["accepted_pct"] is not None]
+            for suite, runs in data["suites"].items()
+        }
+        scores: dict[str, list[tuple[str, float]]] = {}
+        for row in data["scorecard"]:
+            if row.get("score") is not None:
+                scores.setdefault(row["source_system"], []).append((row["run_id"], row["score"]))
+        return render(
+            request,
+            "quality.html",
+            who,
+            d=data,
+            charts=_charts(accepted, "accepted"),
+            score_charts=_charts(scores, "score"),
+        )
 
     @app.get("/quality/quarantine", response_class=HTMLResponse, include_in_schema=False)
     def quarantine_page(
@@ -564,9 +639,24 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     def api_decide(body: DecisionIn, who: Principal = Depends(steward)) -> dict[str, Any]:
         """Record a decision (stewards only); applies from the next run."""
         ctx = ws.context(who)
+        if body.kind == "confirm":
+            target = body.record_key or body.golden_id
+            if not target:
+                raise HTTPException(400, "a confirm needs record_key or golden_id")
+            try:
+                at, cleared = confirm_review(
+                    ws.config.warehouse.path, target, who.name, body.reason
+                )
+            except RunLockedError as exc:
+                raise HTTPException(409, str(exc)) from None
+            except GoldenError as exc:
+                raise HTTPException(400, str(exc)) from None
+            return {"confirmed": target, "at": at.isoformat(), "review_due_cleared": cleared}
         try:
             changes = _changes_of(ctx, body)
             written = write_decisions(ws.config.warehouse.path, changes, who.name, body.reason)
+        except RunLockedError as exc:  # a run, restore or erasure is in progress: try later
+            raise HTTPException(409, str(exc)) from None
         except GoldenError as exc:
             raise HTTPException(400, str(exc)) from None
         return {
@@ -605,6 +695,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             return values
 
         if body.kind in ("link", "no_link"):
+            if body.pairs:
+                return [Link(a, b, body.kind == "link") for a, b in body.pairs]
             left, right = need("record_key_l", "record_key_r")
             return [Link(left, right, body.kind == "link")]
         if body.kind == "pin":
@@ -621,15 +713,23 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
 
 def _split_changes(ctx: service.Context, golden_id: str, record_key: str) -> list[Change]:
     """Split a record out of its golden id: a cannot-link to every other record of it."""
-    data = ctx.snapshot.query(
-        "SELECT record_key FROM customer_xref WHERE golden_id = ?", [golden_id]
-    )
-    keys = [r["record_key"] for r in data]
+    keys = [r["record_key"] for r in ctx.snapshot.of_customers("customer_xref", [golden_id])]
     if record_key not in keys:
         raise GoldenError(f"{record_key} is not a record of {golden_id}")
     if len(keys) < 2:
         raise GoldenError(f"{record_key} is the only record of {golden_id}: nothing to split")
     return [Link(record_key, other, False) for other in keys if other != record_key]
+
+
+def _pair_of(value: str) -> tuple[str, str]:
+    """A ticked queue pair: a JSON list of its two record keys."""
+    try:
+        left, right = json.loads(value)
+    except (ValueError, TypeError):
+        raise HTTPException(400, "a ticked pair is not a pair of record keys") from None
+    if not isinstance(left, str) or not isinstance(right, str):
+        raise HTTPException(400, "a ticked pair is not a pair of record keys")
+    return left, right
 
 
 def _is_form(request: Request) -> bool:
@@ -656,39 +756,34 @@ def _jsonable(value: Any) -> Any:
     return jsonable_encoder(value)
 
 
-def _charts(data: dict[str, Any]) -> dict[str, str]:
-    """One small inline SVG per suite: the accepted share over the runs kept."""
+def _charts(series: dict[str, list[tuple[str, float]]], measure: str) -> dict[str, str]:
+    """One small inline SVG per name: ``measure`` (a percentage) over the runs, oldest first."""
     from markupsafe import escape
 
     charts = {}
     width, height, pad = 360, 110, 24
-    for suite, runs in data["suites"].items():
-        points = [r for r in runs if r["accepted_pct"] is not None]
+    for name, points in series.items():
         if not points:
             continue
-        low = min(min(p["accepted_pct"] for p in points), 90.0)
+        low = min(min(v for _, v in points), 90.0)
         step = (width - 2 * pad) / max(len(points) - 1, 1)
+        span = max(100 - low, 0.01)
         coords = [
-            (
-                pad + i * step,
-                height
-                - pad
-                - (p["accepted_pct"] - low) / max(100 - low, 0.01) * (height - 2 * pad),
-            )
-            for i, p in enumerate(points)
+            (pad + i * step, height - pad - (v - low) / span * (height - 2 * pad))
+            for i, (_, v) in enumerate(points)
         ]
         line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         dots = "".join(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(p["run_id"])}: '
-            f"{p['accepted_pct']}% accepted</title></circle>"
-            for (x, y), p in zip(coords, points, strict=True)
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(run)}: {measure} '
+            f"{value:.2f}</title></circle>"
+            for (x, y), (run, value) in zip(coords, points, strict=True)
         )
-        charts[suite] = (
+        charts[name] = (
             f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="accepted share of {escape(suite)} over runs">'
+            f'aria-label="{escape(measure)} of {escape(name)} over runs">'
             f'<line x1="{pad}" y1="{pad}" x2="{width - pad}" y2="{pad}" class="grid"/>'
-            f'<text x="2" y="{pad + 4}" class="axis">100%</text>'
-            f'<text x="2" y="{height - pad + 4}" class="axis">{low:.0f}%</text>'
+            f'<text x="2" y="{pad + 4}" class="axis">100</text>'
+            f'<text x="2" y="{height - pad + 4}" class="axis">{low:.0f}</text>'
             f'<polyline points="{line}"/>{dots}</svg>'
         )
     return charts

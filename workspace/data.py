@@ -21,6 +21,7 @@ otherwise left out of the pages, which say so.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import logging
@@ -33,7 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import GoldenError
@@ -42,11 +46,19 @@ from pipelines.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 5
 """Bumped when the index layout changes, so an old cache is rebuilt rather than misread."""
-_RECORD_GROUP = 4096
+_ROW_GROUP = 1024
 _NAME_SCORE_MIN = 0.86
 _NON_WORD = r"[^\p{L}\p{N}]+"
+_BY_GOLDEN_ID = ("golden_customers", "customer_xref", "golden_field_provenance", "golden_changes")
+_OPTIONAL_BY_GOLDEN_ID = (
+    "golden_events",
+    "golden_customers_history",
+    "review_due",
+    "customer_profile",
+)
+"""Tables other parts of the product publish; indexed by golden id when present and keyed so."""
 RECORD_COLUMNS = (
     "record_key",
     "source_system",
@@ -71,8 +83,72 @@ def normalise_name(text: str) -> str:
     return " ".join(kept.split())
 
 
+def _partition_names(names: pa.Table) -> dict[tuple[str, str], pa.Table]:
+    """Slices (no copies) of the names table, sorted by initials, per pair of initials."""
+    frame = pl.from_arrow(names.select(["li", "fi"])).with_row_index("row")
+    bounds = frame.group_by("li", "fi").agg(pl.col("row").min().alias("start"), pl.len())
+    return {(li, fi): names.slice(start, length) for li, fi, start, length in bounds.iter_rows()}
+
+
+def _best_of(*columns: str) -> str:
+    return "greatest(" + ", ".join(f"jaro_winkler_similarity({c}, $q)" for c in columns) + ")"
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class SortedTable:
+    """A Parquet file sorted by one key column, in row groups of a fixed size, read one row
+    group at a time: finding a key's rows is a binary search over each group's first key
+    (kept in memory, a few thousand strings at a million customers) and one row group read.
+
+    Why not DuckDB or a Parquet filter: both scan every row group's statistics or rows per
+    lookup, tens of milliseconds at a million customers; this is about one millisecond."""
+
+    def __init__(self, path: Path, key: str):
+        self.path, self.key = path, key
+        file = pq.ParquetFile(path)
+        self.groups = file.metadata.num_row_groups
+        keys = file.read(columns=[key]).column(0)
+        starts = np.cumsum([0] + [file.metadata.row_group(i).num_rows for i in range(self.groups)])
+        self.first_keys: list[str] = keys.take(pa.array(starts[:-1])).to_pylist()
+        self.schema = file.schema_arrow
+        # Open for the snapshot's whole life (the folder may be deleted once a newer version
+        # is served); reads of one file are serialised, each is about a millisecond.
+        self._file = file
+        self._read_lock = threading.Lock()
+
+    @staticmethod
+    def write(rows: pa.Table | pa.RecordBatchReader, path: Path) -> None:
+        """Write ``rows`` (already sorted by the key) in small row groups, batch by batch."""
+        batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
+        with pq.ParquetWriter(path, rows.schema, compression="zstd") as writer:
+            for batch in batches:
+                writer.write_batch(batch, row_group_size=_ROW_GROUP)
+
+    def rows(self, keys: list[str], columns: list[str] | None = None) -> list[dict[str, Any]]:
+        wanted = set(keys)
+        groups: set[int] = set()
+        for key in wanted:
+            low = bisect.bisect_left(self.first_keys, key)
+            high = bisect.bisect_right(self.first_keys, key)
+            groups.update(range(max(low - 1, 0), max(high, 1)))
+        chosen = sorted(g for g in groups if g < self.groups)
+        if not chosen:
+            return []
+        with self._read_lock:
+            part = self._file.read_row_groups(chosen, columns=columns, use_threads=False)
+        mask = pc.is_in(part.column(self.key), value_set=pa.array(sorted(wanted), pa.string()))
+        return part.filter(mask).to_pylist()
+
+
+LISTED = (
+    "golden_id", "first_name", "last_name", "full_name", "email", "phone", "city", "country",
+    "date_of_birth", "source_record_count", "source_systems",
+)  # fmt: skip
+"""What a search result shows of a customer (kept in the name index, so a name search that
+finds 25 customers reads nothing else)."""
 
 
 @dataclass
@@ -81,6 +157,7 @@ class Hit:
     matched_by: str
     matched: str
     score: float = 1.0
+    row: dict[str, Any] | None = None
 
 
 @dataclass
@@ -93,8 +170,16 @@ class Snapshot:
     tables: frozenset[str]
     keys: pl.DataFrame
     names: duckdb.DuckDBPyConnection
-    records: Path | None
+    """An in-memory DuckDB for the Jaro-Winkler of the name search (over ``name_parts``)."""
+    name_parts: dict[tuple[str, str], pa.Table]
+    """Normalised names (with the listing columns) by (last-name initial, first-name initial):
+    a name search reads only the parts its initials select."""
+    records: SortedTable | None
+    by_golden_id: dict[str, SortedTable]
+    """``golden_customers``, ``customer_xref``, ``golden_field_provenance`` and
+    ``golden_changes`` (by each golden id an event names) sorted by golden id."""
     folder: Path
+    link: Path
     _local: threading.local = field(default_factory=threading.local)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -150,36 +235,60 @@ class Snapshot:
     def search_names(
         self, text: str, city: str | None, birth_year: int | None, limit: int
     ) -> list[Hit]:
+        """Fuzzy name search: Jaro-Winkler of the query against first and last name (either
+        order), among customers whose names start with the query's initials: for a query of
+        two or more words, the first and the last name each start with one of its words'
+        initials (a typo in a first letter is the one thing it does not forgive)."""
         query = normalise_name(text)
         if not query:
             return []
-        initials = sorted({token[0] for token in query.split()})
-        where = ["(left(last_n, 1) IN $initials OR left(first_n, 1) IN $initials)"]
-        params: dict[str, Any] = {"q": query, "initials": initials, "limit": limit}
+        tokens = query.split()
+        initials = {token[0] for token in tokens}
+        if len(tokens) > 1:
+            parts = [p for k, p in self.name_parts.items() if k[0] in initials and k[1] in initials]
+            score = _best_of("full_n", "rev_n")
+        else:
+            parts = [p for k, p in self.name_parts.items() if initials & {k[0], k[1]}]
+            score = _best_of("last_n", "first_n")
+        if not parts:
+            return []
+        candidates = pa.concat_tables(parts)
         if city:
-            where.append("city_n = $city")
-            params["city"] = normalise_name(city)
+            candidates = candidates.filter(pc.equal(candidates["city_n"], normalise_name(city)))
         if birth_year:
-            where.append("birth_year = $year")
-            params["year"] = birth_year
+            candidates = candidates.filter(pc.equal(candidates["birth_year"], birth_year))
+        listed = ", ".join(_quote(c) for c in LISTED)
         sql = f"""
-            SELECT golden_id, score FROM (
-                SELECT golden_id, greatest(
-                    jaro_winkler_similarity(full_n, $q), jaro_winkler_similarity(rev_n, $q),
-                    jaro_winkler_similarity(last_n, $q), jaro_winkler_similarity(first_n, $q)
-                ) AS score
-                FROM names WHERE {" AND ".join(where)}
-            ) WHERE score >= {_NAME_SCORE_MIN}
-            ORDER BY score DESC, golden_id LIMIT $limit
+            SELECT score, {listed} FROM (SELECT {score} AS score, * FROM candidates)
+            WHERE score >= {_NAME_SCORE_MIN} ORDER BY score DESC, golden_id LIMIT $limit
         """
-        rows = self.names_cursor().execute(sql, params).fetchall()
-        return [Hit(gid, "name", text, float(score)) for gid, score in rows]
+        cursor = self.names_cursor()
+        cursor.register("candidates", candidates)
+        try:
+            result = cursor.execute(sql, {"q": query, "limit": limit})
+            columns = [d[0] for d in result.description]
+            found = result.fetchall()
+        finally:
+            cursor.unregister("candidates")
+        hits = []
+        for values in found:
+            row = dict(zip(columns, values, strict=True))
+            score_value = row.pop("score")
+            hits.append(Hit(row["golden_id"], "name", text, float(score_value), row))
+        return hits
 
     def source_records(self, record_keys: list[str]) -> list[dict[str, Any]]:
         if self.records is None or not record_keys:
             return []
-        table = pq.read_table(self.records, filters=[("record_key", "in", sorted(record_keys))])
-        return table.to_pylist()
+        return self.records.rows(record_keys)
+
+    def of_customers(self, table: str, golden_ids: list[str]) -> list[dict[str, Any]]:
+        """Rows of ``table`` for these golden ids, from the index (no table scan); an optional
+        table that is not published gives none."""
+        if table not in self.by_golden_id:
+            return []
+        rows = self.by_golden_id[table].rows(golden_ids)
+        return [{k: v for k, v in r.items() if k != "key_id"} for r in rows]
 
 
 class Reader:
@@ -190,12 +299,22 @@ class Reader:
         self.warehouse = Warehouse(Path(warehouse_root))
         self.cache_root = self.warehouse.root / "cache" / "workspace"
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._retired: list[Snapshot] = []
+        self._refreshing = False
 
     def warm(self) -> Snapshot:
-        """Open the current version (building its index when needed) before serving."""
-        return self.snapshot()
+        """Open the current version (building its index when needed) before serving, and
+        load the phone metadata a first phone search would otherwise wait for."""
+        import phonenumbers
+
+        phonenumbers.is_valid_number(phonenumbers.parse("+12125550100"))
+        return self.snapshot(wait=True)
+
+    def serving(self) -> str | None:
+        """Run id of the version being served (None before the first request)."""
+        return self._snapshot.run_id if self._snapshot else None
 
     def _fingerprint(self) -> tuple[str, os.stat_result]:
         path = self.warehouse.duckdb_path
@@ -208,29 +327,53 @@ class Reader:
             ) from None
         return f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}", stat
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, wait: bool = False) -> Snapshot:
+        """The version to serve. When a publish or an erasure has replaced the current one,
+        its index is built in the background while the previous version keeps being served
+        (``wait``: build it now and serve it); the first version is always built at once."""
         fingerprint, _ = self._fingerprint()
         current = self._snapshot
         if current is not None and current.fingerprint == fingerprint:
             return current
-        with self._lock:
-            fingerprint, _ = self._fingerprint()
-            if self._snapshot is None or self._snapshot.fingerprint != fingerprint:
-                old = self._snapshot
-                self._snapshot = self._open()
-                if old is not None:
-                    logger.info(
-                        "workspace: version %s replaced by %s", old.run_id, self._snapshot.run_id
-                    )
-                    # Requests still reading the previous version finish on it; the one
-                    # before that has had a whole version's lifetime to finish.
-                    for stale in self._retired:
-                        stale.close()
-                    self._retired = [old]
+        if current is None or wait:
+            with self._build_lock:
+                fingerprint, _ = self._fingerprint()
+                if self._snapshot is None or self._snapshot.fingerprint != fingerprint:
+                    self._swap(self._open())
+            assert self._snapshot is not None
             return self._snapshot
+        with self._lock:
+            if not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="workspace-index", daemon=True).start()
+        return current
+
+    def _refresh(self) -> None:
+        try:
+            with self._build_lock:
+                fingerprint, _ = self._fingerprint()
+                if self._snapshot is None or self._snapshot.fingerprint != fingerprint:
+                    self._swap(self._open())
+        except Exception:  # logged; the next request tries again
+            logger.exception("workspace: cannot open the new published version")
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def _swap(self, new: Snapshot) -> None:
+        with self._lock:
+            old, self._snapshot = self._snapshot, new
+            if old is not None:
+                logger.info("workspace: now serving run %s (was %s)", new.run_id, old.run_id)
+                # Requests still reading the previous version finish on it; the one before
+                # that has had a whole version's lifetime to finish.
+                for stale in self._retired:
+                    stale.close()
+                self._retired = [old]
+        self._forget_others(new.folder, new.link)
 
     def close(self) -> None:
-        with self._lock:
+        with self._build_lock, self._lock:
             self.close_all_unlocked()
 
     def close_all_unlocked(self) -> None:
@@ -257,7 +400,8 @@ class Reader:
                 os.link(self.warehouse.duckdb_path.resolve(), work)
             except OSError as exc:  # no hard links here: reopen the file itself
                 logger.info("workspace: cannot link %s (%s)", self.warehouse.duckdb_path, exc)
-                self.close_all_unlocked()
+                with self._lock:
+                    self.close_all_unlocked()
                 return self.warehouse.duckdb_path, fingerprint
             stat = work.stat()
             fingerprint = f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}"
@@ -279,13 +423,17 @@ class Reader:
         folder = self.cache_root / f"v{INDEX_VERSION}-{run_id}-{fingerprint}"
         if not (folder / "done.json").exists():
             self._build(con, tables, run_id, folder)
-        self._forget_others(folder, link)
         keys = pl.read_parquet(folder / "keys.parquet")
         names = duckdb.connect(":memory:")
-        names.execute(
-            f"CREATE TABLE names AS SELECT * FROM read_parquet('{folder / 'names.parquet'}')"
-        )
+        name_parts = _partition_names(pq.read_table(folder / "names.parquet"))
         records = folder / "records.parquet"
+        by_golden_id = {
+            table: SortedTable(
+                folder / f"{table}.parquet", "key_id" if table == "golden_changes" else "golden_id"
+            )
+            for table in (*_BY_GOLDEN_ID, *_OPTIONAL_BY_GOLDEN_ID)
+            if (folder / f"{table}.parquet").exists()
+        }
         return Snapshot(
             run_id=run_id,
             fingerprint=fingerprint,
@@ -293,7 +441,10 @@ class Reader:
             tables=tables,
             keys=keys,
             names=names,
-            records=records if records.exists() else None,
+            name_parts=name_parts,
+            link=link,
+            records=SortedTable(records, "record_key") if records.exists() else None,
+            by_golden_id=by_golden_id,
             folder=folder,
         )
 
@@ -303,15 +454,16 @@ class Reader:
         for other in self.cache_root.iterdir():
             if other.is_dir() and other.name != "versions" and other != keep:
                 shutil.rmtree(other, ignore_errors=True)
-        for other in link.parent.iterdir():
-            if other != link:
-                other.unlink(missing_ok=True)
+        if link.parent == self.cache_root / "versions":
+            for other in link.parent.iterdir():
+                if other != link:
+                    other.unlink(missing_ok=True)
 
     def _build(
         self, con: duckdb.DuckDBPyConnection, tables: frozenset[str], run_id: str, folder: Path
     ) -> None:
         logger.info("workspace: building the search index of published run %s", run_id)
-        work = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        work = folder.with_name(f".{folder.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True, mode=0o700)
         os.chmod(self.cache_root, 0o700)
@@ -397,9 +549,7 @@ class Reader:
                         pl.col("phone").alias("key"), "golden_id", kind=pl.lit("phone")
                     ).drop_nulls("key")
                 )
-            pq.write_table(
-                records.to_arrow(), work / "records.parquet", row_group_size=_RECORD_GROUP
-            )
+            SortedTable.write(records.to_arrow(), work / "records.parquet")
         else:
             logger.warning(
                 "workspace: %s is missing; customer pages show no source records", staged
@@ -410,26 +560,50 @@ class Reader:
             .sort("key", "kind", "golden_id")
         )
         keys.write_parquet(work / "keys.parquet")
+        optional = [
+            t
+            for t in _OPTIONAL_BY_GOLDEN_ID
+            if t in tables
+            and con.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' "
+                "AND table_name = ? AND column_name = 'golden_id'",
+                [t],
+            ).fetchall()[0][0]
+        ]
+        for table in (*_BY_GOLDEN_ID, *optional):
+            if table == "golden_changes":
+                sql = (
+                    "SELECT * FROM (SELECT golden_id AS key_id, * FROM golden_changes UNION ALL "
+                    "SELECT unnest(related_golden_ids) AS key_id, * FROM golden_changes) "
+                    "WHERE key_id IS NOT NULL ORDER BY key_id, run_id"
+                )
+            else:
+                sql = (
+                    f"SELECT * FROM {_quote(table)} WHERE golden_id IS NOT NULL ORDER BY golden_id"
+                )
+            SortedTable.write(con.sql(sql).arrow(), work / f"{table}.parquet")
 
         def norm(column: str) -> str:
             return f"trim(regexp_replace(strip_accents(lower({column})), '{_NON_WORD}', ' ', 'g'))"
 
         con.sql(
             f"""
-            SELECT golden_id,
+            SELECT {", ".join(_quote(c) for c in LISTED)},
                    coalesce(n_first, '') AS first_n,
                    coalesce(n_last, '') AS last_n,
                    trim(coalesce(n_first, '') || ' ' || coalesce(n_last, '')) AS full_n,
                    trim(coalesce(n_last, '') || ' ' || coalesce(n_first, '')) AS rev_n,
                    n_city AS city_n,
-                   year(date_of_birth) AS birth_year
+                   year(date_of_birth) AS birth_year,
+                   left(coalesce(n_last, ''), 1) AS li,
+                   left(coalesce(n_first, ''), 1) AS fi
             FROM (
-                SELECT golden_id, date_of_birth,
+                SELECT *,
                     {norm("first_name")} AS n_first,
                     {norm("coalesce(last_name, full_name)")} AS n_last,
                     {norm("city")} AS n_city
                 FROM golden_customers
-            ) ORDER BY last_n
+            ) ORDER BY li, fi, last_n
             """
         ).write_parquet(str(work / "names.parquet"))
         (work / "done.json").write_text(json.dumps({"run_id": run_id, "keys": keys.height}))

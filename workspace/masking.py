@@ -46,6 +46,7 @@ _NOT_PERSONAL = frozenset(
         "source_updated_at",
         "first_seen_at",
         "last_updated_at",
+        "golden_changed_at",
         "invalid_fields",
         "change",
         "related_golden_ids",

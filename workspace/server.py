@@ -40,12 +40,11 @@ def serve(
     import uvicorn
 
     from workspace.app import create_app
-    from workspace.data import Reader
 
     secure = (not is_loopback(host)) if secure_cookies is None else secure_cookies
     app = create_app(config, secure_cookies=secure)
     try:
-        Reader.warm(app.state.workspace.reader)
+        app.state.workspace.reader.warm()
     except Exception as exc:  # noqa: BLE001 - the server still starts and says what is missing
         logger.warning("workspace: %s", exc)
     if not is_loopback(host):

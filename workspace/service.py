@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from pipelines.schema import CANONICAL_FIELDS
-from workspace.data import Hit, Reader, Snapshot, normalise_name
+from workspace.data import LISTED, Hit, Reader, Snapshot, normalise_name
 from workspace.masking import Masker
 
 if TYPE_CHECKING:
@@ -87,13 +87,10 @@ def search(
     ordered = list(seen.values())[:SEARCH_LIMIT]
     if not ordered:
         return []
-    rows = snap.query(
-        "SELECT golden_id, first_name, last_name, full_name, email, phone, city, country, "
-        "date_of_birth, source_record_count, source_systems FROM golden_customers "
-        "WHERE golden_id IN (SELECT unnest($ids))",
-        {"ids": [h.golden_id for h in ordered]},
-    )
-    by_id = {r["golden_id"]: r for r in rows}
+    by_id = {h.golden_id: h.row for h in ordered if h.row is not None}
+    missing = [h.golden_id for h in ordered if h.row is None]
+    for row in snap.of_customers("golden_customers", missing) if missing else []:
+        by_id[row["golden_id"]] = {c: row.get(c) for c in LISTED}
     out = []
     for hit in ordered:
         row = by_id.get(hit.golden_id)
@@ -184,25 +181,14 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     status, the source records side by side (raw and standardised, differences marked), the
     history, the steward decisions, review reasons and open review pairs."""
     snap = ctx.snapshot
-    rows = snap.query("SELECT * FROM golden_customers WHERE golden_id = ?", [golden_id])
+    rows = snap.of_customers("golden_customers", [golden_id])
     if not rows:
         return None
     golden = rows[0]
-    xref = snap.query(
-        "SELECT record_key, source_system, source_record_id, match_probability "
-        "FROM customer_xref WHERE golden_id = ? ORDER BY record_key",
-        [golden_id],
-    )
+    xref = _xref(snap, golden_id)
     keys = [r["record_key"] for r in xref]
     staged = {r["record_key"]: r for r in snap.source_records(keys)}
-    provenance = {
-        r["field"]: r
-        for r in snap.query(
-            "SELECT field, source_system, source_record_id, rule FROM golden_field_provenance "
-            "WHERE golden_id = ?",
-            [golden_id],
-        )
-    }
+    provenance = {r["field"]: r for r in snap.of_customers("golden_field_provenance", [golden_id])}
     decisions = decision_rows(ctx, set(keys), {golden_id})
     pinned = {
         d["field"] for d in decisions if d["kind"] == "pin" and d["active"] and d.get("field")
@@ -248,16 +234,11 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
                 "cells": cells,
             }
         )
-    history = snap.query(
-        "SELECT run_id, golden_id, change, related_golden_ids, record_count FROM golden_changes "
-        "WHERE golden_id = ? OR list_contains(related_golden_ids, ?)",
-        [golden_id, golden_id],
-    )
-    events = _optional(
-        snap, "golden_events", '"golden_id" = ? ORDER BY 1', [golden_id]
-    ) or _optional(snap, "golden_events", '"golden_id" = ?', [golden_id])
-    versions = _optional(snap, "golden_customers_history", '"golden_id" = ?', [golden_id])
-    due = _optional(snap, "review_due", '"golden_id" = ?', [golden_id])
+    history = snap.of_customers("golden_changes", [golden_id])
+    events = snap.of_customers("golden_events", [golden_id])
+    versions = snap.of_customers("golden_customers_history", [golden_id])
+    profile = snap.of_customers("customer_profile", [golden_id])
+    due = review_due(ctx, 100, golden_id, keys)["rows"]
     pairs = snap.query(
         "SELECT record_key_l, record_key_r, match_probability, match_weight "
         "FROM match_review_queue WHERE record_key_l IN (SELECT unnest($k)) "
@@ -275,7 +256,8 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
         "events": [ctx.masker.row(e) for e in events],
         "versions": [ctx.masker.row(v) for v in versions],
         "decisions": decisions,
-        "review_due": [ctx.masker.row(d) for d in due],
+        "review_due": due,
+        "profile": ctx.masker.row(profile[0]) if profile else None,
         "review_pairs": pairs,
     }
 
@@ -294,6 +276,12 @@ def _field_status(given: list[str], records: int, pinned: bool, has_value: bool)
     else:
         status = f"{len(given)} of {records} sources have it"
     return status if has_value else f"{status}; none chosen"
+
+
+def _xref(snap: Snapshot, golden_id: str) -> list[dict[str, Any]]:
+    rows = snap.of_customers("customer_xref", [golden_id])
+    columns = ("record_key", "source_system", "source_record_id", "match_probability")
+    return sorted(({c: r[c] for c in columns} for r in rows), key=lambda r: r["record_key"])
 
 
 def _text(value: Any) -> str:
@@ -437,11 +425,7 @@ def cluster(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     """Every record of a golden id and the scored links between them (from the published
     run's match output, when it is still on disk)."""
     snap = ctx.snapshot
-    xref = snap.query(
-        "SELECT record_key, source_system, source_record_id, match_probability "
-        "FROM customer_xref WHERE golden_id = ? ORDER BY record_key",
-        [golden_id],
-    )
+    xref = _xref(snap, golden_id)
     if not xref:
         return None
     keys = [r["record_key"] for r in xref]
@@ -509,12 +493,20 @@ def scorecards(ctx: Context) -> dict[str, Any]:
         "unexpected_percent FROM dq_results WHERE run_id = (SELECT max(run_id) FROM dq_results) "
         "AND NOT success ORDER BY unexpected_count DESC"
     )
-    scorecard = _optional(snap, "dq_scorecard", "true", [])
+    scorecard = _optional(snap, "dq_scorecard", '"field" = \'*\' ORDER BY "run_id"', [])
+    fields = _optional(
+        snap,
+        "dq_scorecard",
+        '"run_id" = (SELECT max("run_id") FROM dq_scorecard) AND "field" <> \'*\' '
+        'ORDER BY "source_system", "field"',
+        [],
+    )
     return {
         "run_id": snap.run_id,
         "suites": suites,
         "failing_expectations": latest,
-        "scorecard": scorecard[:2000],
+        "scorecard": scorecard[-2000:],
+        "scorecard_fields": fields[:2000],
         "scorecard_available": snap.has("dq_scorecard"),
     }
 
@@ -537,11 +529,42 @@ def quarantine(
     return {"run_id": snap.run_id, "total": total, "rows": rows, "suites": suites}
 
 
-def review_due(ctx: Context, limit: int = 200) -> dict[str, Any]:
+def _due_rows(ctx: Context) -> pl.DataFrame | None:
+    """The periodic-review work queue: the last refresh of ``review_due`` with the rows
+    confirmations have cleared since (what ``golden review due`` lists), else the published
+    table; None when neither exists."""
+    try:
+        from pipelines.review_due.confirmations import due_path
+    except ImportError:  # pragma: no cover - a product without periodic review
+        due_path = None
+    if due_path is not None:
+        path = due_path(ctx.reader.warehouse)
+        if path.exists():
+            return pl.read_parquet(path)
     snap = ctx.snapshot
-    if not snap.has("review_due"):
-        return {"available": False, "rows": [], "columns": []}
-    columns = snap.columns("review_due")
-    order = "priority" if "priority" in columns else columns[0]
-    rows = snap.query(f'SELECT * FROM review_due ORDER BY "{order}" LIMIT {int(limit)}')
-    return {"available": True, "rows": ctx.masker.rows(rows), "columns": columns}
+    if snap.has("review_due"):
+        return pl.DataFrame(snap.query("SELECT * FROM review_due"))
+    return None
+
+
+def review_due(
+    ctx: Context,
+    limit: int = 200,
+    golden_id: str | None = None,
+    record_keys: list[str] | None = None,
+) -> dict[str, Any]:
+    """Records and golden records due for periodic review, most urgent first; with
+    ``golden_id`` only that customer's (its own rows and its records')."""
+    rows = _due_rows(ctx)
+    if rows is None:
+        return {"available": False, "rows": [], "columns": [], "total": 0}
+    if golden_id is not None and "golden_id" in rows.columns:
+        keep = pl.col("golden_id") == golden_id
+        if record_keys and "record_key" in rows.columns:
+            keep = keep | pl.col("record_key").is_in(record_keys)
+        rows = rows.filter(keep.fill_null(False))
+    order = [c for c in ("priority", "since") if c in rows.columns]
+    if order:
+        rows = rows.sort(order, nulls_last=True)
+    listed = ctx.masker.rows(rows.head(limit).to_dicts())
+    return {"available": True, "rows": listed, "columns": rows.columns, "total": rows.height}

@@ -54,6 +54,8 @@ def _root(
     )
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "great_expectations", "py4j"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # Splink logs each SQL step at INFO: shown with -v only (matching.quiet).
+    logging.getLogger("splink").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 EXIT_CODES: dict[int, str] = {

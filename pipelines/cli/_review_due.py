@@ -17,6 +17,7 @@ from pipelines.cli._common import (
     CONFIG_OPTION,
     WAIT_OPTION,
     WAREHOUSE_OPTION,
+    actor_name,
     hold_lock,
     load,
 )
@@ -28,23 +29,6 @@ _WIDTH = 28
 def _cell(value: object, width: int = _WIDTH) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _known_target(root: Path, target: str) -> bool:
-    import polars as pl
-
-    from pipelines.publish.reader import current_run_id, read_tables
-
-    if current_run_id(root) is None:
-        return False
-    tables = read_tables(root, ["customer_xref"])
-    xref = pl.from_arrow(tables["customer_xref"])
-    assert isinstance(xref, pl.DataFrame)
-    return bool(
-        xref.select(
-            ((pl.col("record_key") == target) | (pl.col("golden_id") == target)).any()
-        ).item()
-    )
 
 
 def register(review: typer.Typer) -> None:
@@ -120,20 +104,9 @@ def register(review: typer.Typer) -> None:
         wait: float = WAIT_OPTION,
     ) -> None:
         """Confirm a record or golden record: resets its review clock (audited)."""
-        from pipelines.lock import run_lock
-        from pipelines.review_due.compute import clear_confirmed
-        from pipelines.review_due.confirmations import confirm as record_confirmation
-        from pipelines.warehouse import Warehouse
+        from pipelines.stewardship import confirm_review
 
         loaded = load(config, warehouse)
-        wh = Warehouse(loaded.warehouse.path)
-        if not _known_target(wh.root, target):
-            raise GoldenError(
-                f"{target!r} is neither a record key nor a golden id of the published tables "
-                f"in {wh.root}"
-            )
         hold_lock(wait)
-        with run_lock(wh.root, "steward confirmation"):
-            at = record_confirmation(wh, target, reason, actor)
-            cleared = clear_confirmed(wh, target)
+        at, cleared = confirm_review(loaded.warehouse.path, target, actor_name(actor), reason)
         print(f"confirmed {target} at {at:%Y-%m-%d %H:%M:%S}Z; {cleared} review_due row(s) cleared")

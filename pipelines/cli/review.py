@@ -58,9 +58,29 @@ def _decision_error(exc: Exception) -> GoldenError:
     return UsageError(str(exc))
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= _WIDTH else text[: _WIDTH - 1] + "…"
+def _columns(char: str) -> int:
+    """Terminal columns of one character: East Asian wide and full-width characters take two."""
+    import unicodedata
+
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _cell(value: Any, width: int = _WIDTH) -> str:
+    """``value`` cut and padded to ``width`` terminal columns (so 王小明 lines up with Ann)."""
+    text = "" if value is None else str(value).replace("\n", " ").replace("\t", " ")
+    used, kept = 0, []
+    for char in text:
+        if used + _columns(char) > width:
+            while kept and used + 1 > width:  # room for the ellipsis
+                used -= _columns(kept.pop())
+            kept.append("…")
+            used += 1
+            break
+        kept.append(char)
+        used += _columns(char)
+    return "".join(kept) + " " * (width - used)
 
 
 def _evidence(weights: str | None) -> str:
@@ -159,13 +179,13 @@ def register(app: typer.Typer) -> None:
             status = decided.get(_pair_key(left, right))
             print()
             print(f"#{number}  {score}" + (f"  [decided: {status}]" if status else ""))
-            print(f"  {'field':<16}{_cell(left):<{_WIDTH + 2}}{_cell(right)}")
+            print(f"  {'field':<16}{_cell(left)}  {_cell(right).rstrip()}")
             for field in fields:
                 lv, rv = row.get(f"{field}_l"), row.get(f"{field}_r")
                 if lv is None and rv is None:
                     continue
                 mark = " " if lv == rv else "≠"
-                print(f"{mark} {field:<16}{_cell(lv):<{_WIDTH + 2}}{_cell(rv)}")
+                print(f"{mark} {field:<16}{_cell(lv)}  {_cell(rv).rstrip()}")
             evidence = _evidence(row.get("weights"))
             if evidence:
                 print(f"  evidence: {evidence}")

@@ -213,7 +213,16 @@ def build_golden(
         changes = _changes_of_published_run(out_dir, changes, registry, previous)
     conflicts = _decision_conflicts(registry, must_links, cannot_links)
     run_at = run_time(run_id)
-    step = advance(load_previous(warehouse, previous_run), golden, changes, run_id, run_at)
+    step = advance(
+        load_previous(warehouse, previous_run),
+        golden,
+        changes,
+        run_id,
+        run_at,
+        # Reused rows equal the open versions only when reused from an earlier run: a rebuilt
+        # run's own rows are compared with the versions from before it.
+        unchanged=None if followed is None or followed.run_id >= run_id else followed.golden_ids,
+    )
     golden = step.golden
     profile = build_profile(golden, run_id, run_at)
     scorecard = with_history(

@@ -4,9 +4,11 @@ current record set for validation.
 The stage's front door; the code lives in the modules behind it:
 ``readers`` (one interface over ``csv_reader``, ``jsonl_reader``, ``parquet_reader``,
 ``objects`` for files and S3, ``database``), ``lineage`` (lineage columns, row rejects,
-watermark filter), ``landing`` (immutable raw batches), ``current`` (current record set),
-``state`` (watermarks), ``drift``, ``suppression`` (the privacy stage's seam), ``batch`` (the
-entry point tying them together) and ``mapping`` (used by validation).
+soft-delete flags), ``changes`` (new, changed and deleted records by id and row hash),
+``reconcile`` (a database's full id pass), ``deletions`` (the stewards' review queue),
+``landing`` (immutable raw batches), ``current`` (current record set), ``state``
+(watermarks), ``drift``, ``suppression`` (the privacy stage's seam), ``batch`` (the entry point
+tying them together) and ``mapping`` (used by validation).
 
 The names below load on first use: ``pipelines.config`` imports ``pipelines.ingest.config``,
 and importing the whole stage at that point would be both slow and circular.

@@ -122,7 +122,7 @@ def ingest_source(
 
     found: IdReconciliation | None = None
     try:
-        wanted = reconcile or reconcile_requested(config, src.name)
+        wanted = reconcile or base.reconciled or reconcile_requested(config, src.name)
         if src.database is not None and src.incremental and previous is not None and wanted:
             found = reconcile_ids(src, previous)
         chunks = read_source(src, read_since)
@@ -166,7 +166,7 @@ def ingest_source(
         changes,
         tally,
         found,
-        confirm=confirm_deletions,
+        confirm=confirm_deletions or base.confirmed_deletions,
     )
     current_path = warehouse.current_records(run_id, src.name)
     if previous is None:
@@ -260,6 +260,8 @@ def ingest_source(
             watermark_after=watermark_after,
             previous_run_id=base.previous_run_id if merge else None,
             compared_run_id=base.previous_run_id if previous is not None else None,
+            reconciled=found is not None,
+            confirmed_deletions=confirm_deletions or base.confirmed_deletions,
             columns_before=base.columns,
             rows_read=tally.rows_read,
             rows_landed=landed_batch.rows,
@@ -514,6 +516,8 @@ def _write(
     tally.rows_suppressed += suppressed
     if suppressed:
         frame = frame.join(rows.select(KEY), on=KEY, how="semi")
+        # Erased subjects are never in the current set, so they counted as new: they are not.
+        ctx.changes.new = max(0, ctx.changes.new - suppressed)
     if rows.height:
         if HASH in frame.columns:
             ctx.changes.landed(frame)

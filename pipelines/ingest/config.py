@@ -172,6 +172,11 @@ class SourceConfig(StrictModel):
     ``name.first`` or ``contact.phones[0]`` reads inside a nested JSON Lines object or list
     (or a Parquet struct) when no column has that whole name."""
 
+    attributes: dict[str, str | list[str]] = Field(default_factory=dict)
+    """Extra matching attribute -> source column (or columns joined with a space): a national
+    id, customer or loyalty number, any column the model should compare. Each attribute is
+    described (kind, blocking) under ``matching.attributes``."""
+
     date_formats: dict[str, list[str]] = Field(default_factory=dict)
     """Canonical date field -> strftime formats tried in order, e.g. ``["%d/%m/%Y"]``."""
     timezone: str = "UTC"
@@ -197,6 +202,16 @@ class SourceConfig(StrictModel):
             if isinstance(columns, list) and (not columns or len(set(columns)) != len(columns)):
                 raise ValueError(
                     f"{field}: a list of columns must name at least one column, each once"
+                )
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_columns(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for name, columns in value.items():
+            if isinstance(columns, list) and (not columns or len(set(columns)) != len(columns)):
+                raise ValueError(
+                    f"{name}: a list of columns must name at least one column, each once"
                 )
         return value
 
@@ -284,10 +299,22 @@ class SourceConfig(StrictModel):
         columns = self.mapping.get(field, [])
         return [columns] if isinstance(columns, str) else list(columns)
 
+    def attribute_columns(self, name: str) -> list[str]:
+        """The source columns of an extra matching attribute, in joining order."""
+        columns = self.attributes.get(name, [])
+        return [columns] if isinstance(columns, str) else list(columns)
+
     @property
     def mapped_columns(self) -> list[str]:
-        """Every source column the mapping reads, each once, in mapping order."""
-        return list(dict.fromkeys(c for field in self.mapping for c in self.columns_of(field)))
+        """Every source column the mapping and the attributes read, each once, in order."""
+        return list(
+            dict.fromkeys(
+                [
+                    *(c for field in self.mapping for c in self.columns_of(field)),
+                    *(c for name in self.attributes for c in self.attribute_columns(name)),
+                ]
+            )
+        )
 
 
 def _guess_format(hint: str) -> FileFormat | None:

@@ -1,10 +1,12 @@
 """PostgreSQL and MySQL/MariaDB tables or queries, read in batches through server-side cursors.
 
-The watermark of an incremental load goes into the SQL (``WHERE <updated_at> > watermark``), so
-the server sends only what changed, and rows arrive ``batch_size`` at a time: a large table never
-sits in one Python list. Columns without a zone (``timestamp``, ``DATETIME``) hold local time in
-the source's ``timezone``: PostgreSQL sessions run in that zone, so the server itself compares
-them with the watermark; MySQL sessions run in UTC (see ``_read_mysql``)."""
+The watermark of an incremental load, less ``lookback_minutes``, goes into the SQL (``WHERE
+<updated_at> > watermark - look-back``), so the server sends only what changed (and the few rows
+of the window, which ingest recognises by hash), and rows arrive ``batch_size`` at a time: a
+large table never sits in one Python list. Columns without a zone (``timestamp``,
+``DATETIME``) hold local time in the source's ``timezone``: PostgreSQL sessions run in that
+zone, so the server itself compares them with the watermark; MySQL sessions run in UTC (see
+``_read_mysql``)."""
 
 from __future__ import annotations
 

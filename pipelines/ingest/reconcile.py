@@ -28,7 +28,7 @@ import polars as pl
 from pipelines.ingest.changes import ID
 from pipelines.ingest.config import SourceConfig
 from pipelines.ingest.state import load_state
-from pipelines.warehouse import Warehouse, read_json, write_json
+from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -80,8 +80,10 @@ def reconcile_ids(source: SourceConfig, current: Path) -> IdReconciliation:
     return found
 
 
-def _requests(warehouse: Warehouse) -> Path:
-    return warehouse.state / "reconcile_requests.json"
+def _request(warehouse: Warehouse, source: str) -> Path:
+    """One marker file per source, so that sources ingested in parallel (the DAG's mapped
+    tasks) each clear their own request without a shared file to race on."""
+    return warehouse.state / "reconcile" / f"{source}.requested"
 
 
 def reconcile_due(
@@ -126,22 +128,18 @@ def reconcile_database_sources(
 
 
 def request_reconcile(config: PipelineConfig, sources: list[str]) -> list[str]:
-    """Ask the next ingest of each source to reconcile its ids; returns all sources asked."""
+    """Ask the next ingest of each source to reconcile its ids; returns the sources asked."""
     warehouse = Warehouse(config.warehouse.path)
-    path = _requests(warehouse)
-    asked = set(read_json(path)) if path.is_file() else set()
-    asked |= set(sources)
-    write_json(path, sorted(asked))
-    return sorted(asked)
+    for source in sources:
+        marker = _request(warehouse, source)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    return sorted(sources)
 
 
 def reconcile_requested(config: PipelineConfig, source: str) -> bool:
-    path = _requests(Warehouse(config.warehouse.path))
-    return path.is_file() and source in read_json(path)
+    return _request(Warehouse(config.warehouse.path), source).is_file()
 
 
 def clear_request(config: PipelineConfig, source: str) -> None:
-    path = _requests(Warehouse(config.warehouse.path))
-    if path.is_file():
-        left = [s for s in read_json(path) if s != source]
-        write_json(path, left)
+    _request(Warehouse(config.warehouse.path), source).unlink(missing_ok=True)

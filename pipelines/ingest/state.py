@@ -32,6 +32,10 @@ class BatchRecord(BaseModel):
     """Run whose current record set this batch was merged into (None: it replaced it)."""
     compared_run_id: str | None = None
     """Run whose current record set this batch was compared with to find deletions."""
+    reconciled: bool = False
+    """The batch includes a database id reconciliation (a rerun does it again)."""
+    confirmed_deletions: bool = False
+    """The batch retired the review queue (a rerun does it again)."""
     columns_before: list[str] | None
     rows_read: int
     rows_landed: int
@@ -65,6 +69,8 @@ class Baseline(BaseModel):
     """The run whose current set the batch builds on or compares with (None: the first)."""
     columns: list[str] | None = None
     rerun_of_committed: bool = False
+    reconciled: bool = False
+    confirmed_deletions: bool = False
 
 
 def load_state(path: Path) -> SourceState:
@@ -89,6 +95,8 @@ def baseline(state: SourceState, run_id: str, source: str) -> Baseline:
             previous_run_id=record.compared_run_id or record.previous_run_id,
             columns=record.columns_before,
             rerun_of_committed=True,
+            reconciled=record.reconciled,
+            confirmed_deletions=record.confirmed_deletions,
         )
     if any(r.run_id == run_id for r in state.history):
         raise SourceError(

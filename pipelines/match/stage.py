@@ -81,7 +81,7 @@ def match(
         raise StageInputError(
             f"saved model {model_path} does not exist (given with --model or matching.model_path)"
         )
-    records = _read_staged(staged_path)
+    records = _with_attributes(_read_staged(staged_path), config, warehouse, run_id)
     must_link, cannot_link = _decisions(warehouse)
     out_dir = warehouse.match_dir(run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -239,6 +239,68 @@ def _read_staged(path: Path) -> pl.DataFrame:
         )
     wanted = dict.fromkeys([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *CANONICAL_FIELDS])
     return pl.read_parquet(path, columns=[c for c in wanted if c in present])
+
+
+def _with_attributes(
+    records: pl.DataFrame, config: PipelineConfig, warehouse: Warehouse, run_id: str
+) -> pl.DataFrame:
+    """``records`` with ``attr_<name>`` for every extra matching attribute
+    (``sources[].attributes``), read from each source's ingested records of the run (the
+    staged schema keeps only canonical fields): raw text, several columns joined with a
+    space; null for sources that do not map it."""
+    from pipelines.ingest.mapping import column_reference
+
+    names = list(config.matching.attributes)
+    if not names:
+        return records
+    parts = []
+    for source in config.sources:
+        if not source.attributes:
+            continue
+        path = warehouse.current_records(run_id, source.name)
+        if not path.is_file():
+            raise StageInputError(
+                f"{path} is missing: the attributes of source {source.name!r} are read from "
+                "the run's ingested records (run its ingest stage)"
+            )
+        columns = pq.read_schema(path).names
+        wanted: dict[str, list[tuple[str, str | None]]] = {}
+        for name in names:
+            refs = []
+            for reference in source.attribute_columns(name):
+                resolved = column_reference(reference, columns)
+                if resolved is None:
+                    raise StageInputError(
+                        f"{path}: source {source.name!r} has no column {reference!r} named "
+                        f"in its attributes.{name}"
+                    )
+                refs.append(resolved)
+            wanted[name] = refs
+        read = {c for refs in wanted.values() for c, _ in refs}
+        frame = pl.read_parquet(path, columns=["record_key", *sorted(read)])
+        parts.append(
+            frame.select(
+                "record_key",
+                *(_joined(refs).alias(f"attr_{name}") for name, refs in wanted.items()),
+            )
+        )
+    if not parts:
+        return records
+    attributes = pl.concat(parts, how="diagonal_relaxed")
+    return records.join(attributes, on="record_key", how="left")
+
+
+def _joined(refs: list[tuple[str, str | None]]) -> pl.Expr:
+    """One attribute's value as text: its columns (or JSON paths inside them) joined with a
+    space, blanks skipped; null when the source does not map it."""
+    if not refs:
+        return pl.lit(None, dtype=pl.String)
+    values = []
+    for column, path in refs:
+        text = pl.col(column).cast(pl.String)
+        values.append((text if path is None else text.str.json_path_match(path)).str.strip_chars())
+    joined = pl.concat_str(values, separator=" ", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
 
 
 def _decisions(warehouse: Warehouse) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

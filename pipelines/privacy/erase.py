@@ -516,6 +516,13 @@ def _recount_batch(batch: Path) -> None:
 def _scrub_runs(warehouse: Warehouse, plan: ErasurePlan, counts: LayerCounts) -> None:
     keys = plan.key_array()
     scrubber = plan.scrubber
+    # The stewards' workspace's search index (derived from a published version, rebuilt on
+    # demand): dropped whole rather than scrubbed, so no erased subject stays in it even while
+    # no server is running to notice the new version.
+    workspace_cache = warehouse.root / "cache" / "workspace"
+    if workspace_cache.is_dir():
+        counts.run_files += sum(1 for p in workspace_cache.rglob("*") if p.is_file())
+        shutil.rmtree(workspace_cache, ignore_errors=True)
     for run_id in warehouse.run_ids():
         run = warehouse.run(run_id)
         counts.run_files += _drop_keyless_caches(warehouse, run_id)

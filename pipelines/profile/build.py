@@ -16,10 +16,11 @@ from pipelines.profile.schema import AGE_BANDS, COMPLETENESS_FIELDS, customer_pr
 
 
 def _filled(name: str) -> pl.Expr:
+    """A value is there: not null, and not an empty string (golden values are trimmed)."""
     column = pl.col(name)
     if name == "date_of_birth":
         return column.is_not_null()
-    return column.is_not_null() & (column.cast(pl.String).str.strip_chars() != "")
+    return column.is_not_null() & (column.cast(pl.String).str.len_bytes() > 0)
 
 
 def _age_band(at: datetime) -> pl.Expr:

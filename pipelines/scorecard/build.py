@@ -36,11 +36,12 @@ def empty() -> pl.DataFrame:
     return frame
 
 
-def _filled(name: str) -> pl.Expr:
+def _filled(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A value is there: not null, and not an empty string (staged values are trimmed)."""
     column = pl.col(name)
-    if name == "date_of_birth":
-        return column.is_not_null()
-    return column.is_not_null() & (column.cast(pl.String).str.strip_chars() != "")
+    if dtype == pl.String:
+        return column.is_not_null() & (column.str.len_bytes() > 0)
+    return column.is_not_null()
 
 
 def run_scorecard(
@@ -52,7 +53,23 @@ def run_scorecard(
 ) -> pl.DataFrame:
     """This run's rows: ``records`` are its accepted records with their golden id,
     ``source_updated_at``, ``ingested_at`` and ``invalid_fields``; ``golden`` its golden rows."""
-    fields = [f for f in GOLDEN_FIELDS if f in records.columns and f in golden.columns]
+    candidates = [f for f in GOLDEN_FIELDS if f in records.columns and f in golden.columns]
+    # Invalid values per source and field, from the (mostly empty) lists exploded once.
+    invalid = (
+        records.select("source_system", pl.col("invalid_fields").alias("field"))
+        .explode("field")
+        .drop_nulls("field")
+        .group_by("source_system", "field")
+        .agg(pl.len().cast(pl.Int64).alias("invalid"))
+    )
+    # Only fields some source supplies are aggregated: the rest would be all-zero rows.
+    supplied = records.select(pl.col(f).is_not_null().any() for f in candidates).row(0)
+    invalid_fields = set(invalid["field"].to_list())
+    fields = [
+        f
+        for f, any_value in zip(candidates, supplied, strict=True)
+        if any_value or f in invalid_fields
+    ]
     horizon = pl.lit(at - timedelta(days=freshness_days)).cast(pl.Datetime("us", "UTC"))
     joined = records.join(
         golden.select("golden_id", *(pl.col(f).alias(f"{f}__g") for f in fields)),
@@ -63,14 +80,12 @@ def run_scorecard(
         (pl.coalesce("source_updated_at", "ingested_at") >= horizon)
         .fill_null(False)
         .alias("_fresh"),
-        pl.col("invalid_fields").fill_null([]),
     )
     aggregates = [pl.len().alias("records")]
     for f in fields:
-        present = _filled(f)
+        present = _filled(f, records.schema[f])
         aggregates += [
             present.sum().alias(f"{f}|filled"),
-            pl.col("invalid_fields").list.contains(f).sum().alias(f"{f}|invalid"),
             (present & pl.col("_dup")).sum().alias(f"{f}|dup"),
             (present & pl.col(f).eq_missing(pl.col(f"{f}__g"))).sum().alias(f"{f}|agree"),
             (present & pl.col("_fresh")).sum().alias(f"{f}|fresh"),
@@ -83,14 +98,18 @@ def run_scorecard(
             pl.col("records").cast(pl.Int64),
             *(
                 pl.col(f"{f}|{m}").cast(pl.Int64).alias(m)
-                for m in ("filled", "invalid", "dup", "agree", "fresh")
+                for m in ("filled", "dup", "agree", "fresh")
             ),
         )
         for f in fields
     ]
-    long = pl.concat(parts) if parts else pl.DataFrame()
-    if long.is_empty():
+    if not parts:
         return empty()
+    long = (
+        pl.concat(parts)
+        .join(invalid, on=["source_system", "field"], how="left")
+        .with_columns(pl.col("invalid").fill_null(0))
+    )
     share = lambda part, whole: pl.when(whole > 0).then(part / whole)  # noqa: E731
     long = long.filter((pl.col("filled") + pl.col("invalid")) > 0).with_columns(
         share(pl.col("filled"), pl.col("records")).alias("completeness"),

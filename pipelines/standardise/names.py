@@ -7,9 +7,11 @@ is then rebuilt from the parts so that every record spells it the same way.
 
 Case is only changed where the source shouted or whispered (ALL CAPS or all lower): a value the
 source wrote in mixed case ("McDonald", "DeVries", "van Dyke") is the person's own spelling and is
-kept. Names in scripts without case (Chinese, Arabic, ...) pass through untouched; Chinese,
-Japanese and Korean full names written without a space are not split (a one-character surname
-rule would split Japanese names wrongly), they stay whole in ``full_name``.
+kept. Names in scripts without case (Chinese, Arabic, ...) pass through untouched. A full name in
+Han characters is split into family and given name by :mod:`pipelines.standardise.han` (surname
+tables, compound surnames), Chinese names are keyed on their pinyin and romanised pinyin names are
+put in family/given order whichever order they were written in; Japanese and Korean full names
+with kana or hangul written without a space are not split, they stay whole in ``full_name``.
 
 The split uses vectorised regular expressions; only proper-casing, which needs per-word rules,
 runs in Python, once per distinct name part.
@@ -21,6 +23,7 @@ import re
 
 import polars as pl
 
+from pipelines.standardise.han import east_asian_name
 from pipelines.standardise.nicknames import canonical_first_name
 from pipelines.standardise.text import clean_text, letters_key, on_distinct, with_distinct
 
@@ -325,6 +328,43 @@ def split_full_name(frame: pl.DataFrame, column: str, prefix: str = "full") -> p
     ).drop("_cjk_solid", "_comma", "_by_comma", "_cjk", "_western", "_given")
 
 
+_ZH_SCHEMA = {
+    "_zh_first": pl.String,
+    "_zh_middle": pl.String,
+    "_zh_last": pl.String,
+    "_zh_mk_first": pl.String,
+    "_zh_mk_last": pl.String,
+}
+
+
+def _chinese_names(work: pl.DataFrame) -> pl.DataFrame:
+    """Split Han full names, order romanised pinyin names family/given, and add their pinyin
+    keys (``_zh_*`` columns, ``_zh_applies``); once per distinct combination of the parts."""
+    keys = ["_first_name", "_middle_name", "_last_name", "_full_name"]
+
+    def per_distinct(distinct: pl.DataFrame) -> pl.DataFrame:
+        rows = [east_asian_name(*row) for row in distinct.select(keys).iter_rows()]
+        found = [r is not None for r in rows]
+        values = [r if r is not None else (None,) * 5 for r in rows]
+        columns = {
+            name: pl.Series(name, [v[i] for v in values], dtype=dtype)
+            for i, (name, dtype) in enumerate(_ZH_SCHEMA.items())
+        }
+        return distinct.with_columns(
+            *columns.values(), pl.Series("_zh_applies", found, dtype=pl.Boolean)
+        )
+
+    work = on_distinct(work, keys, per_distinct)
+    chinese = pl.col("_zh_applies")
+    return work.with_columns(
+        pl.when(chinese)
+        .then(pl.col(f"_zh_{part}"))
+        .otherwise(f"_{part}_name")
+        .alias(f"_{part}_name")
+        for part in ("first", "middle", "last")
+    )
+
+
 def standardise_names(df: pl.DataFrame, nicknames: pl.DataFrame) -> pl.DataFrame:
     """Frame in, frame out.
 
@@ -423,6 +463,7 @@ def _names(df: pl.DataFrame, nicknames: pl.DataFrame) -> pl.DataFrame:
         pl.col("_middle_clean").alias("_middle_name"),
         pl.col("_first_name").str.replace(r"^(\p{L})\.$", "$1"),
     )
+    work = _chinese_names(work)
 
     work = work.with_columns(
         pl.coalesce("_name_prefix", "_prefix_first", "_prefix_full").alias("_prefix_all"),
@@ -481,6 +522,19 @@ def _names(df: pl.DataFrame, nicknames: pl.DataFrame) -> pl.DataFrame:
         "middle_name",
         [letters_key(pl.col("middle_name")).str.slice(0, 1).alias("mk_middle_initial")],
     )
+    # Chinese names (characters or pinyin) are keyed on tone-less pinyin.
+    chinese = pl.col("_zh_applies")
+    work = work.with_columns(
+        pl.when(chinese)
+        .then(pl.col("_zh_mk_first"))
+        .otherwise("mk_first_name")
+        .alias("mk_first_name"),
+        pl.when(chinese)
+        .then(pl.col("_zh_mk_last"))
+        .otherwise("mk_last_name")
+        .alias("mk_last_name"),
+        pl.when(chinese).then(None).otherwise("mk_middle_initial").alias("mk_middle_initial"),
+    )
     work = work.with_columns(letters_key(pl.col("full_name")).alias("_mk_full_all"))
     # First and last keys in sorted order, so a record with the two fields swapped still agrees;
     # an unsplit full name (CJK without a space) keys on all its letters.
@@ -496,4 +550,11 @@ def _names(df: pl.DataFrame, nicknames: pl.DataFrame) -> pl.DataFrame:
         .alias("mk_full_name")
     )
     work = canonical_first_name(work, "mk_first_name", "mk_first_name_canonical", nicknames)
+    # A pinyin given name is no English nickname ("dan" is not Daniel here).
+    work = work.with_columns(
+        pl.when(chinese)
+        .then(pl.col("mk_first_name"))
+        .otherwise("mk_first_name_canonical")
+        .alias("mk_first_name_canonical")
+    )
     return work.drop([c for c in work.columns if c.startswith("_") and c not in given])
