@@ -44,7 +44,7 @@ def roles_root(warehouse: Warehouse) -> Path:
 
 
 def role_dir(warehouse: Warehouse, role: str) -> Path:
-    """The folder a role's readers are given (a symlink switched atomically)."""
+    """The folder a role's readers are given (a fixed link through ``published/current``)."""
     return roles_root(warehouse) / role
 
 
