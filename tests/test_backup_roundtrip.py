@@ -135,9 +135,13 @@ def test_backup_list_verify_restore_round_trip_is_byte_identical(
         source.root,
         target.warehouse.path,
         [version / p.name for p in (source.root / version).iterdir() if p.suffix in KEPT]
-        + state_files(source.root),
+        + [p for p in state_files(source.root) if p.name != "audit.jsonl"],
     )
     assert state_files(target.warehouse.path) == state_files(source.root)
+    # the restored audit trail is the backup's, then the restore itself
+    trail = (target.warehouse.path / "state/audit.jsonl").read_bytes()
+    assert trail.startswith((source.root / "state/audit.jsonl").read_bytes())
+    assert b'"restore"' in trail.splitlines()[-1]
     assert read_table(target.warehouse.path, "golden_customers").equals(
         read_table(source.root, "golden_customers")
     )
