@@ -7,13 +7,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= examples/config.yaml
+STACK_PORT ?= 8080
 
-.PHONY: install demo test lint bench clean s3-stop chromium
+.PHONY: install demo stack test lint bench clean s3-stop chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,celery]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +22,13 @@ install: $(STAMP)
 ## Run the main job on the bundled sample, with a local S3 server for the backup.
 demo: $(STAMP)
 	$(BIN)/golden demo --config $(CONFIG)
+
+## A multi-worker Airflow on this machine: CeleryExecutor, api-server, scheduler, dag-processor,
+## triggerer and two Celery workers, on the PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379)
+## servers, with the local S3 server for the backup. Runs until Ctrl-C, then stops everything.
+stack: $(STAMP)
+	$(BIN)/golden s3 start
+	$(BIN)/python -m scripts.airflow_stack --config $(CONFIG) --port $(STACK_PORT)
 
 ## Install and run the default test suite (heavy benchmarks are `make bench`).
 ## Headless Chromium (Debian package) checks the offline Data Docs; installed here when possible.

@@ -7,7 +7,8 @@ Each benchmark runs in its own process with its own default sizes (1,000,000 rec
 matching accuracy pass uses 100,000), prints its figures as it goes, and the pipeline benchmark
 also writes ``bench/results/pipeline-<timestamp>.json``. ``foreign`` scores matching on data
 laid out unlike the bundled sample (FEBRL-style and UK-style sources); ``febrl`` the real
-FEBRL datasets 1-4 and a names-and-birth-date registry against a plain Splink job.
+FEBRL datasets 1-4 and a names-and-birth-date registry against a plain Splink job;
+``golden_accuracy`` scores golden values against each generated customer's true current values.
 ``--records`` sizes them all at once (a quick look: ``--records 50000``). One failing benchmark
 does not stop the others; the summary at the end names it and the exit status is non-zero.
 """
@@ -31,7 +32,9 @@ BENCHMARKS: dict[str, str] = {
     "matching": "--speed-records",
     "foreign": "--people",
     "febrl": "--registry-records",
+    "chinese": "--people",
     "golden": "--records",
+    "golden_accuracy": "--customers",
     "backup": "--records",
     "serve": "--customers",
 }
@@ -43,7 +46,10 @@ def command(name: str, records: int | None, spark: bool) -> list[str]:
     cmd = [sys.executable, "-m", f"bench.bench_{name}"]
     if records is not None:
         # The foreign-layout accuracy runs two records per person, and stays an accuracy check.
-        size = min(records // 2, 50_000) if name == "foreign" else records
+        # Survivorship accuracy, like matching accuracy, runs the whole pipeline on a sample of
+        # about two records per customer.
+        per_person = ("foreign", "golden_accuracy", "chinese")
+        size = min(records // 2, 50_000) if name in per_person else records
         size = min(records, 10_000) if name == "febrl" else size
         cmd += [BENCHMARKS[name], str(size)]
         if name == "pipeline":

@@ -106,6 +106,14 @@ def staged_schema() -> pa.Schema:
 # --- golden tables (downstream contract) -------------------------------------------------------
 GOLDEN_FIELDS: Final = CANONICAL_FIELDS
 
+GOLDEN_STATUS_COLUMNS: Final = (
+    "email_status",
+    "phone_status",
+    "address_status",
+    "date_of_birth_status",
+)
+"""``valid`` / ``unverified`` / ``invalid`` (null: no value) of a golden field or group."""
+
 
 def golden_customers_schema() -> pa.Schema:
     """One row per customer.
@@ -118,7 +126,9 @@ def golden_customers_schema() -> pa.Schema:
     ts = pa.timestamp("us", tz="UTC")
     fields = [("golden_id", pa.string())]
     fields += [(f, pa.date32() if f == "date_of_birth" else pa.string()) for f in GOLDEN_FIELDS]
+    fields += [(c, pa.string()) for c in GOLDEN_STATUS_COLUMNS]
     fields += [
+        ("completeness", pa.float64()),
         ("source_record_count", pa.int64()),
         ("source_systems", pa.list_(pa.string())),
         ("first_seen_at", ts),

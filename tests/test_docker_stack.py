@@ -26,11 +26,14 @@ DOCKERFILE = DOCKER / "Dockerfile"
 ENV_EXAMPLE = DOCKER / ".env.example"
 
 AIRFLOW_SERVICES = {
-    "airflow-api-server": "api-server",
-    "airflow-scheduler": "scheduler",
-    "airflow-dag-processor": "dag-processor",
-    "airflow-triggerer": "triggerer",
+    "airflow-api-server": ["api-server"],
+    "airflow-scheduler": ["scheduler"],
+    "airflow-dag-processor": ["dag-processor"],
+    "airflow-triggerer": ["triggerer"],
+    "airflow-worker-1": ["celery", "worker", "--celery-hostname", "worker1@%h"],
+    "airflow-worker-2": ["celery", "worker", "--celery-hostname", "worker2@%h"],
 }
+WORKERS = ("airflow-worker-1", "airflow-worker-2")
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +54,28 @@ def test_compose_has_the_airflow_services_a_database_and_object_storage(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    assert set(services) == {*AIRFLOW_SERVICES, "airflow-init", "postgres", "seaweedfs"}
+    assert set(services) == {*AIRFLOW_SERVICES, "airflow-init", "postgres", "redis", "seaweedfs"}
     for name, command in AIRFLOW_SERVICES.items():
-        assert services[name]["command"] == [command], name
+        assert services[name]["command"] == command, name
+    assert services["redis"]["image"].startswith("redis:")
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["seaweedfs"]["image"].startswith("chrislusf/seaweedfs:")
     seaweed = services["seaweedfs"]["command"]
     assert seaweed[0] == "server" and "-s3" in seaweed
 
 
-def test_airflow_runs_the_local_executor_on_postgres(compose: dict[str, Any]) -> None:
+def test_airflow_runs_the_celery_executor_on_postgres_and_redis(compose: dict[str, Any]) -> None:
     for name in [*AIRFLOW_SERVICES, "airflow-init"]:
         env = compose["services"][name]["environment"]
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
-        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
-        assert "@postgres:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert conn.startswith("postgresql+psycopg://") and "@postgres:5432/" in conn
+        # Not derived: Airflow would make it postgresql+asyncpg, which is not installed.
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] == conn.replace(
+            "+psycopg:", "+psycopg_async:"
+        )
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == f"db+{conn}"
         # Task runners reach the execution API of the api-server service by its service name.
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith(
             "http://airflow-api-server:8080/"
@@ -80,6 +90,7 @@ def test_services_start_in_order_and_have_healthchecks(compose: dict[str, Any]) 
     for name in AIRFLOW_SERVICES:
         assert services[name]["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
             "seaweedfs": {"condition": "service_healthy"},
             "airflow-init": {"condition": "service_completed_successfully"},
         }, name
@@ -100,6 +111,37 @@ def test_services_start_in_order_and_have_healthchecks(compose: dict[str, Any]) 
     )
 
 
+def test_workers_record_their_own_resolvable_name_as_task_host(compose: dict[str, Any]) -> None:
+    for worker in WORKERS:
+        service = compose["services"][worker]
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "pipelines.worker_name.worker_hostname"
+        assert env["GOLDEN_WORKER_NAME"] == service["hostname"] == worker
+        assert "inspect ping" in " ".join(service["healthcheck"]["test"])
+
+
+def test_make_stack_runs_the_same_processes_with_the_same_settings(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    from scripts.airflow_stack import StackSettings, stack_commands, stack_env
+
+    settings = StackSettings(home=tmp_path, triggerer=True)
+    local = {k for k in stack_env(settings) if k.startswith("AIRFLOW__")}
+    # Only where the processes listen and how the stack shares a Redis server with others.
+    host_only = {
+        "AIRFLOW__API__HOST",
+        "AIRFLOW__API__PORT",
+        "AIRFLOW__API__WORKERS",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX",
+    }
+    docker = set(compose["services"]["airflow-scheduler"]["environment"])
+    assert local - host_only <= docker, sorted(local - host_only - docker)
+    commands = {name: command[1:] for name, command in stack_commands(settings).items()}
+    for name, command in AIRFLOW_SERVICES.items():
+        process = name.removeprefix("airflow-").replace("worker-", "worker")
+        assert commands[process][: len(command)] == command, name
+
+
 def test_named_volumes_are_declared_and_the_warehouse_is_shared(compose: dict[str, Any]) -> None:
     declared = set(compose["volumes"])
     used: dict[str, set[str]] = {}
@@ -111,8 +153,9 @@ def test_named_volumes_are_declared_and_the_warehouse_is_shared(compose: dict[st
             used.setdefault(source, set()).add(f"{name}:{target}")
     assert declared == set(used), f"declared but unused: {declared - set(used)}"
     warehouse = used["golden-warehouse"]
-    # The scheduler runs the tasks (LocalExecutor); init checks the volume is writable.
-    assert "airflow-scheduler:/var/lib/golden/warehouse" in warehouse
+    # The Celery workers run the tasks; init checks the volume is writable.
+    for worker in WORKERS:
+        assert f"{worker}:/var/lib/golden/warehouse" in warehouse
     assert "airflow-init:/var/lib/golden/warehouse" in warehouse
     assert used["postgres-data"] == {"postgres:/var/lib/postgresql/data"}
     assert used["seaweedfs-data"] == {"seaweedfs:/data"}
@@ -198,19 +241,23 @@ def test_dockerfile_installs_like_make_install() -> None:
     instructions = dockerfile_instructions()
     assert ("FROM", "${PYTHON_IMAGE}") in instructions
     assert ("ARG", "PYTHON_IMAGE=python:3.11-slim-bookworm") in instructions
-    assert ("ARG", "EXTRAS=spark") in instructions
+    assert ("ARG", "EXTRAS=spark,celery") in instructions
     docker = pip_installs([args for op, args in instructions if op == "RUN"])
     make = pip_installs(makefile_recipe_commands())
     assert ["--upgrade", "pip"] in docker and ["--upgrade", "pip"] in make
-    [docker_project] = [a for a in docker if "-c" in a]
-    [make_project] = [a for a in make if "-c" in a]
+
+    def project(installs: list[list[str]]) -> list[list[str]]:  # not `make bench`'s extra pin
+        return [a for a in installs if "-c" in a and any(w.lstrip("'").startswith(".[") for w in a)]
+
+    [docker_project] = project(docker)
+    [make_project] = project(make)
     # Same constraints file, same extras except the dev tools, no editable install in an image.
     assert docker_project[docker_project.index("-c") + 1] == "constraints.txt"
     assert make_project[make_project.index("-c") + 1] == "constraints.txt"
     _, make_extras = extras_of(make_project)
     assert "-e" not in docker_project
     assert docker_project[-1] == ".[EXTRAS]"
-    assert make_extras - {"dev"} == {"spark"}
+    assert make_extras - {"dev"} == {"spark", "celery"}
 
 
 def test_java_is_installed_only_with_the_spark_extra() -> None:

@@ -156,11 +156,12 @@ def test_build_writes_every_table_with_its_schema(config: PipelineConfig) -> Non
     first_name = prov.filter(
         (pl.col("golden_id") == ann["golden_id"]) & (pl.col("field") == "first_name")
     )
-    # Ann and Anne are one vote each; the more trusted crm record decides.
+    # Ann and Anne are one vote each and both known given names; Ann's email address spells
+    # Ann, which corroborates the crm record's full form.
     assert first_name.select("source_system", "source_record_id", "rule").row(0) == (
         "crm",
         "1",
-        "trust_rank",
+        "full_form",
     )
 
 

@@ -29,7 +29,14 @@ def test_units_cover_every_golden_field_exactly_once() -> None:
     assert sorted(fields) == sorted(GOLDEN_FIELDS)
     by_name = {unit.name: unit for unit in units}
     assert by_name["name"].fields[-1] == "full_name"  # the full name travels with its parts
-    assert by_name["email"].rules == ("valid_first", "most_frequent", "trust_rank", "most_recent")
+    assert by_name["email"].rules == (
+        "valid_first",
+        "full_form",
+        "latest_value",
+        "agreement",
+        "trust_rank",
+    )
+    assert by_name["date_of_birth"].rules[:3] == ("valid_first", "filled_first", "agreement")
 
 
 def test_group_and_field_overrides_apply() -> None:

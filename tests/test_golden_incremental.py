@@ -161,7 +161,7 @@ def test_an_unchanged_run_keeps_every_customer_and_equals_a_full_build(
 
 def test_a_changed_record_rebuilds_only_its_customer(config: PipelineConfig) -> None:
     first_run(config)
-    c = [dict(BASE["c"][0], email="cy@new.com"), *BASE["c"][1:]]
+    c = [*BASE["c"][:2], dict(BASE["c"][2], email="cy@new.com")]  # the newest record
     result = assert_incremental_equals_full(config, RUNS[1], changed(BASE, c=c))
     assert (result.path, result.golden_ids_reused, result.golden_ids_rebuilt) == (
         "incremental",
@@ -242,7 +242,7 @@ def test_a_pin_revoked_since_the_previous_run_is_undone(config: PipelineConfig) 
     result = assert_incremental_equals_full(config, RUNS[1], BASE)
     assert (result.pins_applied, result.golden_ids_reused, result.golden_ids_rebuilt) == (0, 4, 1)
     golden = pl.from_arrow(outputs(config, RUNS[1])["golden_customers"])
-    assert golden.filter(pl.col("golden_id") == ann)["email"].item() == "ann@x.com"
+    assert golden.filter(pl.col("golden_id") == ann)["email"].item() == "ann@y.com"  # the latest
 
 
 def test_changed_survivorship_settings_take_the_full_path(

@@ -101,6 +101,9 @@ def test_a_same_sound_typo_gives_the_same_key_and_a_different_name_does_not() ->
         pytest.param({"full_name": "Maria Chen"}, "Maria", "Chen", id="western-given-first"),
         pytest.param({"full_name": "Li Ming"}, "Ming", "Li", id="both-surnames-commoner-wins"),
         pytest.param({"full_name": "Ming Li"}, "Ming", "Li", id="already-given-first"),
+        pytest.param(
+            {"full_name": "wu feng chen"}, "Feng Chen", "Wu", id="lower-case-family-first"
+        ),
     ],
 )
 def test_romanised_order_is_only_changed_when_the_family_name_is_written_first(

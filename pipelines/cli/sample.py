@@ -36,6 +36,13 @@ MUTATE_OUT_OPTION = typer.Option(
     None, "--out", "-o", help="Write the next day here instead of changing SAMPLE in place."
 )
 
+LOCALE_OPTION = typer.Option(
+    "en",
+    "--locale",
+    help="en: the CRM/shop/billing sample; zh_CN: Chinese customers (characters, pinyin, "
+    "same-sound typos) in crm/shop/service files with their own config.yaml.",
+)
+
 
 def register(app: typer.Typer) -> None:
     @app.command("generate-sample")
@@ -48,9 +55,23 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = WAREHOUSE_OUT_OPTION,
         expectations: Path | None = EXPECTATIONS_OPTION,
         backup_prefix: str = BACKUP_PREFIX_OPTION,
+        locale: str = LOCALE_OPTION,
     ) -> None:
         """Write messy CRM, web shop and billing sources of one population, with ground truth."""
         from tqdm import tqdm
+
+        if locale == "zh_CN":
+            from pipelines.sample.zh import generate_zh_sample
+
+            counts = generate_zh_sample(out, customers or 800, seed)
+            print(f"Chinese sample written to {out.resolve()}")
+            for source in ("crm", "shop", "service"):
+                print(f"  {source:<8} {counts[source]:>10,} records  ({source}.csv)")
+            print(f"  {counts['people']:,} true customers; ground truth: ground_truth.csv")
+            print(f"  pipeline config: {out / 'config.yaml'}")
+            return
+        if locale != "en":
+            raise typer.BadParameter(f"--locale {locale!r}: use en or zh_CN")
 
         from pipelines.sample import customers_for_records, generate_sample
 

@@ -10,15 +10,32 @@ from pipelines.config_base import StrictModel
 from pipelines.schema import CANONICAL_FIELDS
 
 Rule = Literal[
-    "valid_first", "trust_rank", "most_recent", "most_complete", "most_frequent", "longest"
+    "valid_first",
+    "filled_first",
+    "agreement",
+    "full_form",
+    "latest_value",
+    "trust_rank",
+    "most_recent",
+    "most_complete",
+    "most_frequent",
+    "longest",
 ]
-"""``valid_first``: values not listed in the record's ``invalid_fields`` (always applied first,
-whether listed or not: an invalid value never beats a valid one). ``trust_rank``: the source
-with the lowest trust rank. ``most_recent``: the latest ``source_updated_at`` (records whose
-source sends no update time rank last: their age is unknown, not recent).
+"""Rules compare the *values* a customer's records offer, each value being the records that agree
+on it in identity (Bob and Robert, Köln and Koeln, one address however its street is spelled:
+:mod:`pipelines.golden.consensus`).
+
+``valid_first``: values not listed in the record's ``invalid_fields`` (always applied first,
+whether listed or not: an invalid value never beats a valid one). ``filled_first``: the value
+with more of the unit's fields filled (a group never wins with blanks when another record has
+it filled). ``agreement``: the value most records agree on. ``full_form``: the value more
+plausible as written in full (not an initial; a given name in the bundled name lexicon; a name
+the customer's email addresses contain; an address at a well-known mail provider), so a one-off
+typo or initial loses to the full form. ``latest_value``: the value with the most recent
+``source_updated_at`` (records without an update time rank last). ``trust_rank``: the value a
+source with the lowest trust rank offers. ``most_recent``: as ``latest_value``.
 ``most_complete``: the record with most of the unit's fields filled, then most canonical fields
-filled overall. ``most_frequent``: the value most records of the customer agree on.
-``longest``: the longest text (free text such as names and address lines)."""
+filled overall. ``most_frequent``: as ``agreement``. ``longest``: the longest text."""
 
 RuleList = list[Rule]
 
@@ -41,18 +58,44 @@ def _check_rules(rules: list[Rule]) -> list[Rule]:
 
 
 class SurvivorshipConfig(StrictModel):
-    """Which source value becomes each golden field. Rules: ``valid_first`` (values the
-    standardiser flagged invalid lose; always applied first), ``trust_rank`` (the source with the
-    lowest trust rank), ``most_recent`` (latest ``source_updated_at``; undated records last),
-    ``most_complete`` (most fields filled), ``most_frequent`` (the value most records agree on),
-    ``longest`` (longest text). A steward's pin beats every rule."""
+    """Which source value becomes each golden field, decided by consensus across the customer's
+    records. Rules: ``valid_first`` (values the standardiser flagged invalid lose; always
+    applied first), ``filled_first`` (a value with more of its group filled), ``agreement``
+    (the value most records agree on), ``full_form`` (a full, corroborated value over an
+    initial or a one-off typo), ``latest_value`` (the value of the latest
+    ``source_updated_at``; undated records last), ``trust_rank`` (the source with the lowest
+    trust rank), ``most_recent``, ``most_complete``, ``most_frequent``, ``longest``. A
+    steward's pin beats every rule."""
 
     default: RuleList = Field(
-        default_factory=lambda: ["valid_first", "most_frequent", "trust_rank", "most_recent"]
+        default_factory=lambda: [
+            "valid_first",
+            "filled_first",
+            "agreement",
+            "full_form",
+            "trust_rank",
+            "latest_value",
+        ]
     )
-    """Rules applied in order until one value wins; remaining ties go to the lowest record key."""
-    fields: dict[str, RuleList] = Field(default_factory=dict)
-    """Overrides of ``default`` per canonical field, or per group name for a group's fields."""
+    """Rules applied in order until one value wins; remaining ties go to the lowest record key.
+    Among the records holding the winning value, each field shows the best spelling (the full
+    given name, accents, mixed case, then the spelling most records share)."""
+    fields: dict[str, RuleList] = Field(
+        default_factory=lambda: {
+            "email": ["valid_first", "full_form", "latest_value", "agreement", "trust_rank"],
+            "address": [
+                "valid_first",
+                "filled_first",
+                "latest_value",
+                "agreement",
+                "trust_rank",
+            ],
+        }
+    )
+    """Overrides of ``default`` per canonical field, or per group name for a group's fields. By
+    default a customer's email and address are the latest ones (people move and change address;
+    a typo'd mail domain still loses to the one it garbles), the rest what most records agree
+    on. These default overrides apply only while ``default`` is not set either."""
     groups: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "address": ["address_line1", "address_line2", "city", "region", "postcode", "country"],
@@ -101,6 +144,17 @@ class SurvivorshipConfig(StrictModel):
 
     @model_validator(mode="after")
     def _known_overrides(self) -> SurvivorshipConfig:
+        if "fields" not in self.model_fields_set:
+            # The default overrides go with the default rules: a config that sets its own
+            # ``default`` has it apply everywhere, and one that regroups keeps the overrides
+            # that still name a group or an ungrouped field.
+            grouped = {m for members in self.groups.values() for m in members}
+            self.fields = {
+                k: v
+                for k, v in self.fields.items()
+                if "default" not in self.model_fields_set
+                and (k in self.groups or (k in CANONICAL_FIELDS and k not in grouped))
+            }
         for key, rules in self.fields.items():
             try:
                 _check_rules(rules)

@@ -57,7 +57,7 @@ STATE_VERSION: Final = 1
 REUSED_TABLES: Final = ("golden_customers", "golden_field_provenance")
 """The ``golden/`` tables whose rows are reused (and whose size the state records)."""
 
-_CODE_FILES: Final = ("survivorship.py", "build.py", "reuse.py", "pins.py")
+_CODE_FILES: Final = ("survivorship.py", "consensus.py", "build.py", "reuse.py", "pins.py")
 _META_KEY: Final = b"golden_state"
 
 
@@ -82,7 +82,7 @@ def fingerprint(units: Sequence[SurvivalUnit], columns: Sequence[str]) -> str:
         "columns": list(columns),
     }
     digest.update(json.dumps(payload, sort_keys=True).encode())
-    for name in _CODE_FILES:
+    for name in (*_CODE_FILES, "data/given_names.txt"):
         digest.update((here / name).read_bytes())
     digest.update((here.parent / "schema.py").read_bytes())
     return digest.hexdigest()

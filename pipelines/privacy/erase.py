@@ -241,6 +241,7 @@ def apply_to_golden_customers(frame: pl.DataFrame, effects: GoldenEffects) -> pl
         .alias(name)
         for name, ids in by_field.items()
     )
+    out = _statuses_of_erased_values(out)
     if effects.remaining is not None and "source_record_count" in out.columns:
         counts = effects.remaining.group_by("golden_id").agg(
             pl.len().cast(pl.Int64).alias("_count"),
@@ -252,6 +253,24 @@ def apply_to_golden_customers(frame: pl.DataFrame, effects: GoldenEffects) -> pl
         out = out.join(counts, on="golden_id", how="left").with_columns(recount)
         out = out.drop("_count", "_systems")
     return out
+
+
+def _statuses_of_erased_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """A status whose fields were all erased goes with them; completeness is counted again."""
+    from pipelines.golden.survivorship import STATUS_FIELDS, completeness
+
+    statuses = [
+        pl.when(pl.all_horizontal([pl.col(f).is_null() for f in fields]))
+        .then(None)
+        .otherwise(pl.col(status))
+        .alias(status)
+        for status, fields in STATUS_FIELDS.items()
+        if status in frame.columns and set(fields) <= set(frame.columns)
+    ]
+    frame = frame.with_columns(statuses)
+    if "completeness" in frame.columns and len(statuses) == len(STATUS_FIELDS):
+        frame = frame.with_columns(completeness())
+    return frame
 
 
 def scrub_golden_folder(folder: Path, keys: pl.Series) -> tuple[int, int]:

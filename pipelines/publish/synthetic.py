@@ -31,6 +31,7 @@ from pipelines.profile.schema import customer_profile_schema
 from pipelines.publish.tables import quarantine_schema
 from pipelines.schema import (
     CANONICAL_FIELDS,
+    GOLDEN_STATUS_COLUMNS,
     customer_xref_schema,
     golden_changes_schema,
     golden_customers_schema,
@@ -162,6 +163,8 @@ def write_synthetic_run(
         {
             "golden_id": golden_ids,
             **{f: values.get(f, pa.nulls(customers, pa.string())) for f in CANONICAL_FIELDS},
+            **{c: pa.array(["valid"] * customers, pa.string()) for c in GOLDEN_STATUS_COLUMNS},
+            "completeness": pa.array(np.full(customers, 1.0), pa.float64()),
             "source_record_count": pa.array(record_count, pa.int64()),
             "source_systems": pa.array([[s] for s in _SOURCES]).take(
                 pa.array(rng.integers(0, 3, customers))

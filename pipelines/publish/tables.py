@@ -74,6 +74,22 @@ _FIELD_DOCS: Final[dict[str, str]] = {
 COLUMN_DOCS: Final[dict[str, str]] = {
     **_FIELD_DOCS,
     "golden_id": "Stable id of the customer; keeps meaning the same customer across runs.",
+    "email_status": (
+        "valid, or invalid (the only address the sources hold fails the syntax check); "
+        "null without an email."
+    ),
+    "phone_status": (
+        "valid; unverified (a possible number in no assigned range, kept as the sources agree "
+        "on it); null without a phone."
+    ),
+    "address_status": (
+        "valid; unverified (no street line, postcode or country); invalid (a part failed its "
+        "check); null without an address."
+    ),
+    "date_of_birth_status": (
+        "valid; unverified (another record of the customer gives another date); null without "
+        "a date."
+    ),
     "source_record_count": "How many accepted source records make up this customer.",
     "source_systems": "Source systems that contributed records, sorted.",
     "first_seen_at": "When a record of this customer was first ingested (UTC).",
@@ -122,9 +138,10 @@ COLUMN_DOCS: Final[dict[str, str]] = {
         "not granted date_of_birth."
     ),
     "completeness": (
-        "Share filled, 0-1: customer_profile, of first/last name, email, phone, street, city, "
-        "postcode, country and date of birth; dq_scorecard, of the source's records with a "
-        "value in the field."
+        "Share filled, 0-1: golden_customers, of first/last name, email, phone, street, city, "
+        "postcode, country and date of birth holding a value that is not invalid; "
+        "customer_profile, of the same fields filled; dq_scorecard, of the source's records "
+        "with a value in the field."
     ),
     "last_activity_at": "Latest time any source says one of its records changed (null: none).",
     "records": "Accepted records of the source in the run.",

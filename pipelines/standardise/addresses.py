@@ -5,7 +5,9 @@ USA", "Flat 3, 12 High Street, Oxford OX1 4AB", "Hauptstraße 5, 10115 Berlin, D
 split on its commas, read from the end, the way a postman reads it: the country (if the last part
 names one), then the postcode, which tells the layout (US/Canada ``City, ST 12345``, UK
 ``Town POSTCODE``, continental ``12345 City``), then the street lines. Parts the source already
-keeps in their own columns win over parts parsed from the single line.
+keeps in their own columns win over parts parsed from the single line. A single line in Chinese
+characters has no commas to read by: :mod:`pipelines.standardise.cn_address` cuts it by its
+administrative suffixes instead and keys it in pinyin.
 
 Canonical parts keep the customer's words (tidied, and proper-cased only where the source wrote
 all capitals or all lower case); the ``mk_address`` matching key abbreviates street types,
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.standardise.cn_address import address_keys, city_key, has_han, parse_chinese_address
 from pipelines.standardise.countries import to_alpha2
 from pipelines.standardise.postcodes import normalise_postcodes
 from pipelines.standardise.text import clean_text, on_distinct, with_distinct, words_key
@@ -393,6 +396,41 @@ def standardise_addresses(df: pl.DataFrame, default_country: str | None = None) 
     return on_distinct(df, raw, lambda distinct: _addresses(distinct.select(raw), default_country))
 
 
+_ZH_PARTS = ("_p_line1", "_p_line2", "_p_city", "_p_region", "_p_postcode", "_p_country")
+
+
+def _chinese_single_line(df: pl.DataFrame) -> pl.DataFrame:
+    """A single line in Chinese characters is read by
+    :func:`~pipelines.standardise.cn_address.parse_chinese_address` instead of by its commas:
+    its parts replace the ``_p_*`` columns and its keys go to ``_zh_mk_address`` / ``_zh_house``
+    (null for every other address). Each row is a distinct address here."""
+    parsed = [parse_chinese_address(a) for a in df["_addr"].to_list()]
+    values: dict[str, list[str | None]] = {c: [] for c in _ZH_PARTS}
+    keys: list[str | None] = []
+    houses: list[str | None] = []
+    for parts in parsed:
+        row = (
+            (parts.line1, parts.building, parts.city, parts.province, parts.postcode, parts.country)
+            if parts is not None
+            else (None,) * len(_ZH_PARTS)
+        )
+        for column, value in zip(_ZH_PARTS, row, strict=True):
+            values[column].append(value)
+        key, house = address_keys(parts) if parts is not None else (None, None)
+        keys.append(key)
+        houses.append(house)
+    found = pl.Series([p is not None for p in parsed], dtype=pl.Boolean)
+    return df.with_columns(
+        *(
+            pl.when(found).then(pl.Series(c, v, dtype=pl.String)).otherwise(pl.col(c)).alias(c)
+            for c, v in values.items()
+        ),
+        pl.when(found).then(pl.lit(False)).otherwise(pl.col("_p_leading")).alias("_p_leading"),
+        pl.Series("_zh_mk_address", keys, dtype=pl.String),
+        pl.Series("_zh_house", houses, dtype=pl.String),
+    )
+
+
 def _addresses(df: pl.DataFrame, default_country: str | None) -> pl.DataFrame:
     given = set(df.columns)
     single_line = (
@@ -418,6 +456,7 @@ def _addresses(df: pl.DataFrame, default_country: str | None) -> pl.DataFrame:
         )
 
     df = pl.concat([df, split(df.select("_addr")).drop("_addr")], how="horizontal")
+    df = _chinese_single_line(df)
 
     for f in ADDRESS_FIELDS:
         cleaned = clean_text(pl.col(f"raw_{f}")).alias(f"_own_{f}")
@@ -535,7 +574,14 @@ def _addresses(df: pl.DataFrame, default_country: str | None) -> pl.DataFrame:
             pl.when(city_ok).then(_tidy_case(pl.col("_city"))).alias("city"),
             (~city_ok).alias("invalid_city"),
         )
-        return frame.with_columns(_key_words(pl.col("city"), CITY_WORDS).alias("mk_city"))
+        frame = frame.with_columns(_key_words(pl.col("city"), CITY_WORDS).alias("mk_city"))
+        # A city in Chinese characters is keyed on its pinyin without 市: it meets "Taiyuan".
+        han_keys = [city_key(c) if has_han(c) else None for c in frame["city"].to_list()]
+        return frame.with_columns(
+            pl.coalesce(pl.Series("_zh_city", han_keys, dtype=pl.String), "mk_city").alias(
+                "mk_city"
+            )
+        )
 
     df = on_distinct(df, ["_city"], cities)
 
@@ -557,6 +603,14 @@ def _addresses(df: pl.DataFrame, default_country: str | None) -> pl.DataFrame:
         )
 
     df = street_parts(df)
+    chinese = pl.col("_zh_mk_address").is_not_null()
+    df = df.with_columns(
+        pl.when(chinese).then(pl.col("_zh_mk_address")).otherwise("mk_address").alias("mk_address"),
+        pl.when(chinese)
+        .then(pl.col("_zh_house"))
+        .otherwise("mk_house_number")
+        .alias("mk_house_number"),
+    )
     df = df.with_columns(
         pl.lit(False).alias("invalid_address_line1"),
         pl.lit(False).alias("invalid_address_line2"),

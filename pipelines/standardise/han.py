@@ -232,6 +232,8 @@ def _family_index(words: list[str]) -> int | None:
     head_rank, tail_rank = ranks.get(_fold_pinyin(head)), ranks.get(_fold_pinyin(tail))
     if head_rank is None and tail_rank is None:
         return None
+    if head_rank is not None and all(w.islower() for w in words):
+        return 0  # pinyin typed in lower case is typed family name first ("wu feng chen")
     if tail_rank is None or (head_rank is not None and head_rank < tail_rank):
         return 0
     return -1
@@ -245,7 +247,8 @@ def east_asian_name(
     * Parts or a full name in Han characters: split (when only the full name is there) and
       keyed on pinyin.
     * A romanised name whose every word is pinyin: the family name is the end marked in
-      capitals, else the end that is a tabled surname (the more common one when both are);
+      capitals, else the first word of a name typed all in lower case when it is a tabled
+      surname, else the end that is a tabled surname (the more common one when both are);
       the given name is the other words (``wang xiao ming`` -> ``Xiao Ming`` / ``wang``), keyed
       on its letters run together (``xiaoming``).
     """
