@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from pipelines.errors import GoldenError
+from pipelines.warehouse import dir_mode
 from pipelines.warehouse_root import claim_root
 
 logger = logging.getLogger(__name__)
@@ -363,7 +364,7 @@ def break_lock(root: str | os.PathLike[str], actor: str | None = None) -> list[s
 
 def _acquire(root: Path, lock_path: Path, command: str, wait: float, run_id: str | None) -> int:
     claim_root(root)  # every writer comes through here: refuse a bad root, mark a good one
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode())  # state/, private
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + max(wait, 0.0)
     try:

@@ -212,6 +212,7 @@ def run_pipeline(
     anything is written.
     """
     run_id = run_id or new_run_id()
+    protect_warehouse(config.warehouse.path, config.warehouse.access)  # before the lock file
     with run_lock(config.warehouse.path, "golden run", wait=lock_wait, run_id=run_id):
         return _run_pipeline(
             config,

@@ -18,14 +18,20 @@
         staged/report.json                               per-field standardisation counts
         match/                                           model, pairs, clusters, review queue
         golden/                                          this run's golden tables (unpublished)
-      published/versions/<run_id>/                       published versions (last N kept)
-      published/current -> versions/<run_id>             switched atomically by publish
-      golden.duckdb                                      the published DuckDB database
+      published/commits/<seq>-<run_id>/                  one complete version: tables, manifest,
+                                                         golden.duckdb, state/id_registry.parquet,
+                                                         roles/<role>/ (last N kept)
+      published/current -> commits/<seq>-<run_id>        THE pointer, switched atomically by
+                                                         publish, restore and erasure
+      published/versions/<run_id> -> ../commits/...      kept versions by run id
+      published/roles/<role> -> ../current/roles/<role>  fixed link through the pointer
+      golden.duckdb -> published/current/golden.duckdb   fixed link through the pointer
       reports/data_docs/                                 Data Docs site for stewards
       reports/gx_validations/                            GX results of every run the site shows
       state/                                             durable state that runs build on
         sources/<source>.json                            watermark and last counts per source
         id_registry.parquet                              record -> golden id of the last publish
+                                                         (fixed link into the current version)
         decisions.jsonl                                  steward decisions (append-only)
         suppression.jsonl                                erased subjects (salted hashes)
         erasures.jsonl                                   erasure ledger (no personal data)

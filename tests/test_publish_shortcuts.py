@@ -235,10 +235,10 @@ def test_a_table_that_cannot_be_loaded_fails_the_build_naming_its_file(
 # --- masked roles built from Parquet -----------------------------------------------------------
 
 
-def _role_artefacts(warehouse: Warehouse, config: PipelineConfig) -> dict[str, object]:
+def _role_artefacts(roles: Path, config: PipelineConfig) -> dict[str, object]:
     artefacts: dict[str, object] = {}
     for role in config.privacy.roles:
-        folder = role_dir(warehouse, role)
+        folder = roles / role
         for path in sorted(folder.iterdir()):
             assert path.stat().st_mode & 0o777 == 0o600, path  # warehouse.access: owner
             if path.suffix == ".duckdb":
@@ -267,14 +267,18 @@ def test_masked_roles_built_from_parquet_equal_roles_built_from_the_database(
         version = publish(config, RUN1).version_dir
         database = tmp_path / f"{way}.duckdb"
         build_duckdb(version, database, run_id=RUN1, published_at="2024-03-01T10:00:00+00:00")
-        roles = RoleArtefacts(config, warehouse)
+        roles = RoleArtefacts(config, tmp_path / f"{way}-roles")
         if way == "parquet":
             roles.build_masked(version, RUN1, threads=1)
             roles.build_from_database(version, database, RUN1)
         else:
             roles.build(version, database, RUN1)
-        roles.install()
-        built[way] = (_role_artefacts(warehouse, config), _describe_database(database))
+        built[way] = (
+            _role_artefacts(tmp_path / f"{way}-roles", config),
+            _describe_database(database),
+        )
+    published = _role_artefacts(role_dir(warehouse, "x").parent, config)
+    assert published == built["parquet"][0]
     assert set(built["parquet"][0]) == {
         "analyst/golden.duckdb",
         "analyst/golden_changes.parquet",

@@ -396,7 +396,8 @@ class Reader:
         if not link.exists():
             work = links / f".{fingerprint}.{os.getpid()}.{threading.get_ident()}"
             try:
-                os.link(self.warehouse.duckdb_path, work)
+                # golden.duckdb is a link through published/current: pin the file itself
+                os.link(self.warehouse.duckdb_path.resolve(), work)
             except OSError as exc:  # no hard links here: reopen the file itself
                 logger.info("workspace: cannot link %s (%s)", self.warehouse.duckdb_path, exc)
                 with self._lock:

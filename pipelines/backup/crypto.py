@@ -94,6 +94,11 @@ class WrappedKey:
     ciphertext: str
 
 
+def new_attempt_id() -> str:
+    """A random name for one attempt of a backup (not secret: it only keeps names apart)."""
+    return os.urandom(6).hex()
+
+
 def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 

@@ -32,6 +32,8 @@ FORMAT_VERSION = 1
 HEADER_NAME = "header.json"
 MANIFEST_NAME = "manifest.json"
 PUBLISHED_DIR = "published"
+ATTEMPTS_DIR = "attempts"
+"""A rerun's objects go to ``attempts/<id>/`` beside the complete backup they replace."""
 STATE_DIR = "state"
 
 

@@ -1,8 +1,9 @@
 """Restore a backup into the warehouse: its published version becomes current, its state returns.
 
 Everything is downloaded and checked (as verify does) before anything in the warehouse changes;
-a damaged backup is refused whole. The version is then installed the way publish installs one
-(version folder, ``current``, ``golden.duckdb``, id registry, each undone if a later one fails).
+a damaged backup is refused whole. The version (tables, a rebuilt ``golden.duckdb``, the id
+registry, role folders) is then prepared and committed exactly as publish commits one: one
+switch of the ``current`` pointer (:func:`~pipelines.publish.versions.commit_version`).
 
 Refusing to go back in time: when the warehouse already holds a newer state (a newer current
 version or id registry) than the backup, restore stops unless ``force`` is given, because
@@ -12,6 +13,13 @@ Append-only logs (``*.jsonl``: steward decisions, audit trail, suppression list)
 shortened by a restore, even with ``force``: lines the warehouse has and the backup lacks are
 kept, and backup lines the warehouse lacks are added. Losing a suppression entry would let an
 erased person back in; losing a steward decision would undo their work.
+
+Erasures survive a restore, also into an empty warehouse: the suppression list is merged from
+the warehouse, the backup and the copy kept in the bucket (:mod:`pipelines.backup.suppression_copy`)
+before anything is installed, and every listed record the backup still holds is erased from
+the prepared version (tables, id registry; its database and role folders are built from the
+erased tables) before it is committed. The result says how many (``reapplied``) and the audit
+trail records ``erasure.reapplied``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from pipelines import audit
+from pipelines.backup import suppression_copy
 from pipelines.backup.catalog import load_header
 from pipelines.backup.check import fetch_and_check
 from pipelines.backup.keys import data_key_for
@@ -37,21 +47,23 @@ from pipelines.backup.store import ObjectStore
 from pipelines.backup.verify import open_complete, stored_sizes
 from pipelines.errors import BackupError, GoldenError
 from pipelines.lock import holds_run_lock
+from pipelines.privacy.republish import Reerased, record_reerased, reerase_staged_version
 from pipelines.privacy.roles import RoleArtefacts
 from pipelines.publish.duckdb_build import build_duckdb
-from pipelines.publish.stage import install_version
 from pipelines.publish.versions import (
+    VERSION_DUCKDB,
+    VERSION_REGISTRY,
+    VERSION_ROLES,
+    commit_version,
     current_run_id,
-    current_target,
     fsync_path,
+    new_staging,
     prune,
     publish_lock,
     read_manifest,
-    token,
-    versions_root,
     work_file,
 )
-from pipelines.warehouse import Warehouse, protect_warehouse
+from pipelines.warehouse import Warehouse, atomic_path, protect_warehouse
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
@@ -69,6 +81,10 @@ class RestoreResult(BaseModel):
     """Warehouse-relative paths written."""
     merged_logs: list[str]
     """Append-only logs whose local lines were kept beside the backup's."""
+    reapplied: int = 0
+    """Records of erased subjects the backup still held, erased again before the restored
+    version became readable (audit event ``erasure.reapplied``)."""
+    reapplied_golden_ids: list[str] = []
     bytes: int
     download_seconds: float
     """Downloading, decrypting and checking every object (the rest is installing + DuckDB)."""
@@ -110,8 +126,14 @@ def _check_not_newer(warehouse: Warehouse, run_id: str, force: bool) -> str | No
 
 
 @holds_run_lock("golden restore")
-def restore(config: PipelineConfig, run_id: str, force: bool = False) -> RestoreResult:
-    """Restore backup ``run_id``: published tables (made current) and state into the warehouse."""
+def restore(
+    config: PipelineConfig, run_id: str, force: bool = False, *, actor: str | None = None
+) -> RestoreResult:
+    """Restore backup ``run_id``: published tables (made current) and state into the warehouse.
+
+    The audit trail gets ``restore`` (by ``actor``) and, when erased subjects were erased
+    again from the restored version, ``erasure.reapplied`` after it.
+    """
     clock = time.perf_counter()
     check_run_id(run_id)
     warehouse = Warehouse(config.warehouse.path)
@@ -134,10 +156,11 @@ def restore(config: PipelineConfig, run_id: str, force: bool = False) -> Restore
                         f"{check.status}: {check.detail} (run `golden backup verify {run_id}`)"
                     )
                 fetched.append((Path(target), plain))
+            listed = suppression_copy.fetch(store, workdir)
             downloaded = time.perf_counter() - clock
             with publish_lock(warehouse):
                 previous = _check_not_newer(warehouse, run_id, force)
-                written, merged = _install(config, warehouse, run_id, fetched)
+                written, merged, reerased = _install(config, warehouse, run_id, fetched, listed)
                 prune(warehouse, config.publish.keep_versions)
     except GoldenError:
         raise
@@ -150,6 +173,8 @@ def restore(config: PipelineConfig, run_id: str, force: bool = False) -> Restore
         previous_run_id=previous,
         files=written,
         merged_logs=merged,
+        reapplied=reerased.records,
+        reapplied_golden_ids=reerased.golden_ids,
         bytes=manifest.bytes,
         download_seconds=round(downloaded, 3),
         seconds=round(time.perf_counter() - clock, 3),
@@ -162,7 +187,37 @@ def restore(config: PipelineConfig, run_id: str, force: bool = False) -> Restore
         previous or "none",
         result.seconds,
     )
+    audit.record(
+        warehouse.root,
+        actor,
+        "restore",
+        run_id,
+        {"uri": result.uri, "previous": previous, "force": force},
+    )
+    if reerased.records:
+        record_reerased(warehouse, run_id, reerased, actor)
     return result
+
+
+def _merge_suppression(
+    warehouse: Warehouse, state_files: list[tuple[Path, Path]], listed: bytes
+) -> bool:
+    """The warehouse's, the backup's and the bucket's suppression lists merged into the
+    warehouse's, before anything is restored; True when it keeps lines the backup lacks."""
+    relative = warehouse.suppression.relative_to(warehouse.root)
+    from_backup = next((plain for rel, plain in state_files if rel == relative), None)
+    state_files[:] = [(rel, plain) for rel, plain in state_files if rel != relative]
+    local = warehouse.suppression.read_bytes() if warehouse.suppression.exists() else b""
+    theirs = from_backup.read_bytes() if from_backup is not None else b""
+    if local.startswith(theirs) and not listed:
+        merged = local
+    else:
+        merged = suppression_copy.merge_lines(local, theirs, listed)
+    if merged != local:
+        with atomic_path(warehouse.suppression) as tmp:
+            tmp.write_bytes(merged)
+        fsync_path(warehouse.state)
+    return suppression_copy.merge_lines(merged) != suppression_copy.merge_lines(theirs)
 
 
 def _install(
@@ -170,47 +225,41 @@ def _install(
     warehouse: Warehouse,
     run_id: str,
     fetched: list[tuple[Path, Path]],
-) -> tuple[list[str], list[str]]:
+    listed: bytes,
+) -> tuple[list[str], list[str], Reerased]:
     version_prefix = Path("published/versions") / run_id
-    staging = versions_root(warehouse) / f".staging.{token()}"
-    staging.mkdir(parents=True)
-    registry_tmp: Path | None = None
+    staging = new_staging(warehouse)
     state_files: list[tuple[Path, Path]] = []
     written: list[str] = []
-    for relative, plain in fetched:
-        if relative.is_relative_to(version_prefix):
-            os.replace(plain, staging / relative.relative_to(version_prefix))
-        elif warehouse.root / relative == warehouse.id_registry:
-            registry_tmp = work_file(warehouse.id_registry)
-            registry_tmp.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(plain, registry_tmp)
-        else:
-            state_files.append((relative, plain))
-        written.append(relative.as_posix())
-    duckdb_tmp = work_file(warehouse.duckdb_path)
-    roles = RoleArtefacts(config, warehouse)
     try:
-        for name in os.listdir(staging):
-            fsync_path(staging / name)
+        for relative, plain in fetched:
+            if relative.is_relative_to(version_prefix):
+                os.replace(plain, staging / relative.relative_to(version_prefix))
+            elif warehouse.root / relative == warehouse.id_registry:
+                (staging / VERSION_REGISTRY).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(plain, staging / VERSION_REGISTRY)
+            else:
+                state_files.append((relative, plain))
+            written.append(relative.as_posix())
+        if not (staging / VERSION_REGISTRY).exists():
+            raise BackupError(f"backup {run_id} holds no id registry: nothing was restored")
+        # Erased people the backup still holds are erased again before anything is readable.
+        kept_local = _merge_suppression(warehouse, state_files, listed)
+        reerased = reerase_staged_version(config, staging, warehouse.suppression)
         published_at = str(read_manifest(staging).get("published_at") or "")
+        database = staging / VERSION_DUCKDB
         build_duckdb(
             staging,
-            duckdb_tmp,
+            database,
             run_id=run_id,
             published_at=published_at or "1970-01-01T00:00:00+00:00",
             memory_limit=config.warehouse.duckdb_memory_limit,
         )
-        roles.build(staging, duckdb_tmp, run_id)
-        install_version(warehouse, run_id, staging, duckdb_tmp, registry_tmp)
-        roles.install()
+        RoleArtefacts(config, staging / VERSION_ROLES).build(staging, database, run_id)
+        commit_version(warehouse, staging, run_id)
     finally:
-        roles.discard()
-        duckdb_tmp.unlink(missing_ok=True)
-        if registry_tmp is not None:
-            registry_tmp.unlink(missing_ok=True)
-        if staging.exists() and current_target(warehouse) != staging.name:
-            shutil.rmtree(staging, ignore_errors=True)
-    merged: list[str] = []
+        shutil.rmtree(staging, ignore_errors=True)
+    merged = [warehouse.suppression.relative_to(warehouse.root).as_posix()] if kept_local else []
     for relative, plain in state_files:
         target = warehouse.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -219,7 +268,7 @@ def _install(
             continue
         os.replace(plain, target)
         fsync_path(target.parent)
-    return written, merged
+    return written, merged, reerased
 
 
 def _merge_log(local: Path, restored: Path) -> bool:

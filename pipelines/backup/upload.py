@@ -1,10 +1,16 @@
 """Take a backup of one published run: its published version plus the state a restore needs.
 
-Order is what makes a backup trustworthy: a previous manifest of the same run is deleted first
-(so a rerun is incomplete until it finishes), ``header.json`` goes up first, every object is
-uploaded and its stored size checked, objects of an earlier attempt that are no longer part of
-the backup are removed, and ``manifest.json`` goes up last. A backup interrupted at any point
-has no manifest and is never listed as complete.
+Order is what makes a backup trustworthy: ``header.json`` goes up first, every object is
+uploaded and its stored size checked, and ``manifest.json`` goes up last (one PUT). A first
+backup interrupted at any point has no manifest and is never listed as complete.
+
+A rerun of an already backed-up run never takes the complete backup away first: its objects go
+to ``attempts/<id>/`` beside the old ones, sealed with the same data key (so the header both
+need never changes), the new manifest replaces the old one in one PUT, and only then are the
+old objects removed. A crash at any point leaves the previous complete backup or the new one.
+Only when the data key cannot be shared (another master key, a destroyed key, encryption
+switched off) is the old manifest removed first, as that backup is unreadable under the new
+settings anyway.
 
 The files are snapshotted under the publish lock before anything is uploaded: published files
 and the id registry by hard link (they are only ever replaced, never changed in place), the
@@ -27,9 +33,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
-from pipelines.backup import crypto
+from pipelines.backup import crypto, suppression_copy
+from pipelines.backup.catalog import load_header, load_manifest
 from pipelines.backup.check import count_rows, sha256_of
 from pipelines.backup.manifest import (
+    ATTEMPTS_DIR,
     HEADER_NAME,
     MANIFEST_NAME,
     PUBLISHED_DIR,
@@ -140,6 +148,7 @@ def _snapshot(warehouse: Warehouse, run_id: str, workdir: Path) -> list[_Item]:
 
 
 def _freeze(source: Path, target: Path, *, link: bool) -> None:
+    source = source.resolve()  # the id registry is a link into the current version
     target.parent.mkdir(parents=True, exist_ok=True)
     if link:
         try:
@@ -178,10 +187,13 @@ def backup(
         workdir = Path(tmp)
         items = _snapshot(warehouse, run_id, workdir)
         try:
-            manifest = _upload(store, run_id, items, master, started, workdir, progress)
+            manifest, stale = _upload(store, run_id, items, master, started, workdir, progress)
             manifest.warehouse = str(warehouse.root)
+            # Where a restore into any warehouse finds every erasure, this backup's included.
+            suppression_copy.push(store, warehouse.suppression, workdir)
             manifest_key = store.key(run_id, MANIFEST_NAME)
             store.put_bytes(manifest_key, manifest.model_dump_json(indent=2).encode())
+            _remove_stale(store, run_id, stale)
         except GoldenError:
             raise
         except Exception as exc:
@@ -217,51 +229,63 @@ def _upload(
     started: datetime,
     workdir: Path,
     progress: Progress | None,
-) -> BackupManifest:
+) -> tuple[BackupManifest, set[str]]:
     store.ensure_bucket()
     existing = {o.key for o in store.list_objects(store.run_prefix(run_id))}
     manifest_key = store.key(run_id, MANIFEST_NAME)
-    if manifest_key in existing:  # a rerun: not complete again until this attempt finishes
-        store.delete_keys([manifest_key])
-        logger.info("replacing the earlier backup of run %s", run_id)
-
-    data_key = crypto.new_data_key() if master is not None else None
-    encryption = None
-    if master is not None and data_key is not None:
-        wrapped = crypto.wrap_key(master, data_key, run_id)
-        encryption = EncryptionInfo(
-            scheme=crypto.SCHEME,
-            key_fingerprint=crypto.key_fingerprint(master),
-            wrapped_key=wrapped.ciphertext,
-            wrap_nonce=wrapped.nonce,
-        )
-    header = BackupHeader(run_id=run_id, started_at=started, encryption=encryption)
     header_key = store.key(run_id, HEADER_NAME)
-    store.put_bytes(header_key, header.model_dump_json(indent=2).encode())
-    if encryption is not None:
-        store.purge_old_versions(header_key)  # no earlier data key outlives this attempt
+    rerun = manifest_key in existing
+    reused = _reusable_key(store, run_id, master) if rerun else None
+    if rerun and reused is None and not _header_change_is_safe(store, run_id, master):
+        # The earlier backup's key cannot stay (another master key, destroyed, or encryption
+        # switched off): it is unreadable under these settings anyway.
+        store.delete_keys([manifest_key])
+        logger.warning("replacing the earlier backup of run %s (its data key changes)", run_id)
+    elif rerun:
+        logger.info("replacing the earlier backup of run %s once this one is complete", run_id)
+
+    encryption: EncryptionInfo | None = None
+    data_key: bytes | None = None
+    if reused is not None:
+        encryption, data_key = reused  # the header stays as it is: both backups read with it
+    else:
+        if master is not None:
+            data_key = crypto.new_data_key()
+            wrapped = crypto.wrap_key(master, data_key, run_id)
+            encryption = EncryptionInfo(
+                scheme=crypto.SCHEME,
+                key_fingerprint=crypto.key_fingerprint(master),
+                wrapped_key=wrapped.ciphertext,
+                wrap_nonce=wrapped.nonce,
+            )
+        header = BackupHeader(run_id=run_id, started_at=started, encryption=encryption)
+        store.put_bytes(header_key, header.model_dump_json(indent=2).encode())
+        if encryption is not None:
+            store.purge_old_versions(header_key)  # no earlier data key outlives this attempt
+    # A rerun uploads beside the complete backup it replaces, which stays whole (and listed)
+    # until the new manifest replaces the old one in a single PUT.
+    folder = f"{ATTEMPTS_DIR}/{crypto.new_attempt_id()}/" if rerun else ""
 
     objects: list[ManifestObject] = []
     for item in items:
         size, digest = item.local.stat().st_size, sha256_of(item.local)
         rows = count_rows(item.local, item.name)
+        name = folder + item.name
         upload = item.local
         stored_size, stored_digest = size, digest
         if data_key is not None:
             upload = workdir / "sealed"
-            stored_size, stored_digest = crypto.encrypt_file(
-                item.local, upload, data_key, item.name
-            )
+            stored_size, stored_digest = crypto.encrypt_file(item.local, upload, data_key, name)
         store.upload_file(
             upload,
-            store.key(run_id, item.name),
+            store.key(run_id, name),
             metadata={"sha256": digest, "encrypted": "true" if data_key else "false"},
         )
         if upload != item.local:
             upload.unlink()
         objects.append(
             ManifestObject(
-                name=item.name,
+                name=name,
                 path=item.path,
                 kind=item.kind,
                 size=size,
@@ -275,18 +299,12 @@ def _upload(
         if progress is not None:
             progress(item.name, size)
 
-    wanted = {store.key(run_id, o.name) for o in objects} | {header_key}
-    stale = sorted(existing - wanted - {manifest_key})
-    if stale:
-        store.delete_keys(stale)
-        logger.info("removed %d object(s) of an earlier attempt of run %s", len(stale), run_id)
-
     tables = {
-        o.name.removeprefix(f"{PUBLISHED_DIR}/").removesuffix(".parquet"): o.rows or 0
-        for o in objects
+        item.name.removeprefix(f"{PUBLISHED_DIR}/").removesuffix(".parquet"): o.rows or 0
+        for item, o in zip(items, objects, strict=True)
         if o.kind == "table"
     }
-    return BackupManifest(
+    manifest = BackupManifest(
         run_id=run_id,
         created_at=started,
         completed_at=datetime.now(UTC),
@@ -298,3 +316,52 @@ def _upload(
         key_fingerprint=encryption.key_fingerprint if encryption else None,
         server_side_encryption=store.config.server_side_encryption,
     )
+    return manifest, existing - {store.key(run_id, o.name) for o in objects}
+
+
+def _remove_stale(store: ObjectStore, run_id: str, stale: set[str]) -> None:
+    """After the new manifest: objects of the replaced backup or of interrupted attempts."""
+    stale = stale - {store.key(run_id, MANIFEST_NAME), store.key(run_id, HEADER_NAME)}
+    if stale:
+        store.delete_keys(sorted(stale))
+        logger.info("removed %d object(s) of an earlier attempt of run %s", len(stale), run_id)
+
+
+def _reusable_key(
+    store: ObjectStore, run_id: str, master: bytes | None
+) -> tuple[EncryptionInfo | None, bytes | None] | None:
+    """The earlier complete backup's encryption, when this attempt can share its header.
+
+    Unencrypted before and now: nothing to share. Encrypted under the same master key with its
+    data key intact: the new objects are sealed with that same data key, so the header (which
+    the earlier backup needs until the new manifest replaces it) never changes. Otherwise None.
+    """
+    try:
+        manifest = load_manifest(store, run_id)
+        header = load_header(store, run_id)
+    except BackupError:
+        return None
+    if manifest is None:
+        return None
+    if master is None:
+        return (None, None) if manifest.encryption is None else None
+    info = header.encryption if header is not None else None
+    if (
+        manifest.encryption is None
+        or info is None
+        or info.wrapped_key is None
+        or info.wrap_nonce is None
+        or info.key_fingerprint != crypto.key_fingerprint(master)
+    ):
+        return None
+    wrapped = crypto.WrappedKey(info.wrap_nonce, info.wrapped_key)
+    return info, crypto.unwrap_key(master, wrapped, run_id)
+
+
+def _header_change_is_safe(store: ObjectStore, run_id: str, master: bytes | None) -> bool:
+    """A new header leaves an unencrypted earlier backup readable (it never reads the key)."""
+    try:
+        manifest = load_manifest(store, run_id)
+    except BackupError:
+        return False
+    return manifest is not None and manifest.encryption is None

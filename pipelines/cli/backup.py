@@ -168,14 +168,7 @@ def register(app: typer.Typer) -> None:
     def _restore(cfg: PipelineConfig, run_id: str, force: bool, actor: str | None) -> None:
         from pipelines.backup import restore as restore_backup
 
-        result = restore_backup(cfg, run_id, force=force)
-        audit.record(
-            cfg.warehouse.path,
-            actor,
-            "restore",
-            result.run_id,
-            {"uri": result.uri, "previous": result.previous_run_id, "force": force},
-        )
+        result = restore_backup(cfg, run_id, force=force, actor=actor)  # audits the restore
         print(
             f"restored backup {result.run_id} into {result.version_dir} "
             f"({len(result.files)} files, {_size(result.bytes)}; previous state: "
@@ -183,6 +176,11 @@ def register(app: typer.Typer) -> None:
         )
         for log in result.merged_logs:
             print(f"kept newer local lines of {log}")
+        if result.reapplied:
+            print(
+                f"erased again {result.reapplied} record(s) of subjects erased after this backup "
+                "was taken (suppression list), before the restored version became readable"
+            )
         # A backup taken before an erasure holds the subject again: erase them again.
         from pipelines.errors import GoldenError
         from pipelines.privacy import reapply_erasures

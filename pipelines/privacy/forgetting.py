@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 from pydantic import BaseModel
 
 from pipelines import audit
+from pipelines.backup import suppression_copy
+from pipelines.backup.store import ObjectStore
 from pipelines.errors import GoldenError, PrivacyError
 from pipelines.lock import holds_run_lock
 from pipelines.privacy.backups import BackupErasureResult, enforce_backup_erasures
@@ -48,6 +52,7 @@ from pipelines.privacy.subject import (
     staged_files,
 )
 from pipelines.privacy.suppression import SuppressionEntry, add_entry, checked_salt, load_index
+from pipelines.publish.versions import version_folders
 from pipelines.warehouse import Warehouse, protect_process, read_json
 
 if TYPE_CHECKING:
@@ -175,9 +180,25 @@ def forget(
             f"run {run_id} is in progress and may have ingested the subject before the erasure; "
             "if it publishes, run `golden privacy reapply` (the maintenance DAG also does)"
         )
-    if config.backup.enabled:
+    if config.backup.enabled and config.backup.bucket:
+        _copy_suppression_list(config, warehouse, result)
         _after_erasure_backups(config, warehouse, result, actor, backup_after, purge_backups)
     return result
+
+
+def _copy_suppression_list(
+    config: PipelineConfig, warehouse: Warehouse, result: ErasureResult
+) -> None:
+    """The list in the bucket, so that restoring an older backup anywhere erases again."""
+    try:
+        store = ObjectStore(config.backup)
+        with tempfile.TemporaryDirectory(prefix=".suppression-", dir=warehouse.root) as tmp:
+            suppression_copy.push(store, warehouse.suppression, Path(tmp))
+    except Exception as exc:  # noqa: BLE001 - the erasure itself is done; say what is left
+        result.warnings.append(
+            f"the suppression list could not be copied to the backup bucket ({exc}); a restore "
+            "into an empty warehouse would not know this erasure until the next backup"
+        )
 
 
 def runs_in_flight(warehouse: Warehouse) -> list[str]:
@@ -309,9 +330,10 @@ def held_record_keys(warehouse: Warehouse) -> set[str]:
     registry = load_registry(warehouse)
     if registry is not None:
         keys |= set(registry["record_key"].to_list())
-    versions = warehouse.published / "versions"
-    for path in sorted(versions.glob("[!.]*/customer_xref.parquet")) if versions.is_dir() else []:
-        keys |= set(pl.read_parquet(path, columns=["record_key"])["record_key"].to_list())
+    for folder in version_folders(warehouse):
+        path = folder / "customer_xref.parquet"
+        if path.exists():
+            keys |= set(pl.read_parquet(path, columns=["record_key"])["record_key"].to_list())
     keys.discard(None)  # type: ignore[arg-type]
     return keys
 

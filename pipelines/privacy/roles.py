@@ -9,17 +9,15 @@ folder's group; see ``docs/privacy.md``). ``golden.duckdb`` itself also gets one
 masked views per role (``analyst.golden_customers``), a convenience for people who may read the
 full file anyway.
 
-``published/roles/<role>`` is a symlink to a hidden folder holding one complete set; switching
-it is one ``rename(2)``, so a reader never sees the tables of two versions mixed, exactly like
-``published/current``. Artefacts are built beside the live ones while a publish is prepared and
-switched only after the version itself is installed.
+Each version folder holds its roles' folders (``roles/<role>/``, built while the version is
+prepared); ``published/roles/<role>`` is a fixed link through the ``current`` pointer
+(:mod:`pipelines.publish.versions`), so a role's readers switch with the version, all at once,
+and a reader that resolved the link keeps its folder until ``publish.keep_versions`` passed.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,7 +44,7 @@ def roles_root(warehouse: Warehouse) -> Path:
 
 
 def role_dir(warehouse: Warehouse, role: str) -> Path:
-    """The folder a role's readers are given (a symlink switched atomically)."""
+    """The folder a role's readers are given (a fixed link through ``published/current``)."""
     return roles_root(warehouse) / role
 
 
@@ -221,19 +219,19 @@ def _restrict(folder: Path) -> None:
 
 
 class RoleArtefacts:
-    """Build every role's artefacts for a version, then switch them in (or throw them away).
+    """Build every role's artefacts for a version into ``<version>/roles/<role>/``.
 
-    Used by publish, restore and erasure, always under the publish lock. :meth:`build` does
-    it all from a finished database; publish splits it in two so that the roles with masks
-    (:meth:`build_masked`, from the version's Parquet files) are built while the database is
-    still loading, and only the rest (:meth:`build_from_database`) waits for it.
+    Used by publish, restore and erasure while they prepare a version; the folders go live
+    with it (one commit). :meth:`build` does it all from a finished database; publish splits
+    it in two so that the roles with masks (:meth:`build_masked`, from the version's Parquet
+    files) are built while the database is still loading, and only the rest
+    (:meth:`build_from_database`) waits for it.
     """
 
-    def __init__(self, config: PipelineConfig, warehouse: Warehouse) -> None:
+    def __init__(self, config: PipelineConfig, root: Path) -> None:
         self.config = config
-        self.root = roles_root(warehouse)
+        self.root = root
         self.staged: dict[str, Path] = {}
-        self._prepared = False
 
     def build(self, version_dir: Path, database: Path, run_id: str) -> None:
         """Each role's folder built from ``database`` (the version's tables, not yet installed)
@@ -256,12 +254,11 @@ class RoleArtefacts:
         run while the version's database is being built; ``threads`` caps DuckDB's threads
         for each role (publish leaves the other core to the load).
         """
-        self._prepare()
         for role_name, role in self.config.privacy.roles.items():
             plan = role_tables(role)
             if _sees_everything(plan, version_dir):
                 continue
-            folder = self._new_folder(role_name, run_id)
+            folder = self._new_folder(role_name)
             _load_masked(
                 folder,
                 role_name,
@@ -281,80 +278,26 @@ class RoleArtefacts:
         ``database``, which must not carry the roles' views yet: so the copies come first.
         """
         _check_no_wal(database)
-        self._prepare()
         for role_name, role in self.config.privacy.roles.items():
             plan = role_tables(role)
             if not _sees_everything(plan, version_dir):
                 continue
-            folder = self._new_folder(role_name, run_id)
+            folder = self._new_folder(role_name)
             _copy_whole(folder, role_name, plan, version_dir, database, run_id)
             _restrict(folder)
         add_masked_views(self.config, database)
         logger.info("built role artefacts for %s", ", ".join(self.staged) or "no roles")
 
-    def _prepare(self) -> None:
-        """Create the roles folder and clear a failed publish's leftovers, once per build."""
-        if not self._prepared:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._remove_leftovers()
-            self._prepared = True
-
-    def _new_folder(self, role_name: str, run_id: str) -> Path:
-        folder = self.root / f".{role_name}.{run_id}.{secrets.token_hex(4)}"
-        self.staged[role_name] = folder
+    def _new_folder(self, role_name: str) -> Path:
+        self.root.mkdir(mode=dir_mode(), exist_ok=True)
+        folder = self.root / role_name
+        if folder.exists():  # a rebuild (erasure): never write through a linked file
+            shutil.rmtree(folder)
         folder.mkdir(mode=dir_mode())
+        self.staged[role_name] = folder
         return folder
-
-    def install(self) -> None:
-        """Point every role at its new folder; remove roles no longer configured."""
-        try:
-            for role_name, folder in self.staged.items():
-                link = self.root / role_name
-                previous = _target(link)
-                tmp = self.root / f".link.{role_name}.{secrets.token_hex(4)}"
-                os.symlink(folder.name, tmp)
-                os.replace(tmp, link)
-                if previous is not None and previous != folder:
-                    shutil.rmtree(previous, ignore_errors=True)
-            for entry in list(self.root.iterdir()):
-                if entry.is_symlink() and entry.name not in self.config.privacy.roles:
-                    previous = _target(entry)
-                    entry.unlink()
-                    if previous is not None:
-                        shutil.rmtree(previous, ignore_errors=True)
-                    logger.warning(
-                        "removed the artefacts of role %s (no longer configured)", entry.name
-                    )
-        except OSError as exc:
-            raise PublishError(
-                f"the version is published, but switching the role artefacts in {self.root} "
-                f"failed ({exc}); readers of a role may still get the previous version: publish "
-                "again once the cause is fixed"
-            ) from exc
-        self.staged = {}
-
-    def discard(self) -> None:
-        """Remove folders built but not installed (a publish that failed after building)."""
-        for folder in self.staged.values():
-            shutil.rmtree(folder, ignore_errors=True)
-        self.staged = {}
-
-    def _remove_leftovers(self) -> None:
-        live = {_target(p) for p in self.root.iterdir() if p.is_symlink()}
-        for entry in self.root.iterdir():
-            if entry.name.startswith(".") and entry not in live:
-                if entry.is_symlink() or entry.is_file():
-                    entry.unlink(missing_ok=True)
-                else:
-                    shutil.rmtree(entry, ignore_errors=True)
 
 
 def _check_no_wal(database: Path) -> None:
     if database.with_name(database.name + ".wal").exists():
         raise PublishError(f"{database} has an unfinished write-ahead log; rebuild it first")
-
-
-def _target(link: Path) -> Path | None:
-    if not link.is_symlink():
-        return None
-    return link.parent / os.readlink(link)

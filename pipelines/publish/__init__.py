@@ -21,12 +21,13 @@ if TYPE_CHECKING:
         read_table,
         read_tables,
     )
-    from pipelines.publish.stage import PublishResult, install_version, publish
+    from pipelines.publish.stage import PublishResult, publish
     from pipelines.publish.tables import TABLES, TableSpec, table_schema
+    from pipelines.publish.versions import commit_version
 
 _EXPORTS = {
     "PublishResult": "pipelines.publish.stage",
-    "install_version": "pipelines.publish.stage",
+    "commit_version": "pipelines.publish.versions",
     "publish": "pipelines.publish.stage",
     "current_run_id": "pipelines.publish.reader",
     "published_versions": "pipelines.publish.reader",
@@ -41,8 +42,8 @@ __all__ = [
     "TABLES",
     "PublishResult",
     "TableSpec",
+    "commit_version",
     "current_run_id",
-    "install_version",
     "publish",
     "published_versions",
     "read_table",

@@ -3,7 +3,8 @@
 Readers never need a lock. :func:`read_tables` gives a consistent snapshot of several tables:
 it resolves ``current`` once and opens every file of that version before reading any, and an
 open file stays readable even if a later publish prunes its version. Readers who prefer DuckDB
-open ``golden.duckdb`` read-only; it is replaced as a whole, so a connection keeps one version.
+open ``golden.duckdb`` read-only: a link through ``current`` to one version's own database file,
+so a connection keeps the version it opened.
 """
 
 from __future__ import annotations

@@ -1,19 +1,19 @@
 """Publish a run: the golden tables become the version every reader sees, all at once.
 
-Everything that can fail slowly (reading and checking inputs, writing Parquet, building DuckDB,
-staging the id registry) happens first, beside the live files. Only then comes the commit: four
-renames (version folder, ``current`` symlink, ``golden.duckdb``, ``state/id_registry.parquet``),
-each undone if a later one fails. So a failed publish leaves the previous version, database and
-registry exactly as they were, and readers switch from one complete version to the next.
+Everything (reading and checking inputs, writing Parquet, building DuckDB, the id registry and
+every role's folder) is prepared in one hidden staging folder beside the live versions. Only
+then comes the commit, :func:`~pipelines.publish.versions.commit_version`: one rename of the
+``current`` pointer, through which ``golden.duckdb``, ``state/id_registry.parquet`` and
+``published/roles/<role>`` resolve. So a failed or killed publish leaves the previous version,
+database, registry and role folders exactly as they were, and readers switch from one complete
+version to the next.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,16 +32,17 @@ from pipelines.publish.tables import GOLDEN_INPUTS, TABLES
 from pipelines.publish.versions import (
     FORMAT_VERSION,
     MANIFEST_NAME,
-    current_target,
+    VERSION_DUCKDB,
+    VERSION_REGISTRY,
+    VERSION_ROLES,
+    commit_version,
+    current_dir,
     fsync_path,
-    point_current,
+    new_staging,
     prune,
     publish_lock,
     read_manifest,
     sha256_file,
-    token,
-    versions_root,
-    work_file,
 )
 from pipelines.warehouse import Warehouse, protect_process, write_json
 
@@ -85,7 +86,7 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
     registry = warehouse.require(golden / "id_registry.parquet", "golden")
 
     with publish_lock(warehouse):
-        previous_dir = _current_dir(warehouse)
+        previous_dir = current_dir(warehouse)
         previous = read_manifest(previous_dir)["run_id"] if previous_dir else None
         if previous and run_id < previous and not allow_older:
             raise PublishError(
@@ -93,19 +94,15 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
                 "roll back the golden tables and the id registry (restore a backup instead, or "
                 "publish with allow_older=True)"
             )
-        staging = versions_root(warehouse) / f".staging.{token()}"
-        duckdb_tmp = work_file(warehouse.duckdb_path)
-        registry_tmp = work_file(warehouse.id_registry)
-        roles = RoleArtefacts(config, warehouse)
+        staging = new_staging(warehouse)
         try:
-            staging.mkdir(parents=True)
+            roles = RoleArtefacts(config, staging / VERSION_ROLES)
             counts = _write_tables(warehouse, run_id, staging, previous_dir)
             published_at = datetime.now(UTC).isoformat()
             write_version_manifest(staging, run_id, counts, previous, published_at)
-            stage_registry(registry, registry_tmp)
-            _build_checked(config, roles, staging, duckdb_tmp, run_id, published_at)
-            install_version(warehouse, run_id, staging, duckdb_tmp, registry_tmp)
-            roles.install()
+            stage_registry(registry, staging / VERSION_REGISTRY)
+            _build_checked(config, roles, staging, staging / VERSION_DUCKDB, run_id, published_at)
+            commit_version(warehouse, staging, run_id)
         except GoldenError:
             raise
         except Exception as exc:
@@ -114,15 +111,7 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
                 f"the published version is still {previous or 'none'}"
             ) from exc
         finally:
-            roles.discard()
-            for leftover in (
-                duckdb_tmp,
-                registry_tmp,
-                duckdb_tmp.with_name(duckdb_tmp.name + ".wal"),
-            ):
-                leftover.unlink(missing_ok=True)
-            if staging.exists() and current_target(warehouse) != staging.name:
-                shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
         pruned = prune(warehouse, config.publish.keep_versions)
 
     report = _scorecard_report(warehouse, run_id)
@@ -164,11 +153,6 @@ def _scorecard_report(warehouse: Warehouse, run_id: str) -> Path | None:
     except Exception as exc:  # noqa: BLE001 - see the docstring
         logger.error("run %s: the dq scorecard report could not be written: %s", run_id, exc)
         return None
-
-
-def _current_dir(warehouse: Warehouse) -> Path | None:
-    target = current_target(warehouse)
-    return versions_root(warehouse) / target if target else None
 
 
 def _write_tables(
@@ -295,80 +279,3 @@ def stage_registry(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     fsync_path(target)
-
-
-def install_version(
-    warehouse: Warehouse,
-    run_id: str,
-    staging: Path,
-    duckdb_file: Path,
-    registry_file: Path | None,
-) -> None:
-    """Make a fully prepared version live; on any failure undo what was done and re-raise.
-
-    ``staging`` (a hidden folder in ``versions/``) becomes ``versions/<run_id>``, then
-    ``current`` points at it, then ``duckdb_file`` replaces ``golden.duckdb`` and
-    ``registry_file`` replaces ``state/id_registry.parquet``. Used by publish and by restore.
-    Must run under :func:`~pipelines.publish.versions.publish_lock`.
-    """
-    root = versions_root(warehouse)
-    target = root / run_id
-    old_current = current_target(warehouse)
-    undo: list[Callable[[], None]] = []
-    try:
-        if target.exists():
-            _replace_version_folder(warehouse, run_id, staging, undo)
-        else:
-            os.rename(staging, target)
-            undo.append(lambda: os.rename(target, staging))
-            fsync_path(root)
-        point_current(warehouse, run_id)
-        undo.append(lambda: point_current(warehouse, old_current))
-        _replace_file(duckdb_file, warehouse.duckdb_path, undo)
-        if registry_file is not None:
-            _replace_file(registry_file, warehouse.id_registry, undo)
-    except BaseException:
-        for step in reversed(undo):
-            try:
-                step()
-            except OSError as exc:  # keep undoing the rest; report what could not be undone
-                logger.error("could not undo a publish step for run %s: %s", run_id, exc)
-        raise
-
-
-def _replace_version_folder(
-    warehouse: Warehouse, run_id: str, staging: Path, undo: list[Callable[[], None]]
-) -> None:
-    """Replace an existing ``versions/<run_id>`` (a rerun) without a moment of no version.
-
-    Readers are moved to the staging copy first; the final folder is then built from hard links
-    to the same files, so ``current`` never points at a folder that is being moved.
-    """
-    root = versions_root(warehouse)
-    target = root / run_id
-    old_current = current_target(warehouse)
-    point_current(warehouse, staging.name)
-    undo.append(lambda: point_current(warehouse, old_current))
-    linked = root / f".linking.{token()}"
-    linked.mkdir()
-    undo.append(lambda: shutil.rmtree(linked, ignore_errors=True))
-    for item in staging.iterdir():
-        os.link(item, linked / item.name)
-    aside = root / f".replaced.{token()}.{run_id}"
-    os.rename(target, aside)
-    undo.append(lambda: os.rename(aside, target))
-    os.rename(linked, target)
-    undo.append(lambda: os.rename(target, linked))
-    fsync_path(root)
-
-
-def _replace_file(new: Path, live: Path, undo: list[Callable[[], None]]) -> None:
-    """``os.replace(new, live)`` keeping a hard link to the old file until the commit is over."""
-    keep = work_file(live)
-    if live.exists():
-        os.link(live, keep)
-        undo.append(lambda: os.replace(keep, live))
-    else:
-        undo.append(lambda: live.unlink(missing_ok=True))
-    os.replace(new, live)
-    fsync_path(live.parent)
