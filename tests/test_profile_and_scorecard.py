@@ -39,6 +39,10 @@ def golden_rows() -> pl.DataFrame:
             "source_systems": [["crm", "web"], ["crm"], ["web"]],
             "first_seen_at": [datetime(2025, 6, 5, tzinfo=UTC)] * 3,
             "source_updated_at": [datetime(2025, 1, 1, tzinfo=UTC), None, None],
+            "email_status": ["valid", None, None],
+            "phone_status": [None, None, "valid"],
+            "address_status": ["valid", "unverified", None],
+            "completeness": [7 / 9, 5 / 9, 2 / 9],
         },
         schema_overrides={"first_seen_at": TS, "source_updated_at": TS},
     )
@@ -55,6 +59,19 @@ def test_profile_attributes_are_derived_from_the_golden_row() -> None:
     assert rows["g1"]["completeness"] == pytest.approx(7 / 9, abs=1e-4)
     assert rows["g2"]["last_activity_at"] is None  # no source said: nothing made up
     assert profile["golden_id"].is_unique().all()
+
+
+def test_profile_counts_only_contact_values_survivorship_did_not_judge_invalid() -> None:
+    golden = golden_rows().with_columns(
+        pl.Series("email_status", ["invalid", None, None]),
+        pl.Series("phone_status", [None, None, "unverified"]),
+        pl.Series("address_status", ["invalid", "valid", None]),
+    )
+    rows = {r["golden_id"]: r for r in build_profile(golden, "r1", AT).iter_rows(named=True)}
+    assert (rows["g1"]["has_email"], rows["g1"]["has_postal_address"]) == (False, False)
+    assert rows["g1"]["contactable"] is False
+    assert rows["g3"]["has_phone"] is True  # unverified is still a number to try
+    assert rows["g1"]["completeness"] == pytest.approx(7 / 9, abs=1e-4)  # the golden row's own
 
 
 def test_age_band_is_masked_for_roles_without_date_of_birth() -> None:

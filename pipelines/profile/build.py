@@ -1,5 +1,8 @@
 """Build ``customer_profile`` from a run's golden rows (vectorised, one pass).
 
+Contactability counts values survivorship did not judge invalid; completeness is the golden
+record's own column, so the two tables never disagree.
+
 Every attribute is derived from values the golden record already holds, so the table adds no
 personal data; ``age_band`` generalises the date of birth and is masked for every role that is
 not granted ``date_of_birth`` (``pipelines.privacy.masking``). Times are measured at the run's
@@ -12,7 +15,7 @@ from datetime import datetime
 
 import polars as pl
 
-from pipelines.profile.schema import AGE_BANDS, COMPLETENESS_FIELDS, customer_profile_schema
+from pipelines.profile.schema import AGE_BANDS, customer_profile_schema
 
 
 def _filled(name: str) -> pl.Expr:
@@ -21,6 +24,11 @@ def _filled(name: str) -> pl.Expr:
     if name == "date_of_birth":
         return column.is_not_null()
     return column.is_not_null() & (column.cast(pl.String).str.len_bytes() > 0)
+
+
+def _usable(name: str, status: str) -> pl.Expr:
+    """A contact value there and not judged invalid by survivorship (valid or unverified)."""
+    return _filled(name) & (pl.col(status).fill_null("") != "invalid")
 
 
 def _age_band(at: datetime) -> pl.Expr:
@@ -41,7 +49,8 @@ def build_profile(golden: pl.DataFrame, run_id: str, at: datetime) -> pl.DataFra
     """``customer_profile`` rows for ``golden`` (``golden_customers`` rows of run ``run_id``)."""
     moment = pl.lit(at).cast(pl.Datetime("us", "UTC"))
     postal = _filled("address_line1") & (_filled("postcode") | _filled("city")) & _filled("country")
-    filled = [_filled(f).cast(pl.Float64) for f in COMPLETENESS_FIELDS if f in golden.columns]
+    postal = postal & (pl.col("address_status").fill_null("") != "invalid")
+    email, phone = _usable("email", "email_status"), _usable("phone", "phone_status")
     profile = golden.select(
         "golden_id",
         "first_seen_at",
@@ -50,14 +59,15 @@ def build_profile(golden: pl.DataFrame, run_id: str, at: datetime) -> pl.DataFra
         .alias("tenure_days"),
         pl.col("source_systems").list.len().cast(pl.Int64).alias("source_count"),
         "source_systems",
-        _filled("email").alias("has_email"),
-        _filled("phone").alias("has_phone"),
+        email.alias("has_email"),
+        phone.alias("has_phone"),
         postal.alias("has_postal_address"),
-        (_filled("email") | _filled("phone") | postal).alias("contactable"),
+        (email | phone | postal).alias("contactable"),
         "country",
         "region",
         _age_band(at).alias("age_band"),
-        (pl.sum_horizontal(filled) / len(filled)).round(4).alias("completeness"),
+        # One definition of completeness: the golden record's own (pipelines.golden).
+        pl.col("completeness").round(4),
         pl.col("source_updated_at").alias("last_activity_at"),
         pl.lit(run_id).alias("run_id"),
     )

@@ -8,19 +8,6 @@ import pyarrow as pa
 
 AGE_BANDS: Final = ("under 18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 
-COMPLETENESS_FIELDS: Final = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address_line1",
-    "city",
-    "postcode",
-    "country",
-    "date_of_birth",
-)
-"""Fields whose share filled is ``completeness``."""
-
 
 def customer_profile_schema() -> pa.Schema:
     """One row per golden id."""
