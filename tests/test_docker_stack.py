@@ -54,7 +54,14 @@ def test_compose_has_the_airflow_services_a_database_and_object_storage(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    assert set(services) == {*AIRFLOW_SERVICES, "airflow-init", "postgres", "redis", "seaweedfs"}
+    assert set(services) == {
+        *AIRFLOW_SERVICES,
+        "airflow-init",
+        "postgres",
+        "redis",
+        "seaweedfs",
+        "golden-workspace",
+    }
     for name, command in AIRFLOW_SERVICES.items():
         assert services[name]["command"] == command, name
     assert services["redis"]["image"].startswith("redis:")
@@ -415,3 +422,14 @@ def test_init_script_names_a_missing_secret(tmp_path: Path, s3_server: S3Endpoin
     assert result.returncode == 1
     assert "AIRFLOW_ADMIN_PASSWORD is not set" in result.stderr
     assert not (tmp_path / "auth" / "pw.json").exists()
+
+
+def test_stewards_reach_the_workspace_on_the_warehouse_volume(compose: dict[str, Any]) -> None:
+    workspace = compose["services"]["golden-workspace"]
+    assert workspace["entrypoint"][-1] == "golden"
+    command = workspace["command"]
+    assert command[:3] == ["serve", "--config", "/opt/golden/config.yaml"]
+    assert "golden-warehouse:/var/lib/golden/warehouse" in workspace["volumes"]
+    # Published on loopback only: a reverse proxy with TLS is the way in from outside.
+    assert all(port.startswith("127.0.0.1:") for port in workspace["ports"])
+    assert "COPY workspace ./workspace" in (DOCKER / "Dockerfile").read_text()

@@ -399,3 +399,22 @@ def test_an_erased_customer_leaves_the_search_index(env: Env) -> None:
     env.client.app.state.workspace.reader.snapshot(wait=True)
     assert env.get("ana", "/api/search", q=email)["results"] == []
     assert env.client.get(f"/api/customers/{golden_id}", headers=env.auth("ana")).status_code == 404
+
+
+def test_reports_are_served_behind_the_login_and_never_outside_their_folder(env: Env) -> None:
+    report = Path(env.root) / "reports" / "dq_scorecard" / "index.html"
+    assert report.is_file(), "the run writes the scorecard report"
+    secret = Path(env.root) / "reports" / ".." / "state" / "workspace_users.json"
+    assert secret.is_file()
+
+    response = env.client.get("/reports/dq_scorecard/index.html", headers=env.auth("ana"))
+    assert response.status_code == 200 and response.content == report.read_bytes()
+    assert "script-src 'none'" in response.headers["content-security-policy"]
+    assert env.client.get("/reports/dq_scorecard/", headers=env.auth("vi")).status_code == 200
+    # Analysts see masked values everywhere; the reports are not masked.
+    assert env.client.get("/reports/dq_scorecard/", headers=env.auth("al")).status_code == 403
+    assert env.client.get("/reports/dq_scorecard/index.html").status_code == 401
+    for escape in ("..%2Fstate%2Fworkspace_users.json", "%2E%2E/state/workspace_users.json"):
+        response = env.client.get(f"/reports/{escape}", headers=env.auth("ana"))
+        assert response.status_code == 404, escape
+        assert b"password" not in response.content

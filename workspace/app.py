@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as url_quote
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -551,6 +557,30 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     def review_due_page(request: Request, who: Principal = Depends(principal)) -> Response:
         data = service.review_due(ws.context(who))
         return render(request, "review_due.html", who, d=data)
+
+    @app.get("/reports/{path:path}", include_in_schema=False)
+    def report_file(path: str, who: Principal = Depends(principal)) -> Response:
+        """The warehouse's offline reports (the Data Docs, the scorecard report) behind the same
+        login, so stewards reach them wherever the warehouse lives (a container volume too).
+
+        They list failing values unmasked, so an analyst is refused. The path is resolved inside
+        ``reports/`` (links followed, then checked), and the pages keep their own strict policy:
+        no script at all, inline styles allowed.
+        """
+        if who.user.masked:
+            raise HTTPException(403, "the reports show unmasked values; ask a steward or viewer")
+        root = (Path(ws.config.warehouse.path) / "reports").resolve()
+        target = (root / (path or "data_docs")).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPException(404, "no such report")
+        response = FileResponse(target)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'none'; frame-ancestors 'none'; form-action 'none'"
+        )
+        return response
 
     @app.get("/decisions", response_class=HTMLResponse, include_in_schema=False)
     def decisions_page(request: Request, who: Principal = Depends(principal)) -> Response:
