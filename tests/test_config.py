@@ -229,9 +229,8 @@ def test_the_documented_chinese_header_config_loads_and_reads_its_columns(
     )
     raw = mapped_frame(lineage, source)
     assert raw.row(0, named=True)["raw_full_name"] == "王小明"
-    staged = standardise_frame(raw, SourceHints.from_source(source), as_of=date(2026, 1, 1)).row(
-        0, named=True
-    )
+    hints = SourceHints.from_source(source)
+    staged = standardise_frame(raw, hints, as_of=date(2026, 1, 1)).row(0, named=True)
     assert staged["date_of_birth"] == date(1990, 3, 7)
     assert staged["country"] == "CN"
     assert staged["phone"] == "+8613812345678"
