@@ -28,11 +28,47 @@ Relative paths are relative to the config file. Secrets never live in the file: 
 This page is generated from the config models (`golden config reference`); do not edit it by hand.
 """
 
+CHINESE_HEADERS_EXAMPLE = """\
+sources:
+  - name: crm
+    kind: file
+    path: data/crm.csv            # header row: 客户编号,姓名,手机,地址,出生日期
+    id_column: 客户编号
+    mapping:
+      full_name: 姓名
+      phone: 手机
+      address: 地址
+      date_of_birth: 出生日期
+    date_formats:
+      date_of_birth: ["%Y年%m月%d日"]
+    default_country: CN
+    default_phone_region: CN
+"""
+"""A source whose column headers are Chinese; ``tests/test_config.py`` loads this very text
+and reads a file with it, so the documented example cannot stop working."""
+
+_EXAMPLES = f"""\
+
+## Example: a source with Chinese column headers
+
+Column names are matched exactly as written, in any script: map each canonical field to the
+source's own header. A CRM export with Chinese headers, dates such as `1990年03月07日` and
+mobiles without `+86`:
+
+```yaml
+{CHINESE_HEADERS_EXAMPLE}```
+
+`default_country: CN` is the country of addresses that name none, and `default_phone_region: CN`
+reads `13812345678` as `+8613812345678`. Files are read as UTF-8; a GBK export sets
+`csv: {{encoding: gb18030}}`. `golden generate-sample --locale zh_CN` writes a three-source
+Chinese sample with a config of this shape.
+"""
+
 
 def render_reference() -> str:
     schema = PipelineConfig.model_json_schema()
     defs: dict[str, Any] = schema.get("$defs", {})
-    sections: list[str] = [_INTRO]
+    sections: list[str] = [_INTRO, _EXAMPLES]
     seen: set[str] = set()
 
     def table(title: str, model_schema: dict[str, Any], path: str) -> None:

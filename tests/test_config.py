@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from textwrap import dedent
 
@@ -184,3 +185,53 @@ def test_a_task_timeout_for_an_unknown_task_names_the_key(tmp_path: Path) -> Non
         ConfigError, match=r"orchestration\.task_timeout_minutes.*'matching' is not a task"
     ):
         load_config(path)
+
+
+def test_the_documented_chinese_header_config_loads_and_reads_its_columns(
+    tmp_path: Path,
+) -> None:
+    """The example in docs/configuration.md: Chinese headers map onto canonical fields, the
+    `%Y年%m月%d日` dates and CN defaults apply to a file read with it."""
+    import polars as pl
+
+    from pipelines.config_reference import CHINESE_HEADERS_EXAMPLE
+    from pipelines.ingest.mapping import mapped_frame, unresolved_references
+    from pipelines.ingest.readers import read_source
+    from pipelines.standardise import standardise_frame
+    from pipelines.standardise.frame import SourceHints
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "crm.csv").write_text(
+        "客户编号,姓名,手机,地址,出生日期\n"
+        "1001,王小明,13812345678,北京市朝阳区建国路88号,1990年03月07日\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(CHINESE_HEADERS_EXAMPLE, encoding="utf-8")
+    source = load_config(path).source("crm")
+    assert source.id_column == "客户编号"
+    assert {f: source.columns_of(f) for f in source.mapping} == {
+        "full_name": ["姓名"],
+        "phone": ["手机"],
+        "address": ["地址"],
+        "date_of_birth": ["出生日期"],
+    }
+
+    (chunk,) = list(read_source(source, None))
+    assert unresolved_references(source, chunk.frame.columns) == []
+    lineage = chunk.frame.with_columns(
+        pl.lit("crm:1001").alias("record_key"),
+        pl.lit("crm").alias("source_system"),
+        pl.col("客户编号").alias("source_record_id"),
+        pl.lit("b1").alias("batch_id"),
+        pl.lit(None, dtype=pl.Datetime("us")).alias("ingested_at"),
+        pl.lit(None, dtype=pl.Datetime("us")).alias("source_updated_at"),
+    )
+    raw = mapped_frame(lineage, source)
+    assert raw.row(0, named=True)["raw_full_name"] == "王小明"
+    hints = SourceHints.from_source(source)
+    staged = standardise_frame(raw, hints, as_of=date(2026, 1, 1)).row(0, named=True)
+    assert staged["date_of_birth"] == date(1990, 3, 7)
+    assert staged["country"] == "CN"
+    assert staged["phone"] == "+8613812345678"
+    assert staged["invalid_fields"] == []

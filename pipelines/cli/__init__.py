@@ -14,6 +14,7 @@ import sys
 
 import typer
 
+from pipelines.cli._common import CHOSEN_LEVEL, LEVELS
 from pipelines.errors import GoldenError
 
 app = typer.Typer(
@@ -39,13 +40,26 @@ _register_commands()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug detail."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log warnings and errors only."),
+    log_level: str | None = typer.Option(
+        None,
+        "--log-level",
+        help="debug, info or warning. Default: info; warning for `golden run`, whose summary "
+        "says what happened.",
+    ),
 ) -> None:
     from pipelines.warehouse import protect_process
 
     # Before anything is written: files of the warehouse are private whatever the umask
     # (``warehouse.access: group`` relaxes this once the config is loaded).
     protect_process()
+    if log_level is not None and log_level.lower() not in LEVELS:
+        raise typer.BadParameter(
+            f"{log_level!r}: use one of {', '.join(LEVELS)}", param_hint="--log-level"
+        )
+    CHOSEN_LEVEL[0] = verbose or quiet or log_level is not None
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    if log_level is not None:
+        level = LEVELS[log_level.lower()]
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

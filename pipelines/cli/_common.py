@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,3 +57,26 @@ def actor_name(actor: str | None) -> str:
     from pipelines.audit import actor_name as resolve  # the one rule, shared with the trail
 
     return resolve(actor)
+
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+CHOSEN_LEVEL: list[bool] = [False]
+"""Whether the user chose the console log level (``-v``, ``-q`` or ``--log-level``)."""
+
+
+def quiet_unless_asked() -> None:
+    """For a command whose own output says what happened (``golden run``'s summary): the
+    console shows warnings and errors only, unless the user chose a level."""
+    if not CHOSEN_LEVEL[0]:
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def hide_spark_pandas_warning(engine: str) -> None:
+    """PySpark warns on import that it does not support pandas 3; Great Expectations imports
+    PySpark whatever the engine. The warning concerns a user only when Spark is the engine."""
+    if engine != "spark":
+        import warnings
+
+        warnings.filterwarnings(
+            "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+        )

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from pipelines.cli._common import CONFIG_OPTION, WAIT_OPTION, WAREHOUSE_OPTION, load
+from pipelines.cli._common import (
+    CONFIG_OPTION,
+    WAIT_OPTION,
+    WAREHOUSE_OPTION,
+    hide_spark_pandas_warning,
+    load,
+    quiet_unless_asked,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +39,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ingest, validate, standardise, match, build golden records, publish and back up."""
         from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
 
         from pipelines.lock import RunLockedError
         from pipelines.orchestrate import run_pipeline
@@ -41,7 +49,13 @@ def register(app: typer.Typer) -> None:
         cfg = load(config, warehouse)
         run_id = run_id or new_run_id()
         steps = len(cfg.sources) + 8  # one step per source, then the shared stages
-        with tqdm(total=steps, desc="golden run", unit="stage", leave=False) as bar:
+        quiet_unless_asked()
+        hide_spark_pandas_warning(cfg.matching.engine)
+        # Log lines are written above the progress bar, never through it.
+        with (
+            logging_redirect_tqdm(),
+            tqdm(total=steps, desc="golden run", unit="stage", leave=False) as bar,
+        ):
 
             def on_stage(name: str) -> None:
                 bar.set_postfix_str(name)
