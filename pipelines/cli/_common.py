@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,11 +66,18 @@ CHOSEN_LEVEL: list[bool] = [False]
 """Whether the user chose the console log level (``-v``, ``-q`` or ``--log-level``)."""
 
 
-def quiet_unless_asked() -> None:
+@contextmanager
+def quiet_unless_asked() -> Iterator[None]:
     """For a command whose own output says what happened (``golden run``'s summary): the
-    console shows warnings and errors only, unless the user chose a level."""
+    console shows warnings and errors only while it runs, unless the user chose a level."""
+    root = logging.getLogger()
+    before = root.level
     if not CHOSEN_LEVEL[0]:
-        logging.getLogger().setLevel(logging.WARNING)
+        root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.setLevel(before)
 
 
 def hide_spark_pandas_warning(engine: str) -> None:

@@ -49,10 +49,11 @@ def register(app: typer.Typer) -> None:
         cfg = load(config, warehouse)
         run_id = run_id or new_run_id()
         steps = len(cfg.sources) + 8  # one step per source, then the shared stages
-        quiet_unless_asked()
         hide_spark_pandas_warning(cfg.matching.engine)
-        # Log lines are written above the progress bar, never through it.
+        # Warnings only while it runs (its summary says what happened); log lines are written
+        # above the progress bar, never through it.
         with (
+            quiet_unless_asked(),
             logging_redirect_tqdm(),
             tqdm(total=steps, desc="golden run", unit="stage", leave=False) as bar,
         ):
