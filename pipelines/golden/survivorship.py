@@ -492,19 +492,9 @@ STATUS_FIELDS: Final = {
 
 STATUS_COLUMNS: Final = (*STATUS_FIELDS, "completeness")
 
-COMPLETENESS_FIELDS: Final = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address_line1",
-    "city",
-    "postcode",
-    "country",
-    "date_of_birth",
-)
-"""The fields a complete customer record has; ``completeness`` is the share of them filled with
-a value that is not invalid."""
+COMPLETENESS_FIELDS: Final = _CORE_FIELDS
+"""The fields a complete customer record has (the same that make a value whole);
+``completeness`` is the share of them filled with a value that is not invalid."""
 
 
 def _statuses(values: pl.DataFrame, prepared: pl.DataFrame) -> pl.DataFrame:
