@@ -63,6 +63,9 @@ def level(creator: ComparisonCreator, left: str, right: str) -> str:
         pytest.param("大", "太", id="da-tai"),
         pytest.param("问", "间", id="wen-jian"),
         pytest.param("住", "往", id="zhu-wang"),
+        pytest.param("清", "情", id="qing-qing-radical-swapped"),
+        pytest.param("晴", "请", id="qing-qing-sun-speech"),
+        pytest.param("唐", "塘", id="tang-tang-radical-added"),
     ],
 )
 def test_classic_look_alike_characters_are_found_both_ways(a: str, b: str) -> None:
@@ -77,6 +80,8 @@ def test_classic_look_alike_characters_are_found_both_ways(a: str, b: str) -> No
         pytest.param("王", "李", id="wang-li"),
         pytest.param("伟", "芳", id="wei-fang"),
         pytest.param("吴", "果", id="wu-guo-same-strokes-other-layout"),
+        pytest.param("明", "时", id="ming-shi-share-only-the-small-radical"),
+        pytest.param("木", "林", id="mu-lin-a-whole-character-added"),
         pytest.param("明", "明", id="itself"),
     ],
 )

@@ -18,6 +18,12 @@ The look-alike relation is derived, not typed in, from two maintained packages' 
   look-alikes differ in at most two of the four, which keeps the layout (``明`` and ``朋`` yes,
   ``吴`` and ``果`` no).
 
+Two more shapes count as look-alike, both when the four-corner codes agree on one side (the
+side the eye takes in as the same): the same main component with another small component
+beside it (``杨``/``扬``/``汤``, ``红``/``江``: neither swapped part larger than the shared one;
+``明``/``时`` share only the small ``日`` and are not paired), and a character with a small
+component added beside it (``张``/``涨``, ``唐``/``塘``: at most half as many strokes added).
+
 The relation is not transitive (``王``~``玉``, ``玉``~``主``), so a name cannot be folded to one
 look-alike form. Instead each name gets one key per (position, look-alike of the character at
 that position): the name with that character replaced by the pair, sorted
@@ -110,7 +116,53 @@ def looks_alike(a: str, b: str) -> bool:
     larger = max(sum(strokes_a.values()), sum(strokes_b.values()))
     allowed = max(1, larger // STROKE_SHARE)
     differing = sum(((strokes_a - strokes_b) + (strokes_b - strokes_a)).values())
-    return differing <= allowed and _corner_differences(a, b) <= MAX_CORNER_DIFFERENCES
+    if differing <= allowed and _corner_differences(a, b) <= MAX_CORNER_DIFFERENCES:
+        return True
+    return _same_side(a, b) and (
+        _radical_swapped(a, b) or _radical_added(a, b) or _radical_added(b, a)
+    )
+
+
+def _same_side(a: str, b: str) -> bool:
+    """The four-corner codes agree on one side (top, bottom, left or right): the part that
+    differs sits on the other side, the side a reader's eye takes in as the same."""
+    corners = _data()[1]
+    x, y = corners.get(a), corners.get(b)
+    if not x or not y or len(x) < 4 or len(y) < 4:
+        return False
+    return any(x[i] == y[i] and x[j] == y[j] for i, j in ((0, 1), (2, 3), (0, 2), (1, 3)))
+
+
+def _two_parts(char: str) -> list[tuple[str, str]]:
+    return [(w[0], w[1]) for w in _data()[0].get(char, []) if len(w) == 2 and char not in w]
+
+
+def _radical_swapped(a: str, b: str) -> bool:
+    """Same main component, another small one beside it (杨/扬/汤, 峰/锋, 红/江): neither
+    swapped component has more strokes than the one they share."""
+    for way_a in _two_parts(a):
+        for way_b in _two_parts(b):
+            shared = set(way_a) & set(way_b)
+            if len(shared) != 1 or way_a[0] == way_a[1] or way_b[0] == way_b[1]:
+                continue
+            main = shared.pop()
+            x = way_a[0] if way_a[1] == main else way_a[1]
+            y = way_b[0] if way_b[1] == main else way_b[1]
+            size = len(_strokes(main))
+            if len(_strokes(x)) < size and len(_strokes(y)) < size:
+                return True
+    return False
+
+
+def _radical_added(a: str, b: str) -> bool:
+    """``b`` is the whole of ``a`` with a small component beside it (张/涨, 唐/塘): at most half
+    as many strokes as ``a``."""
+    for way in _two_parts(b):
+        if a in way:
+            other = way[1] if way[0] == a else way[0]
+            if 2 * len(_strokes(other)) <= len(_strokes(a)):
+                return True
+    return False
 
 
 @cache
