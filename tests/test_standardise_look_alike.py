@@ -94,6 +94,7 @@ def test_two_names_share_a_key_only_when_one_position_holds_a_look_alike_pair() 
         return bool(set(glyph_keys(x) or []) & set(glyph_keys(y) or []))
 
     assert share("王小明", "王小朋") and share("王小明", "玉小明")
+    assert share("高雷建", "高雪健"), "a look-alike and a same-sound character together"
     assert not share("王小明", "玉小朋"), "two look-alike changes are not one"
     assert not share("王小明", "王小红") and not share("小明", "明")
     assert glyph_keys("Wang") is None and glyph_keys(None) is None

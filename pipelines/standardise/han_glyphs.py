@@ -26,11 +26,12 @@ component added beside it (``张``/``涨``, ``唐``/``塘``: at most half as man
 
 The relation is not transitive (``王``~``玉``, ``玉``~``主``), so a name cannot be folded to one
 look-alike form. Instead each name gets one key per (position, look-alike of the character at
-that position): the name with that character replaced by the pair, sorted
-(``王小明`` with ``明``~``朋`` gives ``王小〔明朋〕``). Two names of the same length share a key
-exactly when they differ in one position by a look-alike pair, which is what the matching level
-asks (see ``matching.settings``). Keys are built on simplified characters, so a traditional
-form is no look-alike of its simplified one (those already meet on pinyin).
+that position): the tone-less pinyin of each other character, with the pair, sorted, in that
+position (``小明`` with ``明``~``朋`` gives ``xiao|〔明朋〕``). Two names of the same length share
+a key exactly when they differ in one position by a look-alike pair and read alike everywhere
+else, which is what the matching level asks (see ``matching.settings``): ``高雷建`` (雷 for 雪)
+still meets ``高雪健`` (健 typed by sound for 建). Keys are built on simplified characters, so a
+traditional form is no look-alike of its simplified one (those already meet on pinyin).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import logging
 from collections import Counter, defaultdict
 from functools import cache
 
-from pipelines.standardise.han import is_han, to_simplified
+from pipelines.standardise.han import is_han, pinyin_key, to_simplified
 
 logger = logging.getLogger(__name__)
 
@@ -184,9 +185,10 @@ def glyph_keys(name: str | None) -> list[str] | None:
         return None
     assert name is not None
     simple = to_simplified(name)
+    readings = [pinyin_key(char) or char for char in simple]
     keys = set()
     for i, char in enumerate(simple):
         for other in look_alikes(char):
-            pair = "".join(sorted((char, other)))
-            keys.add(f"{simple[:i]}〔{pair}〕{simple[i + 1 :]}")
+            pair = "〔" + "".join(sorted((char, other))) + "〕"
+            keys.add("|".join([*readings[:i], pair, *readings[i + 1 :]]))
     return sorted(keys) or None
