@@ -152,16 +152,17 @@ def main() -> None:
         s = figures["scores"]
         label = f" look-alike {args.look_alike:.0%}" if args.look_alike else ""
         print(
-            f"chinese{label} golden-records {figures['records']:>7,} records of {figures['people']:,} "
-            f"people -> {figures['golden']:,} golden  precision {s.precision:.4f}  recall "
-            f"{s.recall:.4f}  F1 {s.f1:.4f}  ({figures['seconds']} s)",
+            f"chinese{label} golden-records {figures['records']:>7,} records of "
+            f"{figures['people']:,} people -> {figures['golden']:,} golden  "
+            f"precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
+            f"({figures['seconds']} s)",
             flush=True,
         )
         clock = time.perf_counter()
         scores = run_plain(plain_frame(root), truth)
         print(
-            f"chinese{label} plain Splink   {truth.height:>7,} records  precision {scores.precision:.4f}"
-            f"  recall {scores.recall:.4f}  F1 {scores.f1:.4f}  "
+            f"chinese{label} plain Splink   {truth.height:>7,} records  precision "
+            f"{scores.precision:.4f}  recall {scores.recall:.4f}  F1 {scores.f1:.4f}  "
             f"({time.perf_counter() - clock:.1f} s)"
         )
     finally:
