@@ -42,7 +42,7 @@ from workspace.security import (
     SESSION_COOKIE,
     LoginThrottle,
     Session,
-    Sessions,
+    open_session_store,
     same_token,
 )
 from workspace.users import User, UserStore
@@ -73,12 +73,19 @@ class Principal:
 class Workspace:
     """The application's shared state."""
 
-    def __init__(self, config: PipelineConfig, *, secure_cookies: bool = False):
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        secure_cookies: bool = False,
+        sessions_url: str | None = None,
+    ):
         self.config = config
         self.reader = Reader(config.warehouse.path)
         self.users = UserStore(config.warehouse.path)
-        self.sessions = Sessions()
-        self.throttle = LoginThrottle()
+        # Shared by every server process on this warehouse (workspace/security.py).
+        self.sessions = open_session_store(config.warehouse.path, sessions_url)
+        self.throttle = LoginThrottle(self.sessions)
         self.secure_cookies = secure_cookies
         analyst = config.privacy.roles.get("analyst")
         self._maskers = {
@@ -123,12 +130,15 @@ class DecisionIn(BaseModel):
     """For ``link`` / ``no_link``: several pairs at once instead of ``record_key_l/_r``."""
 
 
-def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastAPI:
-    """The workspace application for one deployment's configuration."""
+def create_app(
+    config: PipelineConfig, *, secure_cookies: bool = False, sessions_url: str | None = None
+) -> FastAPI:
+    """The workspace application for one deployment's configuration; ``sessions_url`` a
+    PostgreSQL URL for the session store, else the SQLite file in the warehouse."""
     from pipelines.warehouse import protect_process
 
     protect_process(config.warehouse.access)  # the search index holds personal data
-    ws = Workspace(config, secure_cookies=secure_cookies)
+    ws = Workspace(config, secure_cookies=secure_cookies, sessions_url=sessions_url)
     app = FastAPI(
         title="golden-records stewards' workspace",
         version="1",
@@ -158,8 +168,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         if session is None:
             raise Unauthenticated()
         user = ws.users.get(session.user)
-        if user is None:  # removed since logging in
-            ws.sessions.end(session.id)
+        if user is None:  # removed since logging in: end all of theirs, in every process
+            ws.sessions.end_user(session.user)
             raise Unauthenticated()
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             given = request.headers.get(CSRF_HEADER)
@@ -449,7 +459,7 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
                 message=str(exc), back=target or f"/customers/{url_quote(golden_id)}",
             )  # fmt: skip
         if who.session:
-            who.session.undo.extend(w.decision_id for w in written)
+            ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         return RedirectResponse(
             (target or f"/customers/{url_quote(golden_id)}") + "?recorded=" + str(len(written)),
             status_code=303,
@@ -505,7 +515,7 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         message, ok = None, False
         if decision == "skip":
             assert who.session is not None
-            who.session.skipped.add(service._pair_key(left, right))
+            ws.sessions.skip(who.session, service._pair_key(left, right))
         elif decision in ("link", "no_link"):
             try:
                 written = write_decisions(
@@ -518,7 +528,7 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
                 message = str(exc)
             else:
                 if who.session:
-                    who.session.undo.extend(w.decision_id for w in written)
+                    ws.sessions.push_undo(who.session, (w.decision_id for w in written))
                 message = t("review.recorded_one", id=written[0].decision_id,
                             describe=written[0].description)  # fmt: skip
                 ok = True
@@ -546,7 +556,7 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         except GoldenError as exc:
             return _review_fragment(request, who, str(exc))
         if who.session:
-            who.session.undo.extend(w.decision_id for w in written)
+            ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         kind = "must_link" if decision == "link" else "cannot_link"
         message = translate(request)("review.recorded_many", count=len(written), kind=kind)
         return _review_fragment(request, who, message, ok=True)
@@ -566,7 +576,7 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             except GoldenError as exc:
                 message = str(exc)
             else:
-                who.session.undo.pop()
+                ws.sessions.pop_undo(who.session, decision_id)
                 message, ok = t("review.revoked", id=decision_id), True
         return _review_fragment(request, who, message, ok)
 

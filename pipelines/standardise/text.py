@@ -236,6 +236,12 @@ _FOLD_FROM = sorted(_FOLD_LOOKUP, key=len, reverse=True)
 _FOLD_TO = [_FOLD_LOOKUP[k] for k in _FOLD_FROM]
 
 
+def fold_word(text: str) -> str:
+    """:func:`fold` of one Python string (lower case, optional diacritics removed), for code
+    that works on single values: ``Nguyễn`` -> ``nguyen``, ``Đặng`` -> ``dang``."""
+    return "".join(_FOLD_LOOKUP.get(c, c) for c in text.lower())
+
+
 def clean_text(expr: pl.Expr, null_tokens: tuple[str, ...] = NULL_TOKENS) -> pl.Expr:
     """Fit a raw value to show: NFKC, invisible characters out, whitespace collapsed, trimmed;
     empty strings and placeholder tokens become null. Letters are never altered."""
