@@ -23,7 +23,8 @@ from pipelines.i18n import (
 
 ROOT = Path(__file__).parents[1]
 TEMPLATE_DIRS = (ROOT / "workspace" / "templates", ROOT / "pipelines" / "validate" / "templates")
-_CALL = re.compile(r"""(?<![\w.])t\(\s*['"]([\w.]+)['"]""")
+_CALL = re.compile(r"""(?<![\w.])t\(\s*['"]([\w.]+)['"]\s*[,)]""")
+"""A template's ``t('id')`` or ``t('id', name=...)``; ``t('prefix.' ~ value)`` is not a whole id."""
 
 
 def test_every_message_id_exists_in_every_language() -> None:

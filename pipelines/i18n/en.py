@@ -265,4 +265,157 @@ MESSAGES: dict[str, str] = {
     "summary.not_reconciled": (
         "WARNING: row counts do not reconcile (in != accepted + quarantined)"
     ),
+    # --- Data Docs (pipelines/validate/report_pages.py) ---
+    "docs.title": "Data Docs: validations",
+    "docs.validations": "Validations",
+    "docs.all_validations": "All validations",
+    "docs.index_intro": "Every validation kept, newest run first.",
+    "docs.severity_explained": (
+        "Critical rules quarantine the failing rows; warning rules count them and let them pass."
+    ),
+    "docs.suite_intro": "What should hold for every batch this suite validates.",
+    "docs.suites": "Suites",
+    "docs.suite": "Suite {name}",
+    "docs.suite_on": "Suite {suite} on {asset}",
+    "docs.page_title": "{suite} on {asset}, run {run}",
+    "docs.suite_rules": "the suite's rules",
+    "docs.col.run": "Run",
+    "docs.col.suite": "Suite",
+    "docs.col.batch": "Batch",
+    "docs.col.status": "Status",
+    "docs.col.rows_in": "Rows in",
+    "docs.col.accepted": "Accepted",
+    "docs.col.quarantined": "Quarantined",
+    "docs.col.warned": "Warned",
+    "docs.col.rejected_at_ingest": "Rejected at ingest",
+    "docs.col.rules": "Rules",
+    "docs.col.critical_failed": "Critical rules failed",
+    "docs.col.warning_failed": "Warning rules failed",
+    "docs.col.severity": "Severity",
+    "docs.col.column": "Column",
+    "docs.col.rule": "Rule",
+    "docs.col.when_fails": "When it fails",
+    "docs.col.result": "Result",
+    "docs.col.failing_values": "Failing values",
+    "docs.col.failing_keys": "Record keys of failing rows",
+    "docs.col.file": "File",
+    "docs.col.line": "Line",
+    "docs.col.reason": "Reason",
+    "docs.status.passed": "Passed",
+    "docs.status.warning": "Passed with warnings",
+    "docs.status.failed": "Failed",
+    "docs.rule_status.passed": "passed",
+    "docs.rule_status.warning": "warning",
+    "docs.rule_status.failed": "failed",
+    "docs.more_keys": "and {count} more",
+    "docs.rejects_heading": "Rows rejected at ingest ({count})",
+    "docs.rejects_intro": (
+        "Rows the source sent that could not be landed; they are in the quarantine table "
+        "under the expectation rejected_at_ingest:"
+    ),
+    "docs.more_rejects": "{count} more in the quarantine table.",
+    "docs.no_value": "no value",
+    "docs.no_rows": "no rows",
+    "docs.empty_value": "(empty)",
+    "docs.outcome.fail": "{failing} of {total} rows fail ({percent})",
+    "docs.outcome.none_fail": "none of the {total} rows fails",
+    "docs.outcome.missing": "; {count} empty, which this rule does not judge",
+    "docs.outcome.nothing_observed": "no value observed",
+    "docs.outcome.proportion": "{percent} of rows have a value",
+    "docs.outcome.rows": "{count} rows",
+    "docs.outcome.observed": "observed {value}",
+    "docs.outcome.error": "could not be evaluated: {error}",
+    "docs.only_where": " (rows where {column} is {value})",
+    # Sentences made from an expectation type, for pages in a language the suite has no text
+    # in (English pages keep the suite's own English wording).
+    "docs.rule.expect_column_values_to_not_be_null": "Every record has a {column}.",
+    "docs.rule.expect_column_values_to_be_null": "{column} is empty.",
+    "docs.rule.expect_column_values_to_be_unique": "Each {column} appears once in the batch.",
+    "docs.rule.expect_compound_columns_to_be_unique": (
+        "Each combination of {column_list} is unique."
+    ),
+    "docs.rule.expect_column_values_to_match_regex": "A given {column} matches {regex}.",
+    "docs.rule.expect_column_values_to_not_match_regex": (
+        "A given {column} does not match the forbidden pattern {regex}."
+    ),
+    "docs.rule.expect_column_values_to_be_in_set": "A given {column} is one of the allowed values.",
+    "docs.rule.expect_column_values_to_not_be_in_set": (
+        "A given {column} is none of the forbidden values."
+    ),
+    "docs.rule.expect_column_value_lengths_to_be_between": (
+        "A given {column} is {min_value} to {max_value} characters long."
+    ),
+    "docs.rule.expect_column_values_to_be_between": (
+        "A given {column} lies between {min_value} and {max_value}."
+    ),
+    "docs.rule.expect_column_values_to_match_strftime_format": (
+        "A given {column} is a date written as {strftime_format}."
+    ),
+    "docs.rule.expect_column_values_to_be_dateutil_parseable": (
+        "A given {column} is a readable date."
+    ),
+    "docs.rule.expect_table_row_count_to_be_between": (
+        "The batch holds {min_value} to {max_value} records."
+    ),
+    "docs.rule.expect_column_pair_values_a_to_be_greater_than_b": (
+        "{column_A} is not earlier or smaller than {column_B}."
+    ),
+    "docs.rule.expect_column_proportion_of_non_null_values_to_be_between": (
+        "The share of records with a {column} is at least {min_value}."
+    ),
+    "docs.problem.expect_column_values_to_not_be_null": "The {column} is empty.",
+    "docs.problem.expect_column_values_to_be_null": "The {column} has a value where none belongs.",
+    "docs.problem.expect_column_values_to_be_unique": (
+        "Another record in this batch has the same {column}."
+    ),
+    "docs.problem.expect_compound_columns_to_be_unique": (
+        "Another record has the same combination of {column_list}."
+    ),
+    "docs.problem.expect_column_values_to_match_regex": "The {column} does not match {regex}.",
+    "docs.problem.expect_column_values_to_not_match_regex": (
+        "The {column} matches the forbidden pattern {regex}."
+    ),
+    "docs.problem.expect_column_values_to_be_in_set": "The {column} is not an allowed value.",
+    "docs.problem.expect_column_values_to_not_be_in_set": "The {column} is a forbidden value.",
+    "docs.problem.expect_column_value_lengths_to_be_between": (
+        "The {column} is not {min_value} to {max_value} characters long."
+    ),
+    "docs.problem.expect_column_values_to_be_between": (
+        "The {column} lies outside {min_value} to {max_value}."
+    ),
+    "docs.problem.expect_column_values_to_match_strftime_format": (
+        "The {column} is not a date written as {strftime_format}."
+    ),
+    "docs.problem.expect_column_values_to_be_dateutil_parseable": (
+        "The {column} is not a readable date."
+    ),
+    "docs.problem.expect_table_row_count_to_be_between": (
+        "The batch does not hold {min_value} to {max_value} records: check the extract before "
+        "trusting this run."
+    ),
+    "docs.problem.expect_column_pair_values_a_to_be_greater_than_b": (
+        "{column_A} is earlier or smaller than {column_B}."
+    ),
+    "docs.problem.expect_column_proportion_of_non_null_values_to_be_between": (
+        "Fewer records than {min_value} of them have a {column}: the extract may have lost "
+        "the column."
+    ),
+    # --- the scorecard report (pipelines/scorecard/report.py) ---
+    "scorecard.title": "Data quality scorecard",
+    "scorecard.intro": (
+        "Overall score per source and run: 100 × ({formula}), the mean over the fields the "
+        "source supplies. Measures per field are in the published table"
+    ),
+    "scorecard.no_runs": "No run has been scored yet.",
+    "scorecard.latest": "Latest run {run}",
+    "scorecard.chart_label": "overall score per source over runs",
+    "scorecard.col.source": "source",
+    "scorecard.col.field": "field",
+    "scorecard.col.records": "records",
+    "scorecard.col.completeness": "completeness",
+    "scorecard.col.validity": "validity",
+    "scorecard.col.uniqueness": "uniqueness",
+    "scorecard.col.agreement": "agreement",
+    "scorecard.col.freshness": "freshness",
+    "scorecard.col.score": "score",
 }

@@ -253,4 +253,136 @@ MESSAGES: dict[str, str] = {
     "summary.no_backup": "无：未配置备份存储桶（backup.bucket），或 backup.enabled 为 false",
     "summary.failed": "失败 {stage}：{error}",
     "summary.not_reconciled": "警告：行数对不上（读入 ≠ 通过 + 隔离）",
+    # --- Data Docs (pipelines/validate/report_pages.py) ---
+    "docs.title": "数据文档：校验",
+    "docs.validations": "校验",
+    "docs.all_validations": "全部校验",
+    "docs.index_intro": "保留的每次校验，最近的运行排在最前。",
+    "docs.severity_explained": "严重规则会把不通过的行放入隔离区；警告规则只计数并放行。",
+    "docs.suite_intro": "此规则集校验的每个批次都应满足的条件。",
+    "docs.suites": "规则集",
+    "docs.suite": "规则集 {name}",
+    "docs.suite_on": "规则集 {suite}，数据 {asset}",
+    "docs.page_title": "{suite}，数据 {asset}，运行 {run}",
+    "docs.suite_rules": "此规则集的规则",
+    "docs.col.run": "运行",
+    "docs.col.suite": "规则集",
+    "docs.col.batch": "批次",
+    "docs.col.status": "状态",
+    "docs.col.rows_in": "读入行数",
+    "docs.col.accepted": "通过",
+    "docs.col.quarantined": "隔离",
+    "docs.col.warned": "警告",
+    "docs.col.rejected_at_ingest": "导入时拒收",
+    "docs.col.rules": "规则",
+    "docs.col.critical_failed": "未通过的严重规则",
+    "docs.col.warning_failed": "未通过的警告规则",
+    "docs.col.severity": "严重程度",
+    "docs.col.column": "列",
+    "docs.col.rule": "规则",
+    "docs.col.when_fails": "不通过时意味着",
+    "docs.col.result": "结果",
+    "docs.col.failing_values": "不通过的值",
+    "docs.col.failing_keys": "不通过的行的记录键",
+    "docs.col.file": "文件",
+    "docs.col.line": "行号",
+    "docs.col.reason": "原因",
+    "docs.status.passed": "通过",
+    "docs.status.warning": "通过（有警告）",
+    "docs.status.failed": "未通过",
+    "docs.rule_status.passed": "通过",
+    "docs.rule_status.warning": "警告",
+    "docs.rule_status.failed": "未通过",
+    "docs.more_keys": "另有 {count} 条",
+    "docs.rejects_heading": "导入时被拒收的行（{count}）",
+    "docs.rejects_intro": "源系统发送但无法落地的行；它们在隔离表中，规则名为 rejected_at_ingest：",
+    "docs.more_rejects": "隔离表中还有 {count} 行。",
+    "docs.no_value": "无值",
+    "docs.no_rows": "没有行",
+    "docs.empty_value": "（空）",
+    "docs.outcome.fail": "{total} 行中有 {failing} 行不通过（{percent}）",
+    "docs.outcome.none_fail": "{total} 行全部通过",
+    "docs.outcome.missing": "；{count} 行为空，此规则不判断空值",
+    "docs.outcome.nothing_observed": "未观察到值",
+    "docs.outcome.proportion": "{percent} 的行有值",
+    "docs.outcome.rows": "{count} 行",
+    "docs.outcome.observed": "观察值 {value}",
+    "docs.outcome.error": "无法评估：{error}",
+    "docs.only_where": "（仅检查 {column} 为 {value} 的行）",
+    "docs.rule.expect_column_values_to_not_be_null": "每条记录的 {column} 都有值。",
+    "docs.rule.expect_column_values_to_be_null": "{column} 为空。",
+    "docs.rule.expect_column_values_to_be_unique": "每个 {column} 在本批次中只出现一次。",
+    "docs.rule.expect_compound_columns_to_be_unique": "{column_list} 的每种组合都是唯一的。",
+    "docs.rule.expect_column_values_to_match_regex": "已填写的 {column} 符合格式 {regex}。",
+    "docs.rule.expect_column_values_to_not_match_regex": (
+        "已填写的 {column} 不含被禁止的内容（格式 {regex}）。"
+    ),
+    "docs.rule.expect_column_values_to_be_in_set": "已填写的 {column} 是允许的值之一。",
+    "docs.rule.expect_column_values_to_not_be_in_set": "已填写的 {column} 不是被禁止的值。",
+    "docs.rule.expect_column_value_lengths_to_be_between": (
+        "已填写的 {column} 长度为 {min_value} 到 {max_value} 个字符。"
+    ),
+    "docs.rule.expect_column_values_to_be_between": (
+        "已填写的 {column} 在 {min_value} 到 {max_value} 之间。"
+    ),
+    "docs.rule.expect_column_values_to_match_strftime_format": (
+        "已填写的 {column} 是格式为 {strftime_format} 的日期。"
+    ),
+    "docs.rule.expect_column_values_to_be_dateutil_parseable": "已填写的 {column} 是可识别的日期。",
+    "docs.rule.expect_table_row_count_to_be_between": (
+        "本批次的记录数在 {min_value} 到 {max_value} 之间。"
+    ),
+    "docs.rule.expect_column_pair_values_a_to_be_greater_than_b": (
+        "{column_A} 不早于（不小于）{column_B}。"
+    ),
+    "docs.rule.expect_column_proportion_of_non_null_values_to_be_between": (
+        "有 {column} 的记录占比不低于 {min_value}。"
+    ),
+    "docs.problem.expect_column_values_to_not_be_null": "{column} 为空。",
+    "docs.problem.expect_column_values_to_be_null": "{column} 本应为空，却有值。",
+    "docs.problem.expect_column_values_to_be_unique": "本批次中另有记录的 {column} 与之相同。",
+    "docs.problem.expect_compound_columns_to_be_unique": "另有记录的 {column_list} 组合与之相同。",
+    "docs.problem.expect_column_values_to_match_regex": "{column} 不符合格式 {regex}。",
+    "docs.problem.expect_column_values_to_not_match_regex": (
+        "{column} 含有被禁止的内容（匹配 {regex}）。"
+    ),
+    "docs.problem.expect_column_values_to_be_in_set": "{column} 不是允许的值。",
+    "docs.problem.expect_column_values_to_not_be_in_set": "{column} 是被禁止的值。",
+    "docs.problem.expect_column_value_lengths_to_be_between": (
+        "{column} 的长度不在 {min_value} 到 {max_value} 个字符之间。"
+    ),
+    "docs.problem.expect_column_values_to_be_between": (
+        "{column} 不在 {min_value} 到 {max_value} 之间。"
+    ),
+    "docs.problem.expect_column_values_to_match_strftime_format": (
+        "{column} 不是格式为 {strftime_format} 的日期。"
+    ),
+    "docs.problem.expect_column_values_to_be_dateutil_parseable": "{column} 不是可识别的日期。",
+    "docs.problem.expect_table_row_count_to_be_between": (
+        "本批次的记录数不在 {min_value} 到 {max_value} 之间：请先检查抽取的数据，再信任本次运行。"
+    ),
+    "docs.problem.expect_column_pair_values_a_to_be_greater_than_b": (
+        "{column_A} 早于（小于）{column_B}。"
+    ),
+    "docs.problem.expect_column_proportion_of_non_null_values_to_be_between": (
+        "有 {column} 的记录占比低于 {min_value}：抽取时可能丢失了该列。"
+    ),
+    # --- the scorecard report (pipelines/scorecard/report.py) ---
+    "scorecard.title": "数据质量评分卡",
+    "scorecard.intro": (
+        "各来源每次运行的总分：100 × ({formula})，取该来源提供的各字段的平均值。"
+        "各字段的指标见已发布的表"
+    ),
+    "scorecard.no_runs": "还没有任何运行被评分。",
+    "scorecard.latest": "最近一次运行 {run}",
+    "scorecard.chart_label": "各来源历次运行的总分",
+    "scorecard.col.source": "来源",
+    "scorecard.col.field": "字段",
+    "scorecard.col.records": "记录数",
+    "scorecard.col.completeness": "完整性",
+    "scorecard.col.validity": "有效性",
+    "scorecard.col.uniqueness": "唯一性",
+    "scorecard.col.agreement": "一致性",
+    "scorecard.col.freshness": "时效性",
+    "scorecard.col.score": "得分",
 }
