@@ -185,12 +185,14 @@ class PipelineConfig(StrictModel):
 
     @model_validator(mode="after")
     def _review_sources_exist(self) -> PipelineConfig:
-        unknown = sorted(set(self.review_due.stale_after_days_by_source) - set(self.source_names))
-        if unknown:
-            raise ValueError(
-                f"review_due.stale_after_days_by_source names unknown source(s) {unknown}; "
-                f"sources are {self.source_names}"
-            )
+        review = self.review_due
+        for key in ("stale_after_days_by_source", "golden_id_columns"):
+            unknown = sorted(set(getattr(review, key)) - set(self.source_names))
+            if unknown:
+                raise ValueError(
+                    f"review_due.{key} names unknown source(s) {unknown}; "
+                    f"sources are {self.source_names}"
+                )
         return self
 
     @model_validator(mode="after")

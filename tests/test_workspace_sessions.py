@@ -8,6 +8,8 @@ are owner-only and hold no session id, only its digest. The same store on Postgr
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import secrets
@@ -16,7 +18,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -312,3 +314,45 @@ def test_a_session_from_one_server_process_works_on_another_with_workers(
             process.terminate()
         for process, _ in servers:
             process.wait(timeout=30)
+
+
+# --- undo and skip across processes, on a published warehouse ----------------------------------
+@pytest.mark.slow
+def test_undo_and_skips_made_in_one_process_are_seen_and_used_by_another(
+    copy_workspace: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    from matching.decisions import DecisionStore
+    from pipelines.warehouse import Warehouse
+
+    config = load_config(copy_workspace(tmp_path / "copy"))
+    UserStore(config.warehouse.path).add("ana", "steward", PASSWORD)
+    one, two = TestClient(create_app(config)), TestClient(create_app(config))
+    cookie = log_in(one, "ana")
+    two.cookies.set(SESSION_COOKIE, cookie)
+    csrf = open_session_store(config.warehouse.path).get(cookie).csrf
+    token = UserStore(config.warehouse.path).new_token("ana")
+    pairs = two.get("/api/review/pairs", headers={"Authorization": f"Bearer {token}"})
+    first, second = pairs.json()["pairs"][:2]
+
+    def form(pair: dict[str, str], decision: str) -> dict[str, str]:
+        return {
+            "left": pair["record_key_l"], "right": pair["record_key_r"],
+            "decision": decision, "reason": "checked", "csrf_token": csrf,
+        }  # fmt: skip
+
+    def offered(client: TestClient) -> set[tuple[str, ...]]:
+        values = re.findall(r'name="pair" value="([^"]+)"', client.get("/review").text)
+        return {tuple(sorted(json.loads(html.unescape(v)))) for v in values}
+
+    skipped = tuple(sorted((second["record_key_l"], second["record_key_r"])))
+    assert skipped in offered(two)
+    assert one.post("/review/decide", data=form(first, "no_link")).status_code == 200
+    assert one.post("/review/decide", data=form(second, "skip")).status_code == 200
+    decisions = DecisionStore(Warehouse(config.warehouse.path).decisions)
+    (made,) = decisions.active()
+    assert skipped not in offered(two)  # the other process hides the pair this session skipped
+    undone = two.post("/review/undo", data={"csrf_token": csrf})
+    assert undone.status_code == 200 and f"Revoked {made.decision_id}" in undone.text
+    assert decisions.active() == []
+    nothing = one.post("/review/undo", data={"csrf_token": csrf})
+    assert "Nothing to undo." in nothing.text  # the first process sees the list emptied
