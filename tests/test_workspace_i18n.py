@@ -129,3 +129,19 @@ def test_the_login_page_and_its_errors_follow_the_browser(env: Env) -> None:
         headers=ZH,
     )
     assert wrong.status_code == 401 and "用户名或密码错误。" in wrong.text
+
+
+def test_the_customer_page_says_how_sources_back_each_field_in_chinese(env: Env) -> None:
+    golden_id = env.golden_id()
+    html = env.page(f"/customers/{golden_id}", ZH)
+    statuses = re.findall(r"<td>([^<]*(?:来源|锁定|选定)[^<]*)</td>", html)
+    assert statuses and not [s for s in statuses if re.search("[a-z]{3}", s)], statuses
+    assert 'data-label="原值"' in html or "标准化前的原值" in html
+    # The API keeps its English status text (a contract for other programs).
+    api = env.client.get(
+        f"/api/customers/{golden_id}", headers={"Authorization": f"Bearer {env.token}", **ZH}
+    ).json()
+    english = {f["status"] for f in api["fields"]}
+    assert english & {"no source has it", "all sources agree", "single source", "chosen"} or any(
+        "sources" in s for s in english
+    )
