@@ -62,6 +62,10 @@ mobiles without `+86`:
 reads `13812345678` as `+8613812345678`. Files are read as UTF-8; a GBK export sets
 `csv: {{encoding: gb18030}}`. `golden generate-sample --locale zh_CN` writes a three-source
 Chinese sample with a config of this shape.
+
+For Chinese-speaking stewards add `language: zh_CN` at the top level: the stewards' workspace,
+the `golden run` summary, the Data Docs and the scorecard report are then in Simplified Chinese
+(`auto`, the default, lets each browser choose; see docs/workspace.md).
 """
 
 
