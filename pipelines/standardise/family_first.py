@@ -38,6 +38,8 @@ import re
 from functools import cache
 from typing import NamedTuple
 
+from pipelines.standardise.text import fold_word
+
 _HANGUL_ONLY = re.compile(r"^[\uac00-\ud7a3]+$")
 _KANA_ONLY = re.compile(r"^[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]+$")
 
@@ -157,17 +159,17 @@ def kana_key(text: str | None) -> str | None:
     return re.sub(r"[^a-z]", "", roman) or None
 
 
-def _fold(word: str) -> str:
-    from pipelines.standardise.text import fold_word
-
-    return fold_word(word)
-
-
 def _vietnamese(words: list[str]) -> FamilyFirstName | None:
     """A Vietnamese full name's parts (module docstring), or null."""
-    if len(words) < 2 or not all(_LATIN_NAME_WORD.match(w) for w in words):
+    if len(words) < 2:
         return None
-    folded = [_fold(w) for w in words]
+    head, tail = fold_word(words[0]), fold_word(words[-1])
+    # Most names are neither: two look-ups settle them before any other work.
+    if head not in VIETNAMESE_SURNAMES and tail not in VIETNAMESE_SURNAMES:
+        return None
+    if not all(_LATIN_NAME_WORD.match(w) for w in words):
+        return None
+    folded = [fold_word(w) for w in words]
     marked = any(_VIETNAMESE_LETTERS.search(w) for w in words)
     middle_marker = len(words) >= 3 and folded[1] in _VIETNAMESE_MIDDLE
     family_first = folded[0] in VIETNAMESE_SURNAMES and folded[-1] not in VIETNAMESE_SURNAMES
