@@ -249,6 +249,7 @@ def create_app(
             status_code=status,
         )
         response.headers["Content-Language"] = t.html_lang
+        response.headers["Vary"] = "Accept-Language, Cookie"  # the words depend on both
         return response
 
     def _login_page(
