@@ -174,3 +174,10 @@ def test_an_empty_warehouse_says_nothing_is_published_in_the_readers_language(
     assert '<html lang="zh-Hans">' in chinese.text and "<h1>尚未发布任何数据</h1>" in chinese.text
     english = client.get("/quality", headers={**auth, **EN})
     assert english.status_code == 503 and "<h1>Nothing published yet</h1>" in english.text
+
+
+def test_the_quality_charts_are_labelled_in_chinese(env: Env) -> None:
+    html = env.page("/quality", ZH)
+    assert re.search(r'aria-label="\S+ 历次运行的通过率"', html)
+    assert re.search(r"<title>[^<]+: 通过率 \d", html)
+    assert "over runs" not in html

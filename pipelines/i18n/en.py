@@ -428,4 +428,7 @@ MESSAGES: dict[str, str] = {
     "field.some": "{given} of {records} sources have it",
     "field.none_chosen": "; none chosen",
     "customer.raw": "raw",
+    "chart.accepted": "accepted",
+    "chart.score": "score",
+    "chart.label": "{measure} of {name} over runs",
 }

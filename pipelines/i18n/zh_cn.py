@@ -395,4 +395,7 @@ MESSAGES: dict[str, str] = {
     "field.some": "{records} 个来源中有 {given} 个提供",
     "field.none_chosen": "；未选定任何值",
     "customer.raw": "原值",
+    "chart.accepted": "通过率",
+    "chart.score": "得分",
+    "chart.label": "{name} 历次运行的{measure}",
 }
