@@ -31,6 +31,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from pipelines.errors import GoldenError
+from pipelines.i18n import LANGUAGES, NATIVE_NAMES, Translator, choose
 from pipelines.lock import RunLockedError
 from pipelines.stewardship import Change, Link, Pin, Revoke, confirm_review, write_decisions
 from workspace import service
@@ -41,7 +42,7 @@ from workspace.security import (
     SESSION_COOKIE,
     LoginThrottle,
     Session,
-    Sessions,
+    open_session_store,
     same_token,
 )
 from workspace.users import User, UserStore
@@ -53,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 CSRF_HEADER = "x-csrf-token"
+LANGUAGE_COOKIE = "golden_lang"
+"""A user's own choice of language (the links in the page header), kept for a year."""
 
 
 @dataclass
@@ -70,12 +73,19 @@ class Principal:
 class Workspace:
     """The application's shared state."""
 
-    def __init__(self, config: PipelineConfig, *, secure_cookies: bool = False):
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        secure_cookies: bool = False,
+        sessions_url: str | None = None,
+    ):
         self.config = config
         self.reader = Reader(config.warehouse.path)
         self.users = UserStore(config.warehouse.path)
-        self.sessions = Sessions()
-        self.throttle = LoginThrottle()
+        # Shared by every server process on this warehouse (workspace/security.py).
+        self.sessions = open_session_store(config.warehouse.path, sessions_url)
+        self.throttle = LoginThrottle(self.sessions)
         self.secure_cookies = secure_cookies
         analyst = config.privacy.roles.get("analyst")
         self._maskers = {
@@ -120,12 +130,15 @@ class DecisionIn(BaseModel):
     """For ``link`` / ``no_link``: several pairs at once instead of ``record_key_l/_r``."""
 
 
-def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastAPI:
-    """The workspace application for one deployment's configuration."""
+def create_app(
+    config: PipelineConfig, *, secure_cookies: bool = False, sessions_url: str | None = None
+) -> FastAPI:
+    """The workspace application for one deployment's configuration; ``sessions_url`` a
+    PostgreSQL URL for the session store, else the SQLite file in the warehouse."""
     from pipelines.warehouse import protect_process
 
     protect_process(config.warehouse.access)  # the search index holds personal data
-    ws = Workspace(config, secure_cookies=secure_cookies)
+    ws = Workspace(config, secure_cookies=secure_cookies, sessions_url=sessions_url)
     app = FastAPI(
         title="golden-records stewards' workspace",
         version="1",
@@ -140,6 +153,7 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     app.state.workspace = ws
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["static_version"] = "1"
+    templates.env.globals["languages"] = [(code, NATIVE_NAMES[code]) for code in LANGUAGES]
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     # --- authentication --------------------------------------------------------------------
@@ -154,8 +168,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         if session is None:
             raise Unauthenticated()
         user = ws.users.get(session.user)
-        if user is None:  # removed since logging in
-            ws.sessions.end(session.id)
+        if user is None:  # removed since logging in: end all of theirs, in every process
+            ws.sessions.end_user(session.user)
             raise Unauthenticated()
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             given = request.headers.get(CSRF_HEADER)
@@ -200,23 +214,43 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     async def _not_published(request: Request, exc: NotPublished) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=503)
+        t = translate(request)
         return HTMLResponse(
             templates.get_template("message.html").render(
-                title="Nothing published yet", message=str(exc), who=None, csrf=""
+                title=t("published.none_title"),
+                message=str(exc),
+                who=None,
+                csrf="",
+                t=t,
+                request=request,
             ),
             status_code=503,
+        )
+
+    def translate(request: Request) -> Translator:
+        """The reader's language: their own switch, else the config, else the browser's."""
+        return Translator(
+            choose(
+                ws.config.language,
+                user_choice=request.cookies.get(LANGUAGE_COOKIE),
+                accept_language=request.headers.get("accept-language"),
+            )
         )
 
     def render(
         request: Request, name: str, who: Principal, status: int = 200, **values: Any
     ) -> HTMLResponse:
         csrf = who.session.csrf if who.session else ""
-        return templates.TemplateResponse(
+        t = translate(request)
+        response = templates.TemplateResponse(
             request,
             name,
-            {"who": who.user, "csrf": csrf, "config": ws.config, **values},
+            {"who": who.user, "csrf": csrf, "config": ws.config, "t": t, **values},
             status_code=status,
         )
+        response.headers["Content-Language"] = t.html_lang
+        response.headers["Vary"] = "Accept-Language, Cookie"  # the words depend on both
+        return response
 
     def _login_page(
         request: Request, status: int = 200, next_url: str = "/", error: str | None = None
@@ -230,7 +264,14 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         response = templates.TemplateResponse(
             request,
             "login.html",
-            {"login_csrf": token, "next_url": next_url, "error": error, "who": None, "csrf": ""},
+            {
+                "login_csrf": token,
+                "next_url": next_url,
+                "error": error,
+                "who": None,
+                "csrf": "",
+                "t": translate(request),
+            },
             status_code=status,
         )
         _cookie(response, request, LOGIN_CSRF_COOKIE, token, max_age=3600)
@@ -276,14 +317,17 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
                 request,
                 status=429,
                 next_url=_safe_next(next),
-                error="Too many failed attempts: wait a few minutes and try again.",
+                error=translate(request)("login.throttled"),
             )
         user = ws.users.verify_password(username, password)
         if user is None:
             ws.throttle.failed(*keys)
             logger.info("workspace: failed login for %r from %s", username, client)
             return _login_page(
-                request, status=401, next_url=_safe_next(next), error="Wrong name or password."
+                request,
+                status=401,
+                next_url=_safe_next(next),
+                error=translate(request)("login.wrong"),
             )
         ws.throttle.succeeded(keys[0])
         session = ws.sessions.create(user.name)
@@ -291,6 +335,15 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         _cookie(response, request, SESSION_COOKIE, session.id, max_age=int(ws.sessions.lifetime_s))
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
         logger.info("workspace: %s logged in from %s", user.name, client)
+        return response
+
+    @app.get("/language/{code}", include_in_schema=False)
+    def set_language(request: Request, code: str, next: str = "/") -> Response:
+        """A user's own choice of language, kept in a cookie; it wins over the browser's."""
+        if code not in LANGUAGES:
+            raise HTTPException(404, f"no language {code!r}; use one of {', '.join(LANGUAGES)}")
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        _cookie(response, request, LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600)
         return response
 
     @app.post("/logout", include_in_schema=False)
@@ -325,9 +378,10 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         ctx = ws.context(who)
         current = service.resolve_id(ctx, golden_id)
         if current is None:
+            t = translate(request)
             return render(
-                request, "message.html", who, status=404, title="Not found",
-                message=f"No published customer has the golden id {golden_id}.",
+                request, "message.html", who, status=404, title=t("customer.not_found_title"),
+                message=t("customer.not_found", id=golden_id),
             )  # fmt: skip
         if current != golden_id:
             return RedirectResponse(f"/customers/{url_quote(current)}", status_code=303)
@@ -383,7 +437,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             _, cleared = confirm_review(ws.config.warehouse.path, target, who.name, reason)
         except GoldenError as exc:
             return render(
-                request, "message.html", who, status=400, title="Not confirmed",
+                request, "message.html", who, status=400,
+                title=translate(request)("decisions.not_confirmed"),
                 message=str(exc), back=back,
             )  # fmt: skip
         return RedirectResponse(f"{back}?confirmed={cleared}", status_code=303)
@@ -400,11 +455,12 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
         except GoldenError as exc:
             return render(
-                request, "message.html", who, status=400, title="Not recorded",
+                request, "message.html", who, status=400,
+                title=translate(request)("decisions.not_recorded"),
                 message=str(exc), back=target or f"/customers/{url_quote(golden_id)}",
             )  # fmt: skip
         if who.session:
-            who.session.undo.extend(w.decision_id for w in written)
+            ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         return RedirectResponse(
             (target or f"/customers/{url_quote(golden_id)}") + "?recorded=" + str(len(written)),
             status_code=303,
@@ -416,9 +472,10 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     ) -> Response:
         data = service.cluster(ws.context(who), golden_id)
         if data is None:
+            t = translate(request)
             return render(
-                request, "message.html", who, status=404, title="Not found",
-                message=f"No published customer has the golden id {golden_id}.",
+                request, "message.html", who, status=404, title=t("customer.not_found_title"),
+                message=t("customer.not_found", id=golden_id),
             )  # fmt: skip
         return render(request, "cluster.html", who, c=data)
 
@@ -455,10 +512,11 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         reason: str = Form(...),
         who: Principal = Depends(steward),
     ) -> Response:
-        message = None
+        t = translate(request)
+        message, ok = None, False
         if decision == "skip":
             assert who.session is not None
-            who.session.skipped.add(service._pair_key(left, right))
+            ws.sessions.skip(who.session, service._pair_key(left, right))
         elif decision in ("link", "no_link"):
             try:
                 written = write_decisions(
@@ -471,11 +529,13 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
                 message = str(exc)
             else:
                 if who.session:
-                    who.session.undo.extend(w.decision_id for w in written)
-                message = f"Recorded {written[0].decision_id}: {written[0].description}."
+                    ws.sessions.push_undo(who.session, (w.decision_id for w in written))
+                message = t("review.recorded_one", id=written[0].decision_id,
+                            describe=written[0].description)  # fmt: skip
+                ok = True
         else:
             raise HTTPException(400, f"unknown decision {decision!r}")
-        return _review_fragment(request, who, message)
+        return _review_fragment(request, who, message, ok)
 
     @app.post("/review/bulk", response_class=HTMLResponse, include_in_schema=False)
     def review_bulk(
@@ -490,16 +550,17 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         if decision not in ("link", "no_link"):
             raise HTTPException(400, f"unknown decision {decision!r}")
         if not pairs:
-            return _review_fragment(request, who, "Tick the pairs to decide first.")
+            return _review_fragment(request, who, translate(request)("review.tick_first"))
         changes: list[Change] = [Link(a, b, decision == "link") for a, b in pairs]
         try:
             written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
         except GoldenError as exc:
             return _review_fragment(request, who, str(exc))
         if who.session:
-            who.session.undo.extend(w.decision_id for w in written)
+            ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         kind = "must_link" if decision == "link" else "cannot_link"
-        return _review_fragment(request, who, f"Recorded {len(written)} {kind} decision(s).")
+        message = translate(request)("review.recorded_many", count=len(written), kind=kind)
+        return _review_fragment(request, who, message, ok=True)
 
     @app.post("/review/undo", response_class=HTMLResponse, include_in_schema=False)
     def review_undo(
@@ -507,7 +568,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         reason: str = Form("undone in the review queue"),
         who: Principal = Depends(steward),
     ) -> Response:
-        message = "Nothing to undo."
+        t = translate(request)
+        message, ok = t("review.nothing_to_undo"), False
         if who.session and who.session.undo:
             decision_id = who.session.undo[-1]
             try:
@@ -515,13 +577,17 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             except GoldenError as exc:
                 message = str(exc)
             else:
-                who.session.undo.pop()
-                message = f"Revoked {decision_id}."
-        return _review_fragment(request, who, message)
+                ws.sessions.pop_undo(who.session, decision_id)
+                message, ok = t("review.revoked", id=decision_id), True
+        return _review_fragment(request, who, message, ok)
 
-    def _review_fragment(request: Request, who: Principal, message: str | None) -> Response:
+    def _review_fragment(
+        request: Request, who: Principal, message: str | None, ok: bool = False
+    ) -> Response:
+        """The review page (or its body, for htmx) with a message: ``ok`` for one that says a
+        decision was recorded or revoked, otherwise shown as an error."""
         name = "review_body.html" if request.headers.get("hx-request") else "review.html"
-        return render(request, name, who, message=message, **_review_values(who))
+        return render(request, name, who, message=message, message_ok=ok, **_review_values(who))
 
     @app.get("/quality", response_class=HTMLResponse, include_in_schema=False)
     def quality_page(request: Request, who: Principal = Depends(principal)) -> Response:
@@ -539,8 +605,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             "quality.html",
             who,
             d=data,
-            charts=_charts(accepted, "accepted"),
-            score_charts=_charts(scores, "score"),
+            charts=_charts(accepted, "accepted", translate(request)),
+            score_charts=_charts(scores, "score", translate(request)),
         )
 
     @app.get("/quality/quarantine", response_class=HTMLResponse, include_in_schema=False)
@@ -598,7 +664,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             write_decisions(ws.config.warehouse.path, [Revoke(decision_id)], who.name, reason)
         except GoldenError as exc:
             return render(
-                request, "message.html", who, status=400, title="Not revoked",
+                request, "message.html", who, status=400,
+                title=translate(request)("decisions.not_revoked"),
                 message=str(exc), back="/decisions",
             )  # fmt: skip
         return RedirectResponse("/decisions", status_code=303)
@@ -786,8 +853,12 @@ def _jsonable(value: Any) -> Any:
     return jsonable_encoder(value)
 
 
-def _charts(series: dict[str, list[tuple[str, float]]], measure: str) -> dict[str, str]:
-    """One small inline SVG per name: ``measure`` (a percentage) over the runs, oldest first."""
+def _charts(
+    series: dict[str, list[tuple[str, float]]], measure: str, t: Translator
+) -> dict[str, str]:
+    """One small inline SVG per name: ``measure`` (a percentage) over the runs, oldest first;
+    its label and tooltips in the reader's language."""
+    words = t(f"chart.{measure}")
     from markupsafe import escape
 
     charts = {}
@@ -804,13 +875,13 @@ def _charts(series: dict[str, list[tuple[str, float]]], measure: str) -> dict[st
         ]
         line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         dots = "".join(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(run)}: {measure} '
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(run)}: {escape(words)} '
             f"{value:.2f}</title></circle>"
             for (x, y), (run, value) in zip(coords, points, strict=True)
         )
         charts[name] = (
             f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{escape(measure)} of {escape(name)} over runs">'
+            f'aria-label="{escape(t("chart.label", measure=words, name=name))}">'
             f'<line x1="{pad}" y1="{pad}" x2="{width - pad}" y2="{pad}" class="grid"/>'
             f'<text x="2" y="{pad + 4}" class="axis">100</text>'
             f'<text x="2" y="{height - pad + 4}" class="axis">{low:.0f}</text>'
