@@ -49,6 +49,7 @@ from matching.incremental import (
     settings_differences,
     tf_columns,
 )
+from matching.labels import LabelReport, learn_from_labels
 from matching.layout import TF_DIR
 from matching.plan import ModelPlan, build_plan
 from matching.quiet import quiet_splink
@@ -110,6 +111,9 @@ class MatchSummary(BaseModel):
     labelled_pairs: int = 0
     """Known matching pairs (steward must-links, records sharing an identifier) the
     contradiction levels were checked against."""
+    steward_labels: LabelReport = Field(default_factory=LabelReport)
+    """What the steward decisions, as labelled pairs, taught the model this run trained
+    (:mod:`matching.labels`); empty when the model was loaded, not trained."""
     model: list[str] = Field(default_factory=list)
     """The model this run's records called for, in a few lines: the fields compared, the
     blocking rules with the pairs each generates, rules left out and why
@@ -222,6 +226,7 @@ def match_records(
     )
     plan = _plan(config, settings, hashes, previous, model_path, full_rebuild)
     clock.lap("changes")
+    labels = LabelReport()
     with open_engine(config, work_dir) as engine:
         reused = None
         if plan.base is not None and plan.changes is not None:
@@ -254,6 +259,16 @@ def match_records(
                 training = train_model(
                     linker, config, engine.u_sampling_chunks, model_plan, features, must_link
                 )
+                if must_link or cannot_link:
+                    labels = learn_from_labels(
+                        linker,
+                        engine,
+                        features,
+                        must_link,
+                        cannot_link,
+                        config.match_threshold,
+                        config.min_m_probability,
+                    )
             clock.lap("train")
             scores = score_pairs(linker, engine, config)
             pairs = scores.pairs
@@ -328,6 +343,7 @@ def match_records(
         untrained_parameters=training.untrained_parameters,
         m_probabilities_bounded=training.bounded,
         labelled_pairs=training.labelled_pairs,
+        steward_labels=labels,
         model=model_plan.lines() if plan.changes is None and model_path is None else [],
         model_plan=model_plan,
         pairs_scored=scores.pairs_scored,
