@@ -47,8 +47,8 @@ LABEL_PSEUDO_PAIRS: Final = 20
 comparison's m values half way to what they show, 200 most of the way."""
 
 MIN_LABELS: Final = 5
-"""Fewest labels of a kind (must-links for m, each of must- and cannot-links for the prior)
-before they change the model."""
+"""Fewest must-links before labels change the model (the prior's calibration also needs at
+least one cannot-link: matches alone would only ever argue for linking more)."""
 
 PRIOR_SHIFT_SCALE: Final = 4.0
 """Standard deviation, in bits, of the prior belief that the model's weights need no shift: the
@@ -134,7 +134,7 @@ def learn_from_labels(
         scored = score_labelled_pairs(linker, engine, labels)
     report.labels_agreeing_before = _agreeing(scored, threshold_weight, 0.0)
     report.labels_agreeing_after = report.labels_agreeing_before
-    if report.must_links >= MIN_LABELS and report.cannot_links >= MIN_LABELS:
+    if report.must_links >= MIN_LABELS and report.cannot_links >= 1:
         shift = calibrated_shift(
             scored["match_weight"].to_list(), scored["label"].to_list(), threshold_weight
         )
@@ -160,25 +160,41 @@ def _labels_in_run(
     frame = pl.DataFrame(
         rows, schema={"a": pl.String, "b": pl.String, "label": pl.Boolean}, orient="row"
     ).unique(["a", "b"], keep="last", maintain_order=True)
-    sources = present.rename({"source_system": "source"})
-    for side in ("a", "b"):
+    return with_sources(present, frame.rename({"a": "record_key_l", "b": "record_key_r"}))
+
+
+def with_sources(present: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` (``record_key_l``, ``record_key_r``, anything else) with each record's
+    ``source_dataset_l`` / ``_r`` from ``present`` (``record_key``, ``source_system``), keys in
+    sorted order; pairs naming a record not in ``present`` are left out."""
+    frame = pairs.with_columns(
+        pl.min_horizontal("record_key_l", "record_key_r").alias("record_key_l"),
+        pl.max_horizontal("record_key_l", "record_key_r").alias("record_key_r"),
+    )
+    for side in ("l", "r"):
         frame = frame.join(
-            sources.rename({"record_key": side, "source": f"source_{side}"}), on=side, how="inner"
+            present.select(
+                pl.col("record_key").alias(f"record_key_{side}"),
+                pl.col("source_system").alias(f"source_dataset_{side}"),
+            ),
+            on=f"record_key_{side}",
+            how="inner",
         )
+    extra = [c for c in pairs.columns if c not in ("record_key_l", "record_key_r")]
     return frame.select(
-        pl.col("a").alias("record_key_l"),
-        pl.col("source_a").alias("source_dataset_l"),
-        pl.col("b").alias("record_key_r"),
-        pl.col("source_b").alias("source_dataset_r"),
-        "label",
+        "record_key_l", "source_dataset_l", "record_key_r", "source_dataset_r", *extra
     ).sort("record_key_l", "record_key_r")
 
 
-def score_labelled_pairs(linker: Linker, engine: Engine, labels: pl.DataFrame) -> pl.DataFrame:
-    """The labelled pairs scored by the linker's current model: ``record_key_l``,
-    ``record_key_r``, ``label``, ``match_weight`` and a ``gamma_<comparison>`` column per
-    comparison (the level each pair falls in, -1 for a null)."""
-    table = engine.register(labels.drop("label"), table_name=f"__labels_{next(_TABLES)}")
+def score_labelled_pairs(linker: Linker, engine: Engine, pairs: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` (from :func:`with_sources`) scored by the linker's current model, whether or
+    not a blocking rule finds them: their own columns but the sources, then
+    ``match_probability``, ``match_weight``, a ``gamma_<comparison>`` column per comparison
+    (the level the pair falls in, -1 for a null) and ``w_<comparison>``, its weight in bits
+    (term-frequency adjustment included). Pairs whose records the linker does not hold are
+    left out."""
+    keys = pairs.select("record_key_l", "source_dataset_l", "record_key_r", "source_dataset_r")
+    table = engine.register(keys, table_name=f"__labels_{next(_TABLES)}")
     try:
         pipeline = CTEPipeline()
         enqueue_df_concat_with_tf(linker, pipeline)
@@ -196,10 +212,19 @@ def score_labelled_pairs(linker: Linker, engine: Engine, labels: pl.DataFrame) -
         scoring.enqueue_list_of_sqls(predict_from_comparison_vectors_sqls_using_settings(settings))
         predictions = linker._db_api.sql_pipeline_to_splink_dataframe(scoring)
         try:
-            gammas = [f"v.gamma_{c.output_column_name}" for c in settings.comparisons]
+            present = {c.unquote().name for c in predictions.columns}
+            columns = []
+            for comparison in settings.comparisons:
+                name = comparison.output_column_name
+                weight = f"p.mw_{name}"
+                if f"mw_tf_adj_{name}" in present:
+                    weight = f"({weight} + coalesce(p.mw_tf_adj_{name}, 0))"
+                columns += [f"v.gamma_{name}", f"CAST({weight} AS DOUBLE) AS w_{name}"]
             scored = engine.query(
-                f"SELECT p.record_key_l, p.record_key_r, CAST(p.match_weight AS DOUBLE) AS "
-                f"match_weight, {', '.join(gammas)} FROM {predictions.physical_name} p "
+                "SELECT p.record_key_l, p.record_key_r, "
+                "CAST(p.match_probability AS DOUBLE) AS match_probability, "
+                f"CAST(p.match_weight AS DOUBLE) AS match_weight, {', '.join(columns)} "
+                f"FROM {predictions.physical_name} p "
                 f"JOIN {vectors.physical_name} v ON p.record_key_l = v.record_key_l "
                 "AND p.record_key_r = v.record_key_r"
             )
@@ -208,14 +233,13 @@ def score_labelled_pairs(linker: Linker, engine: Engine, labels: pl.DataFrame) -
             vectors.drop_table_from_database_and_remove_from_cache()
     finally:
         table.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
-    # Splink puts the lower id on the left; the labels are joined back whatever the order.
+    # Splink puts the lower id on the left; the pairs are joined back whatever the order.
     ordered = scored.with_columns(
         pl.min_horizontal("record_key_l", "record_key_r").alias("record_key_l"),
         pl.max_horizontal("record_key_l", "record_key_r").alias("record_key_r"),
     )
-    return labels.select("record_key_l", "record_key_r", "label").join(
-        ordered, on=["record_key_l", "record_key_r"], how="inner"
-    )
+    own = [c for c in pairs.columns if c not in ("source_dataset_l", "source_dataset_r")]
+    return pairs.select(own).join(ordered, on=["record_key_l", "record_key_r"], how="inner")
 
 
 def _blend_m(linker: Linker, matches: pl.DataFrame) -> list[str]:

@@ -20,6 +20,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 from splink import Linker
 
+from matching.active import training_pairs
 from matching.charts import render_charts, sample_pairs
 from matching.clustering import (
     ClusteringReport,
@@ -53,7 +54,7 @@ from matching.labels import LabelReport, learn_from_labels
 from matching.layout import TF_DIR
 from matching.plan import ModelPlan, build_plan
 from matching.quiet import quiet_splink
-from matching.review import review_queue
+from matching.review import review_queue, side_by_side
 from matching.scoring import score_pairs
 from matching.settings import (
     contradiction_conditions,
@@ -136,6 +137,9 @@ class MatchSummary(BaseModel):
     records_in_multi_record_clusters: int = 0
     largest_cluster: int = 0
     review_pairs: int = 0
+    training_pairs: int = 0
+    """Pairs suggested for stewards to label (``training_pairs.parquet``,
+    :mod:`matching.active`)."""
     must_links_applied: int = 0
     cannot_links_applied: int = 0
     decisions_ignored: int = 0
@@ -167,6 +171,9 @@ class MatchOutput:
     incremental path), so the caller may link its files instead of writing them again."""
     clustering_state: ClusteringState | None = None
     """What the next run needs to keep the clusters of components nothing touched."""
+    training_pairs: pl.DataFrame | None = None
+    """The pairs suggested for stewards to label, ranked, with both records' ``review_fields``
+    (:mod:`matching.active`); None when nothing was matched."""
 
 
 @dataclass
@@ -299,6 +306,20 @@ def match_records(
             decided=[*must_link, *cannot_link],
             fields=review_fields,
         )
+        suggested = side_by_side(
+            training_pairs(
+                linker,
+                engine,
+                features,
+                pairs,
+                scores.near_misses,
+                match_threshold=config.match_threshold,
+                review_lower=config.review_lower,
+                decided=[*must_link, *cannot_link],
+            ),
+            records,
+            review_fields,
+        )
         clock.lap("review")
         explained = sample_pairs(
             list(zip(queue["record_key_l"], queue["record_key_r"], strict=True)),
@@ -358,6 +379,7 @@ def match_records(
         records_in_multi_record_clusters=int(sizes.filter(sizes > 1).sum()),
         largest_cluster=int(sizes.max() or 0),
         review_pairs=queue.height,
+        training_pairs=suggested.height,
         must_links_applied=clustering.must_links_applied,
         cannot_links_applied=clustering.cannot_links_applied,
         decisions_ignored=clustering.decisions_ignored,
@@ -377,6 +399,7 @@ def match_records(
         tf_tables,
         tf_source,
         clustering_state,
+        suggested,
     )
 
 
