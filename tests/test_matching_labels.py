@@ -30,7 +30,7 @@ def registry(people: int, twice: int, seed: int = 5) -> tuple[pl.DataFrame, dict
         rows.append((f"r:{n}a", rng.choice(FIRST), rng.choice(LAST), dob))
         person[f"r:{n}a"] = n
     for n in range(twice):
-        key, first, last, dob = rows[n]
+        _, first, last, dob = rows[n]
         i = rng.choice([2, 3, 9])
         dob = dob[:i] + str((int(dob[i]) + rng.randint(1, 8)) % 10) + dob[i + 1 :]
         rows.append((f"r:{n}b", first, last, dob))
@@ -93,9 +93,7 @@ def test_a_few_labels_leave_the_model_as_trained(tmp_path: Path) -> None:
     records, _ = registry(400, 40)
     config = MatchingConfig(max_pairs_for_u=10_000, em_max_pairs=10_000)
     plain = match_records(records, config, work_dir=tmp_path / "a")
-    one = match_records(
-        records, config, work_dir=tmp_path / "b", must_link=[("r:0a", "r:0b")]
-    )
+    one = match_records(records, config, work_dir=tmp_path / "b", must_link=[("r:0a", "r:0b")])
     assert one.summary.steward_labels.m_updated == []
     assert one.summary.steward_labels.prior_shift_bits is None
     assert one.model["comparisons"] == plain.model["comparisons"]
@@ -104,10 +102,10 @@ def test_a_few_labels_leave_the_model_as_trained(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("weights", "labels", "sign"),
     [
-        pytest.param([1.0, 2.0, 2.5, 0.5, -6.0], [True, True, True, True, False], 1, id="too-strict"),
-        pytest.param([5.0, 6.0, 4.0, 7.0, 1.0], [False, False, False, False, True], -1, id="too-loose"),
+        pytest.param([1.0, 2.0, 2.5, 0.5, -6.0], [True] * 4 + [False], 1, id="too-strict"),
+        pytest.param([5.0, 6.0, 4.0, 7.0, 1.0], [False] * 4 + [True], -1, id="too-loose"),
     ],
-)  # fmt: skip
+)
 def test_the_prior_shifts_towards_the_side_the_labels_show(
     weights: list[float], labels: list[bool], sign: int
 ) -> None:
