@@ -48,7 +48,7 @@ SUGGESTION_KEY_COLUMNS: Final = (
     "match_probability",
     "match_weight",
     "weights",
-    "reason",
+    "suggested_because",
     "pattern",
 )
 
@@ -65,8 +65,8 @@ def candidate_pairs(
     review_lower: float,
     decided: Iterable[tuple[str, str]] = (),
 ) -> pl.DataFrame:
-    """``record_key_l``, ``record_key_r``, ``reason`` of the undecided pairs near the threshold
-    (at most :data:`CANDIDATES_SCORED`, nearest first): kept pairs up to
+    """``record_key_l``, ``record_key_r``, ``suggested_because`` of the undecided pairs near
+    the threshold (at most :data:`CANDIDATES_SCORED`, nearest first): kept pairs up to
     :data:`ABOVE_THRESHOLD_BITS` above it and the near misses below the review band."""
     threshold = _weight(match_threshold)
     frames = []
@@ -79,7 +79,7 @@ def candidate_pairs(
                 pl.when(pl.col("match_probability") >= match_threshold)
                 .then(pl.lit("linked, near the threshold"))
                 .otherwise(pl.lit("review band"))
-                .alias("reason"),
+                .alias("suggested_because"),
             )
         )
     if near_misses is not None and near_misses.height:
@@ -88,11 +88,15 @@ def candidate_pairs(
                 "record_key_l",
                 "record_key_r",
                 "match_weight",
-                pl.lit("just below the review band").alias("reason"),
+                pl.lit("just below the review band").alias("suggested_because"),
             )
         )
     empty = pl.DataFrame(
-        schema={"record_key_l": pl.String, "record_key_r": pl.String, "reason": pl.String}
+        schema={
+            "record_key_l": pl.String,
+            "record_key_r": pl.String,
+            "suggested_because": pl.String,
+        }
     )
     if not frames:
         return empty
@@ -113,7 +117,7 @@ def candidate_pairs(
         found.unique(["record_key_l", "record_key_r"], keep="first", maintain_order=True)
         .sort((pl.col("match_weight") - threshold).abs(), "record_key_l", "record_key_r")
         .head(CANDIDATES_SCORED)
-        .select("record_key_l", "record_key_r", "reason")
+        .select("record_key_l", "record_key_r", "suggested_because")
     )
 
 
@@ -136,7 +140,7 @@ def rank_suggestions(
                 "match_probability": pl.Float64,
                 "match_weight": pl.Float64,
                 "weights": pl.String,
-                "reason": pl.String,
+                "suggested_because": pl.String,
                 "pattern": pl.String,
             }
         )

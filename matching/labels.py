@@ -22,7 +22,9 @@ needs, so one or two decisions made to fix a cluster leave the model as EM train
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -76,6 +78,9 @@ class LabelReport(BaseModel):
     """Labels the model scored on the side of the match threshold the steward chose, before
     and after learning from them."""
     labels_agreeing_after: int | None = None
+    digest: str = ""
+    """:func:`labels_digest` of the labels the model was trained with: a later run whose
+    labels differ trains afresh rather than build on the model incrementally."""
 
     def lines(self) -> list[str]:
         """The report in a few lines (the run summary's training block)."""
@@ -97,6 +102,18 @@ class LabelReport(BaseModel):
         if not self.m_updated and self.prior_shift_bits is None:
             out.append(f"too few labels to change the model (fewer than {MIN_LABELS} of a kind)")
         return out
+
+
+def labels_digest(
+    must_link: Sequence[tuple[str, str]], cannot_link: Sequence[tuple[str, str]]
+) -> str:
+    """A fingerprint of the labels that can change the model: empty when there are fewer than
+    :data:`MIN_LABELS` must-links (they leave it as EM trained it), so one or two decisions
+    made to fix a cluster never force a full retraining."""
+    if len(set(map(tuple, map(sorted, must_link)))) < MIN_LABELS:
+        return ""
+    rows = sorted({(*sorted(p), "1") for p in must_link} | {(*sorted(p), "0") for p in cannot_link})
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
 
 
 def learn_from_labels(

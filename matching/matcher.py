@@ -50,8 +50,8 @@ from matching.incremental import (
     settings_differences,
     tf_columns,
 )
-from matching.labels import LabelReport, learn_from_labels
-from matching.layout import TF_DIR
+from matching.labels import LabelReport, labels_digest, learn_from_labels
+from matching.layout import RESULT_FILE, TF_DIR
 from matching.plan import ModelPlan, build_plan
 from matching.quiet import quiet_splink
 from matching.review import review_queue, side_by_side
@@ -231,7 +231,8 @@ def match_records(
         [c for c in features.columns if c != "record_key"],
         model_plan,
     )
-    plan = _plan(config, settings, hashes, previous, model_path, full_rebuild)
+    digest = labels_digest(must_link, cannot_link)
+    plan = _plan(config, settings, hashes, previous, model_path, full_rebuild, digest)
     clock.lap("changes")
     labels = LabelReport()
     with open_engine(config, work_dir) as engine:
@@ -244,6 +245,7 @@ def match_records(
             )
             register_tf_tables(linker, engine, _tf_rows_of(subset, plan.base.tf_tables))
             training = _report_of(linker)
+            labels = _base_labels(plan.base.match_dir)
             clock.lap("load")
             reused = reused_pairs(plan.base, plan.changes.touched)
             scores = score_changed_pairs(linker, engine, config, subset, plan.changes.to_score)
@@ -276,6 +278,7 @@ def match_records(
                         config.match_threshold,
                         config.min_m_probability,
                     )
+                labels.digest = digest
             clock.lap("train")
             scores = score_pairs(linker, engine, config)
             pairs = scores.pairs
@@ -422,9 +425,10 @@ def _plan(
     previous: Path | None,
     model_path: Path | None,
     full_rebuild: bool,
+    labels: str = "",
 ) -> _Plan:
     """Decide between the incremental and the full path, with the reason for a full one."""
-    plan = _decide(config, settings, hashes, previous, model_path, full_rebuild)
+    plan = _decide(config, settings, hashes, previous, model_path, full_rebuild, labels)
     if plan.changes is not None:
         changes = plan.changes
         logger.info(
@@ -447,6 +451,7 @@ def _decide(
     previous: Path | None,
     model_path: Path | None,
     full_rebuild: bool,
+    labels: str = "",
 ) -> _Plan:
     if full_rebuild:
         return _Plan("a full rebuild was asked for")
@@ -469,6 +474,12 @@ def _decide(
             f"the model given ({model_path}) is not the one run {base.run_id} scored with",
             base_run_id=base.run_id,
         )
+    if model_path is None and _base_labels(base.match_dir).digest != labels:
+        return _Plan(
+            f"the steward labels changed since run {base.run_id}'s model learnt from them "
+            "(matching.labels): the model trains afresh",
+            base_run_id=base.run_id,
+        )
     changes = detect_changes(hashes, base.hashes)
     bound = config.incremental_max_changed_fraction
     if changes.fraction > bound:
@@ -479,6 +490,16 @@ def _decide(
             compared=changes,
         )
     return _Plan(None, base, changes, base.run_id)
+
+
+def _base_labels(match_dir: Path) -> LabelReport:
+    """What the steward labels taught the model of an earlier run (carried along by the
+    incremental runs that reused it); empty for runs before labels were learnt from."""
+    try:
+        result = json.loads((match_dir / RESULT_FILE).read_text(encoding="utf-8"))
+        return LabelReport.model_validate(result.get("steward_labels") or {})
+    except (OSError, ValueError):
+        return LabelReport()
 
 
 def _same_model(given: dict[str, Any], base: dict[str, Any]) -> bool:

@@ -252,7 +252,7 @@ def test_suggest_offers_the_ranked_pairs_and_a_decision_on_one_is_an_audited_lab
             "match_probability": [0.31, 0.88, 0.52],
             "match_weight": [-1.1, 2.9, 0.1],
             "weights": [json.dumps({"first_name": 3.0}), None, None],
-            "reason": ["just below the review band", "review band", "review band"],
+            "suggested_because": ["just below the review band", "review band", "review band"],
             "pattern": ["first_name=4", "first_name=2", "first_name=1"],
             "first_name_l": ["Kim", "Ann", "Robert"],
             "first_name_r": ["Kim", "Anne", "Bob"],

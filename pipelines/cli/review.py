@@ -133,8 +133,8 @@ def _print_pairs(
         probability = row.get("match_probability")
         score = f"p={probability:.3f}" if probability is not None else ""
         score += f"  weight={weight:+.2f}" if weight is not None else ""
-        if row.get("reason"):
-            score += f"  ({row['reason']})"
+        if row.get("suggested_because"):
+            score += f"  ({row['suggested_because']})"
         status = decided.get(_pair_key(left, right))
         print()
         print(
