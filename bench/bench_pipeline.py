@@ -15,6 +15,12 @@ does on parallel workers. Peak memory is the child's own high-water mark (``wait
 ``ru_maxrss``) or the sampled sum over its process tree (a Spark JVM), whichever is larger; CPU
 seconds are the child's and those of the descendants it waited for (not a Spark JVM's).
 
+After the full run, the plain Splink job (``bench.bench_matching.run_baseline``: stock Splink
+on DuckDB, match and cluster only) runs in its own process on the same accepted records,
+cleaned beforehand (``baseline_frame``, outside the timing), and the whole pipeline's wall time
+and peak memory, and later the incremental run's wall time, are printed as ratios to it beside
+the targets (:data:`PLAIN_TARGETS`).
+
 Then it changes 1% of the records (``mutate_sample``: the next day) and runs the pipeline again:
 the sources are re-ingested from their watermarks. Then the full run again at every smaller size
 of ``--sizes`` so the growth of peak memory is visible. ``--spark`` also runs the match stage on
@@ -50,6 +56,10 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
 GIB = 1024**3
 TARGETS = {"full_seconds": 240.0, "peak_rss_gib": 6.0, "incremental_seconds": 60.0}
+PLAIN_TARGETS = {"full_wall": 2.0, "full_peak_rss": 1.3, "incremental_wall": 0.5}
+"""Issue 22's targets as ratios to the plain Splink job on the same data: the whole pipeline
+at most 2x its wall time and 1.3x its peak memory, the 1% incremental run at most 0.5x its
+wall time."""
 TASKS = {"ingest_and_validate": ("ingest", "validate_source")}
 """DAG tasks that run several stages in one process (the mapped per-source task)."""
 (PER_SOURCE,) = TASKS  # the one task mapped over sources
@@ -476,6 +486,61 @@ def format_targets(full: RunFigures, incremental: RunFigures | None) -> str:
     return "\n".join(lines)
 
 
+def plain_ratios(
+    full: RunFigures, incremental: RunFigures | None, plain: StageFigure
+) -> dict[str, float]:
+    """The pipeline's figures as multiples of the plain job's (issue 22's targets)."""
+    ratios = {
+        "full_wall": full.wall_seconds / plain.seconds,
+        "full_cpu": full.cpu_seconds / plain.cpu_seconds,
+        "full_peak_rss": full.peak_rss_mib / plain.peak_rss_mib,
+    }
+    if incremental is not None:
+        ratios["incremental_wall"] = incremental.wall_seconds / plain.seconds
+        ratios["incremental_cpu"] = incremental.cpu_seconds / plain.cpu_seconds
+    return ratios
+
+
+def format_plain(full: RunFigures, incremental: RunFigures | None, plain: StageFigure) -> str:
+    """The pipeline beside the plain Splink job: wall, CPU, peak memory and their ratios."""
+    if plain.status != "succeeded":
+        return f"plain Splink job FAILED ({plain.error}): no ratios"
+    ratios = plain_ratios(full, incremental, plain)
+
+    def cells(run: RunFigures) -> str:
+        return f"{run.wall_seconds:>8.1f}{run.cpu_seconds:>8.1f}{run.peak_rss_mib / 1024:>9.2f} GiB"
+
+    def against(name: str) -> str:
+        if name not in PLAIN_TARGETS:
+            return ""
+        ok = ratios[name] <= PLAIN_TARGETS[name]
+        return f" (target <= {PLAIN_TARGETS[name]}x: {'met' if ok else 'MISSED'})"
+
+    phases = plain.details.get("phase_seconds", {})
+    lines = [
+        "against a plain Splink job on the same records (stock Splink on DuckDB, match and "
+        "cluster only, on pre-cleaned columns)",
+        f"{'':<28}{'wall s':>8}{'cpu s':>8}{'peak RSS':>13}",
+        f"{'plain Splink job':<28}{plain.seconds:>8.1f}{plain.cpu_seconds:>8.1f}"
+        f"{plain.peak_rss_mib / 1024:>9.2f} GiB  ({plain.rows:,} records, "
+        f"{plain.details.get('clusters', 0):,} clusters; phases {phases})",
+        f"{'whole pipeline, full run':<28}{cells(full)}",
+    ]
+    if incremental is not None:
+        lines.append(f"{'whole pipeline, 1% changed':<28}{cells(incremental)}")
+    lines += [
+        f"full run / plain: wall {ratios['full_wall']:.2f}x{against('full_wall')}, "
+        f"CPU {ratios['full_cpu']:.2f}x, peak memory {ratios['full_peak_rss']:.2f}x"
+        f"{against('full_peak_rss')}",
+    ]
+    if incremental is not None:
+        lines.append(
+            f"1% incremental / plain: wall {ratios['incremental_wall']:.2f}x"
+            f"{against('incremental_wall')}, CPU {ratios['incremental_cpu']:.2f}x"
+        )
+    return "\n".join(lines)
+
+
 # --- the benchmark -------------------------------------------------------------------------------
 
 
@@ -504,6 +569,45 @@ def _spark_match(
     if spark_memory:
         overrides.append(f"matching.spark_driver_memory={spark_memory}")
     return bench.stage("match", config_path, run_id, overrides=overrides)
+
+
+def _plain_job(bench: Bench, config_path: Path, full: RunFigures) -> StageFigure:
+    """The plain Splink job on the full run's accepted records, in a process of its own.
+
+    Its input is cleaned first, in a separate process outside the figures (the job is "on
+    pre-cleaned columns"); the measured process reads that file, trains, predicts, clusters
+    and writes the clusters, as a competent user's script with stock Splink on DuckDB would.
+    """
+    folder = bench.work / "plain"
+    folder.mkdir(parents=True, exist_ok=True)
+    cleaned, clusters = folder / "cleaned.parquet", folder / "clusters.parquet"
+    bench.run_worker(
+        "plain-input", "plain-input", "--config", str(config_path), "--run-id", full.run_id,
+        "--out", str(cleaned),
+    )  # fmt: skip
+    cmd = bench.worker(
+        "plain", "--config", str(config_path), "--input", str(cleaned), "--out", str(clusters)
+    )
+    log_path = bench.logs / "plain.log"
+    measured = measure_process(cmd, bench.env, log_path)
+    figure = StageFigure(
+        stage="plain Splink job",
+        source=None,
+        seconds=round(measured["seconds"], 2),
+        cpu_seconds=round(measured["cpu_seconds"], 2),
+        peak_rss_mib=round(measured["peak_rss_mib"], 1),
+        load_1m=round(measured["load_1m"], 2),
+        others_cpu_seconds=round(measured["others_cpu_seconds"], 1),
+    )
+    if measured["returncode"] != 0:
+        figure.status = "failed"
+        figure.error = f"exit status {measured['returncode']}"
+        sys.stdout.write(f"  plain Splink job FAILED; log {log_path}:\n{_tail(log_path)}\n")
+        return figure
+    facts = json.loads(clusters.with_suffix(".json").read_text())
+    figure.rows = facts["records"]
+    figure.details = {"clusters": facts["clusters"], "phase_seconds": facts["phases"]}
+    return figure
 
 
 def _compile_sources() -> None:
@@ -549,6 +653,13 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             report["generate_seconds"] = round(took, 1)
             full = run_pipeline_processes(bench, config_path, "full run", args.records, sources)
             report["runs"].append(full.as_json())
+
+            plain = None
+            if full.succeeded and not args.no_plain:
+                sys.stdout.write("\nplain Splink job on the full run's accepted records\n")
+                plain = _plain_job(bench, config_path, full)
+                sys.stdout.write(f"  {_row(plain)}\n")
+                report["plain_job"] = asdict(plain)
 
             incremental = None
             if full.succeeded and not args.no_incremental:
@@ -596,6 +707,12 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         if len(growth) > 1:
             sys.stdout.write("\n" + format_growth(growth) + "\n")
         sys.stdout.write("\n" + format_targets(full, incremental) + "\n")
+        if plain is not None:
+            sys.stdout.write("\n" + format_plain(full, incremental, plain) + "\n")
+            if plain.status == "succeeded":
+                report["plain_ratios"] = {
+                    k: round(v, 3) for k, v in plain_ratios(full, incremental, plain).items()
+                }
         return report
     finally:
         if not args.keep:
@@ -621,7 +738,9 @@ def _machine() -> dict[str, Any]:
 def _worker(argv: list[str]) -> int:
     """What a child process does: one stage (as an Airflow task would), or a helper step."""
     parser = argparse.ArgumentParser(prog="bench_pipeline --worker")
-    parser.add_argument("task", choices=("stage", "finish", "generate", "mutate"))
+    parser.add_argument(
+        "task", choices=("stage", "finish", "generate", "mutate", "plain-input", "plain")
+    )
     parser.add_argument("stage", nargs="?")
     parser.add_argument("--config", type=Path)
     parser.add_argument("--run-id")
@@ -633,6 +752,7 @@ def _worker(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fraction", type=float)
     parser.add_argument("--warehouse", type=Path)
+    parser.add_argument("--input", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "py4j"):
@@ -663,11 +783,48 @@ def _worker(argv: list[str]) -> int:
         finish_run(config, args.run_id, error=RuntimeError(failed[0]["error"]) if failed else None)
         return 0
 
+    if args.task == "plain-input":
+        _write_plain_input(config, args.run_id, args.out)
+        return 0
+    if args.task == "plain":
+        _run_plain(config, args.input, args.out)
+        return 0
+
     from pipelines.orchestrate import run_stage
 
     for stage in TASKS.get(args.stage, (args.stage,)):
         run_stage(stage, config, args.run_id, **({"source": args.source} if args.source else {}))
     return 0
+
+
+def _write_plain_input(config: Any, run_id: str, out: Path) -> None:
+    """The plain job's input: the run's accepted records, lightly cleaned as a first
+    hand-written Splink script would (``bench_matching.baseline_frame``)."""
+    import polars as pl
+
+    from bench.bench_matching import baseline_frame
+    from pipelines.schema import MAPPABLE_FIELDS
+    from pipelines.warehouse import Warehouse
+
+    columns = ["record_key", "source_system", *(f"raw_{f}" for f in MAPPABLE_FIELDS)]
+    staged = pl.read_parquet(Warehouse(config.warehouse.path).staged_accepted(run_id))
+    staged = staged.select(c for c in dict.fromkeys(columns) if c in staged.columns)
+    date_formats = {s.name: s.date_formats.get("date_of_birth", []) for s in config.sources}
+    baseline_frame(staged, date_formats).write_parquet(out)
+
+
+def _run_plain(config: Any, cleaned: Path, out: Path) -> None:
+    """The plain job itself: read, train, predict, cluster, write the clusters (and beside
+    them what it did, as JSON)."""
+    import polars as pl
+
+    from bench.bench_matching import run_baseline
+
+    frame = pl.read_parquet(cleaned)
+    clusters, phases = run_baseline(frame, config.matching)
+    clusters.write_parquet(out)
+    facts = {"records": frame.height, "clusters": clusters["cluster_id"].n_unique()}
+    out.with_suffix(".json").write_text(json.dumps({**facts, "phases": phases}))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -690,6 +847,9 @@ def main(argv: list[str] | None = None) -> None:
         "config's). Local mode runs everything in the driver JVM (see docs/scaling.md).",
     )
     parser.add_argument("--no-incremental", action="store_true", help="Skip the 1%% rerun.")
+    parser.add_argument(
+        "--no-plain", action="store_true", help="Skip the plain Splink job and the ratios."
+    )
     parser.add_argument(
         "--fan-out",
         type=int,

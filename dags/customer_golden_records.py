@@ -311,6 +311,7 @@ def customer_golden_records() -> None:
 
         from pipelines.config import load_config
         from pipelines.errors import GoldenError
+        from pipelines.i18n import for_files
         from pipelines.orchestrate import finish_run as write_run_manifest
         from pipelines.summary import format_summary, summarise_run
 
@@ -334,7 +335,8 @@ def customer_golden_records() -> None:
         problems = describe_failures(states, config.source_names, summary.errors)
         error = RunFailed("; ".join(problems)) if problems else None
         manifest = write_run_manifest(config, run_id, error=error)
-        logger.info("run summary\n%s", format_summary(summarise_run(config, run_id)))
+        language = for_files(config.language)  # a worker's locale is not the reader's
+        logger.info("run summary\n%s", format_summary(summarise_run(config, run_id), language))
         if error is not None:
             raise AirflowFailException(
                 f"run {run_id} failed (details in {manifest}):\n  " + "\n  ".join(problems)

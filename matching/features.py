@@ -41,7 +41,12 @@ REQUIRED_COLUMNS: Final = ("record_key", "source_system", *KEY_COLUMNS)
 OPTIONAL_COLUMNS: Final = ("email", "name_suffix")
 """Canonical fields the model uses when present (a null column when absent)."""
 
-FEATURES_VERSION: Final = 1
+GLYPH_COLUMNS: Final = ("mk_first_name_glyphs", "mk_last_name_glyphs")
+"""Lists of look-alike keys of names in Han characters (``pipelines.standardise.han_glyphs``):
+two names share one exactly when they differ by one look-alike character. Optional (a null
+list when absent, as in records staged before they existed)."""
+
+FEATURES_VERSION: Final = 2
 """Version of what :func:`matching_frame` derives. Bump it whenever a derived value changes
 for the same input (a new cleaning rule, another cap): incremental matching compares feature
 rows with the previous run's, and a run on another version must rescore everything."""
@@ -106,6 +111,12 @@ def matching_frame(
         *(
             key(c).alias(c) if c in records.columns else pl.lit(None, pl.String).alias(c)
             for c in OPTIONAL_COLUMNS
+        ),
+        *(
+            pl.col(c).cast(pl.List(pl.String))
+            if c in records.columns
+            else pl.lit(None, pl.List(pl.String)).alias(c)
+            for c in GLYPH_COLUMNS
         ),
     )
     frame = frame.with_columns(mk_dob=_real_dates_of_birth(frame["mk_dob"]))

@@ -143,6 +143,18 @@ def _swapped() -> ComparisonLevelCreator:
     ).configure(label_for_charts="first and last name swapped")
 
 
+_CLOSE_LABEL = f"Jaro-Winkler >= {_JW_CLOSE}, or one look-alike Han character"
+
+
+def _close(column: str, glyphs: str) -> ComparisonLevelCreator:
+    # A name in Han characters mistyped by one look-alike character (玉小明 / 王小明) usually
+    # reads differently, so its pinyin key disagrees; the two names share a look-alike key
+    # (``pipelines.standardise.han_glyphs``) and count as close, not as a contradiction.
+    return cll.Or(
+        cll.JaroWinklerLevel(column, _JW_CLOSE), cll.ArrayIntersectLevel(glyphs, 1)
+    ).configure(label_for_charts=_CLOSE_LABEL)
+
+
 def first_name(learn: bool = False) -> ComparisonCreator:
     return cl.CustomComparison(
         output_column_name="first_name",
@@ -151,9 +163,7 @@ def first_name(learn: bool = False) -> ComparisonCreator:
             _not_comparable("mk_first_name", "first_name_script"),
             _exact("mk_first_name", "exact first name", tf=True),
             _exact("mk_first_name_canonical", "same canonical name (nickname)", tf=True),
-            cll.JaroWinklerLevel("mk_first_name", _JW_CLOSE).configure(
-                label_for_charts=f"Jaro-Winkler >= {_JW_CLOSE}"
-            ),
+            _close("mk_first_name", "mk_first_name_glyphs"),
             cll.Or(
                 cll.JaroWinklerLevel("mk_first_name", _JW_FUZZY),
                 cll.JaroWinklerLevel("mk_first_name_canonical", _JW_FUZZY),
@@ -179,9 +189,7 @@ def last_name() -> ComparisonCreator:
         comparison_levels=[
             _not_comparable("mk_last_name", "last_name_script"),
             _exact("mk_last_name", "exact last name", tf=True),
-            cll.JaroWinklerLevel("mk_last_name", _JW_CLOSE).configure(
-                label_for_charts=f"Jaro-Winkler >= {_JW_CLOSE}"
-            ),
+            _close("mk_last_name", "mk_last_name_glyphs"),
             cll.Or(
                 cll.JaroWinklerLevel("mk_last_name", _JW_FUZZY),
                 cll.DamerauLevenshteinLevel("mk_last_name", 1),

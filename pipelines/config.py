@@ -22,6 +22,7 @@ from pipelines.config_base import ConfigPath, StrictModel
 from pipelines.config_yaml import load_yaml, short_repr, shorten
 from pipelines.errors import ConfigError
 from pipelines.golden.config import GoldenConfig
+from pipelines.i18n.choose import LanguageSetting
 from pipelines.ingest.config import SourceConfig
 from pipelines.privacy.config import PrivacyConfig
 from pipelines.publish.config import PublishConfig
@@ -142,6 +143,12 @@ class PipelineConfig(StrictModel):
     """What makes records due for periodic review, and how often the table is refreshed."""
     scorecard: ScorecardConfig = Field(default_factory=ScorecardConfig)
     """The per-source quality scorecard (``dq_scorecard``)."""
+    language: LanguageSetting = "auto"
+    """Language of the stewards' workspace, the run summary and the reports (Data Docs, the
+    scorecard report): ``en``, ``zh_CN`` (Simplified Chinese) or ``auto``. With ``auto`` the
+    workspace follows each browser's ``Accept-Language``, ``golden run`` its terminal's locale
+    (``LC_ALL`` / ``LC_MESSAGES`` / ``LANG``), and the reports a run writes are in English. A
+    workspace user's own choice (the language links in its header) wins over all of these."""
 
     config_path: Path | None = Field(default=None, exclude=True)
     """Where this config was loaded from (set by ``load_config``, not by the file)."""
@@ -178,12 +185,14 @@ class PipelineConfig(StrictModel):
 
     @model_validator(mode="after")
     def _review_sources_exist(self) -> PipelineConfig:
-        unknown = sorted(set(self.review_due.stale_after_days_by_source) - set(self.source_names))
-        if unknown:
-            raise ValueError(
-                f"review_due.stale_after_days_by_source names unknown source(s) {unknown}; "
-                f"sources are {self.source_names}"
-            )
+        review = self.review_due
+        for key in ("stale_after_days_by_source", "golden_id_columns"):
+            unknown = sorted(set(getattr(review, key)) - set(self.source_names))
+            if unknown:
+                raise ValueError(
+                    f"review_due.{key} names unknown source(s) {unknown}; "
+                    f"sources are {self.source_names}"
+                )
         return self
 
     @model_validator(mode="after")

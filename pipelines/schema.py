@@ -78,6 +78,8 @@ MATCH_KEY_COLUMNS: Final = (
     "mk_postcode",  # postcode without spaces, upper case; US ZIP5
     "mk_city",
     "mk_dob",  # ISO date string yyyy-mm-dd
+    "mk_first_name_glyphs",  # Han given name: one key per look-alike character (list)
+    "mk_last_name_glyphs",  # Han family name: the same
 )
 
 STAGED_COLUMNS: Final = (
@@ -99,6 +101,8 @@ def staged_schema() -> pa.Schema:
         "trust_rank": pa.int32(),
         "date_of_birth": pa.date32(),
         "invalid_fields": pa.list_(pa.string()),
+        "mk_first_name_glyphs": pa.list_(pa.string()),
+        "mk_last_name_glyphs": pa.list_(pa.string()),
     }
     return pa.schema([(c, types.get(c, pa.string())) for c in STAGED_COLUMNS])
 

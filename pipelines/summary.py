@@ -6,6 +6,7 @@ Built only from the stage records in ``runs/<run_id>/stages/`` so that a run dri
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from pipelines.config import PipelineConfig
+from pipelines.i18n import DEFAULT_LANGUAGE, Language, Translator
 from pipelines.warehouse import Warehouse
 
 
@@ -182,9 +184,9 @@ def reject_reasons(path: Path) -> list[tuple[str, int, str]]:
     return [(r, n, first[r]) for r, n in counts.most_common(REASONS_SHOWN)]
 
 
-def _no_backup(summary: RunSummary) -> str | None:
+def _no_backup(summary: RunSummary, t: Translator) -> str | None:
     if summary.published_version and not summary.backup_configured:
-        return "none: no backup bucket configured (backup.bucket), or backup.enabled is false"
+        return t("summary.no_backup")
     return None
 
 
@@ -196,91 +198,139 @@ def _short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _changes_table(summary: RunSummary, n: Any) -> list[str]:
+def _cells(text: str) -> int:
+    """Terminal columns ``text`` takes: Chinese characters are two wide."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _left(text: str, width: int) -> str:
+    return text + " " * max(width - _cells(text), 0)
+
+
+def _right(text: str, width: int) -> str:
+    return " " * max(width - _cells(text), 0) + text
+
+
+def _changes_table(summary: RunSummary, n: Any, t: Translator) -> list[str]:
     """What each source's delivery changed: the counts behind ``current``."""
     rows = [s for s in summary.sources if s.new_records is not None]
     if not rows:
         return []
-    header = f"{'source':<16}{'new':>10}{'behind wm':>11}{'changed':>10}"
-    header += f"{'deleted':>10}{'retired':>10}{'in review':>11}"
-    lines = ["", header, "-" * len(header)]
+    header = _left(t("summary.col.source"), 16) + "".join(
+        _right(t(key), width)
+        for key, width in (
+            ("summary.col.new", 10),
+            ("summary.col.behind_wm", 11),
+            ("summary.col.changed", 10),
+            ("summary.col.deleted", 10),
+            ("summary.col.retired", 10),
+            ("summary.col.in_review", 11),
+        )
+    )
+    lines = ["", header, "-" * _cells(header)]
     for s in rows:
         lines.append(
-            f"{s.source:<16}{n(s.new_records):>10}{n(s.new_behind_watermark):>11}"
+            _left(s.source, 16) + f"{n(s.new_records):>10}{n(s.new_behind_watermark):>11}"
             f"{n(s.changed):>10}{n(s.deleted_at_source):>10}{n(s.retired):>10}"
             f"{n(s.pending_review):>11}"
         )
     return lines
 
 
-def format_summary(summary: RunSummary) -> str:
-    """A plain-text report for terminals and Airflow logs."""
+def format_summary(summary: RunSummary, language: Language = DEFAULT_LANGUAGE) -> str:
+    """A plain-text report for terminals and Airflow logs, in ``language`` (the CLI passes
+    the config's ``language``, or with ``auto`` the terminal's locale)."""
+    t = Translator(language)
 
     def n(value: int | None) -> str:
         return "-" if value is None else f"{value:,}"
 
-    lines = [f"Run {summary.run_id}", ""]
-    header = f"{'source':<16}{'rows in':>10}{'rejected':>10}{'current':>10}"
-    header += f"{'accepted':>10}{'quarant.':>10}{'warned':>10}  reconciled"
-    lines += [header, "-" * len(header)]
+    lines = [t("summary.run", run=summary.run_id), ""]
+    header = _left(t("summary.col.source"), 16) + "".join(
+        _right(t(key), 10)
+        for key in (
+            "summary.col.rows_in",
+            "summary.col.rejected",
+            "summary.col.current",
+            "summary.col.accepted",
+            "summary.col.quarantined",
+            "summary.col.warned",
+        )
+    )
+    header += "  " + t("summary.col.reconciled")
+    lines += [header, "-" * _cells(header)]
+    pad = " " * 16
     for s in summary.sources:
-        ok = {True: "yes", False: "NO", None: "-"}[s.reconciled]
+        ok = {True: t("summary.yes"), False: t("summary.no"), None: "-"}[s.reconciled]
         lines.append(
-            f"{s.source:<16}{n(s.rows_read):>10}{n(s.rejected_at_ingest):>10}{n(s.current):>10}"
-            f"{n(s.accepted):>10}{n(s.quarantined):>10}{n(s.warned):>10}  {ok}"
+            _left(s.source, 16) + f"{n(s.rows_read):>10}{n(s.rejected_at_ingest):>10}"
+            f"{n(s.current):>10}{n(s.accepted):>10}{n(s.quarantined):>10}{n(s.warned):>10}  {ok}"
         )
         if s.suppressed_at_ingest:
-            lines.append(
-                f"{'':<16}{s.suppressed_at_ingest:,} row(s) of erased subjects suppressed at "
-                "ingest (read, never landed)"
-            )
+            lines.append(pad + t("summary.suppressed", count=f"{s.suppressed_at_ingest:,}"))
         for reason, rows, where in s.reject_reasons:
-            lines.append(f"{'':<16}rejected {rows:,}: {_short(reason)} (first at {where})")
+            lines.append(
+                pad + t("summary.rejected", count=f"{rows:,}", reason=_short(reason), where=where)
+            )
         others = (s.rejected_at_ingest or 0) - sum(rows for _, rows, _ in s.reject_reasons)
         if s.reject_reasons and others > 0:
-            lines.append(
-                f"{'':<16}rejected {others:,} for other reasons (quarantine table, "
-                "expectation rejected_at_ingest)"
-            )
+            lines.append(pad + t("summary.rejected_other", count=f"{others:,}"))
         if s.new_columns:
-            lines.append(f"{'':<16}new columns (schema drift): {', '.join(s.new_columns)}")
-    lines += _changes_table(summary, n)
+            lines.append(pad + t("summary.new_columns", columns=", ".join(s.new_columns)))
+    lines += _changes_table(summary, n, t)
     lines.append("")
     lines.append(
-        f"staged records: {n(summary.staged)}  accepted: {n(summary.staged_accepted)}  "
-        f"quarantined: {n(summary.staged_quarantined)}"
+        t(
+            "summary.staged",
+            staged=n(summary.staged),
+            accepted=n(summary.staged_accepted),
+            quarantined=n(summary.staged_quarantined),
+        )
     )
     lines.append(
-        f"matched records: {n(summary.records_matched)}  pairs scored: {n(summary.pairs_scored)}  "
-        f"clusters: {n(summary.clusters)}  pairs for review: {n(summary.review_pairs)}"
+        t(
+            "summary.matched",
+            records=n(summary.records_matched),
+            pairs=n(summary.pairs_scored),
+            clusters=n(summary.clusters),
+            review=n(summary.review_pairs),
+        )
     )
-    lines += [f"  model: {line}" for line in summary.match_model]
-    ids = ", ".join(f"{k} {v:,}" for k, v in summary.golden_ids.items())
-    lines.append(
-        f"golden records: {n(summary.golden_records)}" + (f"  (ids: {ids})" if ids else "")
+    lines += [t("summary.model", line=line) for line in summary.match_model]
+    ids = t("summary.list_sep").join(
+        f"{t.term('change', k)} {v:,}" for k, v in summary.golden_ids.items()
     )
+    golden = t("summary.golden", count=n(summary.golden_records))
+    lines.append(golden + (t("summary.golden_ids", ids=ids) if ids else ""))
     if summary.standardisation:
         lines.append("")
-        lines.append(f"{'field':<16}{'standardised':>14}{'invalid':>10}{'empty':>10}")
+        lines.append(
+            _left(t("summary.col.field"), 16)
+            + _right(t("summary.col.standardised"), 14)
+            + _right(t("summary.col.invalid"), 10)
+            + _right(t("summary.col.empty"), 10)
+        )
         for field, stats in summary.standardisation.items():
             lines.append(
                 f"{field:<16}{n(stats.get('standardised')):>14}{n(stats.get('invalid')):>10}"
                 f"{n(stats.get('empty')):>10}"
             )
     lines.append("")
-    for label, path in (
-        ("validation report", summary.data_docs),
-        ("golden tables", summary.published_version),
-        ("DuckDB database", summary.duckdb_path),
-        ("quality scorecard", summary.dq_scorecard_report),
-        ("backup", summary.backup_uri or _no_backup(summary)),
-        ("run folder", summary.run_dir),
+    for key, path in (
+        ("summary.at.data_docs", summary.data_docs),
+        ("summary.at.golden_tables", summary.published_version),
+        ("summary.at.duckdb", summary.duckdb_path),
+        ("summary.at.scorecard", summary.dq_scorecard_report),
+        ("summary.at.backup", summary.backup_uri or _no_backup(summary, t)),
+        ("summary.at.run_folder", summary.run_dir),
     ):
         if path:
-            lines.append(f"{label + ':':<19}{path}")
+            lines.append(_left(t(key) + t("summary.colon"), 19) + path)
     if summary.errors:
         lines.append("")
-        lines += [f"FAILED {label}: {error}" for label, error in summary.errors.items()]
+        lines += [
+            t("summary.failed", stage=label, error=error) for label, error in summary.errors.items()
+        ]
     if not summary.reconciled:
-        lines.append("WARNING: row counts do not reconcile (in != accepted + quarantined)")
+        lines.append(t("summary.not_reconciled"))
     return "\n".join(lines)

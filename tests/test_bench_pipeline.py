@@ -132,3 +132,24 @@ def test_run_all_sizes_every_benchmark_with_its_own_option() -> None:
     assert run_all.command("foreign", 1_000_000, False)[-2:] == ["--people", "50000"]
     with pytest.raises(Exception, match="unknown benchmark"):
         run_all._names("ingest,nope")
+
+
+def test_the_pipeline_is_printed_as_multiples_of_the_plain_splink_job_beside_the_targets() -> None:
+    def run(wall: float, cpu: float, peak: float) -> object:
+        stage = bench_pipeline.StageFigure("match", None, wall, cpu, peak, 0.5, 0.0)
+        return bench_pipeline.RunFigures("run", "r", 1000, [stage], wall)
+
+    plain = bench_pipeline.StageFigure(
+        "plain Splink job", None, 40.0, 50.0, 2048.0, 0.5, 0.0, rows=1000,
+        details={"clusters": 600, "phase_seconds": {"train": 30.0}},
+    )  # fmt: skip
+    full, incremental = run(60.0, 150.0, 3072.0), run(30.0, 40.0, 1024.0)
+    ratios = bench_pipeline.plain_ratios(full, incremental, plain)
+    assert ratios["full_wall"] == 1.5 and ratios["full_cpu"] == 3.0
+    assert ratios["full_peak_rss"] == 1.5 and ratios["incremental_wall"] == 0.75
+    text = bench_pipeline.format_plain(full, incremental, plain)
+    assert "wall 1.50x (target <= 2.0x: met)" in text
+    assert "peak memory 1.50x (target <= 1.3x: MISSED)" in text
+    assert "wall 0.75x (target <= 0.5x: MISSED)" in text
+    plain.status, plain.error = "failed", "exit status 1"
+    assert "FAILED" in bench_pipeline.format_plain(full, None, plain)

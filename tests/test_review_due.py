@@ -45,7 +45,7 @@ ROWS: list[dict[str, Any]] = [
 GROUPS = [["crm:1", "web:7"], ["crm:2"], ["crm:3"]]
 
 
-def _prepare(warehouse: Warehouse, run_id: str) -> None:
+def _prepare(warehouse: Warehouse, run_id: str, groups: list[list[str]] = GROUPS) -> None:
     filled = []
     for row in ROWS:
         source, record_id = row["record_key"].split(":")
@@ -64,7 +64,7 @@ def _prepare(warehouse: Warehouse, run_id: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(filled, schema=staged_schema()), path)
     clusters = pl.DataFrame(
-        [(k, f"c{i}", None) for i, keys in enumerate(GROUPS) for k in keys],
+        [(k, f"c{i}", None) for i, keys in enumerate(groups) for k in keys],
         schema={"record_key": pl.String, "cluster_id": pl.String, "match_probability": pl.Float64},
         orient="row",
     )
@@ -193,4 +193,113 @@ def test_an_unknown_source_in_the_review_config_is_a_clear_error(tmp_path: Path)
         "review_due:\n  stale_after_days_by_source: {shop: 30}\n"
     )
     with pytest.raises(Exception, match="shop"):
+        load_config(path)
+
+
+# --- absorbed ids still sent by a source ---------------------------------------------------------
+MERGE_RUNS = ["20250301T000000Z-bbb001", "20250402T000000Z-bbb002"]
+
+
+@pytest.fixture
+def merged_config(tmp_path: Path) -> Path:
+    """Ann's two records are two customers in the first run and one in the second: one of
+    her two golden ids is absorbed. The crm system keeps golden ids in its ``mdm_ref``."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "warehouse:\n  path: warehouse\n"
+        "sources:\n"
+        "  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "  - {name: web, kind: file, path: web.csv, id_column: id, mapping: {}}\n"
+        "review_due:\n  golden_id_columns: {crm: mdm_ref}\n"
+    )
+    config = load_config(path)
+    warehouse = Warehouse(config.warehouse.path)
+    split = [["crm:1"], ["web:7"], ["crm:2"], ["crm:3"]]
+    for number, (run_id, groups) in enumerate(zip(MERGE_RUNS, [split, GROUPS], strict=True)):
+        _prepare(warehouse, run_id, groups)
+        build_golden(config, run_id, id_factory=GoldenIdFactory(rng=random.Random(number)))
+        publish(config, run_id)
+    return path
+
+
+def _crm_holds(warehouse: Warehouse, held: dict[str, str | None]) -> None:
+    """The crm source's current records of the published run, with what ``mdm_ref`` holds."""
+    path = warehouse.current_records(MERGE_RUNS[1], "crm")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(
+        {
+            "source_record_id": list(held),
+            "mdm_ref": list(held.values()),
+            "batch_id": ["b"] * len(held),
+        }
+    ).write_parquet(path)
+
+
+def test_a_source_still_sending_an_absorbed_golden_id_is_due_until_confirmed(
+    merged_config: Path,
+) -> None:
+    config = load_config(merged_config)
+    warehouse = Warehouse(config.warehouse.path)
+    aliases = pl.from_arrow(read_table(warehouse.root, "golden_id_aliases"))
+    ((absorbed, carrier),) = (
+        aliases.filter(pl.col("status") == "merged").select("golden_id", "current_golden_id").rows()
+    )
+    xref = pl.from_arrow(read_table(warehouse.root, "customer_xref"))
+    own = dict(xref.select("record_key", "golden_id").iter_rows())
+    _crm_holds(
+        warehouse,
+        # crm:1 still holds the absorbed id (with stray spaces); crm:2 holds its own, active
+        # id; crm:3 holds nothing.
+        {"1": f" {absorbed} ", "2": own["crm:2"], "3": "  "},
+    )
+    due = compute_review_due(warehouse, config.review_due, LATER)
+    sent = due.filter(pl.col("reason") == "absorbed_id_sent")
+    assert sent.select("record_key", "golden_id", "source_system", "field", "priority").rows() == [
+        ("crm:1", own["crm:1"], "crm", "mdm_ref", 2)
+    ]
+    assert own["crm:1"] == carrier
+    assert (
+        sent["detail"].item() == f"holds {absorbed}, merged into {carrier} in run {MERGE_RUNS[1]}"
+    )
+    assert sent["since"].item() == datetime(2025, 4, 2, tzinfo=UTC)  # the merge run's start
+
+    refresh_review_due(warehouse.root, config.review_due, LATER)
+    confirm(warehouse, "crm:1", "crm team told of the merge", actor="steward-1")
+    again = refresh_review_due(warehouse.root, config.review_due, datetime(2025, 7, 1, tzinfo=UTC))
+    assert "absorbed_id_sent" not in again.by_reason
+
+
+def test_absorbed_ids_are_judged_only_for_sources_with_a_golden_id_column(
+    merged_config: Path,
+) -> None:
+    config = load_config(merged_config, {"review_due.golden_id_columns": {}})
+    due = compute_review_due(Warehouse(config.warehouse.path), config.review_due, LATER)
+    assert "absorbed_id_sent" not in due["reason"].to_list()
+
+
+def test_a_golden_id_column_the_source_does_not_send_is_a_clear_error(
+    merged_config: Path,
+) -> None:
+    from pipelines.errors import StageInputError
+
+    config = load_config(merged_config)
+    warehouse = Warehouse(config.warehouse.path)
+    with pytest.raises(StageInputError, match="current records of source 'crm'"):
+        compute_review_due(warehouse, config.review_due, LATER)
+    path = warehouse.current_records(MERGE_RUNS[1], "crm")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"source_record_id": ["1"], "customer_ref": ["G-1"]}).write_parquet(path)
+    with pytest.raises(
+        StageInputError, match=r"review_due.golden_id_columns.crm: .* no column 'mdm_ref'"
+    ):
+        compute_review_due(warehouse, config.review_due, LATER)
+
+
+def test_a_golden_id_column_of_an_unknown_source_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "review_due:\n  golden_id_columns: {shop: mdm_ref}\n"
+    )
+    with pytest.raises(Exception, match=r"review_due.golden_id_columns names unknown .*shop"):
         load_config(path)

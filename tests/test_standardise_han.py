@@ -122,7 +122,10 @@ def test_a_pinyin_given_name_is_not_read_as_an_english_nickname() -> None:
 def test_kana_and_hangul_names_are_not_read_as_chinese() -> None:
     assert split_han_name("やまだ") is None and split_han_name("김민준") is None
     out = run(full_name="김민준")
-    assert out["first_name"] is None and out["full_name"] == "김민준"
+    # Split by the Korean rules (pipelines.standardise.family_first), keyed on its
+    # romanisation, never on a Mandarin reading.
+    assert (out["last_name"], out["first_name"], out["full_name"]) == ("김", "민준", "김민준")
+    assert (out["mk_last_name"], out["mk_first_name"]) == ("kim", "minjun")
 
 
 def test_pinyin_words_are_recognised_syllable_by_syllable() -> None:

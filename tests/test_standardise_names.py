@@ -152,7 +152,9 @@ def test_names_are_split_and_cased(raw: dict[str, str], expected: tuple) -> None
             "shantian tailang",  # kanji alone cannot be told from Chinese: Mandarin reading
             id="japanese-spaced",
         ),
-        pytest.param({"full_name": "김민준"}, None, None, "김민준", "김민준", id="korean-unsplit"),
+        pytest.param(
+            {"full_name": "김민준"}, "민준", "김", "김민준", "kim minjun", id="korean-romanised"
+        ),
         pytest.param(
             {"full_name": "Иван ПЕТРОВ"},
             "Иван",

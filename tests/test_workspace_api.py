@@ -300,8 +300,14 @@ def test_form_posts_need_the_session_csrf_token(env: Env) -> None:
     assert (pin.golden_id, pin.value, pin.actor) == (golden_id, "Springfield", "ana")
 
 
-def test_login_refuses_a_forged_form_and_throttles_guessing(env: Env) -> None:
-    client = TestClient(create_app(env.config))  # its own throttle
+def test_login_refuses_a_forged_form_and_throttles_guessing(
+    env: Env, copy_workspace: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    # A warehouse of its own: the throttle is shared by every server on a warehouse, and
+    # this test locks the test client's address out.
+    config = load_config(copy_workspace(tmp_path / "copy"))
+    UserStore(config.warehouse.path).add("vi", "viewer", PASSWORD)
+    client = TestClient(create_app(config))
     no_token = client.post("/login", data={"username": "vi", "password": PASSWORD})
     assert no_token.status_code == 403
     form = client.get("/login")

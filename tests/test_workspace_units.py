@@ -14,7 +14,7 @@ from pipelines.privacy.config import PrivacyConfig
 from pipelines.privacy.masking import mask_sql
 from workspace.data import normalise_name
 from workspace.masking import HIDDEN, Masker, apply_mask
-from workspace.security import LoginThrottle, Sessions, same_token
+from workspace.security import LoginThrottle, open_session_store, same_token
 from workspace.service import waterfall
 from workspace.users import UserError, UserStore
 
@@ -105,9 +105,12 @@ def test_analyst_masks_source_columns_and_hides_ungranted_ones() -> None:
     assert apply_mask("last_digits", "+1 212 555 0100") == "*********00"
 
 
-def test_login_throttle_blocks_after_repeated_failures_until_the_window_passes() -> None:
+def test_login_throttle_blocks_after_repeated_failures_until_the_window_passes(
+    tmp_path: Path,
+) -> None:
     now = [0.0]
-    throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0])
+    store = open_session_store(tmp_path, clock=lambda: now[0])
+    throttle = LoginThrottle(store, max_failures=3, window_s=60)
     for _ in range(3):
         assert not throttle.blocked("user:ana", "addr:1")
         throttle.failed("user:ana", "addr:1")
@@ -117,11 +120,11 @@ def test_login_throttle_blocks_after_repeated_failures_until_the_window_passes()
     assert not throttle.blocked("user:ana", "addr:1")
 
 
-def test_sessions_expire_and_end() -> None:
+def test_sessions_expire_and_end(tmp_path: Path) -> None:
     now = [0.0]
-    sessions = Sessions(lifetime_s=10, clock=lambda: now[0])
+    sessions = open_session_store(tmp_path, lifetime_s=10, clock=lambda: now[0])
     one, two = sessions.create("ana"), sessions.create("ana")
-    assert sessions.get(one.id) is one and one.csrf != two.csrf
+    assert sessions.get(one.id) == one and one.csrf != two.csrf
     sessions.end(one.id)
     assert sessions.get(one.id) is None
     now[0] = 11.0

@@ -1,7 +1,9 @@
 """The stewards' workspace: a web app on the published golden tables (``golden serve``).
 
 Front door: :func:`create_app` builds the FastAPI application for a configuration,
-:func:`serve` runs it with uvicorn, :class:`UserStore` keeps the accounts. Pages and the JSON
+:func:`serve` runs it with uvicorn (one process or ``--workers N``), :class:`UserStore` keeps
+the accounts and :func:`workspace.security.open_session_store` the sessions every server process
+on a warehouse shares. Pages and the JSON
 API read through :mod:`workspace.data` (the published version and its search index) and
 :mod:`workspace.service` (one function per page); decisions go through
 :func:`pipelines.stewardship.write_decisions`, the code the ``golden review`` CLI uses.

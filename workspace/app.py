@@ -31,6 +31,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from pipelines.errors import GoldenError
+from pipelines.i18n import LANGUAGES, NATIVE_NAMES, Translator, choose
 from pipelines.lock import RunLockedError
 from pipelines.stewardship import Change, Link, Pin, Revoke, confirm_review, write_decisions
 from workspace import service
@@ -41,7 +42,7 @@ from workspace.security import (
     SESSION_COOKIE,
     LoginThrottle,
     Session,
-    Sessions,
+    open_session_store,
     same_token,
 )
 from workspace.users import User, UserStore
@@ -57,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 CSRF_HEADER = "x-csrf-token"
+LANGUAGE_COOKIE = "golden_lang"
+"""A user's own choice of language (the links in the page header), kept for a year."""
 
 
 @dataclass
@@ -74,12 +77,19 @@ class Principal:
 class Workspace:
     """The application's shared state."""
 
-    def __init__(self, config: PipelineConfig, *, secure_cookies: bool = False):
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        secure_cookies: bool = False,
+        sessions_url: str | None = None,
+    ):
         self.config = config
         self.reader = Reader(config.warehouse.path)
         self.users = UserStore(config.warehouse.path)
-        self.sessions = Sessions()
-        self.throttle = LoginThrottle()
+        # Shared by every server process on this warehouse (workspace/security.py).
+        self.sessions = open_session_store(config.warehouse.path, sessions_url)
+        self.throttle = LoginThrottle(self.sessions)
         self.secure_cookies = secure_cookies
         analyst = config.privacy.roles.get("analyst")
         self._maskers = {
@@ -124,12 +134,15 @@ class DecisionIn(BaseModel):
     """For ``link`` / ``no_link``: several pairs at once instead of ``record_key_l/_r``."""
 
 
-def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastAPI:
-    """The workspace application for one deployment's configuration."""
+def create_app(
+    config: PipelineConfig, *, secure_cookies: bool = False, sessions_url: str | None = None
+) -> FastAPI:
+    """The workspace application for one deployment's configuration; ``sessions_url`` a
+    PostgreSQL URL for the session store, else the SQLite file in the warehouse."""
     from pipelines.warehouse import protect_process
 
     protect_process(config.warehouse.access)  # the search index holds personal data
-    ws = Workspace(config, secure_cookies=secure_cookies)
+    ws = Workspace(config, secure_cookies=secure_cookies, sessions_url=sessions_url)
     app = FastAPI(
         title="golden-records stewards' workspace",
         version="1",
@@ -144,6 +157,7 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     app.state.workspace = ws
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["static_version"] = "1"
+    templates.env.globals["languages"] = [(code, NATIVE_NAMES[code]) for code in LANGUAGES]
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     # --- authentication --------------------------------------------------------------------
@@ -158,8 +172,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         if session is None:
             raise Unauthenticated()
         user = ws.users.get(session.user)
-        if user is None:  # removed since logging in
-            ws.sessions.end(session.id)
+        if user is None:  # removed since logging in: end all of theirs, in every process
+            ws.sessions.end_user(session.user)
             raise Unauthenticated()
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             given = request.headers.get(CSRF_HEADER)
@@ -204,23 +218,42 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     async def _not_published(request: Request, exc: NotPublished) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=503)
+        t = translate(request)
         return HTMLResponse(
             templates.get_template("message.html").render(
-                title="Nothing published yet", message=str(exc), who=None, csrf=""
+                title=t("published.none_title"),
+                message=str(exc),
+                who=None,
+                csrf="",
+                t=t,
+                request=request,
             ),
             status_code=503,
+        )
+
+    def translate(request: Request) -> Translator:
+        """The reader's language: their own switch, else the config, else the browser's."""
+        return Translator(
+            choose(
+                ws.config.language,
+                user_choice=request.cookies.get(LANGUAGE_COOKIE),
+                accept_language=request.headers.get("accept-language"),
+            )
         )
 
     def render(
         request: Request, name: str, who: Principal, status: int = 200, **values: Any
     ) -> HTMLResponse:
         csrf = who.session.csrf if who.session else ""
-        return templates.TemplateResponse(
+        t = translate(request)
+        response = templates.TemplateResponse(
             request,
             name,
-            {"who": who.user, "csrf": csrf, "config": ws.config, **values},
+            {"who": who.user, "csrf": csrf, "config": ws.config, "t": t, **values},
             status_code=status,
         )
+        response.headers["Content-Language"] = t.html_lang
+        return response
 
     def _login_page(
         request: Request, status: int = 200, next_url: str = "/", error: str | None = None
@@ -234,7 +267,14 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         response = templates.TemplateResponse(
             request,
             "login.html",
-            {"login_csrf": token, "next_url": next_url, "error": error, "who": None, "csrf": ""},
+            {
+                "login_csrf": token,
+                "next_url": next_url,
+                "error": error,
+                "who": None,
+                "csrf": "",
+                "t": translate(request),
+            },
             status_code=status,
         )
         _cookie(response, request, LOGIN_CSRF_COOKIE, token, max_age=3600)
@@ -280,14 +320,17 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
                 request,
                 status=429,
                 next_url=_safe_next(next),
-                error="Too many failed attempts: wait a few minutes and try again.",
+                error=translate(request)("login.throttled"),
             )
         user = ws.users.verify_password(username, password)
         if user is None:
             ws.throttle.failed(*keys)
             logger.info("workspace: failed login for %r from %s", username, client)
             return _login_page(
-                request, status=401, next_url=_safe_next(next), error="Wrong name or password."
+                request,
+                status=401,
+                next_url=_safe_next(next),
+                error=translate(request)("login.wrong"),
             )
         ws.throttle.succeeded(keys[0])
         session = ws.sessions.create(user.name)
@@ -295,6 +338,15 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         _cookie(response, request, SESSION_COOKIE, session.id, max_age=int(ws.sessions.lifetime_s))
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
         logger.info("workspace: %s logged in from %s", user.name, client)
+        return response
+
+    @app.get("/language/{code}", include_in_schema=False)
+    def set_language(request: Request, code: str, next: str = "/") -> Response:
+        """A user's own choice of language, kept in a cookie; it wins over the browser's."""
+        if code not in LANGUAGES:
+            raise HTTPException(404, f"no language {code!r}; use one of {', '.join(LANGUAGES)}")
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        _cookie(response, request, LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600)
         return response
 
     @app.post("/logout", include_in_schema=False)
@@ -329,9 +381,10 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         ctx = ws.context(who)
         current = service.resolve_id(ctx, golden_id)
         if current is None:
+            t = translate(request)
             return render(
-                request, "message.html", who, status=404, title="Not found",
-                message=f"No published customer has the golden id {golden_id}.",
+                request, "message.html", who, status=404, title=t("customer.not_found_title"),
+                message=t("customer.not_found", id=golden_id),
             )  # fmt: skip
         if current != golden_id:
             return RedirectResponse(f"/customers/{url_quote(current)}", status_code=303)
@@ -387,7 +440,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             _, cleared = confirm_review(ws.config.warehouse.path, target, who.name, reason)
         except GoldenError as exc:
             return render(
-                request, "message.html", who, status=400, title="Not confirmed",
+                request, "message.html", who, status=400,
+                title=translate(request)("decisions.not_confirmed"),
                 message=str(exc), back=back,
             )  # fmt: skip
         return RedirectResponse(f"{back}?confirmed={cleared}", status_code=303)
@@ -404,11 +458,12 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
         except GoldenError as exc:
             return render(
-                request, "message.html", who, status=400, title="Not recorded",
+                request, "message.html", who, status=400,
+                title=translate(request)("decisions.not_recorded"),
                 message=str(exc), back=target or f"/customers/{url_quote(golden_id)}",
             )  # fmt: skip
         if who.session:
-            who.session.undo.extend(w.decision_id for w in written)
+            ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         return RedirectResponse(
             (target or f"/customers/{url_quote(golden_id)}") + "?recorded=" + str(len(written)),
             status_code=303,
@@ -420,9 +475,10 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
     ) -> Response:
         data = service.cluster(ws.context(who), golden_id)
         if data is None:
+            t = translate(request)
             return render(
-                request, "message.html", who, status=404, title="Not found",
-                message=f"No published customer has the golden id {golden_id}.",
+                request, "message.html", who, status=404, title=t("customer.not_found_title"),
+                message=t("customer.not_found", id=golden_id),
             )  # fmt: skip
         return render(request, "cluster.html", who, c=data)
 
@@ -464,10 +520,11 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         queue: Queue = Form("review"),
         who: Principal = Depends(steward),
     ) -> Response:
-        message = None
+        t = translate(request)
+        message, ok = None, False
         if decision == "skip":
             assert who.session is not None
-            who.session.skipped.add(service._pair_key(left, right))
+            ws.sessions.skip(who.session, service._pair_key(left, right))
         elif decision in ("link", "no_link"):
             try:
                 written = write_decisions(
@@ -480,11 +537,13 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
                 message = str(exc)
             else:
                 if who.session:
-                    who.session.undo.extend(w.decision_id for w in written)
-                message = f"Recorded {written[0].decision_id}: {written[0].description}."
+                    ws.sessions.push_undo(who.session, (w.decision_id for w in written))
+                message = t("review.recorded_one", id=written[0].decision_id,
+                            describe=written[0].description)  # fmt: skip
+                ok = True
         else:
             raise HTTPException(400, f"unknown decision {decision!r}")
-        return _review_fragment(request, who, message, queue)
+        return _review_fragment(request, who, message, ok, queue)
 
     @app.post("/review/bulk", response_class=HTMLResponse, include_in_schema=False)
     def review_bulk(
@@ -500,17 +559,18 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         if decision not in ("link", "no_link"):
             raise HTTPException(400, f"unknown decision {decision!r}")
         if not pairs:
-            return _review_fragment(request, who, "Tick the pairs to decide first.", queue)
+            message = translate(request)("review.tick_first")
+            return _review_fragment(request, who, message, queue=queue)
         changes: list[Change] = [Link(a, b, decision == "link") for a, b in pairs]
         try:
             written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
         except GoldenError as exc:
             return _review_fragment(request, who, str(exc), queue)
         if who.session:
-            who.session.undo.extend(w.decision_id for w in written)
+            ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         kind = "must_link" if decision == "link" else "cannot_link"
-        done = f"Recorded {len(written)} {kind} decision(s)."
-        return _review_fragment(request, who, done, queue)
+        message = translate(request)("review.recorded_many", count=len(written), kind=kind)
+        return _review_fragment(request, who, message, ok=True, queue=queue)
 
     @app.post("/review/undo", response_class=HTMLResponse, include_in_schema=False)
     def review_undo(
@@ -519,7 +579,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
         queue: Queue = Form("review"),
         who: Principal = Depends(steward),
     ) -> Response:
-        message = "Nothing to undo."
+        t = translate(request)
+        message, ok = t("review.nothing_to_undo"), False
         if who.session and who.session.undo:
             decision_id = who.session.undo[-1]
             try:
@@ -527,16 +588,22 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             except GoldenError as exc:
                 message = str(exc)
             else:
-                who.session.undo.pop()
-                message = f"Revoked {decision_id}."
-        return _review_fragment(request, who, message, queue)
+                ws.sessions.pop_undo(who.session, decision_id)
+                message, ok = t("review.revoked", id=decision_id), True
+        return _review_fragment(request, who, message, ok, queue)
 
     def _review_fragment(
-        request: Request, who: Principal, message: str | None, queue: str = "review"
+        request: Request,
+        who: Principal,
+        message: str | None,
+        ok: bool = False,
+        queue: str = "review",
     ) -> Response:
+        """The review page (or its body, for htmx) of ``queue`` with a message: ``ok`` for one
+        that says a decision was recorded or revoked, otherwise shown as an error."""
         name = "review_body.html" if request.headers.get("hx-request") else "review.html"
         values = _review_values(who, queue=queue)
-        return render(request, name, who, message=message, **values)
+        return render(request, name, who, message=message, message_ok=ok, **values)
 
     @app.get("/quality", response_class=HTMLResponse, include_in_schema=False)
     def quality_page(request: Request, who: Principal = Depends(principal)) -> Response:
@@ -613,7 +680,8 @@ def create_app(config: PipelineConfig, *, secure_cookies: bool = False) -> FastA
             write_decisions(ws.config.warehouse.path, [Revoke(decision_id)], who.name, reason)
         except GoldenError as exc:
             return render(
-                request, "message.html", who, status=400, title="Not revoked",
+                request, "message.html", who, status=400,
+                title=translate(request)("decisions.not_revoked"),
                 message=str(exc), back="/decisions",
             )  # fmt: skip
         return RedirectResponse("/decisions", status_code=303)

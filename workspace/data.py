@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import shutil
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +98,18 @@ def _best_of(*columns: str) -> str:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+@contextlib.contextmanager
+def _cache_lock(cache_root: Path) -> Iterator[None]:
+    """An exclusive lock over the index cache, across processes."""
+    cache_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(cache_root / ".build.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class SortedTable:
@@ -422,7 +436,11 @@ class Reader:
         run_id = con.execute("SELECT run_id FROM publish_info").fetchall()[0][0]
         folder = self.cache_root / f"v{INDEX_VERSION}-{run_id}-{fingerprint}"
         if not (folder / "done.json").exists():
-            self._build(con, tables, run_id, folder)
+            # Several server processes (golden serve --workers N) see a new version together:
+            # one builds its index, the others wait and open it.
+            with _cache_lock(self.cache_root):
+                if not (folder / "done.json").exists():
+                    self._build(con, tables, run_id, folder)
         keys = pl.read_parquet(folder / "keys.parquet")
         names = duckdb.connect(":memory:")
         name_parts = _partition_names(pq.read_table(folder / "names.parquet"))
@@ -450,14 +468,16 @@ class Reader:
 
     def _forget_others(self, keep: Path, link: Path) -> None:
         """Old indexes and version links hold personal data an erasure may have removed
-        since: delete them (an open file stays readable to the requests still on it)."""
-        for other in self.cache_root.iterdir():
-            if other.is_dir() and other.name != "versions" and other != keep:
-                shutil.rmtree(other, ignore_errors=True)
-        if link.parent == self.cache_root / "versions":
-            for other in link.parent.iterdir():
-                if other != link:
-                    other.unlink(missing_ok=True)
+        since: delete them (an open file stays readable to the requests still on it). Under
+        the cache lock, so another server process's index build is not deleted under it."""
+        with _cache_lock(self.cache_root):
+            for other in self.cache_root.iterdir():
+                if other.is_dir() and other.name != "versions" and other != keep:
+                    shutil.rmtree(other, ignore_errors=True)
+            if link.parent == self.cache_root / "versions":
+                for other in link.parent.iterdir():
+                    if other != link:
+                        other.unlink(missing_ok=True)
 
     def _build(
         self, con: duckdb.DuckDBPyConnection, tables: frozenset[str], run_id: str, folder: Path

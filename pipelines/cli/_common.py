@@ -32,6 +32,15 @@ WAIT_OPTION = typer.Option(
     help="Wait up to this long for another run, restore, erasure or steward write holding "
     "the warehouse's run lock (default: refuse at once, exit code 5).",
 )
+SESSIONS_OPTION = typer.Option(
+    None,
+    "--sessions",
+    envvar="GOLDEN_WORKSPACE_SESSIONS",
+    metavar="URL",
+    help="Session store: a postgresql:// URL for servers on several machines (default: a "
+    "SQLite file in the warehouse's state folder, shared by every process on this machine).",
+    show_default=False,
+)
 ACTOR_OPTION = typer.Option(
     None, "--actor", help="Who is acting, for the audit trail (default: the OS user)."
 )

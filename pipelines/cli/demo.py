@@ -101,11 +101,12 @@ def run_demo(config: Path, warehouse: Path, s3_dir: Path, airflow_home: Path) ->
     if not new_runs:
         print(f"the DAG run produced no run folder; last lines of {log_path}:\n{_tail(log_path)}")
         return 1
+    from pipelines.i18n import choose
     from pipelines.summary import format_summary, summarise_run
 
     summary = summarise_run(cfg, new_runs[-1])
     print()
-    print(format_summary(summary))
+    print(format_summary(summary, choose(cfg.language, ask_environment=True)))
     if status != 0 or summary.errors:
         print(f"\nthe DAG run failed; last lines of {log_path}:\n{_tail(log_path)}")
         return 1

@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         from tqdm import tqdm
         from tqdm.contrib.logging import logging_redirect_tqdm
 
+        from pipelines.i18n import choose
         from pipelines.lock import RunLockedError
         from pipelines.orchestrate import run_pipeline
         from pipelines.summary import format_summary, summarise_run
@@ -81,4 +82,5 @@ def register(app: typer.Typer) -> None:
             finally:
                 bar.close()
                 if not locked:
-                    print(format_summary(summarise_run(cfg, run_id)))
+                    language = choose(cfg.language, ask_environment=True)
+                    print(format_summary(summarise_run(cfg, run_id), language))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipelines.cli._common import CONFIG_OPTION, WAREHOUSE_OPTION, load
+from pipelines.cli._common import CONFIG_OPTION, SESSIONS_OPTION, WAREHOUSE_OPTION, load
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +28,14 @@ def register(app: typer.Typer) -> None:
             "--forwarded-allow-ips",
             help="Reverse proxies whose X-Forwarded-Proto/For headers to trust, e.g. 127.0.0.1.",
         ),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes (uvicorn workers); they share sessions and the login throttle.",
+        ),
+        sessions: str | None = SESSIONS_OPTION,
     ) -> None:
         """Serve the stewards' workspace: customer lookup, match review, quality pages."""
         from workspace.server import serve as run
@@ -40,11 +48,17 @@ def register(app: typer.Typer) -> None:
                 fg=typer.colors.YELLOW,
                 err=True,
             )
-        print(f"stewards' workspace on http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+        processes = f", {workers} processes" if workers > 1 else ""
+        print(
+            f"stewards' workspace on http://{host}:{port}/{processes} (Ctrl-C stops it)",
+            flush=True,
+        )
         run(
             cfg,
             host,
             port,
             secure_cookies=secure_cookies,
             forwarded_allow_ips=forwarded_allow_ips,
+            workers=workers,
+            sessions_url=sessions,
         )

@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 
 from pipelines import audit
-from pipelines.cli._common import ACTOR_OPTION, CONFIG_OPTION, WAREHOUSE_OPTION, actor_name, load
+from pipelines.cli._common import (
+    ACTOR_OPTION,
+    CONFIG_OPTION,
+    SESSIONS_OPTION,
+    WAREHOUSE_OPTION,
+    actor_name,
+    load,
+)
 from pipelines.errors import GoldenError
 
 
@@ -72,12 +79,16 @@ def register(app: typer.Typer) -> None:
         config: Path = CONFIG_OPTION,
         warehouse: Path | None = WAREHOUSE_OPTION,
         actor: str | None = ACTOR_OPTION,
+        sessions: str | None = SESSIONS_OPTION,
     ) -> None:
-        """Remove a user with their API tokens; their sessions end at their next request."""
+        """Remove a user with their API tokens and end their workspace sessions."""
+        from workspace.security import end_user_sessions
+
         root, users_ = store(config, warehouse)
         users_.remove(name)
         audit.record(root, actor_name(actor), "workspace.user_removed", name)
-        print(f"removed {name}")
+        ended = end_user_sessions(root, name, sessions)
+        print(f"removed {name}" + (f" and ended {ended} session(s)" if ended else ""))
 
     @users.command("list")
     def list_(

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from matching.clustering import ClusteringState
 from matching.errors import ConflictingDecisionsError, MatchingInputError
-from matching.features import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from matching.features import GLYPH_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from matching.layout import (
     CLUSTERING_DIR,
     CLUSTERS_FILE,
@@ -243,7 +243,9 @@ def _read_staged(path: Path) -> pl.DataFrame:
             f"{path} has no column(s) {missing}: the standardise stage writes them "
             "(see pipelines/schema.py)"
         )
-    wanted = dict.fromkeys([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *CANONICAL_FIELDS])
+    wanted = dict.fromkeys(
+        [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *GLYPH_COLUMNS, *CANONICAL_FIELDS]
+    )
     return pl.read_parquet(path, columns=[c for c in wanted if c in present])
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from pipelines.audit import audit_table
 from pipelines.errors import GoldenError, PublishError
+from pipelines.i18n import Language, for_files
 from pipelines.privacy.roles import RoleArtefacts
 from pipelines.publish import inputs
 from pipelines.publish.duckdb_build import build_duckdb
@@ -114,7 +115,7 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
             shutil.rmtree(staging, ignore_errors=True)
         pruned = prune(warehouse, config.publish.keep_versions)
 
-    report = _scorecard_report(warehouse, run_id)
+    report = _scorecard_report(warehouse, run_id, for_files(config.language))
 
     result = PublishResult(
         dq_scorecard_report=None if report is None else str(report),
@@ -135,7 +136,7 @@ def publish(config: PipelineConfig, run_id: str, *, allow_older: bool = False) -
     return result
 
 
-def _scorecard_report(warehouse: Warehouse, run_id: str) -> Path | None:
+def _scorecard_report(warehouse: Warehouse, run_id: str, language: Language) -> Path | None:
     """Render the scorecard report from the version just published.
 
     The version is live by now: a report that cannot be written is logged, never a failed
@@ -149,7 +150,7 @@ def _scorecard_report(warehouse: Warehouse, run_id: str) -> Path | None:
 
         frame = pl.from_arrow(read_table(warehouse.root, "dq_scorecard", run_id))
         assert isinstance(frame, pl.DataFrame)
-        return write_report(warehouse.root, frame)
+        return write_report(warehouse.root, frame, language)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         logger.error("run %s: the dq scorecard report could not be written: %s", run_id, exc)
         return None

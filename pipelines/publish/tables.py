@@ -117,12 +117,17 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "status": "active, merged, retired or erased.",
     "reason": (
         "Why: the rejection, for a steward (quarantine); the actor's reason (audit_log); "
-        "stale, invalid_contact, conflicting_sources or placeholder_value (review_due)."
+        "stale, invalid_contact, conflicting_sources, placeholder_value or absorbed_id_sent "
+        "(review_due)."
     ),
-    "detail": "What makes it due, in counts and field names (never record values).",
-    "priority": "1 most urgent (conflicting sources), 2 (invalid contact, placeholder), 3 (stale).",
+    "detail": ("What makes it due, in counts, field names and golden ids (never record values)."),
+    "priority": (
+        "1 most urgent (conflicting sources), 2 (invalid contact, placeholder, absorbed id "
+        "sent), 3 (stale)."
+    ),
     "since": (
-        "When the row became due: the age limit passing (stale), else the refresh that found it."
+        "When the row became due: the age limit passing (stale), the run of the merge "
+        "(absorbed_id_sent), else the refresh that found it."
     ),
     "last_confirmed_at": "Latest steward confirmation of the record or golden record, if any.",
     "refreshed_at": "When review_due was computed (the maintenance DAG's refresh_review_due).",
@@ -163,7 +168,8 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "match_probability": "Strength of the record's link into its cluster (null: singleton).",
     "field": (
         "Canonical field the row is about (provenance: the golden value it explains; "
-        "review_due: the field that is due, null for the whole record)."
+        "review_due: the field that is due, null for the whole record; the source's golden-id "
+        "column for absorbed_id_sent)."
     ),
     "rule": "Survivorship rule (or steward pin) that chose the value.",
     "change": "created, kept, merged, split, absorbed or retired.",

@@ -7,6 +7,9 @@ Reasons (priority 1 most urgent):
 * ``invalid_contact`` (2): a record whose email or phone failed standardisation in each of the
   last ``invalid_contact_runs`` runs;
 * ``placeholder_value`` (2): a golden value matching ``review_due.placeholder_patterns``;
+* ``absorbed_id_sent`` (2): a record whose source still holds, in its
+  ``review_due.golden_id_columns`` column, a golden id that ``golden_id_aliases`` says was merged
+  into another: that system has not taken the merge in (``since`` the run of the merge);
 * ``stale`` (3): a record unconfirmed for longer than its source's age limit: its source's last
   update time (else when it was first seen), or a steward's confirmation if later.
 
@@ -28,6 +31,7 @@ from pydantic import BaseModel
 
 from pipelines.errors import StageInputError
 from pipelines.publish.reader import current_run_id, read_tables
+from pipelines.publish.versions import resolve_version
 from pipelines.review_due.config import ReviewDueConfig
 from pipelines.review_due.confirmations import due_path, load_confirmations, now
 from pipelines.review_due.schema import PRIORITY, review_due_schema
@@ -141,6 +145,83 @@ def invalid_contacts(
     return _rows(out, "invalid_contact") if out.height else out
 
 
+def absorbed_ids_sent(
+    held: pl.DataFrame, aliases: pl.DataFrame, xref: pl.DataFrame
+) -> pl.DataFrame:
+    """Records whose source holds a golden id that was merged into another.
+
+    ``held``: ``record_key``, ``source_system``, ``field`` (the source column) and ``held_id``,
+    one row per record of a source's current record set with an id in that column. Ids that
+    are active (the right one, or another customer's: not this reason), retired, erased or
+    unknown are left alone; only ``merged`` says where the customer went.
+    """
+    if not held.height:
+        return pl.DataFrame()
+    merged = aliases.filter(pl.col("status") == "merged").select(
+        pl.col("golden_id").alias("held_id"),
+        pl.col("current_golden_id").alias("_carrier"),
+        pl.col("since_run").alias("_run"),
+    )
+    out = (
+        held.join(merged, on="held_id")
+        .join(
+            xref.select("record_key", pl.col("golden_id").alias("_record_gid")),
+            on="record_key",
+            how="left",
+        )
+        .with_columns(pl.coalesce("_record_gid", "_carrier").alias("golden_id"))
+    )
+    if not out.height:
+        return pl.DataFrame()
+    # ``since``: the start of the run that merged the id (read from its id, as history does);
+    # a run id given by hand has no time, and the row is due from this refresh then.
+    merged_at = (
+        pl.col("_run")
+        .str.slice(0, 16)
+        .str.strptime(pl.Datetime("us"), "%Y%m%dT%H%M%SZ", strict=False)
+    )
+    out = out.with_columns(
+        pl.format("holds {}, merged into {} in run {}", "held_id", "_carrier", "_run").alias(
+            "detail"
+        ),
+        merged_at.dt.replace_time_zone("UTC").alias("since"),
+    ).select("golden_id", "record_key", "source_system", "field", "detail", "since")
+    return _rows(out, "absorbed_id_sent")
+
+
+def held_golden_ids(warehouse: Warehouse, run_id: str, columns: dict[str, str]) -> pl.DataFrame:
+    """What each configured source holds in its golden-id column, over the source's current
+    record set of ``run_id`` (its last delivery with the records it has not changed or
+    deleted since): ``record_key``, ``source_system``, ``field``, ``held_id``."""
+    parts = []
+    for source, column in sorted(columns.items()):
+        path = warehouse.current_records(run_id, source)
+        if not path.exists():
+            raise StageInputError(
+                f"{path} is missing: review_due.golden_id_columns.{source} needs the current "
+                f"records of source {source!r} in the published run {run_id}"
+            )
+        names = pq.read_schema(path).names
+        if column not in names:
+            raise StageInputError(
+                f"review_due.golden_id_columns.{source}: source {source!r} has no column "
+                f"{column!r} in run {run_id} ({path}); its columns are {sorted(names)}"
+            )
+        frame = pl.read_parquet(path, columns=["source_record_id", column])
+        held = pl.col(column).cast(pl.String).str.strip_chars()
+        parts.append(
+            frame.filter(held.is_not_null() & (held != ""))
+            .select(
+                pl.format("{}:{}", pl.lit(source), "source_record_id").alias("record_key"),
+                pl.lit(source).alias("source_system"),
+                pl.lit(column).alias("field"),
+                held.alias("held_id"),
+            )
+            .unique()
+        )
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
 def stale_records(
     records: pl.DataFrame,
     confirmations: pl.DataFrame,
@@ -218,6 +299,19 @@ def compute_review_due(warehouse: Warehouse, config: ReviewDueConfig, at: dateti
         invalid_contacts(warehouse, run_id, review.invalid_contact_runs, xref),
         stale_records(records, confirmations, review, at),
     ]
+    if review.golden_id_columns:
+        if (resolve_version(warehouse, run_id) / "golden_id_aliases.parquet").exists():
+            aliases = _frame(
+                read_tables(warehouse.root, ["golden_id_aliases"], run_id)["golden_id_aliases"]
+            )
+            held = held_golden_ids(warehouse, run_id, review.golden_id_columns)
+            parts.append(absorbed_ids_sent(held, aliases, xref))
+        else:
+            logger.warning(
+                "review_due: run %s published no golden_id_aliases (made before the history "
+                "tables): absorbed ids sent by sources are judged from the next run on",
+                run_id,
+            )
     schema = pl.from_arrow(review_due_schema().empty_table()).schema  # type: ignore[union-attr]
     frames = [
         p.select(

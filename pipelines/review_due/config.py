@@ -43,6 +43,12 @@ class ReviewDueConfig(StrictModel):
     )
     """Fields on which a golden record's sources disagreeing (two or more values from two or
     more sources) makes it due for review."""
+    golden_id_columns: dict[str, str] = Field(default_factory=dict)
+    """Source name -> the source column in which that system keeps the golden id it was given
+    (ids written back into a CRM, an order system's customer reference). A record still
+    holding an id that ``golden_id_aliases`` says was merged into another is due for review
+    (``absorbed_id_sent``): the system has not taken the merge in. A source without an entry
+    holds no golden ids, and nothing is judged for it."""
     refresh_every_days: int = Field(91, ge=1)
     """How often the maintenance DAG's ``refresh_review_due`` task recomputes the table (the
     task runs with the weekly DAG and skips until this long has passed): quarterly."""

@@ -6,13 +6,20 @@ from typing import Final
 
 import pyarrow as pa
 
-REASONS: Final = ("stale", "invalid_contact", "conflicting_sources", "placeholder_value")
+REASONS: Final = (
+    "stale",
+    "invalid_contact",
+    "conflicting_sources",
+    "placeholder_value",
+    "absorbed_id_sent",
+)
 """``review_due.reason`` values; ``priority`` 1 is the most urgent."""
 
 PRIORITY: Final = {
     "conflicting_sources": 1,
     "invalid_contact": 2,
     "placeholder_value": 2,
+    "absorbed_id_sent": 2,
     "stale": 3,
 }
 

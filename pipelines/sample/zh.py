@@ -12,7 +12,11 @@ small generator that makes what issue 23 describes:
 - ``service.csv``: a service desk whose agents type names by sound: same-sound characters
   (王小鸣 for 王小明) and now and then a look-alike one (晴 for 睛);
 - households (family members at one address and landline) and movers (a new address in a
-  later source).
+  later source);
+- optionally (``look_alike_rate``) look-alike typos in CRM and service-desk names, family name
+  or given name, from :data:`LOOK_ALIKE_TYPOS`: classic 形近字 pairs from Chinese teaching
+  lists, written down here and not derived from the product's look-alike table, so the
+  benchmark measures that table rather than reproducing it.
 
 Readings come from hand-written ``character|pinyin`` tables, not from the product's pinyin code,
 so the sample does not grade the product against itself.
@@ -49,6 +53,16 @@ SAME_SOUND = {
     "雪": "学", "梅": "玫", "志": "智", "春": "纯", "龙": "隆", "凯": "恺", "琳": "林", "敏": "民",
 }  # fmt: skip
 LOOK_ALIKE = {"晴": "睛", "玉": "王", "春": "椿", "明": "朋", "洋": "样", "峰": "蜂", "浩": "皓"}
+# Character -> characters a hurried hand or eye writes for it (形近字), for the surnames and given
+# names above. Some differ by a stroke (王/玉), some by a component (晴/睛, 杨/扬).
+_LOOK_ALIKE_TYPOS = (
+    "王|玉主 李|季 张|涨 刘|浏 陈|阵 杨|扬汤 吴|昊 孙|逊 马|乌 胡|湖 林|材 罗|萝 梁|粱 唐|塘 "
+    "许|浒 曹|曾 曾|曹 彭|膨 田|由甲 董|懂 袁|衰 蔡|祭 蒋|将 徐|涂 郭|廓 "
+    "伟|传 娜|哪 静|睁 军|车 洋|样详 勇|甬 秀|季 桂|佳挂 英|央 玉|王主 建|健 国|固 "
+    "辉|挥 宇|字 浩|皓 怡|恰 婷|停 雪|雷 梅|海 海|梅 峰|锋蜂 晴|睛请 志|忐 小|少 春|椿秦 "
+    "龙|尤 琳|淋 明|朋 红|江 平|苹 晨|晟"
+)
+LOOK_ALIKE_TYPOS: dict[str, str] = dict(p.split("|") for p in _LOOK_ALIKE_TYPOS.split())  # type: ignore[misc]
 _TRADITIONAL_PAIRS = (
     "陈|陳 张|張 刘|劉 杨|楊 黄|黃 赵|趙 吴|吳 伟|偉 丽|麗 华|華 国|國 龙|龍 红|紅 辉|輝 "
     "欧阳|歐陽 诸葛|諸葛 马|馬 郑|鄭 冯|馮 邓|鄧"
@@ -157,6 +171,15 @@ def _typed_by_sound(name: str, rng: random.Random, look_alike: float) -> str:
     return "".join(chars)
 
 
+def _look_alike_typo(name: str, rng: random.Random) -> str:
+    """``name`` with one character replaced by a look-alike (family or given name)."""
+    positions = [i for i, c in enumerate(name) if c in LOOK_ALIKE_TYPOS]
+    if not positions:
+        return name
+    i = rng.choice(positions)
+    return name[:i] + rng.choice(LOOK_ALIKE_TYPOS[name[i]]) + name[i + 1 :]
+
+
 def _traditional(text: str) -> str:
     for simple, trad in TRADITIONAL.items():
         text = text.replace(simple, trad)
@@ -188,10 +211,21 @@ def _pinyin_name(p: Person, rng: random.Random) -> tuple[str, str, str]:
     return f"{p.family_py.lower()} {' '.join(p.given_py)}", "", ""
 
 
-def generate_zh_sample(out: Path, customers: int = 800, seed: int = 42) -> dict[str, object]:
+def generate_zh_sample(
+    out: Path, customers: int = 800, seed: int = 42, look_alike_rate: float = 0.0
+) -> dict[str, object]:
     """Write ``crm.csv``, ``shop.csv``, ``service.csv``, ``ground_truth.csv`` and
-    ``config.yaml`` under ``out``; return counts per file."""
+    ``config.yaml`` under ``out``; return counts per file. ``look_alike_rate`` is the share of
+    CRM and service-desk names given one look-alike character typo (a separate random stream,
+    so the rest of the sample is the same whatever the rate)."""
     rng = random.Random(seed)
+    typo_rng = random.Random(seed + 1)
+
+    def look_alike(name: str) -> str:
+        if look_alike_rate and typo_rng.random() < look_alike_rate:
+            return _look_alike_typo(name, typo_rng)
+        return name
+
     out.mkdir(parents=True, exist_ok=True)
     people = _people(customers, rng)
     crm: list[list[str]] = []
@@ -203,7 +237,7 @@ def generate_zh_sample(out: Path, customers: int = 800, seed: int = 42) -> dict[
                    if rng.random() < rate] or [rng.choice(SOURCE_NAMES)]  # fmt: skip
         full = p.family + p.given
         if "crm" in present:
-            name = _traditional(full) if rng.random() < 0.1 else full
+            name = look_alike(_traditional(full) if rng.random() < 0.1 else full)
             address = p.address + (f" {p.address_parts[4]}" if rng.random() < 0.5 else "")
             dob = f"{p.dob.year}年{p.dob.month}月{p.dob.day}日"
             row_id = f"C{len(crm) + 1:06d}"
@@ -220,7 +254,7 @@ def generate_zh_sample(out: Path, customers: int = 800, seed: int = 42) -> dict[
                          address if rng.random() < 0.9 else ""])  # fmt: skip
             truth.append((f"shop:{row_id}", p.entity_id))
         if "service" in present:
-            name = _typed_by_sound(full, rng, 0.25) if rng.random() < 0.35 else full
+            name = look_alike(_typed_by_sound(full, rng, 0.25) if rng.random() < 0.35 else full)
             row_id = f"S{len(service) + 1:06d}"
             service.append([row_id, name, _phone(p.mobile, rng), p.moved_to or p.address])
             truth.append((f"service:{row_id}", p.entity_id))

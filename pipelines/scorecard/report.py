@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.i18n import DEFAULT_LANGUAGE, Language, Translator
 from pipelines.scorecard.schema import OVERALL, WEIGHTS
 from pipelines.warehouse import atomic_path
 
@@ -32,7 +33,7 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _chart(runs: list[str], series: dict[str, list[float | None]]) -> str:
+def _chart(runs: list[str], series: dict[str, list[float | None]], t: Translator) -> str:
     """An SVG line chart of score (0-100) per run, one line per source."""
     inner_w, inner_h = _W - 2 * _PAD, _H - 2 * _PAD
 
@@ -44,7 +45,7 @@ def _chart(runs: list[str], series: dict[str, list[float | None]]) -> str:
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
-        f'viewBox="0 0 {_W} {_H}" role="img" aria-label="overall score per source over runs">',
+        f'viewBox="0 0 {_W} {_H}" role="img" aria-label="{_e(t("scorecard.chart_label"))}">',
         f'<rect x="{_PAD}" y="{_PAD}" width="{inner_w}" height="{inner_h}" fill="#fafafa" '
         'stroke="#ccc"/>',
     ]
@@ -78,8 +79,10 @@ def _chart(runs: list[str], series: dict[str, list[float | None]]) -> str:
     return "".join(parts)
 
 
-def render(scorecard: pl.DataFrame) -> str:
-    """The report's HTML for every run's rows of ``dq_scorecard``."""
+def render(scorecard: pl.DataFrame, language: Language = DEFAULT_LANGUAGE) -> str:
+    """The report's HTML for every run's rows of ``dq_scorecard``, its words in ``language``
+    (measure and column names stay as the published table spells them)."""
+    t = Translator(language)
     overall = scorecard.filter(pl.col("field") == OVERALL)
     runs = sorted(set(overall["run_id"].to_list()))
     sources = sorted(set(overall["source_system"].to_list()))
@@ -91,18 +94,19 @@ def render(scorecard: pl.DataFrame) -> str:
     latest = runs[-1] if runs else None
     formula = " + ".join(f"{w:.2f}·{m}" for m, w in WEIGHTS.items())
     body = [
-        "<h1>Data quality scorecard</h1>",
-        f"<p>Overall score per source and run: 100 × ({_e(formula)}), the mean over the "
-        "fields the source supplies. Measures per field are in the published table "
-        "<code>dq_scorecard</code>.</p>",
+        f"<h1>{_e(t('scorecard.title'))}</h1>",
+        f"<p>{_e(t('scorecard.intro', formula=formula))} <code>dq_scorecard</code></p>",
     ]
     if not runs:
-        body.append("<p>No run has been scored yet.</p>")
+        body.append(f"<p>{_e(t('scorecard.no_runs'))}</p>")
     else:
-        body.append(f'<figure id="trend">{_chart(runs, series)}</figure>')
-        body.append(f"<h2>Latest run {_e(latest)}</h2>")
+        body.append(f'<figure id="trend">{_chart(runs, series, t)}</figure>')
+        body.append(f"<h2>{_e(t('scorecard.latest', run=latest))}</h2>")
         measures = ("completeness", "validity", "uniqueness", "agreement", "freshness", "score")
-        head = "".join(f"<th>{m}</th>" for m in ("source", "field", "records", *measures))
+        head = "".join(
+            f"<th>{_e(t.term('scorecard.col', m))}</th>"
+            for m in ("source", "field", "records", *measures)
+        )
         rows_html = []
         last = scorecard.filter(pl.col("run_id") == latest).sort("source_system", "field")
         for row in last.iter_rows(named=True):
@@ -122,19 +126,21 @@ def render(scorecard: pl.DataFrame) -> str:
         "td:first-child,td:nth-child(2){text-align:left}tr.overall{font-weight:bold}"
     )
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{t.html_lang}"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>Data quality scorecard</title><style>{style}</style></head><body>"
+        f"<title>{_e(t('scorecard.title'))}</title><style>{style}</style></head><body>"
         + "".join(body)
         + "</body></html>\n"
     )
 
 
-def write_report(warehouse_root: Path, scorecard: pl.DataFrame) -> Path:
+def write_report(
+    warehouse_root: Path, scorecard: pl.DataFrame, language: Language = DEFAULT_LANGUAGE
+) -> Path:
     """Write ``reports/dq_scorecard/index.html`` atomically; returns its path."""
     path = report_path(warehouse_root)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        tmp.write_text(render(scorecard), encoding="utf-8")
+        tmp.write_text(render(scorecard, language), encoding="utf-8")
     return path

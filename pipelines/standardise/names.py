@@ -23,7 +23,9 @@ import re
 
 import polars as pl
 
+from pipelines.standardise.family_first import family_first_name
 from pipelines.standardise.han import east_asian_name
+from pipelines.standardise.han_glyphs import glyph_keys
 from pipelines.standardise.nicknames import canonical_first_name
 from pipelines.standardise.text import clean_text, letters_key, on_distinct, with_distinct
 
@@ -334,18 +336,28 @@ _ZH_SCHEMA = {
     "_zh_last": pl.String,
     "_zh_mk_first": pl.String,
     "_zh_mk_last": pl.String,
+    "_zh_display": pl.String,
 }
 
 
 def _chinese_names(work: pl.DataFrame) -> pl.DataFrame:
-    """Split Han full names, order romanised pinyin names family/given, and add their pinyin
-    keys (``_zh_*`` columns, ``_zh_applies``); once per distinct combination of the parts."""
+    """Split Han and Hangul full names, order romanised pinyin and Vietnamese names
+    family/given, and add their romanised keys (``_zh_*`` columns, ``_zh_applies``; a null key
+    means the usual folded letters, a null ``_zh_display`` the usual full name); once per
+    distinct combination of the parts."""
     keys = ["_first_name", "_middle_name", "_last_name", "_full_name"]
 
+    def one(row: tuple[str | None, ...]) -> tuple[str | None, ...] | None:
+        chinese = east_asian_name(*row)
+        if chinese is not None:
+            return (*chinese, None)
+        other = family_first_name(*row)
+        return tuple(other) if other is not None else None
+
     def per_distinct(distinct: pl.DataFrame) -> pl.DataFrame:
-        rows = [east_asian_name(*row) for row in distinct.select(keys).iter_rows()]
+        rows = [one(row) for row in distinct.select(keys).iter_rows()]
         found = [r is not None for r in rows]
-        values = [r if r is not None else (None,) * 5 for r in rows]
+        values = [r if r is not None else (None,) * len(_ZH_SCHEMA) for r in rows]
         columns = {
             name: pl.Series(name, [v[i] for v in values], dtype=dtype)
             for i, (name, dtype) in enumerate(_ZH_SCHEMA.items())
@@ -481,7 +493,9 @@ def _names(df: pl.DataFrame, nicknames: pl.DataFrame) -> pl.DataFrame:
         pl.col(c).is_not_null() for c in ("_first_name", "_middle_name", "_last_name")
     )
     full_name = (
-        pl.when(cjk_parts.fill_null(False))
+        pl.when(pl.col("_zh_display").is_not_null())
+        .then(pl.col("_zh_display"))
+        .when(cjk_parts.fill_null(False))
         .then(pl.concat_str("_last_name", "_first_name"))
         .when(any_part)
         .then(
@@ -522,15 +536,17 @@ def _names(df: pl.DataFrame, nicknames: pl.DataFrame) -> pl.DataFrame:
         "middle_name",
         [letters_key(pl.col("middle_name")).str.slice(0, 1).alias("mk_middle_initial")],
     )
-    # Chinese names (characters or pinyin) are keyed on tone-less pinyin.
+    # Chinese names (characters or pinyin) are keyed on tone-less pinyin, Korean and Japanese
+    # ones on their romanisation; a family-first name without a key of its own (Vietnamese)
+    # keeps the folded letters of its reordered parts.
     chinese = pl.col("_zh_applies")
     work = work.with_columns(
         pl.when(chinese)
-        .then(pl.col("_zh_mk_first"))
+        .then(pl.coalesce("_zh_mk_first", "mk_first_name"))
         .otherwise("mk_first_name")
         .alias("mk_first_name"),
         pl.when(chinese)
-        .then(pl.col("_zh_mk_last"))
+        .then(pl.coalesce("_zh_mk_last", "mk_last_name"))
         .otherwise("mk_last_name")
         .alias("mk_last_name"),
         pl.when(chinese).then(None).otherwise("mk_middle_initial").alias("mk_middle_initial"),
@@ -550,11 +566,25 @@ def _names(df: pl.DataFrame, nicknames: pl.DataFrame) -> pl.DataFrame:
         .alias("mk_full_name")
     )
     work = canonical_first_name(work, "mk_first_name", "mk_first_name_canonical", nicknames)
-    # A pinyin given name is no English nickname ("dan" is not Daniel here).
+    # A pinyin given name is no English nickname ("dan" is not Daniel here), nor is a Korean,
+    # Japanese or Vietnamese one.
     work = work.with_columns(
         pl.when(chinese)
         .then(pl.col("mk_first_name"))
         .otherwise("mk_first_name_canonical")
         .alias("mk_first_name_canonical")
     )
+    # Names in Han characters: keys for one look-alike character (玉小明 / 王小明).
+    work = with_distinct(
+        work,
+        "first_name",
+        [_glyph_keys(pl.col("first_name")).alias("mk_first_name_glyphs")],
+    )
+    work = with_distinct(
+        work, "last_name", [_glyph_keys(pl.col("last_name")).alias("mk_last_name_glyphs")]
+    )
     return work.drop([c for c in work.columns if c.startswith("_") and c not in given])
+
+
+def _glyph_keys(expr: pl.Expr) -> pl.Expr:
+    return expr.map_elements(glyph_keys, return_dtype=pl.List(pl.String), skip_nulls=True)

@@ -236,6 +236,15 @@ _FOLD_FROM = sorted(_FOLD_LOOKUP, key=len, reverse=True)
 _FOLD_TO = [_FOLD_LOOKUP[k] for k in _FOLD_FROM]
 
 
+_FOLD_TRANSLATION = str.maketrans({k: v for k, v in _FOLD_LOOKUP.items() if len(k) == 1})
+
+
+def fold_word(text: str) -> str:
+    """:func:`fold` of one Python string (lower case, optional diacritics removed), for code
+    that works on single values: ``Nguyễn`` -> ``nguyen``, ``Đặng`` -> ``dang``."""
+    return text.lower().translate(_FOLD_TRANSLATION)
+
+
 def clean_text(expr: pl.Expr, null_tokens: tuple[str, ...] = NULL_TOKENS) -> pl.Expr:
     """Fit a raw value to show: NFKC, invisible characters out, whitespace collapsed, trimmed;
     empty strings and placeholder tokens become null. Letters are never altered."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError, StageInputError
+from pipelines.i18n import for_files
 from pipelines.validate.report_pages import build_site
 from pipelines.validate.stage import source_suite
 from pipelines.validate.suites import Suite, load_suite, suite_path
@@ -43,13 +44,15 @@ def build_data_docs(config: PipelineConfig, run_id: str) -> Path:
             f"{run_id} first"
         )
     fresh = [_store(warehouse.gx_validations, path) for path in paths]
-    index = build_site(site, warehouse.gx_validations, _suites(config), fresh)
+    language = for_files(config.language)
+    index = build_site(site, warehouse.gx_validations, _suites(config), fresh, language=language)
     logger.info("Data Docs for run %s: %s", run_id, index)
     return index
 
 
 def rebuild_data_docs(warehouse: Warehouse, suites: list[Suite] | None = None) -> Path | None:
-    """Render every stored validation again (after erasure scrubbed the stored results)."""
+    """Render every stored validation again (after erasure scrubbed the stored results), in
+    the language the site is in (an erasure has no config to ask)."""
     if not warehouse.gx_validations.is_dir():
         return None
     return build_site(warehouse.data_docs, warehouse.gx_validations, suites or [], every=True)
