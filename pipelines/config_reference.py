@@ -74,6 +74,10 @@ kana with a space between the names (`やまだ たろう`, keyed on passport He
 and Vietnamese (`Nguyễn Văn An`, family name first, keyed `nguyen`/`an`). A Japanese name in
 kanji is not given a Japanese reading (a kanji name has several; only its bearer knows which):
 it is keyed on its characters' Mandarin reading, which still meets the same characters.
+
+For Chinese-speaking stewards add `language: zh_CN` at the top level: the stewards' workspace,
+the `golden run` summary, the Data Docs and the scorecard report are then in Simplified Chinese
+(`auto`, the default, lets each browser choose; see docs/workspace.md).
 """
 
 

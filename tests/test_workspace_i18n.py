@@ -81,7 +81,12 @@ def test_a_chinese_browser_gets_every_page_in_chinese(env: Env) -> None:
 
 def test_the_search_field_labels_and_the_match_kind_are_chinese(env: Env) -> None:
     golden_id = env.golden_id()
-    html = env.page(f"/?q={golden_id}", ZH)
+    response = env.client.get(
+        f"/?q={golden_id}", headers={"Authorization": f"Bearer {env.token}", **ZH}
+    )
+    assert response.headers["content-language"] == "zh-Hans"
+    assert "Accept-Language" in response.headers["vary"]
+    html = response.text
     assert 'placeholder="电子邮箱、电话（任意格式）、记录 ID、黄金 ID 或姓名"' in html
     assert '<button type="submit" class="primary">搜索</button>' in html
     assert '<td data-matched-by="golden_id">黄金 ID</td>' in html
@@ -129,3 +134,50 @@ def test_the_login_page_and_its_errors_follow_the_browser(env: Env) -> None:
         headers=ZH,
     )
     assert wrong.status_code == 401 and "用户名或密码错误。" in wrong.text
+
+
+def test_the_customer_page_says_how_sources_back_each_field_in_chinese(env: Env) -> None:
+    golden_id = env.golden_id()
+    html = env.page(f"/customers/{golden_id}", ZH)
+    statuses = re.findall(r"<td>([^<]*(?:来源|锁定|选定)[^<]*)</td>", html)
+    assert statuses and not [s for s in statuses if re.search("[a-z]{3}", s)], statuses
+    assert 'data-label="原值"' in html or "标准化前的原值" in html
+    # The API keeps its English status text (a contract for other programs).
+    api = env.client.get(
+        f"/api/customers/{golden_id}", headers={"Authorization": f"Bearer {env.token}", **ZH}
+    ).json()
+    english = {f["status"] for f in api["fields"]}
+    assert english & {"no source has it", "all sources agree", "single source", "chosen"} or any(
+        "sources" in s for s in english
+    )
+
+
+def test_an_empty_warehouse_says_nothing_is_published_in_the_readers_language(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    (tmp_path / "crm.csv").write_text("id,first\n1,Ann\n", encoding="utf-8")
+    text = {
+        "warehouse": {"path": str(tmp_path / "warehouse")},
+        "sources": [{"name": "crm", "kind": "file", "path": "crm.csv", "id_column": "id",
+                     "mapping": {"first_name": "first"}}],
+    }  # fmt: skip
+    (tmp_path / "config.yaml").write_text(json.dumps(text))
+    config = load_config(tmp_path / "config.yaml")
+    store = UserStore(config.warehouse.path)
+    store.add("ana", "steward", PASSWORD)
+    auth = {"Authorization": f"Bearer {store.new_token('ana')}"}
+    client = TestClient(create_app(config))
+    chinese = client.get("/quality", headers={**auth, **ZH})
+    assert chinese.status_code == 503
+    assert '<html lang="zh-Hans">' in chinese.text and "<h1>尚未发布任何数据</h1>" in chinese.text
+    english = client.get("/quality", headers={**auth, **EN})
+    assert english.status_code == 503 and "<h1>Nothing published yet</h1>" in english.text
+
+
+def test_the_quality_charts_are_labelled_in_chinese(env: Env) -> None:
+    html = env.page("/quality", ZH)
+    assert re.search(r'aria-label="\S+ 历次运行的通过率"', html)
+    assert re.search(r"<title>[^<]+: 通过率 \d", html)
+    assert "over runs" not in html

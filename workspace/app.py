@@ -253,6 +253,7 @@ def create_app(
             status_code=status,
         )
         response.headers["Content-Language"] = t.html_lang
+        response.headers["Vary"] = "Accept-Language, Cookie"  # the words depend on both
         return response
 
     def _login_page(
@@ -621,8 +622,8 @@ def create_app(
             "quality.html",
             who,
             d=data,
-            charts=_charts(accepted, "accepted"),
-            score_charts=_charts(scores, "score"),
+            charts=_charts(accepted, "accepted", translate(request)),
+            score_charts=_charts(scores, "score", translate(request)),
         )
 
     @app.get("/quality/quarantine", response_class=HTMLResponse, include_in_schema=False)
@@ -883,8 +884,12 @@ def _jsonable(value: Any) -> Any:
     return jsonable_encoder(value)
 
 
-def _charts(series: dict[str, list[tuple[str, float]]], measure: str) -> dict[str, str]:
-    """One small inline SVG per name: ``measure`` (a percentage) over the runs, oldest first."""
+def _charts(
+    series: dict[str, list[tuple[str, float]]], measure: str, t: Translator
+) -> dict[str, str]:
+    """One small inline SVG per name: ``measure`` (a percentage) over the runs, oldest first;
+    its label and tooltips in the reader's language."""
+    words = t(f"chart.{measure}")
     from markupsafe import escape
 
     charts = {}
@@ -901,13 +906,13 @@ def _charts(series: dict[str, list[tuple[str, float]]], measure: str) -> dict[st
         ]
         line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         dots = "".join(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(run)}: {measure} '
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(run)}: {escape(words)} '
             f"{value:.2f}</title></circle>"
             for (x, y), (run, value) in zip(coords, points, strict=True)
         )
         charts[name] = (
             f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{escape(measure)} of {escape(name)} over runs">'
+            f'aria-label="{escape(t("chart.label", measure=words, name=name))}">'
             f'<line x1="{pad}" y1="{pad}" x2="{width - pad}" y2="{pad}" class="grid"/>'
             f'<text x="2" y="{pad + 4}" class="axis">100</text>'
             f'<text x="2" y="{height - pad + 4}" class="axis">{low:.0f}</text>'

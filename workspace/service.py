@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from pipelines.i18n import text
 from pipelines.schema import CANONICAL_FIELDS
 from workspace.data import LISTED, Hit, Reader, Snapshot, normalise_name
 from workspace.masking import Masker
@@ -197,7 +198,7 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     for name in CANONICAL_FIELDS:
         given = [_text(staged[k].get(name)) for k in keys if k in staged and staged[k].get(name)]
         origin = provenance.get(name)
-        status = _field_status(given, len(staged), name in pinned, golden.get(name) is not None)
+        parts = _field_status(given, len(staged), name in pinned, golden.get(name) is not None)
         fields.append(
             {
                 "field": name,
@@ -206,7 +207,8 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
                 if origin
                 else None,
                 "rule": origin["rule"] if origin else None,
-                "status": status,
+                "status": "".join(text("en", key, **values) for key, values in parts),
+                "status_parts": [{"id": key, "values": values} for key, values in parts],
             }
         )
     records = []
@@ -262,20 +264,28 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     }
 
 
-def _field_status(given: list[str], records: int, pinned: bool, has_value: bool) -> str:
+StatusPart = tuple[str, dict[str, int]]
+"""A message id of the catalogue (``field.*``) and its values: pages say it in the reader's
+language, the API in English (``status``)."""
+
+
+def _field_status(
+    given: list[str], records: int, pinned: bool, has_value: bool
+) -> list[StatusPart]:
     """How far the source records back the golden value of a field."""
     if pinned:
-        return "pinned by a steward"
+        return [("field.pinned", {})]
     distinct = len(set(given))
     if not given:
-        return "no source has it" if not has_value else "chosen"
+        return [("field.no_source", {})] if not has_value else [("field.chosen", {})]
+    status: StatusPart
     if distinct > 1:
-        status = f"sources disagree ({distinct} values)"
+        status = ("field.disagree", {"count": distinct})
     elif len(given) == records:
-        status = "all sources agree" if records > 1 else "single source"
+        status = ("field.agree", {}) if records > 1 else ("field.single", {})
     else:
-        status = f"{len(given)} of {records} sources have it"
-    return status if has_value else f"{status}; none chosen"
+        status = ("field.some", {"given": len(given), "records": records})
+    return [status] if has_value else [status, ("field.none_chosen", {})]
 
 
 def _xref(snap: Snapshot, golden_id: str) -> list[dict[str, Any]]:

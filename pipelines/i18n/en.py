@@ -429,4 +429,17 @@ MESSAGES: dict[str, str] = {
     "scorecard.col.agreement": "agreement",
     "scorecard.col.freshness": "freshness",
     "scorecard.col.score": "score",
+    # --- a golden field's backing (workspace/service.py) ---
+    "field.pinned": "pinned by a steward",
+    "field.no_source": "no source has it",
+    "field.chosen": "chosen",
+    "field.disagree": "sources disagree ({count} values)",
+    "field.agree": "all sources agree",
+    "field.single": "single source",
+    "field.some": "{given} of {records} sources have it",
+    "field.none_chosen": "; none chosen",
+    "customer.raw": "raw",
+    "chart.accepted": "accepted",
+    "chart.score": "score",
+    "chart.label": "{measure} of {name} over runs",
 }

@@ -394,4 +394,17 @@ MESSAGES: dict[str, str] = {
     "scorecard.col.agreement": "一致性",
     "scorecard.col.freshness": "时效性",
     "scorecard.col.score": "得分",
+    # --- a golden field's backing (workspace/service.py) ---
+    "field.pinned": "已由数据管理员锁定",
+    "field.no_source": "没有来源提供",
+    "field.chosen": "已选定",
+    "field.disagree": "来源之间不一致（{count} 个不同值）",
+    "field.agree": "所有来源一致",
+    "field.single": "单一来源",
+    "field.some": "{records} 个来源中有 {given} 个提供",
+    "field.none_chosen": "；未选定任何值",
+    "customer.raw": "原值",
+    "chart.accepted": "通过率",
+    "chart.score": "得分",
+    "chart.label": "{name} 历次运行的{measure}",
 }
