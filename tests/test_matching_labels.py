@@ -129,7 +129,7 @@ def _scored(rows: list[tuple[str, str, float, int, int]]) -> pl.DataFrame:
         },
         orient="row",
     ).with_columns(
-        pl.lit("review band").alias("reason"),
+        pl.lit("review band").alias("suggested_because"),
         pl.lit(0.5).alias("match_probability"),
         pl.col("match_weight").alias("w_name"),
         pl.lit(0.0).alias("w_dob"),
