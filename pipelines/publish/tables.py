@@ -420,7 +420,6 @@ TABLES: Final[dict[str, TableSpec]] = {
             "one row per pair suggested for a steward to label, ranked",
             match_training_pairs_schema(),
             frozenset({"rank", "record_key_l", "record_key_r"}),
-            unique_key=("record_key_l", "record_key_r"),
         ),
         TableSpec(
             "review_due",
