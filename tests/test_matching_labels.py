@@ -171,3 +171,24 @@ def test_candidates_include_near_misses_and_leave_out_decided_pairs() -> None:
         ("a", "b", "review band"),
         ("g", "h", "just below the review band"),
     ]
+
+
+def test_the_label_report_says_what_the_labels_changed_in_a_few_lines() -> None:
+    from matching.labels import LabelReport
+
+    assert LabelReport().lines() == []
+    few = LabelReport(must_links=2, cannot_links=1).lines()
+    assert few[0].startswith("steward labels: 2 must-link(s), 1 cannot-link(s)")
+    assert "too few labels" in few[1]
+    taught = LabelReport(
+        must_links=40,
+        cannot_links=10,
+        m_updated=["first_name: 40"],
+        prior_shift_bits=1.5,
+        prior_before=1e-5,
+        prior_after=2.8e-5,
+        labels_agreeing_before=38,
+        labels_agreeing_after=45,
+    ).lines()
+    assert "m probabilities blended with labels: first_name: 40" in taught
+    assert "+1.50 bits" in taught[2] and "38 -> 45" in taught[2]
