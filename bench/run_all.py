@@ -8,6 +8,8 @@ matching accuracy pass uses 100,000), prints its figures as it goes, and the pip
 also writes ``bench/results/pipeline-<timestamp>.json``. ``foreign`` scores matching on data
 laid out unlike the bundled sample (FEBRL-style and UK-style sources); ``febrl`` the real
 FEBRL datasets 1-4 and a names-and-birth-date registry against a plain Splink job;
+``active_learning`` the F1 that 50 steward labels buy on that registry (suggested pairs against
+random review-band pairs);
 ``golden_accuracy`` scores golden values against each generated customer's true current values.
 ``--records`` sizes them all at once (a quick look: ``--records 50000``). One failing benchmark
 does not stop the others; the summary at the end names it and the exit status is non-zero.
@@ -32,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "matching": "--speed-records",
     "foreign": "--people",
     "febrl": "--registry-records",
+    "active_learning": "--records",
     "chinese": "--people",
     "golden": "--records",
     "golden_accuracy": "--customers",
@@ -50,7 +53,7 @@ def command(name: str, records: int | None, spark: bool) -> list[str]:
         # about two records per customer.
         per_person = ("foreign", "golden_accuracy", "chinese")
         size = min(records // 2, 50_000) if name in per_person else records
-        size = min(records, 10_000) if name == "febrl" else size
+        size = min(records, 10_000) if name in ("febrl", "active_learning") else size
         cmd += [BENCHMARKS[name], str(size)]
         if name == "pipeline":
             # The growth table: a quarter, a half and the whole of the requested size.

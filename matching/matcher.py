@@ -20,6 +20,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 from splink import Linker
 
+from matching.active import training_pairs
 from matching.charts import render_charts, sample_pairs
 from matching.clustering import (
     ClusteringReport,
@@ -49,10 +50,11 @@ from matching.incremental import (
     settings_differences,
     tf_columns,
 )
-from matching.layout import TF_DIR
+from matching.labels import LabelReport, labels_digest, learn_from_labels
+from matching.layout import RESULT_FILE, TF_DIR
 from matching.plan import ModelPlan, build_plan
 from matching.quiet import quiet_splink
-from matching.review import review_queue
+from matching.review import review_queue, side_by_side
 from matching.scoring import score_pairs
 from matching.settings import (
     contradiction_conditions,
@@ -110,6 +112,9 @@ class MatchSummary(BaseModel):
     labelled_pairs: int = 0
     """Known matching pairs (steward must-links, records sharing an identifier) the
     contradiction levels were checked against."""
+    steward_labels: LabelReport = Field(default_factory=LabelReport)
+    """What the steward decisions, as labelled pairs, taught the model this run trained
+    (:mod:`matching.labels`); empty when the model was loaded, not trained."""
     model: list[str] = Field(default_factory=list)
     """The model this run's records called for, in a few lines: the fields compared, the
     blocking rules with the pairs each generates, rules left out and why
@@ -132,6 +137,9 @@ class MatchSummary(BaseModel):
     records_in_multi_record_clusters: int = 0
     largest_cluster: int = 0
     review_pairs: int = 0
+    training_pairs: int = 0
+    """Pairs suggested for stewards to label (``training_pairs.parquet``,
+    :mod:`matching.active`)."""
     must_links_applied: int = 0
     cannot_links_applied: int = 0
     decisions_ignored: int = 0
@@ -163,6 +171,9 @@ class MatchOutput:
     incremental path), so the caller may link its files instead of writing them again."""
     clustering_state: ClusteringState | None = None
     """What the next run needs to keep the clusters of components nothing touched."""
+    training_pairs: pl.DataFrame | None = None
+    """The pairs suggested for stewards to label, ranked, with both records' ``review_fields``
+    (:mod:`matching.active`); None when nothing was matched."""
 
 
 @dataclass
@@ -220,8 +231,10 @@ def match_records(
         [c for c in features.columns if c != "record_key"],
         model_plan,
     )
-    plan = _plan(config, settings, hashes, previous, model_path, full_rebuild)
+    digest = labels_digest(must_link, cannot_link)
+    plan = _plan(config, settings, hashes, previous, model_path, full_rebuild, digest)
     clock.lap("changes")
+    labels = LabelReport()
     with open_engine(config, work_dir) as engine:
         reused = None
         if plan.base is not None and plan.changes is not None:
@@ -232,6 +245,7 @@ def match_records(
             )
             register_tf_tables(linker, engine, _tf_rows_of(subset, plan.base.tf_tables))
             training = _report_of(linker)
+            labels = _base_labels(plan.base.match_dir)
             clock.lap("load")
             reused = reused_pairs(plan.base, plan.changes.touched)
             scores = score_changed_pairs(linker, engine, config, subset, plan.changes.to_score)
@@ -254,6 +268,17 @@ def match_records(
                 training = train_model(
                     linker, config, engine.u_sampling_chunks, model_plan, features, must_link
                 )
+                if must_link or cannot_link:
+                    labels = learn_from_labels(
+                        linker,
+                        engine,
+                        features,
+                        must_link,
+                        cannot_link,
+                        config.match_threshold,
+                        config.min_m_probability,
+                    )
+                labels.digest = digest
             clock.lap("train")
             scores = score_pairs(linker, engine, config)
             pairs = scores.pairs
@@ -283,6 +308,20 @@ def match_records(
             match_threshold=config.match_threshold,
             decided=[*must_link, *cannot_link],
             fields=review_fields,
+        )
+        suggested = side_by_side(
+            training_pairs(
+                linker,
+                engine,
+                features,
+                pairs,
+                scores.near_misses,
+                match_threshold=config.match_threshold,
+                review_lower=config.review_lower,
+                decided=[*must_link, *cannot_link],
+            ),
+            records,
+            review_fields,
         )
         clock.lap("review")
         explained = sample_pairs(
@@ -328,6 +367,7 @@ def match_records(
         untrained_parameters=training.untrained_parameters,
         m_probabilities_bounded=training.bounded,
         labelled_pairs=training.labelled_pairs,
+        steward_labels=labels,
         model=model_plan.lines() if plan.changes is None and model_path is None else [],
         model_plan=model_plan,
         pairs_scored=scores.pairs_scored,
@@ -342,6 +382,7 @@ def match_records(
         records_in_multi_record_clusters=int(sizes.filter(sizes > 1).sum()),
         largest_cluster=int(sizes.max() or 0),
         review_pairs=queue.height,
+        training_pairs=suggested.height,
         must_links_applied=clustering.must_links_applied,
         cannot_links_applied=clustering.cannot_links_applied,
         decisions_ignored=clustering.decisions_ignored,
@@ -361,6 +402,7 @@ def match_records(
         tf_tables,
         tf_source,
         clustering_state,
+        suggested,
     )
 
 
@@ -383,9 +425,10 @@ def _plan(
     previous: Path | None,
     model_path: Path | None,
     full_rebuild: bool,
+    labels: str = "",
 ) -> _Plan:
     """Decide between the incremental and the full path, with the reason for a full one."""
-    plan = _decide(config, settings, hashes, previous, model_path, full_rebuild)
+    plan = _decide(config, settings, hashes, previous, model_path, full_rebuild, labels)
     if plan.changes is not None:
         changes = plan.changes
         logger.info(
@@ -408,6 +451,7 @@ def _decide(
     previous: Path | None,
     model_path: Path | None,
     full_rebuild: bool,
+    labels: str = "",
 ) -> _Plan:
     if full_rebuild:
         return _Plan("a full rebuild was asked for")
@@ -430,6 +474,12 @@ def _decide(
             f"the model given ({model_path}) is not the one run {base.run_id} scored with",
             base_run_id=base.run_id,
         )
+    if model_path is None and _base_labels(base.match_dir).digest != labels:
+        return _Plan(
+            f"the steward labels changed since run {base.run_id}'s model learnt from them "
+            "(matching.labels): the model trains afresh",
+            base_run_id=base.run_id,
+        )
     changes = detect_changes(hashes, base.hashes)
     bound = config.incremental_max_changed_fraction
     if changes.fraction > bound:
@@ -440,6 +490,16 @@ def _decide(
             compared=changes,
         )
     return _Plan(None, base, changes, base.run_id)
+
+
+def _base_labels(match_dir: Path) -> LabelReport:
+    """What the steward labels taught the model of an earlier run (carried along by the
+    incremental runs that reused it); empty for runs before labels were learnt from."""
+    try:
+        result = json.loads((match_dir / RESULT_FILE).read_text(encoding="utf-8"))
+        return LabelReport.model_validate(result.get("steward_labels") or {})
+    except (OSError, ValueError):
+        return LabelReport()
 
 
 def _same_model(given: dict[str, Any], base: dict[str, Any]) -> bool:

@@ -87,19 +87,32 @@ def review_queue(
         [pl.col("match_weight").abs(), "record_key_l", "record_key_r"],
     )
 
+    return side_by_side(queue, records, fields).select(
+        *REVIEW_KEY_COLUMNS, *field_columns(records, fields)
+    )
+
+
+def field_columns(records: pl.DataFrame, fields: Sequence[str]) -> list[str]:
+    """``<field>_l``, ``<field>_r`` of each of ``fields`` the records hold, in order."""
+    return [c for f in fields if f in records.columns for c in (f"{f}_l", f"{f}_r")]
+
+
+def side_by_side(pairs: pl.DataFrame, records: pl.DataFrame, fields: Sequence[str]) -> pl.DataFrame:
+    """``pairs`` with ``<field>_l`` and ``<field>_r`` of each of ``fields`` from ``records``
+    joined on, for a steward to read both records side by side."""
     available = [f for f in fields if f in records.columns]
-    # Only the queued records' fields: joining the queue to every record would hash them all.
-    queued = pl.concat([queue["record_key_l"], queue["record_key_r"]]).unique()
+    # Only the pairs' records: joining them to every record would hash them all.
+    wanted = pl.concat([pairs["record_key_l"], pairs["record_key_r"]]).unique()
     side = records.select("record_key", *available).filter(
-        pl.col("record_key").is_in(queued.implode())
+        pl.col("record_key").is_in(wanted.implode())
     )
     for suffix in ("l", "r"):
-        queue = queue.join(
+        pairs = pairs.join(
             side.rename({"record_key": f"record_key_{suffix}"}).rename(
                 {f: f"{f}_{suffix}" for f in available}
             ),
             on=f"record_key_{suffix}",
             how="left",
+            maintain_order="left",
         )
-    ordered = [c for f in available for c in (f"{f}_l", f"{f}_r")]
-    return queue.select(*REVIEW_KEY_COLUMNS, *ordered)
+    return pairs

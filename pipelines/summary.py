@@ -150,6 +150,11 @@ def summarise_run(config: PipelineConfig, run_id: str) -> RunSummary:
                     + "; ".join(untrained[:5])
                     + (" ..." if len(untrained) > 5 else "")
                 )
+            if summary.match_model and result.get("steward_labels"):
+                from matching.labels import LabelReport
+
+                labels = LabelReport.model_validate(result["steward_labels"])
+                summary.match_model += labels.lines()
         elif stage == "golden":
             summary.golden_records = result.get("golden_records")
             summary.golden_ids = {

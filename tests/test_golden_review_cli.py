@@ -238,3 +238,40 @@ def test_list_without_any_match_run_says_what_to_run(tmp_path: Path) -> None:
     )
     code, _, exc = golden("review", "list", config=path)
     assert code != 0 and "up to the 'match' stage" in str(exc)
+
+
+def test_suggest_offers_the_ranked_pairs_and_a_decision_on_one_is_an_audited_label(
+    config_path: Path,
+) -> None:
+    wh = Warehouse(config_path.parent / "warehouse")
+    pl.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "record_key_l": ["crm:5", "crm:1", "crm:3"],
+            "record_key_r": ["web:6", "web:2", "web:4"],
+            "match_probability": [0.31, 0.88, 0.52],
+            "match_weight": [-1.1, 2.9, 0.1],
+            "weights": [json.dumps({"first_name": 3.0}), None, None],
+            "suggested_because": ["just below the review band", "review band", "review band"],
+            "pattern": ["first_name=4", "first_name=2", "first_name=1"],
+            "first_name_l": ["Kim", "Ann", "Robert"],
+            "first_name_r": ["Kim", "Anne", "Bob"],
+        }
+    ).write_parquet(wh.match_dir(RUN) / "training_pairs.parquet")
+    code, out, _ = golden("review", "suggest", "-n", "2", config=config_path)
+    assert code == 0, out
+    assert "3 undecided of 3 suggested" in out
+    assert out.index("crm:5") < out.index("crm:1") and "crm:3" not in out.split("more")[0]
+    assert "just below the review band" in out and "1 more" in out
+
+    code, out, _ = golden(
+        "review", "decide", "--left", "web:6", "--right", "crm:5", "--link",
+        "--reason", "same person, birth date re-keyed", "--actor", "alice",
+        config=config_path,
+    )  # fmt: skip
+    assert code == 0, out
+    assert DecisionStore(wh.decisions).links()[0] == [("crm:5", "web:6")]
+    audit = wh.audit_log
+    assert "decision.must_link" in audit.read_text() and "alice" in audit.read_text()
+    code, out, _ = golden("review", "suggest", config=config_path)
+    assert "2 undecided of 3 suggested" in out and "crm:5" not in out

@@ -504,3 +504,31 @@ def test_incremental_match_on_spark_equals_the_same_run_on_duckdb(
     assert partition(read(on_spark, NEXT_RUN, "clusters.parquet")) == partition(
         read(copy, NEXT_RUN, "clusters.parquet")
     )
+
+
+def test_new_steward_labels_make_the_next_run_train_afresh_and_learn_from_them(
+    base: Base, copy: Warehouse
+) -> None:
+    from matching.decisions import DecisionStore
+    from matching.labels import MIN_LABELS
+    from pipelines.match import match
+
+    staged, _ = next_day(base)
+    write_staged(copy, NEXT_RUN, staged)
+    pairs = multi_record_clusters(base)[30 : 30 + MIN_LABELS]
+    store = DecisionStore(copy.decisions)
+    store.add_must_link(pairs[0][0], pairs[0][1], "steward", "confirmed")
+    config = _config(base.config_path, copy.root)
+    # One decision cannot change the model: the run builds on the base incrementally.
+    assert match(config, NEXT_RUN).incremental.path == "incremental"
+
+    for keys in pairs[1:]:
+        store.add_must_link(keys[0], keys[1], "steward", "confirmed")
+    write_staged(copy, FULL_RUN, staged)
+    outcome = match(config, FULL_RUN)
+    assert outcome.incremental.path == "full"
+    assert "steward labels changed" in (outcome.incremental.reason or "")
+    assert outcome.trained and outcome.steward_labels.must_links == MIN_LABELS
+    assert outcome.steward_labels.digest
+    saved = result(copy, FULL_RUN)["steward_labels"]
+    assert saved["must_links"] == MIN_LABELS and saved["digest"] == outcome.steward_labels.digest

@@ -77,6 +77,7 @@ def test_every_api_endpoint_needs_a_session_or_a_token(env: Env) -> None:
         "/api/customers/G-1/cluster",
         "/api/review/pairs",
         "/api/review/pair?left=a&right=b",
+        "/api/review/suggestions",
         "/api/decisions",
         "/api/quality/scorecards",
         "/api/quality/quarantine",
@@ -340,6 +341,54 @@ def test_ticked_queue_pairs_are_decided_together(env: Env) -> None:
     assert done.status_code == 200 and "Recorded 2 cannot_link decision(s)" in done.text
     _, cannot = DecisionStore(Warehouse(env.root).decisions).links()
     assert {tuple(sorted((p["record_key_l"], p["record_key_r"]))) for p in queue} <= set(cannot)
+
+
+def test_pairs_suggested_for_training_are_served_masked_and_decided_like_any_pair(
+    env: Env,
+) -> None:
+    suggested = env.get("ana", "/api/review/suggestions")
+    assert suggested["queue"] == "training" and suggested["pairs"], "nothing suggested"
+    ranks = [p["rank"] for p in suggested["pairs"]]
+    assert ranks == sorted(ranks)
+    first = suggested["pairs"][0]
+    keys = {"left": first["record_key_l"], "right": first["record_key_r"]}
+    pair = env.get("ana", "/api/review/pair", queue="training", **keys)
+    assert pair["suggested_because"] == first["suggested_because"] and pair["pattern"]
+    assert pair["waterfall"][-1]["end"] == pytest.approx(pair["match_weight"])
+    # An analyst sees the same pair with masked values, a page without a decide button.
+    masked = env.get("al", "/api/review/pair", queue="training", **keys)
+    shown = {f["field"]: f for f in pair["fields"]}
+    hidden = {f["field"]: f for f in masked["fields"]}
+    assert any(
+        shown[name]["left"] and hidden[name]["left"] != shown[name]["left"] for name in shown
+    ), "no value of the pair is masked for analysts"
+    analyst = TestClient(env.client.app)
+    login(analyst, "al")
+    page = analyst.get("/review", params={"queue": "training"})
+    assert "Suggested for training" in page.text and 'id="btn-link"' not in page.text
+
+    client = TestClient(env.client.app)
+    csrf = login(client, "ana")
+    page = client.get("/review", params={"queue": "training"})
+    assert 'name="queue" value="training"' in page.text and 'id="btn-link"' in page.text
+    done = client.post(
+        "/review/decide",
+        data={**{"left": keys["left"], "right": keys["right"]}, "decision": "link",
+              "reason": "taught the model", "queue": "training", "csrf_token": csrf},
+        headers={"hx-request": "true"},
+    )  # fmt: skip
+    assert done.status_code == 200 and "Recorded" in done.text, done.text
+    assert "Suggested for training by run" in done.text  # the same queue, next pair
+    must, _ = DecisionStore(Warehouse(env.root).decisions).links()
+    assert tuple(sorted(keys.values())) in must
+    events = [e for e in read_audit(env.root) if e.action == "decision.must_link"]
+    assert events[-1].actor == "ana" and events[-1].reason == "taught the model"
+    after = env.get("ana", "/api/review/suggestions")
+    assert after["undecided"] == suggested["undecided"] - 1
+    gone = env.client.get(
+        "/api/review/pair", params={"queue": "nope", **keys}, headers=env.auth("ana")
+    )
+    assert gone.status_code == 422
 
 
 def test_confirming_a_due_record_clears_it_from_the_work_queue(env: Env) -> None:

@@ -23,6 +23,7 @@ import duckdb
 import httpx
 import pytest
 
+from matching.decisions import DecisionStore
 from pipelines.config import load_config
 from pipelines.orchestrate import run_pipeline
 from pipelines.warehouse import Warehouse
@@ -190,3 +191,24 @@ def test_analyst_sees_masked_values_and_no_decide_buttons(
     page.goto(f"{url}/review")
     page.wait_for_selector("#review-body")
     assert page.locator("#btn-link").count() == 0
+    page.goto(f"{url}/review?queue=training")
+    page.wait_for_selector("#suggested-because")
+    assert page.locator("#btn-link").count() == 0
+
+
+def test_steward_decides_a_pair_suggested_for_training_with_the_keyboard(
+    server: tuple[str, Path], browser: object
+) -> None:
+    url, config = server
+    page = log_in(browser, url, "ana")
+    page.goto(f"{url}/review")
+    page.click("#tab-training")
+    page.wait_for_selector("#suggested-because")
+    pair = page.locator("article.pair")
+    left, right = pair.get_attribute("data-left"), pair.get_attribute("data-right")
+    page.keyboard.press("l")
+    page.wait_for_selector("#review-message")
+    assert "must_link" in page.inner_text("#review-message")
+    assert page.locator('input[name="queue"][value="training"]').count() >= 1  # same queue
+    must, _ = DecisionStore(Warehouse(load_config(config).warehouse.path).decisions).links()
+    assert tuple(sorted((left, right))) in must

@@ -15,7 +15,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote as url_quote
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
@@ -49,6 +49,10 @@ from workspace.users import User, UserStore
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineConfig
+
+Queue = Literal["review", "training"]
+"""The review page's queues (:data:`workspace.service.QUEUES`): the uncertain pairs, and the
+pairs suggested for labelling so the model learns (active learning)."""
 
 logger = logging.getLogger(__name__)
 
@@ -484,24 +488,28 @@ def create_app(
         request: Request,
         left: str | None = None,
         right: str | None = None,
+        queue: Queue = "review",
         who: Principal = Depends(principal),
     ) -> Response:
-        return render(request, "review.html", who, **_review_values(who, left, right))
+        return render(request, "review.html", who, **_review_values(who, left, right, queue))
 
     def _review_values(
-        who: Principal, left: str | None = None, right: str | None = None
+        who: Principal,
+        left: str | None = None,
+        right: str | None = None,
+        queue: str = "review",
     ) -> dict[str, Any]:
         ctx = ws.context(who)
         skipped = who.session.skipped if who.session else set()
-        queue = service.review_pairs(ctx, skipped, limit=50)
+        pairs = service.review_pairs(ctx, skipped, limit=50, queue=queue)
         current = None
         if left and right:
-            current = service.pair(ctx, left, right)
-        elif queue["pairs"]:
-            first = queue["pairs"][0]
-            current = service.pair(ctx, first["record_key_l"], first["record_key_r"])
+            current = service.pair(ctx, left, right, queue)
+        elif pairs["pairs"]:
+            first = pairs["pairs"][0]
+            current = service.pair(ctx, first["record_key_l"], first["record_key_r"], queue)
         undo = who.session.undo[-1] if who.session and who.session.undo else None
-        return {"queue": queue, "p": current, "undo": undo}
+        return {"queue": pairs, "p": current, "undo": undo}
 
     @app.post("/review/decide", response_class=HTMLResponse, include_in_schema=False)
     def review_decide(
@@ -510,6 +518,7 @@ def create_app(
         right: str = Form(...),
         decision: str = Form(...),
         reason: str = Form(...),
+        queue: Queue = Form("review"),
         who: Principal = Depends(steward),
     ) -> Response:
         t = translate(request)
@@ -535,7 +544,7 @@ def create_app(
                 ok = True
         else:
             raise HTTPException(400, f"unknown decision {decision!r}")
-        return _review_fragment(request, who, message, ok)
+        return _review_fragment(request, who, message, ok, queue)
 
     @app.post("/review/bulk", response_class=HTMLResponse, include_in_schema=False)
     def review_bulk(
@@ -543,6 +552,7 @@ def create_app(
         decision: str = Form(...),
         reason: str = Form(...),
         pair: list[str] = Form([]),
+        queue: Queue = Form("review"),
         who: Principal = Depends(steward),
     ) -> Response:
         """Several pairs of the queue decided at once (ticked in the queue list)."""
@@ -550,22 +560,24 @@ def create_app(
         if decision not in ("link", "no_link"):
             raise HTTPException(400, f"unknown decision {decision!r}")
         if not pairs:
-            return _review_fragment(request, who, translate(request)("review.tick_first"))
+            message = translate(request)("review.tick_first")
+            return _review_fragment(request, who, message, queue=queue)
         changes: list[Change] = [Link(a, b, decision == "link") for a, b in pairs]
         try:
             written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
         except GoldenError as exc:
-            return _review_fragment(request, who, str(exc))
+            return _review_fragment(request, who, str(exc), queue)
         if who.session:
             ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         kind = "must_link" if decision == "link" else "cannot_link"
         message = translate(request)("review.recorded_many", count=len(written), kind=kind)
-        return _review_fragment(request, who, message, ok=True)
+        return _review_fragment(request, who, message, ok=True, queue=queue)
 
     @app.post("/review/undo", response_class=HTMLResponse, include_in_schema=False)
     def review_undo(
         request: Request,
         reason: str = Form("undone in the review queue"),
+        queue: Queue = Form("review"),
         who: Principal = Depends(steward),
     ) -> Response:
         t = translate(request)
@@ -579,15 +591,20 @@ def create_app(
             else:
                 ws.sessions.pop_undo(who.session, decision_id)
                 message, ok = t("review.revoked", id=decision_id), True
-        return _review_fragment(request, who, message, ok)
+        return _review_fragment(request, who, message, ok, queue)
 
     def _review_fragment(
-        request: Request, who: Principal, message: str | None, ok: bool = False
+        request: Request,
+        who: Principal,
+        message: str | None,
+        ok: bool = False,
+        queue: str = "review",
     ) -> Response:
-        """The review page (or its body, for htmx) with a message: ``ok`` for one that says a
-        decision was recorded or revoked, otherwise shown as an error."""
+        """The review page (or its body, for htmx) of ``queue`` with a message: ``ok`` for one
+        that says a decision was recorded or revoked, otherwise shown as an error."""
         name = "review_body.html" if request.headers.get("hx-request") else "review.html"
-        return render(request, name, who, message=message, message_ok=ok, **_review_values(who))
+        values = _review_values(who, queue=queue)
+        return render(request, name, who, message=message, message_ok=ok, **values)
 
     @app.get("/quality", response_class=HTMLResponse, include_in_schema=False)
     def quality_page(request: Request, who: Principal = Depends(principal)) -> Response:
@@ -719,12 +736,26 @@ def create_app(
         """Undecided review pairs, most uncertain first."""
         return _jsonable(service.review_pairs(ws.context(who), None, limit, offset))
 
+    @app.get("/api/review/suggestions", tags=["review"])
+    def api_suggestions(
+        limit: int = Query(50, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+        who: Principal = Depends(principal),
+    ) -> dict[str, Any]:
+        """Undecided pairs suggested for labelling (active learning), the pair whose label
+        teaches the model most first; decide them with ``POST /api/decisions``."""
+        return _jsonable(service.review_pairs(ws.context(who), None, limit, offset, "training"))
+
     @app.get("/api/review/pair", tags=["review"])
-    def api_pair(left: str, right: str, who: Principal = Depends(principal)) -> dict[str, Any]:
-        """One pair side by side, with the evidence waterfall and why it was held apart."""
-        data = service.pair(ws.context(who), left, right)
+    def api_pair(
+        left: str, right: str, queue: Queue = "review", who: Principal = Depends(principal)
+    ) -> dict[str, Any]:
+        """One pair side by side, with the evidence waterfall and why it was held apart
+        (``queue=training``: a pair suggested for labelling, with why it is offered)."""
+        data = service.pair(ws.context(who), left, right, queue)
         if data is None:
-            raise HTTPException(404, f"{left} ~ {right} is not in the review queue")
+            where = "suggested for training" if queue == "training" else "in the review queue"
+            raise HTTPException(404, f"{left} ~ {right} is not {where}")
         return _jsonable(data)
 
     @app.get("/api/decisions", tags=["decisions"])

@@ -303,24 +303,46 @@ def _pair_key(left: str, right: str) -> tuple[str, str]:
     return (left, right) if left <= right else (right, left)
 
 
+QUEUES: dict[str, str] = {"review": "match_review_queue", "training": "match_training_pairs"}
+"""Review queues by name: the uncertain pairs, and the pairs suggested for labelling (active
+learning, ``matching.active``), each a published table."""
+
+_QUEUE_ORDER = {
+    "review": "ORDER BY abs(match_weight), record_key_l, record_key_r",
+    "training": "ORDER BY rank",
+}
+
+
 def review_pairs(
-    ctx: Context, skipped: set[tuple[str, str]] | None = None, limit: int = 50, offset: int = 0
+    ctx: Context,
+    skipped: set[tuple[str, str]] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    queue: str = "review",
 ) -> dict[str, Any]:
-    """The published review queue without pairs decided since, most uncertain first."""
+    """A published queue (:data:`QUEUES`) without pairs decided since: the review queue most
+    uncertain first, the suggestions for training in their rank."""
     from matching.decisions import DecisionStore
 
     snap = ctx.snapshot
+    table = QUEUES[queue]
     must, cannot = DecisionStore(ctx.reader.warehouse.decisions).links()
     decided = {_pair_key(*p) for p in (*must, *cannot)}
-    rows = snap.query(
-        "SELECT record_key_l, record_key_r, match_probability, match_weight "
-        "FROM match_review_queue ORDER BY abs(match_weight), record_key_l, record_key_r"
+    extra = ", rank, suggested_because" if queue == "training" else ""
+    rows = (
+        snap.query(
+            f"SELECT record_key_l, record_key_r, match_probability, match_weight{extra} "
+            f"FROM {table} {_QUEUE_ORDER[queue]}"
+        )
+        if snap.has(table)
+        else []
     )
     skipped = skipped or set()
     pending = [r for r in rows if _pair_key(r["record_key_l"], r["record_key_r"]) not in decided]
     shown = [r for r in pending if _pair_key(r["record_key_l"], r["record_key_r"]) not in skipped]
     return {
         "run_id": snap.run_id,
+        "queue": queue,
         "total": len(rows),
         "undecided": len(pending),
         "skipped": len(pending) - len(shown),
@@ -363,12 +385,16 @@ def waterfall(match_weight: float | None, weights: str | None) -> list[dict[str,
     return steps
 
 
-def pair(ctx: Context, left: str, right: str) -> dict[str, Any] | None:
-    """One review pair: both records side by side (raw and standardised), the evidence as a
-    waterfall, their golden ids and why the model or clustering held them apart."""
+def pair(ctx: Context, left: str, right: str, queue: str = "review") -> dict[str, Any] | None:
+    """One pair of a queue (:data:`QUEUES`): both records side by side (raw and standardised),
+    the evidence as a waterfall, their golden ids and why the model or clustering held them
+    apart; for a suggestion, why it is offered."""
     snap = ctx.snapshot
+    table = QUEUES[queue]
+    if not snap.has(table):
+        return None
     rows = snap.query(
-        "SELECT * FROM match_review_queue WHERE (record_key_l = ? AND record_key_r = ?) "
+        f"SELECT * FROM {table} WHERE (record_key_l = ? AND record_key_r = ?) "
         "OR (record_key_l = ? AND record_key_r = ?)",
         [left, right, right, left],
     )
@@ -416,6 +442,9 @@ def pair(ctx: Context, left: str, right: str) -> dict[str, Any] | None:
             }
         )
     return {
+        "queue": queue,
+        "suggested_because": row.get("suggested_because"),
+        "pattern": row.get("pattern"),
         "record_key_l": left,
         "record_key_r": right,
         "match_probability": probability,

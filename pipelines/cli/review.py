@@ -118,6 +118,55 @@ def _queue(path: Path) -> pl.DataFrame:
     )
 
 
+def _print_pairs(
+    frame: pl.DataFrame, rows: list[dict[str, Any]], decided: dict[tuple[str, str], str]
+) -> None:
+    """Each pair of ``rows`` with both records side by side, its score, evidence and the
+    command that decides it."""
+    fields = sorted(
+        {c[:-2] for c in frame.columns if c.endswith("_l")} - {"record_key"},
+        key=lambda f: [*frame.columns].index(f"{f}_l"),
+    )
+    for number, row in enumerate(rows, start=1):
+        left, right = row["record_key_l"], row["record_key_r"]
+        weight = row.get("match_weight")
+        probability = row.get("match_probability")
+        score = f"p={probability:.3f}" if probability is not None else ""
+        score += f"  weight={weight:+.2f}" if weight is not None else ""
+        if row.get("suggested_because"):
+            score += f"  ({row['suggested_because']})"
+        status = decided.get(_pair_key(left, right))
+        print()
+        print(
+            f"#{row.get('rank') or number}  {score}" + (f"  [decided: {status}]" if status else "")
+        )
+        print(f"  {'field':<16}{_cell(left)}  {_cell(right).rstrip()}")
+        for field in fields:
+            lv, rv = row.get(f"{field}_l"), row.get(f"{field}_r")
+            if lv is None and rv is None:
+                continue
+            mark = " " if lv == rv else "≠"
+            print(f"{mark} {field:<16}{_cell(lv)}  {_cell(rv).rstrip()}")
+        evidence = _evidence(row.get("weights"))
+        if evidence:
+            print(f"  evidence: {evidence}")
+        print(
+            f"  decide: golden review decide --left {left} --right {right} "
+            '--link|--no-link --reason "..."'
+        )
+
+
+def _decided(wh: Warehouse) -> dict[tuple[str, str], str]:
+    """Active link decisions by pair."""
+    try:
+        must, cannot = _store(wh).links()
+    except ValueError as exc:
+        raise _decision_error(exc) from None
+    decided = {_pair_key(*p): "must_link" for p in must}
+    decided |= {_pair_key(*p): "cannot_link" for p in cannot}
+    return decided
+
+
 def _describe(decision: Decision) -> str:
     when = f"{decision.decided_at:%Y-%m-%d %H:%M}Z"
     return f"{decision.decision_id:<14} {when:<18} {decision.actor:<12} {decision.describe()}"
@@ -147,12 +196,7 @@ def register(app: typer.Typer) -> None:
         wh = _warehouse(config, warehouse)
         run_id, path = _latest(wh, "match/review_queue.parquet", "match")
         queue = _queue(path)
-        try:
-            must, cannot = _store(wh).links()
-        except ValueError as exc:
-            raise _decision_error(exc) from None
-        decided = {_pair_key(*p): "must_link" for p in must}
-        decided |= {_pair_key(*p): "cannot_link" for p in cannot}
+        decided = _decided(wh)
         rows = queue.to_dicts()
         pending = [
             r for r in rows if _pair_key(r["record_key_l"], r["record_key_r"]) not in decided
@@ -165,36 +209,47 @@ def register(app: typer.Typer) -> None:
         if not shown:
             print("nothing to review")
             return
-        fields = sorted(
-            {c[:-2] for c in queue.columns if c.endswith("_l")} - {"record_key"},
-            key=lambda f: [*queue.columns].index(f"{f}_l"),
-        )
-        for number, row in enumerate(shown[:limit], start=1):
-            left, right = row["record_key_l"], row["record_key_r"]
-            weight = row.get("match_weight")
-            score = (
-                f"p={row['match_probability']:.3f}" if row["match_probability"] is not None else ""
-            )
-            score += f"  weight={weight:+.2f}" if weight is not None else ""
-            status = decided.get(_pair_key(left, right))
-            print()
-            print(f"#{number}  {score}" + (f"  [decided: {status}]" if status else ""))
-            print(f"  {'field':<16}{_cell(left)}  {_cell(right).rstrip()}")
-            for field in fields:
-                lv, rv = row.get(f"{field}_l"), row.get(f"{field}_r")
-                if lv is None and rv is None:
-                    continue
-                mark = " " if lv == rv else "≠"
-                print(f"{mark} {field:<16}{_cell(lv)}  {_cell(rv).rstrip()}")
-            evidence = _evidence(row.get("weights"))
-            if evidence:
-                print(f"  evidence: {evidence}")
-            print(
-                f"  decide: golden review decide --left {left} --right {right} "
-                '--link|--no-link --reason "..."'
-            )
+        _print_pairs(queue, shown[:limit], decided)
         if len(shown) > limit:
             print(f"\n… {len(shown) - limit} more (use --limit)")
+
+    @review.command("suggest")
+    def suggest(
+        config: Path = CONFIG_OPTION,
+        warehouse: Path | None = WAREHOUSE_OPTION,
+        limit: int = typer.Option(10, "--limit", "-n", min=1, help="Pairs to show."),
+    ) -> None:
+        """The pairs whose label would teach the model most (active learning), best first.
+
+        Ranked by the latest run: pairs the model is least sure of, near misses below the
+        review band included, spread over the kinds of evidence they show. Decide them like
+        any pair (``golden review decide``); the next run that trains learns from them."""
+        import polars as pl
+
+        from matching.layout import TRAINING_PAIRS_FILE
+
+        wh = _warehouse(config, warehouse)
+        run_id, path = _latest(wh, f"match/{TRAINING_PAIRS_FILE}", "match")
+        try:
+            suggested = pl.read_parquet(path).sort("rank")
+        except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
+            raise GoldenError(f"{path} is not a readable Parquet file: {exc}") from None
+        decided = _decided(wh)
+        pending = [
+            r
+            for r in suggested.to_dicts()
+            if _pair_key(r["record_key_l"], r["record_key_r"]) not in decided
+        ]
+        print(
+            f"pairs to label from run {run_id}: {len(pending)} undecided of {suggested.height} "
+            f"suggested; each label teaches the model from the next training run ({path})"
+        )
+        if not pending:
+            print("nothing to label")
+            return
+        _print_pairs(suggested, pending[:limit], decided)
+        if len(pending) > limit:
+            print(f"\n… {len(pending) - limit} more (use --limit)")
 
     @review.command("decide")
     def decide(

@@ -148,6 +148,17 @@ MESSAGES: dict[str, str] = {
     "cluster.no_links": "No scored links (a single record).",
     # --- match review ---
     "review.queue": ("Review queue of run {run}: {total} pair(s), {undecided} undecided."),
+    "review.tab_review": "Review queue",
+    "review.tab_training": "Suggested for training",
+    "review.training_queue": (
+        "Suggested for training by run {run}: {total} pair(s), {undecided} undecided."
+    ),
+    "review.training_order": (
+        "The pairs whose label teaches the model most first: uncertain ones, spread over the "
+        "kinds of evidence; the next run that trains learns from your decisions."
+    ),
+    "review.suggested_because": "Suggested for training: {reason} (evidence pattern {pattern})",
+    "review.nothing_suggested": "Nothing suggested for training.",
     "review.skipped": "{count} skipped this session.",
     "review.order": "Most uncertain first.",
     "review.match_weight": "match weight",

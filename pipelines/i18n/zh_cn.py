@@ -148,6 +148,15 @@ MESSAGES: dict[str, str] = {
     "cluster.no_links": "没有评分关联（只有一条记录）。",
     # --- match review ---
     "review.queue": "运行 {run} 的审核队列：{total} 对，{undecided} 对未决定。",
+    "review.tab_review": "审核队列",
+    "review.tab_training": "建议用于训练",
+    "review.training_queue": "运行 {run} 建议用于训练的记录对：{total} 对，{undecided} 对未决定。",
+    "review.training_order": (
+        "最能教会模型的记录对排在最前：不确定的记录对，分布在各类证据上；"
+        "下一次训练会从您的决定中学习。"
+    ),
+    "review.suggested_because": "建议用于训练：{reason}（证据模式 {pattern}）",
+    "review.nothing_suggested": "没有建议用于训练的记录对。",
     "review.skipped": "本次会话跳过 {count} 对。",
     "review.order": "最不确定的排在最前。",
     "review.match_weight": "匹配权重",

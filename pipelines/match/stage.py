@@ -4,9 +4,10 @@ call :func:`matching.matcher.match_records`, write its outputs under ``runs/<id>
 Outputs (``docs/architecture.md``): ``model.json`` (the Splink model, reusable with
 ``--model``), ``tf/<column>.parquet`` (the term-frequency tables the scores used),
 ``features.parquet`` (a hash of each record's matching features), ``pairs.parquet``,
-``clusters.parquet``, ``review_queue.parquet``, ``charts/*.html`` and ``result.json``. Each is
-written through ``atomic_path``, so a rerun for the same run id overwrites and a crash leaves no
-half-written file; ``result.json`` comes last, so a match folder with one is complete.
+``clusters.parquet``, ``review_queue.parquet``, ``training_pairs.parquet``, ``charts/*.html``
+and ``result.json``. Each is written through ``atomic_path``, so a rerun for the same run id
+overwrites and a crash leaves no half-written file; ``result.json`` comes last, so a match
+folder with one is complete.
 
 Unless a full rebuild is asked for, the latest earlier run with a complete match is handed to
 the matcher as the base of an incremental match (``matching.incremental``).
@@ -36,6 +37,7 @@ from matching.layout import (
     RESULT_FILE,
     REVIEW_QUEUE_FILE,
     TF_DIR,
+    TRAINING_PAIRS_FILE,
 )
 from matching.matcher import MatchOutput, MatchSummary, match_records
 from pipelines.errors import GoldenError, StageInputError
@@ -116,6 +118,7 @@ def match(
         "pairs": out_dir / PAIRS_FILE,
         "clusters": out_dir / CLUSTERS_FILE,
         "review_queue": out_dir / REVIEW_QUEUE_FILE,
+        "training_pairs": out_dir / TRAINING_PAIRS_FILE,
         "features": out_dir / FEATURES_FILE,
         "tf": out_dir / TF_DIR,
         "clustering": out_dir / CLUSTERING_DIR,
@@ -129,8 +132,11 @@ def match(
     else:
         # A rerun on fewer records must not leave an earlier attempt's model behind.
         paths["model"].unlink(missing_ok=True)
-    for name in ("pairs", "clusters", "review_queue"):
-        frame: pl.DataFrame = getattr(output, name)
+    for name in ("pairs", "clusters", "review_queue", "training_pairs"):
+        frame: pl.DataFrame | None = getattr(output, name)
+        if frame is None:
+            paths[name].unlink(missing_ok=True)
+            continue
         with atomic_path(paths[name]) as tmp:
             frame.write_parquet(tmp, **_PARQUET)
     if output.feature_hashes is not None:

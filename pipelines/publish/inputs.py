@@ -244,6 +244,13 @@ def review_queue_batches(warehouse: Warehouse, run_id: str) -> Iterator[pa.Table
     return _concat_files([path] if path.exists() else [], TABLES["match_review_queue"], run_id)
 
 
+def training_pairs_batches(warehouse: Warehouse, run_id: str) -> Iterator[pa.Table]:
+    """The run's pairs suggested for labelling, or an empty table when matching wrote none."""
+    path = warehouse.match_dir(run_id) / "training_pairs.parquet"
+    spec = TABLES["match_training_pairs"]
+    return _concat_files([path] if path.exists() else [], spec, run_id)
+
+
 def review_due_batches(warehouse: Warehouse, run_id: str) -> Iterator[pa.Table]:
     """The last refresh of ``review_due`` (``state/review/review_due.parquet``), or none yet.
 

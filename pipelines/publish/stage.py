@@ -181,6 +181,8 @@ def _write_tables(
             batches = iter([inputs.dq_results_table(warehouse, run_id, previous)])
         elif name == "match_review_queue":
             batches = inputs.review_queue_batches(warehouse, run_id)
+        elif name == "match_training_pairs":
+            batches = inputs.training_pairs_batches(warehouse, run_id)
         elif name == "review_due":
             batches = inputs.review_due_batches(warehouse, run_id)
         elif name == "audit_log":

@@ -317,4 +317,5 @@ def write_synthetic_run(
         "golden_changes": customers,
         "quarantine": bad,
         "match_review_queue": pairs,
+        "match_training_pairs": 0,
     }

@@ -24,6 +24,7 @@ dq_scorecard             one row per run, source and field: quality measures and
 quarantine               one row per rejected record and failed expectation, this run
 dq_results               one row per run, suite and expectation; kept across runs
 match_review_queue       one row per uncertain pair awaiting a steward decision
+match_training_pairs     one row per pair suggested for a steward to label, ranked
 review_due               one row per record or golden record, reason and field due for review
 audit_log                one row per audited event (``state/audit.jsonl``), oldest first
 ======================== ==================================================================
@@ -195,6 +196,10 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "record_key_r": "Right record of the pair.",
     "match_weight": "Splink match weight (log2 Bayes factor) of the pair.",
     "weights": "JSON object: comparison -> match weight, to explain the score.",
+    "rank": "Order in which labelling the pair teaches the model most (1 first).",
+    "suggested_because": "Why the pair is offered: review band, linked near the threshold, "
+    "or just below the review band.",
+    "pattern": "Comparison vector: the level of each comparison the pair falls in.",
     "at": "When the event happened (UTC); for a run's events, the start of the run.",
     "actor": "Who acted: the --actor given, GOLDEN_ACTOR, or the OS user.",
     "action": "What was done (run.start, publish, erasure, export, decision.pin, ...).",
@@ -261,6 +266,19 @@ def match_review_queue_schema() -> pa.Schema:
         fields += [(f"{name}_l", kind), (f"{name}_r", kind)]
     fields.append(("run_id", pa.string()))
     return pa.schema(fields)
+
+
+def match_training_pairs_schema() -> pa.Schema:
+    """One row per pair suggested for labelling (``matching.active``), both records side by
+    side as in the review queue."""
+    queue = match_review_queue_schema()
+    head = [("rank", pa.int64())]
+    head += [(f.name, f.type) for f in queue if f.name in ("record_key_l", "record_key_r")]
+    head += [(n, queue.field(n).type) for n in ("match_probability", "match_weight", "weights")]
+    head += [("suggested_because", pa.string()), ("pattern", pa.string())]
+    rest = [(f.name, f.type) for f in queue if f.name.endswith(("_l", "_r"))]
+    rest = [(n, t) for n, t in rest if n not in ("record_key_l", "record_key_r")]
+    return pa.schema([*head, *rest, ("run_id", pa.string())])
 
 
 def audit_log_schema() -> pa.Schema:
@@ -396,6 +414,12 @@ TABLES: Final[dict[str, TableSpec]] = {
             match_review_queue_schema(),
             frozenset({"record_key_l", "record_key_r", "match_probability"}),
             unique_key=("record_key_l", "record_key_r"),
+        ),
+        TableSpec(
+            "match_training_pairs",
+            "one row per pair suggested for a steward to label, ranked",
+            match_training_pairs_schema(),
+            frozenset({"rank", "record_key_l", "record_key_r"}),
         ),
         TableSpec(
             "review_due",
