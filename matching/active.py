@@ -174,23 +174,16 @@ def training_pairs(
     linker: Linker,
     engine: Engine,
     features: pl.DataFrame,
-    pairs: pl.DataFrame,
-    near_misses: pl.DataFrame | None,
-    *,
+    candidates: pl.DataFrame,
     match_threshold: float,
-    review_lower: float,
-    decided: Iterable[tuple[str, str]] = (),
 ) -> pl.DataFrame:
     """The run's suggested pairs for stewards to label (module docstring), ranked, with the
     :data:`SUGGESTION_KEY_COLUMNS`: ``weights`` is JSON (comparison -> weight in bits) as in
-    the review queue, ``pattern`` the comparison vector (``first_name=3 dob=1 ...``)."""
-    candidates = candidate_pairs(
-        pairs,
-        near_misses,
-        match_threshold=match_threshold,
-        review_lower=review_lower,
-        decided=decided,
-    )
+    the review queue, ``pattern`` the comparison vector (``first_name=3 dob=1 ...``).
+
+    ``candidates`` come from :func:`candidate_pairs`; ``linker`` must hold the records of every
+    candidate (an incremental run's linker holds only those a changed pair is made of, so it
+    passes one over the candidates' records)."""
     if candidates.height:
         present = features.select("record_key", "source_system")
         scored = score_labelled_pairs(linker, engine, with_sources(present, candidates))

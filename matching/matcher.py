@@ -20,7 +20,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 from splink import Linker
 
-from matching.active import training_pairs
+from matching.active import candidate_pairs, training_pairs
 from matching.charts import render_charts, sample_pairs
 from matching.clustering import (
     ClusteringReport,
@@ -309,17 +309,29 @@ def match_records(
             decided=[*must_link, *cannot_link],
             fields=review_fields,
         )
+        candidates = candidate_pairs(
+            pairs,
+            scores.near_misses,
+            match_threshold=config.match_threshold,
+            review_lower=config.review_lower,
+            decided=[*must_link, *cannot_link],
+        )
+        suggester = linker
+        if reused is not None and plan.base is not None and candidates.height:
+            # The incremental linker holds only the records a changed pair is made of.
+            held = features.join(
+                pl.concat([candidates["record_key_l"], candidates["record_key_r"]])
+                .unique()
+                .to_frame("record_key"),
+                on="record_key",
+                how="semi",
+            )
+            suggester = _linker(
+                engine, held, plan.base.model, plan.base.model_path, sources=list(by_source)
+            )
+            register_tf_tables(suggester, engine, _tf_rows_of(held, plan.base.tf_tables))
         suggested = side_by_side(
-            training_pairs(
-                linker,
-                engine,
-                features,
-                pairs,
-                scores.near_misses,
-                match_threshold=config.match_threshold,
-                review_lower=config.review_lower,
-                decided=[*must_link, *cannot_link],
-            ),
+            training_pairs(suggester, engine, features, candidates, config.match_threshold),
             records,
             review_fields,
         )

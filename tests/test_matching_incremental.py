@@ -400,6 +400,15 @@ def test_a_rerun_on_unchanged_records_scores_nothing_and_keeps_every_cluster(
     assert outcome.pairs_scored == outcome.incremental.pairs_scored_anew == 0
     assert outcome.incremental.pairs_reused == outcome.pairs_kept > 0
     assert partition(read(copy, NEXT_RUN, "clusters.parquet")) == partition(base.clusters)
+    # Pairs are still suggested for training, scored as the base run scored them (the
+    # incremental linker holds none of these records: the suggestions get their own).
+    key = ["record_key_l", "record_key_r", "match_probability"]
+    suggested = read(copy, NEXT_RUN, "training_pairs.parquet").select(key)
+    offered = read(copy, BASE_RUN, "training_pairs.parquet").filter(
+        pl.col("suggested_because") != "just below the review band"
+    )
+    assert offered.height > 0
+    assert offered.select(key).join(suggested, on=key, how="anti").height == 0
 
 
 def test_a_single_source_dedupe_matches_incrementally_like_a_full_rebuild(
