@@ -109,13 +109,28 @@ def test_search_finds_a_customer_by_every_identifier(env: Env) -> None:
     for query in (golden_id, email.upper(), record_key, source_record_id):
         found = env.get("ana", "/api/search", q=query)["results"]
         assert golden_id in [r["golden_id"] for r in found], query
+    # A phone that one customer alone holds, on the golden record and on every source record:
+    # household members share a landline, and the search rightly lists every holder.
+    (staged,) = env.root.glob("runs/*/staged/accepted.parquet")
     ((phone, phone_owner),) = env.sql(
-        "SELECT phone, golden_id FROM golden_customers WHERE phone LIKE '+1%' ORDER BY 2 LIMIT 1"
+        "WITH holders AS (SELECT phone, golden_id FROM golden_customers UNION "
+        f"SELECT r.phone, x.golden_id FROM read_parquet('{staged}') r "
+        "JOIN customer_xref x USING (record_key)) "
+        "SELECT phone, any_value(golden_id) FROM holders WHERE phone LIKE '+1%' "
+        "GROUP BY phone HAVING count(DISTINCT golden_id) = 1 ORDER BY 1 LIMIT 1"
     )
     typed = f"({phone[2:5]}) {phone[5:8]}-{phone[8:]}"
     found = env.get("ana", "/api/search", q=typed)["results"]
     assert [r["golden_id"] for r in found] == [phone_owner]
     assert found[0]["matched_by"] == "phone"
+    shared = env.sql(
+        "SELECT phone, list(golden_id ORDER BY golden_id) FROM golden_customers "
+        "WHERE phone LIKE '+1%' GROUP BY phone HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
+    )
+    if shared:  # a shared number finds every customer holding it
+        ((phone, holders),) = shared
+        found = env.get("ana", "/api/search", q=phone)["results"]
+        assert set(holders) <= {r["golden_id"] for r in found}
 
 
 def test_name_search_is_fuzzy_and_narrowed_by_city_and_birth_year(env: Env) -> None:

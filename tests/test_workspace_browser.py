@@ -119,9 +119,14 @@ def test_steward_finds_a_customer_by_phone_and_a_linked_pair_is_applied_by_the_n
     server: tuple[str, Path], browser: object
 ) -> None:
     url, config = server
-    ((phone, golden_id),) = sql(
+    (staged,) = config.parent.glob("warehouse/runs/*/staged/accepted.parquet")
+    ((phone, golden_id),) = sql(  # a number one customer alone holds
         config,
-        "SELECT phone, golden_id FROM golden_customers WHERE phone LIKE '+1%' ORDER BY 2 LIMIT 1",
+        "WITH holders AS (SELECT phone, golden_id FROM golden_customers UNION "
+        f"SELECT r.phone, x.golden_id FROM read_parquet('{staged}') r "
+        "JOIN customer_xref x USING (record_key)) "
+        "SELECT phone, any_value(golden_id) FROM holders WHERE phone LIKE '+1%' "
+        "GROUP BY phone HAVING count(DISTINCT golden_id) = 1 ORDER BY 1 LIMIT 1",
     )
     page = log_in(browser, url, "ana")
     page.fill("input[name=q]", f"{phone[2:5]}.{phone[5:8]}.{phone[8:]}")
