@@ -78,6 +78,13 @@ class MatchingConfig(BaseModel):
     than this many pairs times the records is not used (the run summary names it), and the
     broader rules added so that an error in one name or the birth date does not lose a pair
     share the same budget. Raise it on data with few fields, lower it to bound run time."""
+    redundant_pairs_per_record: int = Field(10, ge=0)
+    """Budget, per record, of the redundant blocking rules added when contradictions are
+    learnt (``learn_contradictions``): rules over other combinations of fields (the starts of
+    both names, a name with the postcode or town, the birth month with the postcode, ...),
+    cheapest first, so that a pair with errors in two fields, which such data holds, is still
+    compared. Where contradictions stay fixed such a pair could not link anyway, and none are
+    added. 0 adds none."""
     min_m_probability: float = Field(0.001, gt=0, lt=0.5)
     """Floor of every trained m probability. A level rare among the training pairs (a middle
     initial that disagrees, a last name that is entirely different) would otherwise get an m

@@ -187,7 +187,13 @@ def last_name() -> ComparisonCreator:
         output_column_name="last_name",
         comparison_description="last name: typos, double-barrelled names, swapped fields",
         comparison_levels=[
-            _not_comparable("mk_last_name", "last_name_script"),
+            # Swapped names are one event, weighed once (by the first name): counted here too,
+            # a stranger whose names are another's swapped (Lachlan Nguyen / Nguyen Lachlan)
+            # gained some 25 bits, enough to outweigh a different birth date and address.
+            cll.Or(_not_comparable("mk_last_name", "last_name_script"), _swapped()).configure(
+                is_null_level=True,
+                label_for_charts="missing, other scripts, or swapped (weighed by first name)",
+            ),
             _exact("mk_last_name", "exact last name", tf=True),
             _close("mk_last_name", "mk_last_name_glyphs"),
             cll.Or(
@@ -201,7 +207,6 @@ def last_name() -> ComparisonCreator:
                 "OR instr(mk_last_name_r, mk_last_name_l) > 0)",
                 "one contains the other",
             ),
-            _swapped(),
             cll.ElseLevel(),
         ],
     )
@@ -347,12 +352,14 @@ def address() -> ComparisonCreator:
 
 def _unit_on_one_side() -> cll.CustomLevel:
     # "12 manor rd" and "12 manor rd flat 3": one line is the other with a unit after it
-    # (standardisation puts line 2 last), as when only one source keeps the flat number. Plain
-    # SQL understood by DuckDB and Spark alike.
+    # (standardisation puts line 2 last), as when only one source keeps the flat number. The
+    # shorter line must name a street (two words at least): a line holding only "13" is a
+    # house number, compared by ``house_number``, and is the start of every "13 ..." line.
+    # Plain SQL understood by DuckDB and Spark alike.
     a, b = "mk_address_l", "mk_address_r"
     return cll.CustomLevel(
-        f"(substr({a}, 1, length({b}) + 1) = concat({b}, ' ') "
-        f"OR substr({b}, 1, length({a}) + 1) = concat({a}, ' '))",
+        f"((instr({b}, ' ') > 0 AND substr({a}, 1, length({b}) + 1) = concat({b}, ' ')) "
+        f"OR (instr({a}, ' ') > 0 AND substr({b}, 1, length({a}) + 1) = concat({a}, ' ')))",
         "same street line, a unit on one side only",
     )
 

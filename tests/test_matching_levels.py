@@ -6,7 +6,7 @@ import duckdb
 import pytest
 from splink.internals.comparison_creator import ComparisonCreator
 
-from matching.settings import address, first_name
+from matching.settings import address, first_name, last_name
 
 
 def level_of(creator: ComparisonCreator, left: dict[str, str], right: dict[str, str]) -> str:
@@ -31,6 +31,10 @@ def level_of(creator: ComparisonCreator, left: dict[str, str], right: dict[str, 
         ("88 victoria rd apt 8", "88 victoria rd", "same street line, a unit on one side only"),
         ("12 manor rd", "120 manor rd", "Jaro-Winkler >= 0.95"),
         ("12 manor rd flat 3", "12 manor rd flat 4", "Jaro-Winkler >= 0.95"),
+        # A line holding only a house number names no street: it starts every line of that
+        # number, and the number is weighed by the house-number comparison.
+        ("13", "13 durham pl hamilton", "All other comparisons"),
+        ("13 durham pl hamilton", "13", "All other comparisons"),
     ],
 )
 def test_a_unit_kept_by_one_source_only_is_its_own_address_level(
@@ -68,3 +72,29 @@ def test_two_typos_in_a_long_first_name_are_still_the_same_name(
     left: str, right: str, label: str
 ) -> None:
     assert level_of(first_name(), _name(left), _name(right)) == label
+
+
+def _full_name(first: str, last: str) -> dict[str, str | None]:
+    return {
+        "mk_first_name": first,
+        "mk_first_name_canonical": first,
+        "first_name_script": "latin",
+        "mk_last_name": last,
+        "last_name_script": "latin",
+        "name_start": f"{first[:3]}|{last[:3]}",
+        "name_start_swapped": f"{last[:3]}|{first[:3]}",
+        "mk_first_name_glyphs": None,
+        "mk_last_name_glyphs": None,
+    }
+
+
+def test_swapped_names_are_weighed_once_by_the_first_name_and_not_again_by_the_last() -> None:
+    left, right = _full_name("lachlan", "nguyen"), _full_name("nguyen", "lachlan")
+    assert level_of(first_name(), left, right) == "first and last name swapped"
+    swapped = level_of(last_name(), left, right)
+    assert swapped == "missing, other scripts, or swapped (weighed by first name)"
+    levels = last_name().get_comparison("duckdb").comparison_levels
+    assert next(lv for lv in levels if lv.label_for_charts == swapped).is_null_level
+    # Not a swap: the same last name is still an exact agreement.
+    same = level_of(last_name(), _full_name("lachlan", "nguyen"), _full_name("lachie", "nguyen"))
+    assert same == "exact last name"

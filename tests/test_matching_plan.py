@@ -323,3 +323,44 @@ def test_names_and_birth_dates_alone_keep_their_contradictions_fixed() -> None:
     plan = plan_of(staged(300))
     assert plan.learnt_contradictions == []
     assert "no field beside the names and birth date" in plan.contradictions_reason
+
+
+def _redundant(plan: ModelPlan) -> list[tuple[list[str], int]]:
+    return [(r.columns, r.pairs) for r in plan.blocking_rules if r.reason.startswith("redundant")]
+
+
+def test_learnt_contradictions_bring_redundant_rules_for_pairs_with_two_fields_wrong() -> None:
+    records = staged(300, postcode=True)
+    plan = plan_of(records)
+    redundant = _redundant(plan)
+    assert redundant, plan.lines()
+    pairs = [p for _, p in redundant]
+    assert pairs == sorted(pairs)  # cheapest first
+    assert sum(pairs) <= MatchingConfig().redundant_pairs_per_record * records.height
+    assert any(line.startswith("blocking on") and "redundant" in line for line in plan.lines())
+
+    # A re-keyed birth date and a mistyped surname: no standard rule pairs the two records,
+    # a redundant one does (the first name with the postcode).
+    pair = records.head(2).with_columns(
+        mk_first_name=pl.lit("zara"),
+        mk_first_name_canonical=pl.lit("zara"),
+        mk_last_name=pl.Series(["quinton", "quintin"]),
+        mk_dob=pl.Series(["1961-02-03", "1977-11-30"]),
+        mk_postcode=pl.lit("PC99"),
+    )
+    frame = matching_frame(pl.concat([records.slice(2), pair]), 50).tail(2)
+
+    def blocks(columns: list[str]) -> bool:
+        left, right = frame.select(columns).rows()
+        return None not in left and left == right
+
+    assert not any(blocks(r.columns) for r in plan.blocking_rules if r.reason == "standard")
+    assert any(blocks(columns) for columns, _ in redundant)
+
+
+def test_no_redundant_rules_where_contradictions_stay_fixed_or_the_budget_is_zero() -> None:
+    assert _redundant(plan_of(staged(300, email=True, postcode=True))) == []
+    assert _redundant(plan_of(staged(300))) == []
+    assert _redundant(plan_of(staged(300, postcode=True), redundant_pairs_per_record=0)) == []
+    tight = plan_of(staged(300, postcode=True), redundant_pairs_per_record=1)
+    assert sum(p for _, p in _redundant(tight)) <= 300
