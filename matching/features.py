@@ -46,7 +46,7 @@ GLYPH_COLUMNS: Final = ("mk_first_name_glyphs", "mk_last_name_glyphs")
 two names share one exactly when they differ by one look-alike character. Optional (a null
 list when absent, as in records staged before they existed)."""
 
-FEATURES_VERSION: Final = 2
+FEATURES_VERSION: Final = 3
 """Version of what :func:`matching_frame` derives. Bump it whenever a derived value changes
 for the same input (a new cleaning rule, another cap): incremental matching compares feature
 rows with the previous run's, and a run on another version must rescore everything."""
@@ -145,6 +145,9 @@ def matching_frame(
         # The starts of both names, in order and swapped, for the "swapped names" level.
         pl.concat_str([first3, last3], separator="|").alias("name_start"),
         pl.concat_str([last3, first3], separator="|").alias("name_start_swapped"),
+        # The words of the address line in any order, for lines whose parts two sources keep
+        # in another order (a building or estate name before or after the street).
+        pl.col("mk_address").str.split(" ").list.unique(maintain_order=True).alias("address_words"),
     )
     keys = {
         "bk_email": pl.col("mk_email"),

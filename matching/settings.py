@@ -331,6 +331,11 @@ def phone() -> ComparisonCreator:
     )
 
 
+ADDRESS_WORDS_SHARED: Final = 3
+"""Words two address lines must share, in any order, for the 'same words' level: a house
+number and a street name with its type, or a street and a building name."""
+
+
 def address() -> ComparisonCreator:
     return cl.CustomComparison(
         output_column_name="address",
@@ -344,6 +349,19 @@ def address() -> ComparisonCreator:
             ),
             cll.JaroWinklerLevel("mk_address", _JW_FUZZY).configure(
                 label_for_charts=f"Jaro-Winkler >= {_JW_FUZZY}"
+            ),
+            # "30 learmonth dr wallace heights" against "30 wallace h eights learmonth dr": the
+            # same parts in another order (a building, estate or locality name kept before
+            # the street by one source, after it by another), a typo allowed in one of them.
+            # The house number must agree: "12 stanley st apt 27" and "14 stanley st apt 27"
+            # share four words and are two homes.
+            cll.And(
+                cll.ArrayIntersectLevel("address_words", ADDRESS_WORDS_SHARED),
+                cll.ExactMatchLevel("mk_house_number"),
+            ).configure(
+                label_for_charts=(
+                    f"same house number, {ADDRESS_WORDS_SHARED} or more words shared in any order"
+                )
             ),
             cll.ElseLevel(),
         ],

@@ -40,7 +40,8 @@ def level_of(creator: ComparisonCreator, left: dict[str, str], right: dict[str, 
 def test_a_unit_kept_by_one_source_only_is_its_own_address_level(
     left: str, right: str, label: str
 ) -> None:
-    assert level_of(address(), {"mk_address": left}, {"mk_address": right}) == label
+    number = {line: line.split(" ")[0] for line in (left, right)}
+    assert level_of(address(), _line(left, number[left]), _line(right, number[right])) == label
 
 
 def _name(value: str) -> dict[str, str]:
@@ -98,3 +99,39 @@ def test_swapped_names_are_weighed_once_by_the_first_name_and_not_again_by_the_l
     # Not a swap: the same last name is still an exact agreement.
     same = level_of(last_name(), _full_name("lachlan", "nguyen"), _full_name("lachie", "nguyen"))
     assert same == "exact last name"
+
+
+def _line(line: str, number: str) -> dict[str, object]:
+    return {"mk_address": line, "address_words": line.split(" "), "mk_house_number": number}
+
+
+WORDS = "same house number, 3 or more words shared in any order"
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "label"),
+    [
+        # A building name kept before the street by one source, after it by the other, with a
+        # typo that splits a word.
+        (
+            _line("30 learmonth dr wallace heights", "30"),
+            _line("30 wallace h eights learmonth dr", "30"),
+            WORDS,
+        ),
+        # Four words shared, but another house number: two homes in one street.
+        (
+            _line("255 stanley st apt 27", "255"),
+            _line("27 apt stanley st 12", "12"),
+            "All other comparisons",
+        ),
+        (
+            _line("30 learmonth dr", "30"),
+            _line("30 wallace heights", "30"),
+            "All other comparisons",
+        ),
+    ],
+)
+def test_an_address_line_in_another_order_shares_its_words_and_house_number(
+    left: dict[str, object], right: dict[str, object], label: str
+) -> None:
+    assert level_of(address(), left, right) == label
