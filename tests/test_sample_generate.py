@@ -303,3 +303,30 @@ def test_committed_example_is_exactly_what_the_generator_makes(tmp_path: Path) -
         assert (tmp_path / "sample" / name).read_bytes() == (
             EXAMPLES / "sample" / name
         ).read_bytes(), name
+
+
+def test_no_two_customers_share_a_mailbox_however_the_dots_fall() -> None:
+    # Gmail ignores dots: amy.smith@ and amysmith@ are one mailbox, so one customer's.
+    import random
+
+    import numpy as np
+
+    from pipelines.sample.population import draw_emails
+
+    n = 400
+    names = np.array(["amy"] * n, dtype=object)
+    emails, _ = draw_emails(
+        names,
+        np.array([None] * n, dtype=object),
+        np.array(["smith"] * n, dtype=object),
+        np.full(n, 7000, dtype=np.int64),
+        np.array(["US"] * n, dtype=object),
+        np.zeros(n, dtype=bool),
+        random.Random(3),
+        {"amysmith@gmail.com"},
+    )
+    gmail = [e for e in emails if e.endswith("@gmail.com")]
+    assert len(gmail) > 100
+    mailboxes = [e.split("@")[0].replace(".", "") for e in gmail]
+    assert len(set(mailboxes)) == len(mailboxes)
+    assert "amysmith" not in mailboxes  # taken by an earlier batch, however spelt

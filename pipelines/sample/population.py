@@ -634,8 +634,11 @@ def draw_emails(
     rng: random.Random,
     used: set[str] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's email (unique, as providers enforce) and, for some, an older one."""
-    used = set() if used is None else used
+    """Each customer's email (unique, as providers enforce) and, for some, an older one.
+
+    Unique by mailbox, not by spelling: Gmail ignores dots, so ``amy.smith@gmail.com`` and
+    ``amysmith@gmail.com`` are one mailbox and never two customers' addresses."""
+    used = {_mailbox(address) for address in used or ()}
     n = first.size
     email = np.empty(n, dtype=object)
     old = np.full(n, None, dtype=object)
@@ -702,16 +705,25 @@ def _local_part(f: str, m: str, la: str, yy: int, rng: random.Random) -> str:
     return f"{_HANDLE_WORDS[rng.randrange(len(_HANDLE_WORDS))]}{f[:3]}{rng.randrange(10, 99)}"
 
 
+def _mailbox(address: str) -> str:
+    """The mailbox an address names: Gmail ignores dots in the local part."""
+    local, _, domain = address.partition("@")
+    if domain in ("gmail.com", "googlemail.com"):
+        return local.replace(".", "") + "@gmail.com"
+    return address
+
+
 def _unique(address: str, used: set[str], next_suffix: dict[str, int]) -> str:
-    """Providers hand out each address once: the second John Smith gets john.smith2."""
-    if address not in used:
-        used.add(address)
+    """Providers hand out each mailbox once (``used`` holds :func:`_mailbox` keys): the
+    second John Smith gets john.smith2."""
+    if _mailbox(address) not in used:
+        used.add(_mailbox(address))
         return address
     local, _, domain = address.partition("@")
     k = next_suffix.get(address, 2)
-    while f"{local}{k}@{domain}" in used:
+    while _mailbox(f"{local}{k}@{domain}") in used:
         k += 1
     next_suffix[address] = k + 1
     address = f"{local}{k}@{domain}"
-    used.add(address)
+    used.add(_mailbox(address))
     return address
