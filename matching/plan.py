@@ -493,10 +493,12 @@ def _add_redundant_rules(
     """Add :data:`REDUNDANT_RULES`, cheapest first, within their own budget.
 
     Why only when contradictions are learnt: those records are keyed by third parties, whose
-    duplicates carry errors in several fields at once (FEBRL3: a third of the pairs the
-    standard rules miss have two fields wrong), and a learnt contradiction lets such a pair
-    link once compared. Where contradictions stay fixed, a pair with a replaced name or date
-    cannot link, and the extra pairs would cost time and look-alike merges for nothing."""
+    duplicates carry errors in several fields at once (FEBRL3 recall 0.952 -> 0.980 with
+    these rules), and a learnt contradiction lets such a pair link once compared. Where
+    contradictions stay fixed, a pair with a replaced name or date cannot link, and the extra
+    pairs would cost time and look-alike merges for nothing. Rules over names alone, or a
+    name with the house number, are not in the list: they compare namesakes (measured on a
+    FEBRL-style generator with a small pool of names, precision 1.0 -> 0.95)."""
     budget = config.redundant_pairs_per_record * max(plan.records, 1)
     candidates = []
     for columns in REDUNDANT_RULES:
