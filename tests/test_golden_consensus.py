@@ -225,3 +225,67 @@ def test_statuses_and_completeness_describe_the_golden_row() -> None:
     assert row["address_status"] == "unverified"  # no street line or postcode
     assert row["date_of_birth_status"] == "unverified"  # the records disagree
     assert row["completeness"] == round(6 / 9, 3)  # names, email, city, country, birth date
+
+
+def test_an_older_records_umlaut_beats_the_newest_records_transcription() -> None:
+    # Muenchen, Zuerich, Koeln: the newest record wins the address (latest_value) and every
+    # record of that address agrees on it, but its city is shown as the record spelling it
+    # with the umlaut spells it; an older address in another country stays out of it.
+    cases = [
+        ("DE", "80331", "München", "Muenchen", "Marienplatz 8"),
+        ("CH", "8001", "Zürich", "Zuerich", "Bahnhofstrasse 3"),
+        ("DE", "50667", "Köln", "Koeln", "Hohe Str 1"),
+        ("AT", "2340", "Mödling", "Moedling", "Hauptstraße 2"),
+    ]
+    for country, postcode, umlaut, ascii_form, street in cases:
+        address = {"postcode": postcode, "country": country, "address_line1": street}
+        row, prov = golden(
+            customer(
+                {"record_key": "crm:1", **address, "city": umlaut, "source_updated_at": on(2020)},
+                {"record_key": "shop:1", **address, "city": ascii_form,
+                 "source_updated_at": on(2024)},
+                {"record_key": "web:1", "address_line1": "1 Main St", "city": "Boston",
+                 "postcode": "02101", "country": "US", "source_updated_at": on(2019)},
+            )
+        )  # fmt: skip
+        assert (row["city"], row["country"], row["postcode"]) == (umlaut, country, postcode)
+        assert prov["city"]["source_system"] == "crm", country
+        assert prov["postcode"]["source_system"] in {"crm", "shop"}, country
+
+
+def test_the_transcription_alone_is_published_as_typed_not_guessed() -> None:
+    # Without a record spelling it with the umlaut there is no evidence: nothing is invented.
+    row, prov = golden(
+        customer(
+            {"record_key": "shop:1", "city": "Muenchen", "postcode": "80331", "country": "DE",
+             "address_line1": "Marienplatz 8"},
+        )
+    )  # fmt: skip
+    assert row["city"] == "Muenchen"
+    assert prov["city"]["rule"] == "only_value"
+
+
+def test_a_lone_abbreviated_street_is_kept_as_typed_with_its_unit_written_one_way() -> None:
+    # Street types are only chosen among the customer's spellings (``_display_score``), never
+    # expanded on their own; unit designators are always written one way. So "Mountain Str"
+    # with no better-spelled record comes out the same in every country.
+    for country, postcode, city in [("US", "80202", "Denver"), ("DE", "80331", "München"),
+                                    ("GB", "LS1 4AP", "Leeds")]:  # fmt: skip
+        place = {"postcode": postcode, "country": country, "city": city}
+        row, prov = golden(
+            customer(
+                {"record_key": "shop:1", **place, "address_line1": "12 Mountain Str",
+                 "address_line2": "apt. 5"},
+            )
+        )  # fmt: skip
+        assert (row["address_line1"], row["address_line2"]) == ("12 Mountain Str", "Apt 5")
+        assert prov["address_line1"]["rule"] == "only_value"
+        assert row["address_status"] == "valid"
+        # The unit typed at the end of the street line, in another record: the same form.
+        row, _ = golden(
+            customer(
+                {"record_key": "crm:1", **place, "address_line1": "12 Mountain Str Apt. 5"},
+                {"record_key": "shop:1", **place, "address_line1": "12 Mountain Str"},
+            )
+        )
+        assert (row["address_line1"], row["address_line2"]) == ("12 Mountain Str", "Apt 5")
