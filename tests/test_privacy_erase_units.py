@@ -20,6 +20,9 @@ from pipelines.privacy.decisions import scrub_decisions
 from pipelines.privacy.erase import ERASED, ValueScrubber, scrub_golden_folder, scrub_text_file
 from pipelines.privacy.identifiers import parse_subject
 from pipelines.privacy.subject import resolve_subject
+from pipelines.profile.build import build_profile
+from pipelines.profile.schema import customer_profile_schema
+from pipelines.review_due.schema import review_due_schema
 from pipelines.schema import (
     customer_xref_schema,
     golden_changes_schema,
@@ -277,6 +280,41 @@ def test_a_customer_losing_one_record_loses_the_values_it_supplied(tmp_path: Pat
     assert provenance.select("golden_id", "field").rows() == [("G-ANN", "city")]
     assert pl.read_parquet(folder / "golden_changes.parquet")["golden_id"].to_list() == ["G-ANN"]
     assert removed == 1 + 2 + 4 + 1 and touched == 4
+
+
+def test_erasure_drops_the_customers_profile_and_every_review_due_row_naming_them(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "golden"
+    write_golden_folder(folder)
+    golden = pl.read_parquet(folder / "golden_customers.parquet")
+    profile = build_profile(golden, RUN, datetime(2025, 3, 1, tzinfo=UTC))
+    pq.write_table(
+        profile.to_arrow().cast(customer_profile_schema()), folder / "customer_profile.parquet"
+    )
+    due = [
+        ("G-ANN", None, "conflicting_sources", "email"),
+        ("G-ANN", "crm:1", "stale", None),
+        ("G-ANN", "web:7", "stale", None),
+        ("G-BO", None, "placeholder_value", "email"),
+        ("G-BO", "crm:2", "invalid_contact", "phone"),
+    ]
+    rows = [
+        dict.fromkeys(review_due_schema().names)
+        | {"golden_id": g, "record_key": k, "reason": r, "field": f, "run_id": RUN}
+        for g, k, r, f in due
+    ]
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=review_due_schema()), folder / "review_due.parquet"
+    )
+
+    scrub_golden_folder(folder, pl.Series(["crm:1", "crm:2"]))
+
+    # G-BO lost its only record: gone from both; G-ANN keeps web:7, so its own rows stay.
+    assert pl.read_parquet(folder / "customer_profile.parquet")["golden_id"].to_list() == ["G-ANN"]
+    left = pl.read_parquet(folder / "review_due.parquet")
+    assert left.select("golden_id", "record_key").rows() == [("G-ANN", None), ("G-ANN", "web:7")]
+    assert pq.read_schema(folder / "review_due.parquet") == review_due_schema()
 
 
 def test_decisions_about_erased_records_and_customers_go_with_their_revocations(
