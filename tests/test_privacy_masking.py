@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pytest
 
@@ -14,8 +15,9 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import ConfigError
 from pipelines.privacy.masking import mask_sql
 from pipelines.privacy.roles import role_dir
-from pipelines.publish import publish
+from pipelines.publish import publish, read_table
 from pipelines.publish.synthetic import write_synthetic_run
+from pipelines.publish.tables import TABLES
 from pipelines.warehouse import Warehouse
 
 RUN1 = "20250301T000000Z-aaaaaa"
@@ -228,3 +230,70 @@ def test_each_role_database_holds_what_its_masked_views_show_and_nothing_more(
             con.execute("DETACH r")
     steward = role_dir(wh, "steward")
     assert (steward / "golden.duckdb").stat().st_mode & 0o777 == 0o600  # access: owner
+
+
+HISTORY_TABLES = ["golden_customers", "golden_customers_history", "golden_events"]
+PERSONAL = ("first_name", "middle_name", "last_name", "full_name", "email", "phone",
+            "address_line1", "address_line2", "date_of_birth")  # fmt: skip
+
+
+def test_a_role_granted_the_history_tables_sees_them_masked_like_golden_customers(
+    warehouse_dir: Path,
+) -> None:
+    # The analyst's masks, as the default config suggests for giving analysts the history
+    # tables, plus the history tables' own non-personal columns.
+    analyst = make_config(warehouse_dir).privacy.roles["analyst"]
+    assert analyst.columns is not None
+    granted = {f.name for name in HISTORY_TABLES for f in TABLES[name].schema}
+    columns: dict[str, str] = {k: v for k, v in analyst.columns.items() if k in granted}
+    columns |= dict.fromkeys(["version", "valid_from_run", "valid_to_run", "event"], "none")
+    config = make_config(warehouse_dir, {"historian": {"tables": HISTORY_TABLES,
+                                                       "columns": columns}})  # fmt: skip
+    wh = Warehouse(warehouse_dir)
+    write_synthetic_run(wh, RUN1, 30)
+    publish(config, RUN1)
+    write_synthetic_run(wh, RUN2, 40, seed=1)
+    publish(config, RUN2)
+
+    folder = role_dir(wh, "historian")
+    history = pl.read_parquet(folder / "golden_customers_history.parquet")
+    customers = pl.read_parquet(folder / "golden_customers.parquet")
+    events = pl.read_parquet(folder / "golden_events.parquet")
+    raw = pl.from_arrow(read_table(warehouse_dir, "golden_customers_history"))
+    assert isinstance(raw, pl.DataFrame)
+    assert history.height == raw.height and raw["valid_to_run"].null_count() < raw.height
+    # Only the granted personal columns, each masked, in every version, open or closed.
+    assert {c for c in PERSONAL if c in history.columns} == {c for c in PERSONAL if c in columns}
+    assert {c for c in PERSONAL if c in customers.columns} == {c for c in PERSONAL if c in columns}
+    assert not set(PERSONAL) & set(events.columns)
+    assert events.height == read_table(warehouse_dir, "golden_events").num_rows
+    both = history.join(raw, on=["golden_id", "version"], suffix="_raw")
+    assert both.height == raw.height
+    first = pl.col("first_name_raw").str.strip_chars().str.slice(0, 1).str.to_uppercase() + "."
+    checks = both.select(
+        (pl.col("first_name") == first).all().alias("first_name"),
+        pl.col("email").str.starts_with("***@").all().alias("email"),
+        (pl.col("phone").str.slice(-2) == pl.col("phone_raw").str.slice(-2)).all().alias("phone"),
+        pl.col("phone").str.contains(r"^\*+\d\d$").all().alias("phone_masked"),
+        (pl.col("address_line1") == "[redacted]").all().alias("address_line1"),
+        (pl.col("date_of_birth") == pl.col("date_of_birth_raw").dt.year()).all().alias("dob"),
+    ).row(0, named=True)
+    assert all(checks.values()), checks
+    for name in ("first_name", "email", "phone", "address_line1", "date_of_birth"):
+        assert both[name].null_count() == both[f"{name}_raw"].null_count() < both.height, name
+    # An open version shows exactly what the role's golden_customers shows of the customer.
+    shown = ["golden_id", "first_name", "last_name", "email", "phone", "address_line1",
+             "date_of_birth"]  # fmt: skip
+    open_rows = history.join(
+        raw.filter(pl.col("valid_to_run").is_null()).select("golden_id", "version"),
+        on=["golden_id", "version"],
+    )
+    assert (
+        open_rows.select(shown).sort("golden_id").equals(customers.select(shown).sort("golden_id"))
+    )
+    # The masked views in golden.duckdb show what the role's own copy holds.
+    with duckdb.connect(str(wh.duckdb_path), read_only=True) as con:
+        for table in ("golden_customers_history", "golden_events"):
+            view = _rows(con, f'golden."historian"."{table}"')
+            copy = _rows(con, f"read_parquet('{folder / f'{table}.parquet'}')")
+            assert view == copy, table
