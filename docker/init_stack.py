@@ -1,6 +1,10 @@
 """One-off initialisation of the docker-compose stack (the ``airflow-init`` service).
 
-Runs before any Airflow service starts, and is safe to run again on every ``docker compose up``:
+Runs before any Airflow service starts, and is safe to run again on every ``docker compose up``.
+``--check-secrets`` (the ``check-secrets`` service, which every service that reads a secret
+waits for, PostgreSQL and SeaweedFS included) only checks the secrets of ``docker/.env``: a value
+left at a placeholder such as ``CHANGE-ME``, or one too short or malformed to be a real key, stops
+the stack before anything is created with it. Without the flag:
 
 1. ``airflow db migrate`` on the metadata database;
 2. the admin user: the auth manager of this Airflow install (SimpleAuthManager) reads users from
@@ -16,12 +20,18 @@ on this one (``service_completed_successfully``) do not start on a half-initiali
 
 from __future__ import annotations
 
+import argparse
+import binascii
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
+from base64 import urlsafe_b64decode
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger("golden.init_stack")
@@ -31,10 +41,120 @@ class InitError(Exception):
     """The stack cannot be initialised; the message says what to fix."""
 
 
+TOKEN_HOWTO = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+FERNET_HOWTO = (
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret of ``docker/.env``: how long it must be, its format, how to make one."""
+
+    name: str
+    min_length: int
+    fernet: bool = False
+
+    @property
+    def howto(self) -> str:
+        return FERNET_HOWTO if self.fernet else TOKEN_HOWTO
+
+
+SECRETS: tuple[Secret, ...] = (
+    Secret("POSTGRES_PASSWORD", 16),
+    Secret("AIRFLOW_FERNET_KEY", 44, fernet=True),
+    Secret("AIRFLOW_JWT_SECRET", 32),
+    Secret("AIRFLOW_API_SECRET_KEY", 32),
+    Secret("AIRFLOW_ADMIN_PASSWORD", 12),
+    # The S3 access key is an identifier, not a secret, but it must not be a guessable default.
+    Secret("S3_ACCESS_KEY", 8),
+    Secret("S3_SECRET_KEY", 32),
+    Secret("GOLDEN_SUPPRESSION_SALT", 32),
+)
+"""Every secret of ``docker/.env`` (the ``CHANGE-ME`` entries of ``docker/.env.example``)."""
+
+# Values copied from an example or left as a default: compared with case, spaces, dashes and
+# underscores removed, so "CHANGE-ME", "change_me" and "<change me>" are all caught.
+PLACEHOLDERS = frozenset(
+    {
+        "changeme",
+        "changeit",
+        "replaceme",
+        "setme",
+        "fillme",
+        "secret",
+        "password",
+        "passw0rd",
+        "admin",
+        "airflow",
+        "postgres",
+        "default",
+        "example",
+        "test",
+        "todo",
+        "fixme",
+        "none",
+        "null",
+        "minioadmin",
+        "seaweedfs",
+        "any",
+    }
+)
+PLACEHOLDER_MARKERS = ("changeme", "replaceme", "yoursecret", "yourpassword", "yourkey")
+
+
+def placeholder_reason(value: str) -> str | None:
+    """Why ``value`` is an obvious placeholder rather than a secret, or None."""
+    folded = re.sub(r"[\s\-_<>{}\[\]().'\"]", "", value).lower()
+    if folded in PLACEHOLDERS or any(marker in folded for marker in PLACEHOLDER_MARKERS):
+        return f"it is the placeholder {value!r}"
+    if len(set(value)) == 1:
+        return f"it is one character repeated ({value[0]!r})"
+    return None
+
+
+def secret_problem(secret: Secret, value: str) -> str | None:
+    """What is wrong with this secret's value, as one sentence ending in how to fix it; or None."""
+    value = value.strip()
+    if not value:
+        problem = "is not set"
+    elif reason := placeholder_reason(value):
+        problem = f"must be replaced: {reason}"
+    elif secret.fernet and not _is_fernet_key(value):
+        problem = "is not a Fernet key (32 random bytes, url-safe base64: 44 characters)"
+    elif len(value) < secret.min_length:
+        problem = f"is too short ({len(value)} characters; at least {secret.min_length})"
+    else:
+        return None
+    return f"{secret.name} in docker/.env {problem}; generate one with: {secret.howto}"
+
+
+def _is_fernet_key(value: str) -> bool:
+    try:
+        return len(urlsafe_b64decode(value.encode("ascii"))) == 32 and len(value) == 44
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return False
+
+
+def check_secrets(environ: Mapping[str, str]) -> list[str]:
+    """One message per secret of ``docker/.env`` that is missing, a placeholder or malformed."""
+    return [
+        problem
+        for secret in SECRETS
+        if (problem := secret_problem(secret, environ.get(secret.name, ""))) is not None
+    ]
+
+
 def require_env(name: str) -> str:
+    """A variable's value; a placeholder (``CHANGE-ME``) counts as not set."""
     value = os.environ.get(name, "").strip()
     if not value:
         raise InitError(f"environment variable {name} is not set (see docker/.env.example)")
+    if reason := placeholder_reason(value):
+        raise InitError(
+            f"environment variable {name} must be replaced in docker/.env: {reason}; "
+            f"generate one with: {TOKEN_HOWTO}"
+        )
     return value
 
 
@@ -107,12 +227,30 @@ def check_warehouse(config_path: str) -> Path:
     return root
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check-secrets",
+        action="store_true",
+        help="only check the secrets of docker/.env (the check-secrets service)",
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.check_secrets:
+        problems = check_secrets(os.environ)
+        for problem in problems:
+            logger.error("%s", problem)
+        if problems:
+            logger.error("the stack does not start until every secret above is set in docker/.env")
+            return 1
+        logger.info("the %d secrets of docker/.env are set", len(SECRETS))
+        return 0
     try:
         # Secrets first: a missing one fails in a second, not after the migration.
         config_path = require_env("GOLDEN_CONFIG")
         password = require_env("AIRFLOW_ADMIN_PASSWORD")
+        if problem := secret_problem(_secret("AIRFLOW_ADMIN_PASSWORD"), password):
+            raise InitError(problem)
         migrate_metadata_db()
         write_admin_password(password)
         ensure_backup_bucket(config_path)
@@ -125,6 +263,10 @@ def main() -> int:
         return 1
     logger.info("stack initialised")
     return 0
+
+
+def _secret(name: str) -> Secret:
+    return next(secret for secret in SECRETS if secret.name == name)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ against a SQLite metadata DB and the local SeaweedFS server."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import posixpath
@@ -12,6 +14,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -34,6 +37,20 @@ AIRFLOW_SERVICES = {
     "airflow-worker-2": ["celery", "worker", "--celery-hostname", "worker2@%h"],
 }
 WORKERS = ("airflow-worker-1", "airflow-worker-2")
+ONE_OFF = ("check-secrets", "airflow-init", "golden-cli")
+"""Jobs that run and exit: "completed successfully" is their health, they are not restarted."""
+
+
+@functools.cache
+def load_init_stack() -> ModuleType:
+    """docker/init_stack.py as a module (it is a script copied into the image, not a package)."""
+    name = "docker_init_stack"
+    spec = importlib.util.spec_from_file_location(name, DOCKER / "init_stack.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses resolve their annotations through it
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +73,7 @@ def test_compose_has_the_airflow_services_a_database_and_object_storage(
     services = compose["services"]
     assert set(services) == {
         *AIRFLOW_SERVICES,
-        "airflow-init",
+        *ONE_OFF,
         "postgres",
         "redis",
         "seaweedfs",
@@ -102,12 +119,13 @@ def test_services_start_in_order_and_have_healthchecks(compose: dict[str, Any]) 
             "airflow-init": {"condition": "service_completed_successfully"},
         }, name
     assert services["airflow-init"]["depends_on"] == {
+        "check-secrets": {"condition": "service_completed_successfully"},
         "postgres": {"condition": "service_healthy"},
         "seaweedfs": {"condition": "service_healthy"},
     }
     for name, service in services.items():
-        if name == "airflow-init":  # a one-off job: "completed successfully" is its health
-            assert "healthcheck" not in service
+        if name in ONE_OFF:  # "completed successfully" is its health; never restarted
+            assert "healthcheck" not in service and "restart" not in service, name
             continue
         check = service["healthcheck"]["test"]
         assert check[0] in ("CMD", "CMD-SHELL") and len(check) > 1, name
@@ -197,7 +215,7 @@ def test_no_secret_is_written_into_the_compose_file(compose: dict[str, Any]) -> 
 def test_images_are_built_from_the_repository_with_the_project_dockerfile(
     compose: dict[str, Any],
 ) -> None:
-    for name in [*AIRFLOW_SERVICES, "airflow-init"]:
+    for name in [*AIRFLOW_SERVICES, *ONE_OFF, "golden-workspace"]:
         build = compose["services"][name]["build"]
         context = (COMPOSE.parent / build["context"]).resolve()
         assert context == ROOT, name
@@ -335,13 +353,13 @@ def test_stack_config_reads_the_bundled_sample_as_the_example_does() -> None:
 
 
 def run_init(
-    tmp_path: Path, s3: S3Endpoint, config: Path, **env: str
+    tmp_path: Path, s3: S3Endpoint | None, config: Path, *args: str, **env: str
 ) -> subprocess.CompletedProcess:
     home = tmp_path / "airflow-home"
     home.mkdir(exist_ok=True)
     child_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOLDEN_"))},
-        **s3.env(),
+        **(s3.env() if s3 else {}),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -351,7 +369,7 @@ def run_init(
         **env,
     }
     return subprocess.run(
-        [sys.executable, str(DOCKER / "init_stack.py")],
+        [sys.executable, str(DOCKER / "init_stack.py"), *args],
         env=child_env,
         capture_output=True,
         text=True,
@@ -433,3 +451,145 @@ def test_stewards_reach_the_workspace_on_the_warehouse_volume(compose: dict[str,
     # Published on loopback only: a reverse proxy with TLS is the way in from outside.
     assert all(port.startswith("127.0.0.1:") for port in workspace["ports"])
     assert "COPY workspace ./workspace" in (DOCKER / "Dockerfile").read_text()
+
+
+# --- secrets: placeholders never reach a service ---------------------------------------------
+
+
+def minimal_config(tmp_path: Path) -> Path:
+    """A pipeline config with backups off: the init script needs no object store for it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "warehouse": {"path": str(tmp_path / "warehouse")},
+                "sources": [
+                    {
+                        "name": "crm",
+                        "kind": "file",
+                        "path": "crm.csv",
+                        "id_column": "id",
+                        "mapping": {"email": "email"},
+                    }
+                ],
+            }
+        )
+    )
+    return config
+
+
+def generated_secrets() -> dict[str, str]:
+    """Values made the way docker/.env.example says to make them."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    values = {s.name: secrets.token_urlsafe(32) for s in load_init_stack().SECRETS}
+    values["AIRFLOW_FERNET_KEY"] = Fernet.generate_key().decode()
+    return values
+
+
+def test_the_secret_check_covers_every_change_me_entry_of_env_example(
+    compose: dict[str, Any],
+) -> None:
+    names = {s.name for s in load_init_stack().SECRETS}
+    assert names == {k for k, v in env_example().items() if v == "CHANGE-ME"}
+    env = compose["services"]["check-secrets"]["environment"]
+    assert env == {name: f"${{{name}:?set {name} in docker/.env}}" for name in names}
+    assert compose["services"]["check-secrets"]["command"] == [
+        "python",
+        "/opt/golden/init_stack.py",
+        "--check-secrets",
+    ]
+
+
+def test_placeholder_secrets_from_env_example_stop_the_stack_with_each_variable_named(
+    tmp_path: Path,
+) -> None:
+    """docker/.env copied from the example and not edited: every secret is refused."""
+    placeholders = {k: v for k, v in env_example().items() if v == "CHANGE-ME"}
+    result = run_init(tmp_path, None, minimal_config(tmp_path), "--check-secrets", **placeholders)
+    assert result.returncode == 1, result.stderr[-3000:]
+    for name in placeholders:
+        [line] = [x for x in result.stderr.splitlines() if f" {name} in docker/.env" in x]
+        assert "must be replaced: it is the placeholder 'CHANGE-ME'" in line
+        assert "generate one with: python -c" in line
+    fernet_line = next(x for x in result.stderr.splitlines() if "AIRFLOW_FERNET_KEY" in x)
+    assert "Fernet.generate_key()" in fernet_line
+    assert not (tmp_path / "airflow-home" / "airflow.db").exists()
+
+
+def test_generated_secrets_pass_the_check(tmp_path: Path) -> None:
+    values = generated_secrets()
+    result = run_init(tmp_path, None, minimal_config(tmp_path), "--check-secrets", **values)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"the {len(values)} secrets of docker/.env are set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("POSTGRES_PASSWORD", "changeme", "it is the placeholder 'changeme'"),
+        ("AIRFLOW_JWT_SECRET", "Change_Me", "it is the placeholder 'Change_Me'"),
+        ("AIRFLOW_API_SECRET_KEY", "<change me>", "it is the placeholder '<change me>'"),
+        ("S3_SECRET_KEY", "CHANGE-ME-to-something-random-please", "placeholder"),
+        ("AIRFLOW_ADMIN_PASSWORD", "password", "it is the placeholder 'password'"),
+        ("S3_ACCESS_KEY", "admin", "it is the placeholder 'admin'"),
+        ("GOLDEN_SUPPRESSION_SALT", "x" * 40, "one character repeated"),
+        ("GOLDEN_SUPPRESSION_SALT", "salty-but-short", "too short (15 characters; at least 32)"),
+        ("AIRFLOW_FERNET_KEY", "a-long-random-looking-string-that-is-no-key!", "not a Fernet key"),
+        ("AIRFLOW_FERNET_KEY", "c2hvcnQ=", "not a Fernet key"),
+        ("POSTGRES_PASSWORD", "", "is not set"),
+    ],
+)
+def test_placeholder_short_and_malformed_secrets_are_refused(
+    name: str, value: str, expected: str
+) -> None:
+    init_stack = load_init_stack()
+    problems = init_stack.check_secrets({**generated_secrets(), name: value})
+    [problem] = problems
+    assert problem.startswith(f"{name} in docker/.env ") and expected in problem
+    assert "generate one with:" in problem
+
+
+def test_init_refuses_a_placeholder_admin_password_before_migrating(tmp_path: Path) -> None:
+    """Even run on its own (without check-secrets first), init writes no CHANGE-ME password."""
+    result = run_init(tmp_path, None, minimal_config(tmp_path), AIRFLOW_ADMIN_PASSWORD="CHANGE-ME")
+    assert result.returncode == 1
+    assert "AIRFLOW_ADMIN_PASSWORD must be replaced in docker/.env" in result.stderr
+    assert "placeholder 'CHANGE-ME'" in result.stderr
+    assert not (tmp_path / "auth" / "pw.json").exists()
+    assert not (tmp_path / "airflow-home" / "airflow.db").exists()
+
+
+def depends_on_closure(services: dict[str, Any], name: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for dependency in services[todo.pop()].get("depends_on") or {}:
+            if dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+    return seen
+
+
+def test_every_service_that_reads_a_secret_waits_for_the_secret_check(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    secret_refs = [f"${{{s.name}" for s in load_init_stack().SECRETS]
+    readers = {
+        name
+        for name, service in services.items()
+        if name != "check-secrets" and any(ref in json.dumps(service) for ref in secret_refs)
+    }
+    # The database and the object store start with secrets too, before airflow-init can run.
+    assert {"postgres", "seaweedfs", "airflow-init", "golden-workspace", "golden-cli"} <= readers
+    assert set(AIRFLOW_SERVICES) <= readers
+    for name in readers:
+        assert "check-secrets" in depends_on_closure(services, name), name
+    for name, service in services.items():
+        edge = (service.get("depends_on") or {}).get("check-secrets")
+        if edge is not None:
+            assert edge == {"condition": "service_completed_successfully"}, name
+    assert not services["check-secrets"].get("depends_on")
