@@ -34,7 +34,18 @@ DecisionKind = Literal["must_link", "cannot_link", "pin", "revoke"]
 
 
 class DecisionError(ValueError):
-    """A decision cannot be recorded, or the decisions file is damaged."""
+    """A decision cannot be recorded, or the decisions file is damaged.
+
+    A refusal a steward can meet also says what it means by a message id of the product's
+    catalogue (``message_parts``, the ``error.*`` ids of ``pipelines.i18n``): this package
+    does not know the catalogue, so its English text is written here and a test holds the two
+    equal; the workspace shows the refusal in the reader's language."""
+
+    def __init__(self, message: str, message_id: str | None = None, **values: object):
+        super().__init__(message)
+        self.message_parts: list[tuple[str, dict[str, object]]] = (
+            [(message_id, values)] if message_id else []
+        )
 
 
 class Decision(BaseModel):
@@ -90,11 +101,22 @@ class Decision(BaseModel):
         return (left, right) if left <= right else (right, left)
 
     def describe(self) -> str:
+        """The decision in a line of English (the CLI, logs, the JSON API)."""
         if self.kind in ("must_link", "cannot_link"):
             return f"{self.kind} {self.record_key_l} ~ {self.record_key_r}"
         if self.kind == "pin":
             return f"pin {self.golden_id}.{self.field} = {self.value!r}"
         return f"revoke {self.revokes}"
+
+    def message(self) -> tuple[str, dict[str, str | None]]:
+        """:meth:`describe` as a message id of the product's catalogue (``decision.<kind>``)
+        and its values, for pages and terminals in the reader's language."""
+        if self.kind in ("must_link", "cannot_link"):
+            return f"decision.{self.kind}", {"left": self.record_key_l, "right": self.record_key_r}
+        if self.kind == "pin":
+            values = {"golden_id": self.golden_id, "field": self.field, "value": self.value}
+            return "decision.pin", values
+        return "decision.revoke", {"revokes": self.revokes}
 
 
 class DecisionStore:
@@ -139,14 +161,26 @@ class DecisionStore:
             decisions = self._read(handle)
             target = next((d for d in decisions if d.decision_id == decision_id), None)
             if target is None:
-                raise DecisionError(f"no decision {decision_id!r} in {self.path}")
+                raise DecisionError(
+                    f"no decision {decision_id!r} in {self.path}",
+                    "error.no_decision",
+                    decision_id=decision_id,
+                    path=str(self.path),
+                )
             if target.kind == "revoke":
                 raise DecisionError(
-                    f"{decision_id} is itself a revocation; record the decision again instead"
+                    f"{decision_id} is itself a revocation; record the decision again instead",
+                    "error.revoke_revocation",
+                    decision_id=decision_id,
                 )
             revoked_by = _revocations(decisions).get(decision_id)
             if revoked_by:
-                raise DecisionError(f"{decision_id} was already revoked by {revoked_by}")
+                raise DecisionError(
+                    f"{decision_id} was already revoked by {revoked_by}",
+                    "error.already_revoked",
+                    decision_id=decision_id,
+                    revoked_by=revoked_by,
+                )
             return self._append(
                 handle, kind="revoke", revokes=decision_id, actor=actor, reason=reason
             )
@@ -154,6 +188,10 @@ class DecisionStore:
     def _add_link(
         self, kind: DecisionKind, left: str, right: str, actor: str, reason: str
     ) -> Decision:
+        if left == right:
+            raise DecisionError(
+                f"a {kind} needs two different records", "error.same_record", kind=kind
+            )
         with self._locked() as handle:
             pair = (left, right) if left <= right else (right, left)
             active = _active(self._read(handle))
@@ -165,7 +203,13 @@ class DecisionStore:
                     return existing
                 raise DecisionError(
                     f"{left} and {right} already have an active {existing.kind} "
-                    f"({existing.decision_id}); revoke it before recording a {kind}"
+                    f"({existing.decision_id}); revoke it before recording a {kind}",
+                    "error.link_exists",
+                    left=left,
+                    right=right,
+                    existing=existing.kind,
+                    existing_id=existing.decision_id,
+                    kind=kind,
                 )
             _refuse_contradiction(active, kind, pair)
             return self._append(
@@ -341,17 +385,28 @@ def _refuse_contradiction(
 
     musts = [d.pair for d in active if d.kind == "must_link"]
     cannots = [(d.pair, d.decision_id) for d in active if d.kind == "cannot_link"]
+    new = "the new cannot-link"
     if kind == "must_link":
         musts.append(pair)
     else:
-        cannots.append((pair, "the new cannot-link"))
+        cannots.append((pair, new))
     for a, b in musts:
         parent[root(a)] = root(b)
     broken = [name for (a, b), name in cannots if root(a) == root(b)]
     if broken:
+        # Only a cannot-link's own pair can newly break when a cannot-link is added (the
+        # must-links did not change), so "the new cannot-link" is then the whole list.
+        message_id = (
+            "error.new_cannot_link_contradiction" if new in broken else ("error.contradiction")
+        )
         raise DecisionError(
             f"a {kind} of {pair[0]} and {pair[1]} would contradict {', '.join(broken)}: "
-            "active must-links would join records a cannot-link keeps apart; revoke one first"
+            "active must-links would join records a cannot-link keeps apart; revoke one first",
+            message_id,
+            kind=kind,
+            left=pair[0],
+            right=pair[1],
+            broken=", ".join(broken),
         )
 
 

@@ -23,12 +23,23 @@ from typing import TYPE_CHECKING
 
 from pipelines import audit
 from pipelines.errors import UsageError
+from pipelines.i18n import Explained, MessagePart
 from pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from matching.decisions import DecisionStore
 
 logger = logging.getLogger(__name__)
+
+
+class StewardshipError(Explained, UsageError):
+    """A decision or confirmation refused, said by message ids of the catalogue: ``str()`` is
+    the English text (the CLI, the JSON API), the workspace shows it in the reader's language
+    (:func:`pipelines.i18n.explain`)."""
+
+
+def _refused(key: str, **values: object) -> StewardshipError:
+    return StewardshipError((key, values))
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,8 @@ class Written:
     kind: str
     description: str
     supersedes: tuple[tuple[str, str], ...] = ()
+    message: MessagePart | None = None
+    """``description`` as a catalogue message id and its values (pages in any language)."""
 
 
 def latest_run_file(wh: Warehouse, relative: str, produced_by: str) -> tuple[str, Path]:
@@ -75,10 +88,7 @@ def latest_run_file(wh: Warehouse, relative: str, produced_by: str) -> tuple[str
         path = wh.run(run_id) / relative
         if path.exists():
             return run_id, path
-    raise UsageError(
-        f"no run in {wh.root} has {relative} yet: run the pipeline (golden run) up to the "
-        f"'{produced_by}' stage first"
-    )
+    raise _refused("error.no_run_file", root=wh.root, relative=relative, stage=produced_by)
 
 
 def check_record_keys(wh: Warehouse, keys: Sequence[str]) -> None:
@@ -95,17 +105,15 @@ def check_record_keys(wh: Warehouse, keys: Sequence[str]) -> None:
     )
     unknown = [k for k in keys if k not in found]
     if unknown:
-        raise UsageError(
-            f"record key(s) {unknown} are not among the accepted records of run {run_id} "
-            f"({path}); record keys look like '<source>:<id>', as in `golden review list`"
-        )
+        raise _refused("error.unknown_record_keys", keys=unknown, run=run_id, path=path)
 
 
-_FORMATS: dict[str, tuple[str, str]] = {
-    "phone": (r"\+[1-9]\d{6,14}", "E.164, e.g. +442079460000"),
-    "country": (r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code, e.g. GB"),
-    "phone_extension": (r"\d{1,10}", "digits only"),
+_FORMATS: dict[str, str] = {
+    "phone": r"\+[1-9]\d{6,14}",
+    "country": r"[A-Z]{2}",
+    "phone_extension": r"\d{1,10}",
 }
+"""Canonical forms of a pin's value; each refusal says the form (``error.not_canonical.*``)."""
 
 
 def check_pin(wh: Warehouse, golden_id: str, field: str, value: str) -> str:
@@ -117,33 +125,31 @@ def check_pin(wh: Warehouse, golden_id: str, field: str, value: str) -> str:
     from pipelines.schema import GOLDEN_FIELDS
 
     if field not in GOLDEN_FIELDS:
-        raise UsageError(f"{field!r} is not a golden field; fields are {', '.join(GOLDEN_FIELDS)}")
+        raise _refused("error.not_golden_field", field=field, fields=", ".join(GOLDEN_FIELDS))
     if field == "date_of_birth":
         try:
             date.fromisoformat(value)
         except ValueError:
-            raise UsageError(f"date_of_birth {value!r} is not a YYYY-MM-DD date") from None
+            raise _refused("error.bad_date", value=value) from None
     elif field == "email":
         from email_validator import EmailNotValidError, validate_email
 
         try:
             value = validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise UsageError(f"email {value!r} is not valid: {exc}") from None
-    elif field in _FORMATS:
-        pattern, described = _FORMATS[field]
-        if not re.fullmatch(pattern, value):
-            raise UsageError(f"{field} {value!r} is not in canonical form: use {described}")
+            raise _refused("error.bad_email", value=value, error=exc) from None
+    elif field in _FORMATS and not re.fullmatch(_FORMATS[field], value):
+        raise _refused(f"error.not_canonical.{field}", value=value)
     if not wh.id_registry.exists():
-        raise UsageError(f"no golden ids are published yet ({wh.id_registry} does not exist)")
+        raise _refused("error.no_registry", path=wh.id_registry)
     registry = normalise_registry(pl.read_parquet(wh.id_registry))
     if registry.filter(pl.col("golden_id") == golden_id).height:
         return value
     absorbed_by = registry.filter(pl.col("absorbed_ids").list.contains(golden_id))
     if absorbed_by.height:
         survivor = absorbed_by["golden_id"][0]
-        raise UsageError(f"{golden_id} was merged into {survivor}: pin {survivor} instead")
-    raise UsageError(f"golden id {golden_id} is not in the published registry {wh.id_registry}")
+        raise _refused("error.merged_into", golden_id=golden_id, survivor=survivor)
+    raise _refused("error.unknown_golden_id", golden_id=golden_id, path=wh.id_registry)
 
 
 def _run_lock(wh: Warehouse) -> contextlib.AbstractContextManager[object]:
@@ -173,9 +179,9 @@ def write_decisions(
 
     wh = Warehouse(Path(warehouse_root))
     if not reason or not reason.strip():
-        raise UsageError("a decision needs a reason (kept with it for the audit trail)")
+        raise _refused("error.reason_needed")
     if not actor or not actor.strip():
-        raise UsageError("a decision needs the name of who makes it")
+        raise _refused("error.actor_needed")
     # Checked under the lock too: a run must not publish between the checks and the write.
     with _run_lock(wh):
         links = [c for c in changes if isinstance(c, Link)]
@@ -194,8 +200,11 @@ def write_decisions(
                 written.append(_write_one(wh, store, change, actor, reason))
             except DecisionError as exc:
                 done = ", ".join(w.decision_id for w in written)
-                suffix = f" (already recorded: {done})" if done else ""
-                raise UsageError(f"{exc}{suffix}") from None
+                if not exc.message_parts:  # a damaged file: its own words, naming the line
+                    suffix = f" (already recorded: {done})" if done else ""
+                    raise UsageError(f"{exc}{suffix}") from None
+                already: list[MessagePart] = [("error.already_recorded", {"ids": done})]
+                raise StewardshipError(*exc.message_parts, *(already if done else [])) from None
     return written
 
 
@@ -208,7 +217,9 @@ def _write_one(
         details = {"record_key_l": change.left, "record_key_r": change.right}
         action = f"decision.{decision.kind}"
         audit.record(wh.root, actor, action, decision.decision_id, details, reason)
-        return Written(decision.decision_id, decision.kind, decision.describe())
+        return Written(
+            decision.decision_id, decision.kind, decision.describe(), message=decision.message()
+        )
     if isinstance(change, Pin):
         earlier = [
             (p.decision_id, p.value or "")
@@ -219,7 +230,13 @@ def _write_one(
         # The rectification path: audited without the value, which may be personal data.
         details = {"golden_id": change.golden_id, "field": change.field}
         audit.record(wh.root, actor, "decision.pin", decision.decision_id, details, reason)
-        return Written(decision.decision_id, decision.kind, decision.describe(), tuple(earlier))
+        return Written(
+            decision.decision_id,
+            decision.kind,
+            decision.describe(),
+            tuple(earlier),
+            message=decision.message(),
+        )
     revocation = store.revoke(change.decision_id, actor, reason)
     audit.record(
         wh.root,
@@ -229,7 +246,12 @@ def _write_one(
         {"revokes": change.decision_id},
         reason,
     )
-    return Written(revocation.decision_id, "revoke", f"revoked {change.decision_id}")
+    return Written(
+        revocation.decision_id,
+        "revoke",
+        f"revoked {change.decision_id}",
+        message=("decision.revoked", {"revokes": change.decision_id}),
+    )
 
 
 def known_target(warehouse_root: str | Path, target: str) -> bool:
@@ -260,10 +282,7 @@ def confirm_review(
 
     wh = Warehouse(Path(warehouse_root))
     if not known_target(wh.root, target):
-        raise UsageError(
-            f"{target!r} is neither a record key nor a golden id of the published tables "
-            f"in {wh.root}"
-        )
+        raise _refused("error.unknown_target", target=target, root=wh.root)
     with _run_lock(wh):
         at = confirm(wh, target, reason, actor)
         cleared = clear_confirmed(wh, target)

@@ -11,6 +11,7 @@ all, so a source value placed in a message stays text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from string import Formatter
 from typing import Literal, get_args
@@ -58,6 +59,50 @@ def text(language: Language, key: str, /, **values: object) -> str:
     return template.format(**values) if values else template
 
 
+MessagePart = tuple[str, Mapping[str, object]]
+"""A message id and its values: a sentence said by id, so each reader gets it in their language."""
+
+_TERM_VALUES: dict[str, str] = {
+    "kind": "decision_kind",
+    "existing": "decision_kind",
+    "role": "role",
+}
+"""Message values that name a data term (a decision kind, a role): said in words, as
+:meth:`Translator.term` says them, wherever a message carries one."""
+
+
+def say(language: Language, parts: Iterable[MessagePart]) -> str:
+    """Message parts joined in ``language`` (a sentence and its clauses, said by id)."""
+    t = Translator(language)
+    out = []
+    for key, values in parts:
+        shown = {
+            name: t.term(_TERM_VALUES[name], value) if name in _TERM_VALUES else value
+            for name, value in values.items()
+        }
+        out.append(text(language, key, **shown))
+    return "".join(out)
+
+
+def explain(language: Language, error: BaseException) -> str:
+    """An error in the reader's language when it says what it means by message ids (a
+    ``message_parts`` attribute of :data:`MessagePart`), else its own text: an error raised
+    where no catalogue is known (a library, a damaged file) keeps its words."""
+    parts = getattr(error, "message_parts", None)
+    if not parts or any(key not in EN for key, _ in parts):
+        return str(error)
+    return say(language, parts)
+
+
+class Explained(Exception):
+    """An error said by catalogue message ids: ``str()`` is its English text (logs, the CLI,
+    the JSON API), :func:`explain` gives it in any language the catalogue holds."""
+
+    def __init__(self, *parts: MessagePart):
+        self.message_parts: list[MessagePart] = list(parts)
+        super().__init__(say(DEFAULT_LANGUAGE, self.message_parts))
+
+
 @dataclass(frozen=True)
 class Translator:
     """The catalogue bound to one language: ``t("nav.customers")`` in templates and code."""
@@ -74,6 +119,23 @@ class Translator:
         if key in CATALOGUE.get(self.language, EN) or key in EN:
             return text(self.language, key)
         return "" if value is None else str(value)
+
+    def error(self, error: BaseException) -> str:
+        """``error`` in this language (:func:`explain`)."""
+        return explain(self.language, error)
+
+    def say(self, parts: Iterable[MessagePart | Mapping[str, object]]) -> str:
+        """Message parts in this language; a part may be a mapping with ``id`` and ``values``
+        (as the workspace's reads return them to templates)."""
+        return say(
+            self.language,
+            (
+                (str(p["id"]), p.get("values") or {})  # type: ignore[misc]
+                if isinstance(p, Mapping)
+                else p
+                for p in parts
+            ),
+        )
 
     @property
     def html_lang(self) -> str:

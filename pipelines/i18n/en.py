@@ -442,4 +442,230 @@ MESSAGES: dict[str, str] = {
     "chart.accepted": "accepted",
     "chart.score": "score",
     "chart.label": "{measure} of {name} over runs",
+    # --- why a review pair is apart (workspace/service.py::pair) ---
+    "why.shared": "they already share a golden id: clustering linked them through other records",
+    "why.held_apart": (
+        "scored {probability}, above the match threshold {threshold}, but clustering kept "
+        "them apart"
+    ),
+    "why.held_apart_unknown": (
+        ": joining them would put records a cannot-link or a conflicting identifier keeps "
+        "apart into one customer"
+    ),
+    "why.below": "scored {probability}, below the match threshold {threshold}",
+    "why.no_score": "no score",
+    "why.held_apart_by": "Kept apart by:",
+    "why.cannot_link": "steward cannot-link {decision} between {left} and {right} ({actor})",
+    "why.conflict": "{left} and {right} disagree on {field} ({value_l} vs {value_r})",
+    # --- the evidence waterfall ---
+    "waterfall.prior": "prior",
+    "waterfall.total": "match weight",
+    # --- why a pair is suggested for training (matching/active.py) ---
+    "training.because.review_band": "review band",
+    "training.because.linked_near_threshold": "linked, near the threshold",
+    "training.because.below_review_band": "just below the review band",
+    # --- steward decisions described (matching/decisions.py, pipelines/stewardship.py) ---
+    "decision.must_link": "must_link {left} ~ {right}",
+    "decision.cannot_link": "cannot_link {left} ~ {right}",
+    "decision.pin": "pin {golden_id}.{field} = {value!r}",
+    "decision.revoke": "revoke {revokes}",
+    "decision.revoked": "revoked {revokes}",
+    "decision_kind.must_link": "must_link",
+    "decision_kind.cannot_link": "cannot_link",
+    "decision_kind.pin": "pin",
+    "decision_kind.revoke": "revoke",
+    # --- refusals a steward can meet (pipelines/stewardship.py, matching/decisions.py) ---
+    "error.reason_needed": "a decision needs a reason (kept with it for the audit trail)",
+    "error.actor_needed": "a decision needs the name of who makes it",
+    "error.no_run_file": (
+        "no run in {root} has {relative} yet: run the pipeline (golden run) up to the "
+        "'{stage}' stage first"
+    ),
+    "error.unknown_record_keys": (
+        "record key(s) {keys} are not among the accepted records of run {run} ({path}); "
+        "record keys look like '<source>:<id>', as in `golden review list`"
+    ),
+    "error.not_golden_field": "{field!r} is not a golden field; fields are {fields}",
+    "error.bad_date": "date_of_birth {value!r} is not a YYYY-MM-DD date",
+    "error.bad_email": "email {value!r} is not valid: {error}",
+    "error.not_canonical.phone": (
+        "phone {value!r} is not in canonical form: use E.164, e.g. +442079460000"
+    ),
+    "error.not_canonical.country": (
+        "country {value!r} is not in canonical form: use an ISO 3166-1 alpha-2 code, e.g. GB"
+    ),
+    "error.not_canonical.phone_extension": (
+        "phone_extension {value!r} is not in canonical form: use digits only"
+    ),
+    "error.no_registry": "no golden ids are published yet ({path} does not exist)",
+    "error.merged_into": "{golden_id} was merged into {survivor}: pin {survivor} instead",
+    "error.unknown_golden_id": "golden id {golden_id} is not in the published registry {path}",
+    "error.unknown_target": (
+        "{target!r} is neither a record key nor a golden id of the published tables in {root}"
+    ),
+    "error.already_recorded": " (already recorded: {ids})",
+    "error.no_decision": "no decision {decision_id!r} in {path}",
+    "error.revoke_revocation": (
+        "{decision_id} is itself a revocation; record the decision again instead"
+    ),
+    "error.already_revoked": "{decision_id} was already revoked by {revoked_by}",
+    "error.link_exists": (
+        "{left} and {right} already have an active {existing} ({existing_id}); revoke it "
+        "before recording a {kind}"
+    ),
+    "error.contradiction": (
+        "a {kind} of {left} and {right} would contradict {broken}: active must-links would "
+        "join records a cannot-link keeps apart; revoke one first"
+    ),
+    "error.new_cannot_link_contradiction": (
+        "a {kind} of {left} and {right} would contradict the new cannot-link: active "
+        "must-links would join records a cannot-link keeps apart; revoke one first"
+    ),
+    "error.same_record": "a {kind} needs two different records",
+    "error.not_a_record_of": "{record_key} is not a record of {golden_id}",
+    "error.only_record": "{record_key} is the only record of {golden_id}: nothing to split",
+    "error.not_published": (
+        "nothing is published in {root} yet ({path} does not exist): run the pipeline "
+        "(golden run) first"
+    ),
+    # --- refusals of the workspace's pages (workspace/app.py) ---
+    "error.csrf": "missing or wrong CSRF token: reload the page",
+    "error.cannot_decide": "role {role} cannot record decisions",
+    "error.login_expired": "the login form expired or was not ours: reload it",
+    "error.unknown_language": "no language {code!r}; use one of {languages}",
+    "error.unknown_decision": "unknown decision {decision!r}",
+    "error.reports_unmasked": "the reports show unmasked values; ask a steward or viewer",
+    "error.no_report": "no such report",
+    "error.no_chart": "no such chart",
+    "error.not_a_pair": "a ticked pair is not a pair of record keys",
+    "error.not_found": "there is no such page",
+    "error.title": "Cannot do that",
+    "error.title.400": "Cannot do that",
+    "error.title.403": "Not allowed",
+    "error.title.404": "Not found",
+    # --- match charts (runs/<id>/match/charts) ---
+    "charts.link": "match model charts",
+    "charts.heading": "Match model charts",
+    "charts.intro": (
+        "Splink's charts of each run's match model: the weight of every comparison level, "
+        "their m and u probabilities, and how sampled review pairs' scores add up. The "
+        "waterfall shows compared values unmasked."
+    ),
+    "charts.none": "No run has match charts on disk.",
+    "charts.run": "Run {run}",
+    "charts.served": "(published)",
+    "charts.name.match_weights": "match weights of every comparison level",
+    "charts.name.m_u_parameters": "m and u probabilities",
+    "charts.name.waterfall": "how sampled review pairs' scores add up",
+    # --- data codes in words: columns, rules, reasons, events ---
+    "column.golden_id": "golden id",
+    "column.record_key": "record key",
+    "column.source_system": "source",
+    "column.reason": "reason",
+    "column.field": "field",
+    "column.detail": "detail",
+    "column.priority": "priority",
+    "column.since": "since",
+    "column.last_confirmed_at": "last confirmed",
+    "column.refreshed_at": "refreshed",
+    "column.run_id": "run",
+    "column.at": "at",
+    "column.event": "event",
+    "column.related_golden_ids": "related golden ids",
+    "column.record_count": "records",
+    "column.changed_fields": "changed fields",
+    "column.version": "version",
+    "column.valid_from_run": "from run",
+    "column.valid_to_run": "to run",
+    "column.valid_from": "valid from",
+    "column.valid_to": "valid to",
+    "column.opened_by": "opened by",
+    "column.closed_by": "closed by",
+    "column.name_prefix": "name prefix",
+    "column.first_name": "first name",
+    "column.middle_name": "middle name",
+    "column.last_name": "last name",
+    "column.name_suffix": "name suffix",
+    "column.full_name": "full name",
+    "column.email": "e-mail",
+    "column.phone": "phone",
+    "column.phone_extension": "phone extension",
+    "column.address_line1": "address line 1",
+    "column.address_line2": "address line 2",
+    "column.city": "city",
+    "column.region": "region",
+    "column.postcode": "postcode",
+    "column.country": "country",
+    "column.date_of_birth": "date of birth",
+    "due_reason.stale": "not checked for a long time",
+    "due_reason.invalid_contact": "invalid contact in recent runs",
+    "due_reason.conflicting_sources": "sources disagree",
+    "due_reason.placeholder_value": "placeholder value",
+    "due_reason.absorbed_id_sent": "a source sends a merged-away golden id",
+    "rule.valid_first": "valid values first",
+    "rule.filled_first": "most filled first",
+    "rule.agreement": "most records agree",
+    "rule.full_form": "full form",
+    "rule.latest_value": "latest value",
+    "rule.trust_rank": "most trusted source",
+    "rule.most_recent": "most recent",
+    "rule.most_complete": "most complete record",
+    "rule.most_frequent": "most frequent",
+    "rule.longest": "longest",
+    "rule.only_value": "only value",
+    "rule.unanimous": "unanimous",
+    "rule.record_key": "tie broken by record key",
+    "rule.steward_pin": "pinned by a steward",
+    "rule.swapped_names": "swapped names",
+    "change.changed": "changed",
+    "change.erased": "erased",
+    # --- golden review / golden users (pipelines/cli) ---
+    "cli.review.queue": (
+        "review queue of run {run}: {total} pair(s), {undecided} undecided; most uncertain "
+        "first ({path})"
+    ),
+    "cli.review.nothing": "nothing to review",
+    "cli.review.more": "… {count} more (use --limit)",
+    "cli.review.field": "field",
+    "cli.review.decided": "[decided: {kind}]",
+    "cli.review.evidence": "  evidence: {evidence}",
+    "cli.review.decide_hint": (
+        "  decide: golden review decide --left {left} --right {right} --link|--no-link "
+        '--reason "..."'
+    ),
+    "cli.suggest.header": (
+        "pairs to label from run {run}: {undecided} undecided of {total} suggested; each "
+        "label teaches the model from the next training run ({path})"
+    ),
+    "cli.suggest.nothing": "nothing to label",
+    "cli.recorded": "recorded {id}: {describe} (applies from the next run)",
+    "cli.supersedes": "  supersedes {id} ({value!r}); revoke it to tidy the list",
+    "cli.no_decisions": "no decisions",
+    "cli.no_active_decisions": "no active decisions",
+    "cli.decisions.id": "decision",
+    "cli.decisions.when": "decided (UTC)",
+    "cli.decisions.actor": "actor",
+    "cli.decisions.what": "decision — reason",
+    "cli.revoked": "recorded {id}: revoked {revokes}",
+    "cli.due.refreshed": "review_due refreshed {at} from run {run}: {count} row(s){counts}",
+    "cli.due.nothing": "nothing is due",
+    "cli.due.col.priority": "pri",
+    "cli.due.col.reason": "reason",
+    "cli.due.col.golden_id": "golden_id",
+    "cli.due.col.record_key": "record_key",
+    "cli.due.col.field": "field",
+    "cli.due.col.since": "since",
+    "cli.due.col.detail": "detail",
+    "cli.due.confirm_hint": (
+        'confirm one: golden review confirm <golden_id|record_key> --reason "..."'
+    ),
+    "cli.confirmed": "confirmed {target} at {at}; {count} review_due row(s) cleared",
+    "cli.users.password": "password: ",
+    "cli.users.again": "again: ",
+    "cli.users.added": "added {name} ({role}) to {path}",
+    "cli.users.removed": "removed {name}",
+    "cli.users.removed_sessions": "removed {name} and ended {count} session(s)",
+    "cli.users.none": "no users",
+    "cli.users.row": "{name} {role} since {created}  tokens: {tokens}",
+    "cli.users.no_tokens": "no tokens",
 }

@@ -407,4 +407,212 @@ MESSAGES: dict[str, str] = {
     "chart.accepted": "通过率",
     "chart.score": "得分",
     "chart.label": "{name} 历次运行的{measure}",
+    # --- why a review pair is apart (workspace/service.py::pair) ---
+    "why.shared": "它们已共用一个黄金 ID：聚类通过其他记录把它们关联在一起",
+    "why.held_apart": "匹配概率 {probability}，高于匹配阈值 {threshold}，但聚类把它们分开了",
+    "why.held_apart_unknown": (
+        "：合并它们会把不得关联的决定或冲突的身份标识要分开的记录放进同一个客户"
+    ),
+    "why.below": "匹配概率 {probability}，低于匹配阈值 {threshold}",
+    "why.no_score": "无评分",
+    "why.held_apart_by": "分开的原因：",
+    "why.cannot_link": (
+        "数据管理员在 {left} 与 {right} 之间记录的不得关联决定 {decision}（{actor}）"
+    ),
+    "why.conflict": "{left} 与 {right} 的{field}不一致（{value_l} 对 {value_r}）",
+    # --- the evidence waterfall ---
+    "waterfall.prior": "先验",
+    "waterfall.total": "匹配权重",
+    # --- why a pair is suggested for training (matching/active.py) ---
+    "training.because.review_band": "处于审核区间",
+    "training.because.linked_near_threshold": "已关联，但接近阈值",
+    "training.because.below_review_band": "略低于审核区间",
+    # --- steward decisions described ---
+    "decision.must_link": "必须关联 {left} ~ {right}",
+    "decision.cannot_link": "不得关联 {left} ~ {right}",
+    "decision.pin": "锁定 {golden_id}.{field} = {value!r}",
+    "decision.revoke": "撤销 {revokes}",
+    "decision.revoked": "已撤销 {revokes}",
+    "decision_kind.must_link": "必须关联",
+    "decision_kind.cannot_link": "不得关联",
+    "decision_kind.pin": "锁定",
+    "decision_kind.revoke": "撤销",
+    # --- refusals a steward can meet ---
+    "error.reason_needed": "决定需要填写原因（与决定一起记入审计日志）",
+    "error.actor_needed": "决定需要填写作出决定的人",
+    "error.no_run_file": (
+        "{root} 中还没有任何运行生成 {relative}：请先运行流水线（golden run）到“{stage}”阶段"
+    ),
+    "error.unknown_record_keys": (
+        "记录键 {keys} 不在运行 {run} 的已接受记录中（{path}）；记录键形如 '<source>:<id>'，"
+        "与 `golden review list` 中显示的一样"
+    ),
+    "error.not_golden_field": "{field!r} 不是黄金记录字段；可用字段为 {fields}",
+    "error.bad_date": "date_of_birth {value!r} 不是 YYYY-MM-DD 格式的日期",
+    "error.bad_email": "电子邮箱 {value!r} 无效：{error}",
+    "error.not_canonical.phone": "电话 {value!r} 不是标准格式：请使用 E.164，例如 +442079460000",
+    "error.not_canonical.country": (
+        "国家 {value!r} 不是标准格式：请使用 ISO 3166-1 二字母代码，例如 GB"
+    ),
+    "error.not_canonical.phone_extension": "分机号 {value!r} 不是标准格式：只能包含数字",
+    "error.no_registry": "还没有发布任何黄金 ID（{path} 不存在）",
+    "error.merged_into": "{golden_id} 已合并到 {survivor}：请改为锁定 {survivor}",
+    "error.unknown_golden_id": "黄金 ID {golden_id} 不在已发布的登记表 {path} 中",
+    "error.unknown_target": "{target!r} 既不是 {root} 中已发布表的记录键，也不是黄金 ID",
+    "error.already_recorded": "（已记录：{ids}）",
+    "error.no_decision": "{path} 中没有决定 {decision_id!r}",
+    "error.revoke_revocation": "{decision_id} 本身就是一次撤销；请重新记录该决定",
+    "error.already_revoked": "{decision_id} 已被 {revoked_by} 撤销",
+    "error.link_exists": (
+        "{left} 和 {right} 已有生效的{existing}决定（{existing_id}）；请先撤销它，再记录{kind}"
+    ),
+    "error.contradiction": (
+        "对 {left} 和 {right} 记录{kind}会与 {broken} 矛盾：生效的必须关联会把不得关联分开的记录"
+        "合并在一起；请先撤销其中一个"
+    ),
+    "error.new_cannot_link_contradiction": (
+        "对 {left} 和 {right} 记录{kind}会与这条新的不得关联矛盾：生效的必须关联会把不得关联分开的"
+        "记录合并在一起；请先撤销其中一个"
+    ),
+    "error.same_record": "{kind}需要两条不同的记录",
+    "error.not_a_record_of": "{record_key} 不是 {golden_id} 的记录",
+    "error.only_record": "{record_key} 是 {golden_id} 唯一的记录：无可拆分",
+    "error.not_published": (
+        "{root} 中尚未发布任何数据（{path} 不存在）：请先运行流水线（golden run）"
+    ),
+    # --- refusals of the workspace's pages ---
+    "error.csrf": "CSRF 令牌缺失或错误：请重新加载页面",
+    "error.cannot_decide": "{role}角色不能记录决定",
+    "error.login_expired": "登录表单已过期或并非来自本站：请重新加载",
+    "error.unknown_language": "没有语言 {code!r}；可用语言为 {languages}",
+    "error.unknown_decision": "未知的决定 {decision!r}",
+    "error.reports_unmasked": "报告显示未脱敏的值；请让数据管理员或查看者查看",
+    "error.no_report": "没有这个报告",
+    "error.no_chart": "没有这个图表",
+    "error.not_a_pair": "勾选的项不是一对记录键",
+    "error.not_found": "没有这个页面",
+    "error.title": "无法执行",
+    "error.title.400": "无法执行",
+    "error.title.403": "不允许",
+    "error.title.404": "未找到",
+    # --- match charts ---
+    "charts.link": "匹配模型图表",
+    "charts.heading": "匹配模型图表",
+    "charts.intro": (
+        "每次运行的匹配模型的 Splink 图表：各比较级别的权重、它们的 m 和 u 概率，以及抽样审核对的"
+        "得分如何累加。瀑布图显示未脱敏的比较值。"
+    ),
+    "charts.none": "磁盘上没有任何运行的匹配图表。",
+    "charts.run": "运行 {run}",
+    "charts.served": "（已发布）",
+    "charts.name.match_weights": "各比较级别的匹配权重",
+    "charts.name.m_u_parameters": "m 和 u 概率",
+    "charts.name.waterfall": "抽样审核对的得分如何累加",
+    # --- data codes in words ---
+    "column.golden_id": "黄金 ID",
+    "column.record_key": "记录键",
+    "column.source_system": "来源",
+    "column.reason": "原因",
+    "column.field": "字段",
+    "column.detail": "详情",
+    "column.priority": "优先级",
+    "column.since": "起始时间",
+    "column.last_confirmed_at": "上次确认",
+    "column.refreshed_at": "刷新时间",
+    "column.run_id": "运行",
+    "column.at": "时间",
+    "column.event": "事件",
+    "column.related_golden_ids": "相关黄金 ID",
+    "column.record_count": "记录数",
+    "column.changed_fields": "变更的字段",
+    "column.version": "版本",
+    "column.valid_from_run": "起始运行",
+    "column.valid_to_run": "结束运行",
+    "column.valid_from": "生效时间",
+    "column.valid_to": "失效时间",
+    "column.opened_by": "开始于",
+    "column.closed_by": "结束于",
+    "column.name_prefix": "称谓",
+    "column.first_name": "名",
+    "column.middle_name": "中间名",
+    "column.last_name": "姓",
+    "column.name_suffix": "名字后缀",
+    "column.full_name": "全名",
+    "column.email": "电子邮箱",
+    "column.phone": "电话",
+    "column.phone_extension": "分机号",
+    "column.address_line1": "地址第一行",
+    "column.address_line2": "地址第二行",
+    "column.city": "城市",
+    "column.region": "省/州",
+    "column.postcode": "邮政编码",
+    "column.country": "国家",
+    "column.date_of_birth": "出生日期",
+    "due_reason.stale": "长时间未核对",
+    "due_reason.invalid_contact": "近几次运行中联系方式无效",
+    "due_reason.conflicting_sources": "来源之间不一致",
+    "due_reason.placeholder_value": "占位值",
+    "due_reason.absorbed_id_sent": "来源发送了已被合并的黄金 ID",
+    "rule.valid_first": "有效值优先",
+    "rule.filled_first": "填写最完整者优先",
+    "rule.agreement": "多数记录一致",
+    "rule.full_form": "完整形式",
+    "rule.latest_value": "最新值",
+    "rule.trust_rank": "最可信的来源",
+    "rule.most_recent": "最近更新",
+    "rule.most_complete": "最完整的记录",
+    "rule.most_frequent": "出现最多",
+    "rule.longest": "最长",
+    "rule.only_value": "唯一值",
+    "rule.unanimous": "全体一致",
+    "rule.record_key": "按记录键决胜",
+    "rule.steward_pin": "数据管理员锁定",
+    "rule.swapped_names": "姓名顺序互换",
+    "change.changed": "已变更",
+    "change.erased": "已删除",
+    # --- golden review / golden users ---
+    "cli.review.queue": (
+        "运行 {run} 的审核队列：{total} 对，{undecided} 对未决定；最不确定的在前（{path}）"
+    ),
+    "cli.review.nothing": "没有需要审核的记录对",
+    "cli.review.more": "… 还有 {count} 对（使用 --limit）",
+    "cli.review.field": "字段",
+    "cli.review.decided": "[已决定：{kind}]",
+    "cli.review.evidence": "  证据：{evidence}",
+    "cli.review.decide_hint": (
+        '  决定：golden review decide --left {left} --right {right} --link|--no-link --reason "..."'
+    ),
+    "cli.suggest.header": (
+        "运行 {run} 建议标注的记录对：{total} 对中 {undecided} 对未决定；每个标注从下一次训练运行起"
+        "用于训练模型（{path}）"
+    ),
+    "cli.suggest.nothing": "没有需要标注的记录对",
+    "cli.recorded": "已记录 {id}：{describe}（从下一次运行起生效）",
+    "cli.supersedes": "  取代 {id}（{value!r}）；可撤销它以整理列表",
+    "cli.no_decisions": "没有任何决定",
+    "cli.no_active_decisions": "没有生效的决定",
+    "cli.decisions.id": "决定",
+    "cli.decisions.when": "时间（UTC）",
+    "cli.decisions.actor": "操作人",
+    "cli.decisions.what": "决定 — 原因",
+    "cli.revoked": "已记录 {id}：已撤销 {revokes}",
+    "cli.due.refreshed": "review_due 于 {at} 由运行 {run} 刷新：{count} 行{counts}",
+    "cli.due.nothing": "没有到期需要复核的记录",
+    "cli.due.col.priority": "优先",
+    "cli.due.col.reason": "原因",
+    "cli.due.col.golden_id": "黄金 ID",
+    "cli.due.col.record_key": "记录键",
+    "cli.due.col.field": "字段",
+    "cli.due.col.since": "起始",
+    "cli.due.col.detail": "详情",
+    "cli.due.confirm_hint": '确认一条：golden review confirm <golden_id|record_key> --reason "..."',
+    "cli.confirmed": "已确认 {target}（{at}）；清除了 {count} 条 review_due 记录",
+    "cli.users.password": "密码：",
+    "cli.users.again": "再输一次：",
+    "cli.users.added": "已添加 {name}（{role}）到 {path}",
+    "cli.users.removed": "已删除 {name}",
+    "cli.users.removed_sessions": "已删除 {name}，并结束了 {count} 个会话",
+    "cli.users.none": "没有用户",
+    "cli.users.row": "{name} {role} 创建于 {created}  令牌：{tokens}",
+    "cli.users.no_tokens": "无令牌",
 }
