@@ -12,7 +12,8 @@ import pytest
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import SchemaDriftError
 from pipelines.ingest import ingest_source
-from pipelines.orchestrate import run_stage, stage_record_path
+from pipelines.orchestrate import run_pipeline, run_stage, stage_record_path
+from pipelines.scorecard.report import report_path
 from pipelines.summary import format_summary, summarise_run
 from pipelines.validate import validate_source
 from pipelines.warehouse import Warehouse, write_json
@@ -82,3 +83,36 @@ def test_a_reject_reason_cannot_drive_the_terminal() -> None:
 
     assert "\x1b" not in report and "\x07" not in report
     assert "rejected 1: bad row ?]0;owned??[2J" in report
+
+
+@pytest.mark.slow
+def test_the_run_summary_links_the_scorecard_report_written_by_the_run(tmp_path: Path) -> None:
+    names = ["Ann", "Bo", "Cy", "Di", "Ed", "Flo"]
+    rows = [f"{i},{n},{n.lower()}{i}@example.org" for i, n in enumerate(names, 1)]
+    (tmp_path / "crm.csv").write_text("id,first,mail\n" + "\n".join(rows) + "\n")
+    text = {
+        "warehouse": {"path": str(tmp_path / "warehouse")},
+        "backup": {"enabled": False},
+        "language": "en",  # the summary's labels, whatever the terminal's locale
+        "validation": {"expectations_dir": str(Path(__file__).parents[1] / "expectations")},
+        "sources": [
+            {"name": "crm", "kind": "file", "path": str(tmp_path / "crm.csv"), "id_column": "id",
+             "mapping": {"first_name": "first", "email": "mail"}},
+        ],
+    }  # fmt: skip
+    (tmp_path / "config.yaml").write_text(json.dumps(text))
+    config = load_config(tmp_path / "config.yaml")
+
+    run_id = run_pipeline(config, skip_backup=True)
+    summary = summarise_run(config, run_id)
+    report = format_summary(summary)
+
+    links = [line for line in report.splitlines() if line.startswith("quality scorecard:")]
+    assert len(links) == 1, report
+    target = Path(links[0].removeprefix("quality scorecard:").strip())
+    assert target == report_path(config.warehouse.path) and str(target) == (
+        summary.dq_scorecard_report
+    )
+    assert target.is_file()
+    page = target.read_text(encoding="utf-8")
+    assert run_id in page and "crm" in page
