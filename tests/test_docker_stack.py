@@ -593,3 +593,102 @@ def test_every_service_that_reads_a_secret_waits_for_the_secret_check(
         if edge is not None:
             assert edge == {"condition": "service_completed_successfully"}, name
     assert not services["check-secrets"].get("depends_on")
+
+
+# --- golden commands in the stack, as docs/airflow.md gives them -----------------------------
+
+
+def documented_compose_commands() -> list[list[str]]:
+    """Every ``docker compose ... exec|run ...`` command in docs/airflow.md's code blocks, as
+    argument lists (continuation lines joined, comments dropped)."""
+    text = (ROOT / "docs" / "airflow.md").read_text()
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:2] == ["docker", "compose"] and {"exec", "run"} & set(words):
+                commands.append(words)
+    return commands
+
+
+def split_compose_command(words: list[str]) -> tuple[str, dict[str, str | None], str, list[str]]:
+    """(verb, its options, service, the command run in the container)."""
+    rest = words[2:]
+    while rest[0] not in ("exec", "run"):  # global options: -f FILE, --env-file FILE
+        rest = rest[2:] if rest[0] in ("-f", "--file", "--env-file") else rest[1:]
+    verb, rest = rest[0], rest[1:]
+    options: dict[str, str | None] = {}
+    while rest[0].startswith("-"):
+        if rest[0] in ("-u", "--user", "-e", "--env", "-w", "--workdir", "--entrypoint"):
+            options[rest[0]], rest = rest[1], rest[2:]
+        else:
+            options[rest[0]], rest = None, rest[1:]
+    return verb, options, rest[0], rest[1:]
+
+
+def golden_command_path(argv: list[str]) -> list[str]:
+    """The (sub)command names of a golden command line, checked against the real CLI."""
+    import typer
+
+    from pipelines.cli import app
+
+    command: Any = typer.main.get_command(app)  # a group: it has subcommands
+    path: list[str] = []
+    for word in argv:
+        if not hasattr(command, "commands"):
+            break
+        sub = command.commands.get(word)
+        assert sub is not None, f"golden {' '.join(path)} has no command {word!r}"
+        command, path = sub, [*path, word]
+    assert path and not hasattr(command, "commands"), f"golden {argv}: not a complete command"
+    return path
+
+
+def test_documented_golden_commands_use_stack_services_with_the_config_and_warehouse(
+    compose: dict[str, Any],
+) -> None:
+    commands = documented_compose_commands()
+    assert commands, "docs/airflow.md shows no docker compose exec/run command"
+    services = compose["services"]
+    warehouse = str(yaml.safe_load((DOCKER / "config.yaml").read_text())["warehouse"]["path"])
+    image_config = re.search(r"GOLDEN_CONFIG=(\S+)", DOCKERFILE.read_text())
+    assert image_config
+    covered = set()
+    for words in commands:
+        verb, options, service_name, argv = split_compose_command(words)
+        line = " ".join(words)
+        assert service_name in services, f"{line}: no service {service_name!r}"
+        service = services[service_name]
+        if verb == "exec":
+            assert argv[0] == "golden", line
+            argv = argv[1:]
+        else:
+            assert service["entrypoint"][-1] == "golden", line
+            assert "--rm" in options, f"{line}: a one-off container must be removed"
+        # The config the service is given, the one the image carries, and the documented one.
+        assert service["environment"]["GOLDEN_CONFIG"] == image_config.group(1), service_name
+        if "--config" in argv:
+            assert argv[argv.index("--config") + 1] == service["environment"]["GOLDEN_CONFIG"]
+        assert f"golden-warehouse:{warehouse}" in service["volumes"], line
+        # The workers' user: never root, which would leave files the workers cannot rewrite.
+        user = options.get("-u") or options.get("--user") or service.get("user") or "50000:0"
+        assert user == "50000:0", line
+        path = golden_command_path(argv)
+        if path[0] in ("backup", "restore", "forget"):  # these reach the object store
+            assert service["environment"]["GOLDEN_S3_ENDPOINT"] == "http://seaweedfs:8333", line
+        covered.add(path[0])
+    assert {"review", "run", "backup", "restore", "forget", "users"} <= covered
+
+
+def test_the_golden_cli_service_runs_as_the_workers_with_their_pipeline_environment(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    cli = services["golden-cli"]
+    worker = services["airflow-worker-1"]
+    pipeline_env = {k: v for k, v in worker["environment"].items() if not k.startswith("AIRFLOW")}
+    pipeline_env.pop("GOLDEN_WORKER_NAME")
+    assert cli["environment"] == pipeline_env
+    assert not any(k.startswith("AIRFLOW") for k in cli["environment"])  # no database password
+    assert cli["profiles"] == ["cli"]  # `up` does not start it; `run` does
+    assert cli["user"] == dict(dockerfile_instructions())["USER"] == "50000:0"
