@@ -14,6 +14,7 @@ from pipelines.history import run_time
 from pipelines.orchestrate import run_pipeline
 from pipelines.publish import read_table
 from pipelines.review_due.compute import refresh_review_due
+from pipelines.review_due.schema import REASONS
 from pipelines.sample import generate_sample, mutate_sample
 
 pytestmark = [pytest.mark.slow]
@@ -50,8 +51,11 @@ def test_two_runs_with_a_mutated_day_between_fill_every_history_table(tmp_path: 
     assert set(aliases["golden_id"]) >= set(history["golden_id"])
     assert set(frame(root, "dq_scorecard")["run_id"]) == both
     profile = frame(root, "customer_profile")
-    assert set(profile["golden_id"]) == set(frame(root, "golden_customers")["golden_id"])
     golden = frame(root, "golden_customers")
+    # One profile row for every current golden id, none for an id no longer published.
+    assert profile["golden_id"].is_unique().all()
+    assert sorted(profile["golden_id"]) == sorted(golden["golden_id"])
+    assert set(profile["run_id"]) == {second}
     # Each customer's values date from one of the two runs; some changed in the second.
     starts = {run_time(first), run_time(second)}
     assert set(golden["golden_changed_at"]) <= starts
@@ -59,3 +63,10 @@ def test_two_runs_with_a_mutated_day_between_fill_every_history_table(tmp_path: 
     # The review list judges the second run; its rows carry that run.
     result = refresh_review_due(root, config.review_due, datetime.now(UTC))
     assert result.run_id == second
+    assert sum(result.by_reason.values()) == result.rows
+    # The mutated day leaves customers whose sources disagree, whatever the refresh's date.
+    assert result.by_reason.get("conflicting_sources", 0) > 0, result.by_reason
+    due = pl.read_parquet(result.path)
+    assert due.height == result.rows and set(due["run_id"]) == {second}
+    assert set(due["reason"]) <= set(REASONS)
+    assert set(due["golden_id"].drop_nulls()) <= set(golden["golden_id"])
