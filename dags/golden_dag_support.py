@@ -96,8 +96,10 @@ million records on two cores (docs/scaling.md), with room to spare."""
 
 DEADLINE_ENV = "GOLDEN_RUN_DEADLINE_MINUTES"
 """Minutes after a run is queued at which it is reported overdue; unset means no deadline.
-(Off by default because ``airflow dags test`` in Airflow 3.3.2 fails any successful run of a DAG
-with a deadline; a scheduler-run deployment sets it, as docker/.env.example does.)"""
+Both scheduler-run deployments set 480 unless told otherwise: ``make stack``
+(``scripts/airflow_stack.RUN_DEADLINE_MINUTES``) and the docker stack (``docker/.env.example``).
+The DAG itself has none without the variable because ``airflow dags test`` in Airflow 3.3.2
+fails any successful run of a DAG with a deadline."""
 
 
 def timeout(task_id: str) -> dict[str, Any]:

@@ -8,6 +8,9 @@ PostgreSQL server at 127.0.0.1:5432 (trust auth), the broker the Redis server at
 127.0.0.1:6379 under a key prefix of its own, so a stack never sees another stack's tasks. The
 environment names are those of ``docker/docker-compose.yaml``.
 
+A run still going ``GOLDEN_RUN_DEADLINE_MINUTES`` (default 480, as in ``docker/.env.example``)
+after it was queued raises an overdue alert; export the variable to change it.
+
 Each worker records its own name (``GOLDEN_WORKER_NAME``, through
 ``pipelines.worker_name.worker_hostname``) as the task instances' host, so the UI and the API
 show which worker ran what even though both run on one machine.
@@ -44,6 +47,11 @@ logger = logging.getLogger("golden.airflow_stack")
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
 BIN = Path(sys.executable).parent
+
+RUN_DEADLINE_MINUTES = 480
+"""The run deadline when ``GOLDEN_RUN_DEADLINE_MINUTES`` is not in the environment: the value of
+``docker/.env.example`` and the compose file's default, so both stacks alert on the same
+overrun (tests/test_docker_stack.py keeps the three in step)."""
 
 
 class StackError(Exception):
@@ -129,6 +137,9 @@ def stack_env(settings: StackSettings) -> dict[str, str]:
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(settings.home / "passwords.json"),
         AIRFLOW__CORE__HOSTNAME_CALLABLE="pipelines.worker_name.worker_hostname",
     )
+    # A scheduler-run deployment has a run deadline (the DAG has none without the variable).
+    if not env.get("GOLDEN_RUN_DEADLINE_MINUTES", "").strip():
+        env["GOLDEN_RUN_DEADLINE_MINUTES"] = str(RUN_DEADLINE_MINUTES)
     env.update(settings.extra_env)
     return env
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -344,3 +347,120 @@ def test_an_overdue_run_alerts_with_its_own_config(
         subject == "[golden-records] customer_golden_records run scheduled__2026-01-02 is overdue"
     )
     assert "480 minutes" in message.get_content()
+
+
+# --- the run deadline, end to end through Airflow's own deadline code -------------------------
+
+# In a child process under a fresh AIRFLOW_HOME (SQLite): the DAG as the dag-processor stores it,
+# a queued run created as the scheduler creates one (which records its Deadline row), the
+# scheduler's query for missed deadlines asked at two instants relative to the run's queued_at
+# (no clock is waited on), Deadline.handle_miss, then the callback run as an executor runs it.
+DEADLINE_FLOW = r"""
+import json, os, sys
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select
+
+from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+from airflow.models import Deadline
+from airflow.models.dagbundle import DagBundleModel
+from airflow.models.serialized_dag import SerializedDagModel
+from airflow.sdk.execution_time.callback_supervisor import execute_callback
+from airflow.utils.db import initdb
+from airflow.utils.session import create_session
+from airflow.utils.state import DagRunState
+from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+dags, run_config = sys.argv[1], sys.argv[2]
+initdb()
+bag = BundleDagBag(dag_folder=dags, bundle_path=dags, bundle_name="dags-folder")
+assert not bag.import_errors, bag.import_errors
+with create_session() as session:
+    session.merge(DagBundleModel(name="dags-folder"))
+sync_bag_to_db(bag, "dags-folder", None)
+
+
+def missed_at(session, now):
+    # The query of SchedulerJobRunner's loop, with ``now`` given instead of read from the clock.
+    query = select(Deadline).where(Deadline.deadline_time < now).where(~Deadline.missed)
+    return session.scalars(query).all()
+
+
+minutes = int(os.environ["GOLDEN_RUN_DEADLINE_MINUTES"])
+with create_session() as session:
+    dag = SerializedDagModel.get_dag("customer_golden_records", session=session)
+    run = dag.create_dagrun(
+        run_id="manual__overrun",
+        run_type=DagRunType.MANUAL,
+        state=DagRunState.QUEUED,
+        run_after=None,
+        logical_date=None,
+        data_interval=None,
+        triggered_by=DagRunTriggeredByType.TEST,
+        conf={"config_path": run_config},
+        session=session,
+    )
+    session.flush()
+    early = missed_at(session, run.queued_at + timedelta(minutes=minutes - 1))
+    [deadline] = missed_at(session, run.queued_at + timedelta(minutes=minutes + 1))
+    deadline.handle_miss(session)
+    data = dict(deadline.callback.data)
+ok, error = execute_callback(
+    data["path"], data["kwargs"], "customer_golden_records.py", dags, structlog.get_logger()
+)
+print("DEADLINE-JSON " + json.dumps({
+    "missed_one_minute_early": len(early),
+    "callback": data["path"],
+    "ok": ok,
+    "error": error,
+}))
+"""
+
+
+@pytest.mark.airflow
+def test_the_default_run_deadline_alerts_when_a_run_overruns_it(
+    tmp_path: Path, smtp_server: _SMTPServer
+) -> None:
+    from scripts.airflow_stack import RUN_DEADLINE_MINUTES
+
+    dags = Path(__file__).parents[1] / "dags"
+    default = write_config(tmp_path, {"on_failure": ["log"]})
+    (tmp_path / "run").mkdir()
+    own = write_config(tmp_path / "run", {"on_failure": ["email"], "email_to": ["ops@ex.org"]})
+    home = tmp_path / "airflow-home"
+    home.mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOLDEN_"))},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "GOLDEN_CONFIG": str(default),
+        "GOLDEN_RUN_DEADLINE_MINUTES": str(RUN_DEADLINE_MINUTES),
+        "GOLDEN_SMTP_HOST": "127.0.0.1",
+        "GOLDEN_SMTP_PORT": str(smtp_server.server_address[1]),
+        "GOLDEN_SMTP_FROM": "pipeline@example.org",
+    }
+    script = tmp_path / "deadline_flow.py"
+    script.write_text(DEADLINE_FLOW)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(dags), str(own)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("DEADLINE-JSON "))
+    outcome = json.loads(line.removeprefix("DEADLINE-JSON "))
+    assert outcome["missed_one_minute_early"] == 0  # not overdue before its deadline
+    assert outcome["callback"] == "pipelines.alerts.run_overdue"
+    assert outcome["ok"] is True, outcome["error"]
+    # The run's own config (its conf) chose the channel: one email about that run.
+    [(_, recipients, message)] = smtp_server.messages
+    assert recipients == ["ops@ex.org"]
+    subject = " ".join(str(message["Subject"]).split())
+    assert subject == "[golden-records] customer_golden_records run manual__overrun is overdue"
+    assert f"{RUN_DEADLINE_MINUTES} minutes after it was queued" in message.get_content()

@@ -692,3 +692,24 @@ def test_the_golden_cli_service_runs_as_the_workers_with_their_pipeline_environm
     assert not any(k.startswith("AIRFLOW") for k in cli["environment"])  # no database password
     assert cli["profiles"] == ["cli"]  # `up` does not start it; `run` does
     assert cli["user"] == dict(dockerfile_instructions())["USER"] == "50000:0"
+
+
+# --- the run deadline: the same default in both stacks ----------------------------------------
+
+
+def test_both_stacks_have_the_same_default_run_deadline(
+    compose: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.airflow_stack import RUN_DEADLINE_MINUTES, StackSettings, stack_env
+
+    assert env_example()["GOLDEN_RUN_DEADLINE_MINUTES"] == str(RUN_DEADLINE_MINUTES)
+    for name in [*AIRFLOW_SERVICES, "airflow-init"]:
+        env = compose["services"][name]["environment"]
+        assert env["GOLDEN_RUN_DEADLINE_MINUTES"] == (
+            f"${{GOLDEN_RUN_DEADLINE_MINUTES:-{RUN_DEADLINE_MINUTES}}}"
+        ), name
+    monkeypatch.delenv("GOLDEN_RUN_DEADLINE_MINUTES", raising=False)
+    assert stack_env(StackSettings(home=tmp_path))["GOLDEN_RUN_DEADLINE_MINUTES"] == "480"
+    # An exported value wins, as a value in docker/.env does.
+    monkeypatch.setenv("GOLDEN_RUN_DEADLINE_MINUTES", "90")
+    assert stack_env(StackSettings(home=tmp_path))["GOLDEN_RUN_DEADLINE_MINUTES"] == "90"
