@@ -41,6 +41,27 @@ ABOVE_THRESHOLD_BITS: Final = 3.0
 """Links up to this many bits above the threshold are still candidates (a false link the model
 is nearly sure of is rare, and a label there teaches little)."""
 
+REVIEW_BAND: Final = "review band"
+LINKED_NEAR_THRESHOLD: Final = "linked, near the threshold"
+BELOW_REVIEW_BAND: Final = "just below the review band"
+SUGGESTION_REASONS: Final[dict[str, str]] = {
+    REVIEW_BAND: "review_band",
+    LINKED_NEAR_THRESHOLD: "linked_near_threshold",
+    BELOW_REVIEW_BAND: "below_review_band",
+}
+"""``suggested_because`` as stored (published in ``match_training_pairs``; runs before and
+after read alike, so the stored text never changes) -> its stable code, the id readers
+translate at display time (``training.because.<code>`` in the product's catalogue)."""
+
+
+def suggestion_code(suggested_because: str | None) -> str | None:
+    """The stable code of a stored ``suggested_because``; a value this version does not know
+    (a later version's) is returned as it is."""
+    if suggested_because is None:
+        return None
+    return SUGGESTION_REASONS.get(suggested_because, suggested_because)
+
+
 SUGGESTION_KEY_COLUMNS: Final = (
     "rank",
     "record_key_l",
@@ -77,8 +98,8 @@ def candidate_pairs(
                 "record_key_r",
                 "match_weight",
                 pl.when(pl.col("match_probability") >= match_threshold)
-                .then(pl.lit("linked, near the threshold"))
-                .otherwise(pl.lit("review band"))
+                .then(pl.lit(LINKED_NEAR_THRESHOLD))
+                .otherwise(pl.lit(REVIEW_BAND))
                 .alias("suggested_because"),
             )
         )
@@ -88,7 +109,7 @@ def candidate_pairs(
                 "record_key_l",
                 "record_key_r",
                 "match_weight",
-                pl.lit("just below the review band").alias("suggested_because"),
+                pl.lit(BELOW_REVIEW_BAND).alias("suggested_because"),
             )
         )
     empty = pl.DataFrame(

@@ -29,9 +29,10 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.errors import GoldenError
-from pipelines.i18n import LANGUAGES, NATIVE_NAMES, Translator, choose
+from pipelines.i18n import LANGUAGES, NATIVE_NAMES, Explained, Translator, choose, say
 from pipelines.lock import RunLockedError
 from pipelines.stewardship import Change, Link, Pin, Revoke, confirm_review, write_decisions
 from workspace import service
@@ -116,6 +117,27 @@ class Unauthenticated(Exception):
     """No valid session or token."""
 
 
+class Refused(HTTPException):
+    """An HTTP refusal said by a catalogue message id: the JSON API answers its English text
+    (``detail``, the API's contract), a page says it in the reader's language."""
+
+    def __init__(self, status_code: int, key: str, **values: object):
+        super().__init__(status_code, say("en", [(key, values)]))
+        self.message_parts = [(key, values)]
+
+
+class WorkspaceError(Explained, GoldenError):
+    """A request the workspace refuses before the shared decision code sees it (a record that
+    is not the customer's), said by catalogue message ids."""
+
+
+CHART_NAME = r"[a-z0-9_]{1,64}\.html"
+"""A match chart's file name (``runs/<id>/match/charts/<name>.html``, written by the match
+stage); anything else is refused before a path is built."""
+PERSONAL_CHARTS = frozenset({"waterfall.html"})
+"""Charts that show compared values (personal data) unmasked: not for analysts."""
+
+
 class DecisionIn(BaseModel):
     """One decision through the API: ``link`` / ``no_link`` a pair, ``pin`` a value, ``revoke``
     a decision, ``split_out`` a record from its golden id (cannot-links to the others), or
@@ -181,12 +203,12 @@ def create_app(
                 token = (await request.form()).get("csrf_token")  # parsed once, cached
                 given = token if isinstance(token, str) else None
             if not same_token(given, session.csrf):
-                raise HTTPException(403, "missing or wrong CSRF token: reload the page")
+                raise Refused(403, "error.csrf")
         return Principal(user, session)
 
     def steward(who: Principal = Depends(principal)) -> Principal:
         if not who.user.can_decide:
-            raise HTTPException(403, f"role {who.user.role} cannot record decisions")
+            raise Refused(403, "error.cannot_decide", role=who.user.role)
         return who
 
     @app.middleware("http")
@@ -222,7 +244,7 @@ def create_app(
         return HTMLResponse(
             templates.get_template("message.html").render(
                 title=t("published.none_title"),
-                message=str(exc),
+                message=t.error(exc),
                 who=None,
                 csrf="",
                 t=t,
@@ -230,6 +252,37 @@ def create_app(
             ),
             status_code=503,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """The JSON API keeps FastAPI's English ``{"detail": ...}``; a page says the refusal
+        in the reader's language, on the product's own page."""
+        from fastapi.exception_handlers import http_exception_handler
+
+        if request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, exc)
+        t = translate(request)
+        if getattr(exc, "message_parts", None):
+            message = t.error(exc)
+        elif exc.status_code == 404:
+            message = t("error.not_found")
+        else:
+            message = str(exc.detail)
+        title = f"error.title.{exc.status_code}"
+        response = HTMLResponse(
+            templates.get_template("message.html").render(
+                title=t(title) if title in _catalogue_ids() else t("error.title"),
+                message=message,
+                who=None,
+                csrf="",
+                t=t,
+                request=request,
+            ),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+        response.headers["Content-Language"] = t.html_lang
+        return response
 
     def translate(request: Request) -> Translator:
         """The reader's language: their own switch, else the config, else the browser's."""
@@ -312,7 +365,7 @@ def create_app(
         next: str = Form("/"),
     ) -> Response:
         if not same_token(csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE)):
-            raise HTTPException(403, "the login form expired or was not ours: reload it")
+            raise Refused(403, "error.login_expired")
         client = request.client.host if request.client else "unknown"
         keys = (f"user:{username}", f"addr:{client}")
         if ws.throttle.blocked(*keys):
@@ -345,7 +398,7 @@ def create_app(
     def set_language(request: Request, code: str, next: str = "/") -> Response:
         """A user's own choice of language, kept in a cookie; it wins over the browser's."""
         if code not in LANGUAGES:
-            raise HTTPException(404, f"no language {code!r}; use one of {', '.join(LANGUAGES)}")
+            raise Refused(404, "error.unknown_language", code=code, languages=", ".join(LANGUAGES))
         response = RedirectResponse(_safe_next(next), status_code=303)
         _cookie(response, request, LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600)
         return response
@@ -412,8 +465,16 @@ def create_app(
         back: str = Form("customer"),
         who: Principal = Depends(steward),
     ) -> Response:
-        changes = _split_changes(ws.context(who), golden_id, record_key)
         target = f"/clusters/{url_quote(golden_id)}" if back == "cluster" else None
+        try:
+            changes = _split_changes(ws.context(who), golden_id, record_key)
+        except GoldenError as exc:
+            return render(
+                request, "message.html", who, status=400,
+                title=translate(request)("decisions.not_recorded"),
+                message=translate(request).error(exc),
+                back=target or f"/customers/{url_quote(golden_id)}",
+            )  # fmt: skip
         return _decide_then(request, who, changes, reason, golden_id, target)
 
     @app.post("/customers/{golden_id}/confirm", include_in_schema=False)
@@ -443,7 +504,7 @@ def create_app(
             return render(
                 request, "message.html", who, status=400,
                 title=translate(request)("decisions.not_confirmed"),
-                message=str(exc), back=back,
+                message=translate(request).error(exc), back=back,
             )  # fmt: skip
         return RedirectResponse(f"{back}?confirmed={cleared}", status_code=303)
 
@@ -461,7 +522,8 @@ def create_app(
             return render(
                 request, "message.html", who, status=400,
                 title=translate(request)("decisions.not_recorded"),
-                message=str(exc), back=target or f"/customers/{url_quote(golden_id)}",
+                message=translate(request).error(exc),
+                back=target or f"/customers/{url_quote(golden_id)}",
             )  # fmt: skip
         if who.session:
             ws.sessions.push_undo(who.session, (w.decision_id for w in written))
@@ -535,15 +597,15 @@ def create_app(
                     reason,
                 )
             except GoldenError as exc:
-                message = str(exc)
+                message = t.error(exc)
             else:
                 if who.session:
                     ws.sessions.push_undo(who.session, (w.decision_id for w in written))
                 message = t("review.recorded_one", id=written[0].decision_id,
-                            describe=written[0].description)  # fmt: skip
+                            describe=_described(t, written[0]))  # fmt: skip
                 ok = True
         else:
-            raise HTTPException(400, f"unknown decision {decision!r}")
+            raise Refused(400, "error.unknown_decision", decision=decision)
         return _review_fragment(request, who, message, ok, queue)
 
     @app.post("/review/bulk", response_class=HTMLResponse, include_in_schema=False)
@@ -558,7 +620,7 @@ def create_app(
         """Several pairs of the queue decided at once (ticked in the queue list)."""
         pairs = [_pair_of(value) for value in pair]
         if decision not in ("link", "no_link"):
-            raise HTTPException(400, f"unknown decision {decision!r}")
+            raise Refused(400, "error.unknown_decision", decision=decision)
         if not pairs:
             message = translate(request)("review.tick_first")
             return _review_fragment(request, who, message, queue=queue)
@@ -566,11 +628,12 @@ def create_app(
         try:
             written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
         except GoldenError as exc:
-            return _review_fragment(request, who, str(exc), queue)
+            return _review_fragment(request, who, translate(request).error(exc), queue)
         if who.session:
             ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         kind = "must_link" if decision == "link" else "cannot_link"
-        message = translate(request)("review.recorded_many", count=len(written), kind=kind)
+        t = translate(request)
+        message = t("review.recorded_many", count=len(written), kind=t.term("decision_kind", kind))
         return _review_fragment(request, who, message, ok=True, queue=queue)
 
     @app.post("/review/undo", response_class=HTMLResponse, include_in_schema=False)
@@ -587,7 +650,7 @@ def create_app(
             try:
                 write_decisions(ws.config.warehouse.path, [Revoke(decision_id)], who.name, reason)
             except GoldenError as exc:
-                message = str(exc)
+                message = t.error(exc)
             else:
                 ws.sessions.pop_undo(who.session, decision_id)
                 message, ok = t("review.revoked", id=decision_id), True
@@ -651,17 +714,60 @@ def create_app(
         no script at all, inline styles allowed.
         """
         if who.user.masked:
-            raise HTTPException(403, "the reports show unmasked values; ask a steward or viewer")
+            raise Refused(403, "error.reports_unmasked")
         root = (Path(ws.config.warehouse.path) / "reports").resolve()
         target = (root / (path or "data_docs")).resolve()
         if target.is_dir():
             target = target / "index.html"
         if not target.is_relative_to(root) or not target.is_file():
-            raise HTTPException(404, "no such report")
+            raise Refused(404, "error.no_report")
         response = FileResponse(target)
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "script-src 'none'; frame-ancestors 'none'; form-action 'none'"
+        )
+        return response
+
+    @app.get("/quality/charts", response_class=HTMLResponse, include_in_schema=False)
+    def charts_page(request: Request, who: Principal = Depends(principal)) -> Response:
+        """The match model's charts of every run that has them, newest first."""
+        runs = [
+            (run_id, [n for n in names if not (who.user.masked and n in PERSONAL_CHARTS)])
+            for run_id, names in _match_charts(ws)
+        ]
+        return render(
+            request,
+            "charts.html",
+            who,
+            runs=runs,
+            serving=ws.reader.serving(),
+        )
+
+    @app.get("/charts/{run_id}/{name}", include_in_schema=False)
+    def chart_file(run_id: str, name: str, who: Principal = Depends(principal)) -> Response:
+        """One of Splink's match charts (``runs/<run_id>/match/charts/<name>``) behind the
+        login. The run id must be one of the warehouse's runs and the name a chart's file
+        name, and the path is resolved (links followed) and checked to lie in that run's
+        charts folder, so nothing else in the warehouse can be asked for. The pages carry
+        their chart libraries inline (Vega compiles expressions with ``Function``), so they
+        are served in a sandbox: an opaque origin with no cookies, no network, no forms.
+        The waterfall shows compared values unmasked: analysts are refused it."""
+        import re
+
+        warehouse = ws.reader.warehouse
+        if not re.fullmatch(CHART_NAME, name) or run_id not in warehouse.run_ids():
+            raise Refused(404, "error.no_chart")
+        if who.user.masked and name in PERSONAL_CHARTS:
+            raise Refused(403, "error.reports_unmasked")
+        root = (warehouse.match_dir(run_id) / "charts").resolve()
+        target = (root / name).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise Refused(404, "error.no_chart")
+        response = FileResponse(target, media_type="text/html; charset=utf-8")
+        response.headers["Content-Security-Policy"] = (
+            "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline' "
+            "'unsafe-eval'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+            "form-action 'none'"
         )
         return response
 
@@ -683,7 +789,7 @@ def create_app(
             return render(
                 request, "message.html", who, status=400,
                 title=translate(request)("decisions.not_revoked"),
-                message=str(exc), back="/decisions",
+                message=translate(request).error(exc), back="/decisions",
             )  # fmt: skip
         return RedirectResponse("/decisions", status_code=303)
 
@@ -843,9 +949,13 @@ def _split_changes(ctx: service.Context, golden_id: str, record_key: str) -> lis
     """Split a record out of its golden id: a cannot-link to every other record of it."""
     keys = [r["record_key"] for r in ctx.snapshot.of_customers("customer_xref", [golden_id])]
     if record_key not in keys:
-        raise GoldenError(f"{record_key} is not a record of {golden_id}")
+        raise WorkspaceError(
+            ("error.not_a_record_of", {"record_key": record_key, "golden_id": golden_id})
+        )
     if len(keys) < 2:
-        raise GoldenError(f"{record_key} is the only record of {golden_id}: nothing to split")
+        raise WorkspaceError(
+            ("error.only_record", {"record_key": record_key, "golden_id": golden_id})
+        )
     return [Link(record_key, other, False) for other in keys if other != record_key]
 
 
@@ -854,9 +964,9 @@ def _pair_of(value: str) -> tuple[str, str]:
     try:
         left, right = json.loads(value)
     except (ValueError, TypeError):
-        raise HTTPException(400, "a ticked pair is not a pair of record keys") from None
+        raise Refused(400, "error.not_a_pair") from None
     if not isinstance(left, str) or not isinstance(right, str):
-        raise HTTPException(400, "a ticked pair is not a pair of record keys")
+        raise Refused(400, "error.not_a_pair")
     return left, right
 
 
@@ -919,3 +1029,29 @@ def _charts(
             f'<polyline points="{line}"/>{dots}</svg>'
         )
     return charts
+
+
+def _catalogue_ids() -> dict[str, str]:
+    from pipelines.i18n import CATALOGUE
+
+    return CATALOGUE["en"]
+
+
+def _described(t: Translator, written: Any) -> str:
+    """A recorded decision in the reader's language (its English text when it has no id)."""
+    return t.say([written.message]) if written.message else written.description
+
+
+def _match_charts(ws: Workspace) -> list[tuple[str, list[str]]]:
+    """``(run id, chart file names)`` of every run with match charts on disk, newest first."""
+    import re
+
+    warehouse = ws.reader.warehouse
+    found = []
+    for run_id in reversed(warehouse.run_ids()):
+        folder = warehouse.match_dir(run_id) / "charts"
+        if folder.is_dir():
+            names = sorted(p.name for p in folder.iterdir() if re.fullmatch(CHART_NAME, p.name))
+            if names:
+                found.append((run_id, names))
+    return found

@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import GoldenError
+from pipelines.i18n import Explained
 from pipelines.schema import CANONICAL_FIELDS
 from pipelines.warehouse import Warehouse
 
@@ -73,8 +74,9 @@ RECORD_COLUMNS = (
 )
 
 
-class NotPublished(GoldenError):
-    """Nothing has been published in the warehouse yet."""
+class NotPublished(Explained, GoldenError):
+    """Nothing has been published in the warehouse yet (said by catalogue id, so a page says
+    it in the reader's language)."""
 
 
 def normalise_name(text: str) -> str:
@@ -336,8 +338,7 @@ class Reader:
             stat = path.stat()
         except FileNotFoundError:
             raise NotPublished(
-                f"nothing is published in {self.warehouse.root} yet ({path} does not exist): "
-                "run the pipeline (golden run) first"
+                ("error.not_published", {"root": self.warehouse.root, "path": path})
             ) from None
         return f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}", stat
 

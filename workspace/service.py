@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from matching.active import suggestion_code
 from pipelines.i18n import text
 from pipelines.schema import CANONICAL_FIELDS
 from workspace.data import LISTED, Hit, Reader, Snapshot, normalise_name
@@ -154,10 +155,12 @@ def decision_rows(
             continue
         row = decision.model_dump(mode="json")
         row["active"] = decision.kind != "revoke" and decision.decision_id not in revoked
-        row["describe"] = decision.describe()
+        key, values = decision.message()
         if decision.kind == "pin":
             row["value"] = ctx.masker.value(decision.field or "", decision.value)
-            row["describe"] = f"pin {decision.golden_id}.{decision.field} = {row['value']!r}"
+            values = {**values, "value": row["value"]}
+        row["describe"] = text("en", key, **values)
+        row["describe_parts"] = [{"id": key, "values": values}]
         out.append(row)
     return out
 
@@ -264,7 +267,7 @@ def customer(ctx: Context, golden_id: str) -> dict[str, Any] | None:
     }
 
 
-StatusPart = tuple[str, dict[str, int]]
+StatusPart = tuple[str, dict[str, Any]]
 """A message id of the catalogue (``field.*``) and its values: pages say it in the reader's
 language, the API in English (``status``)."""
 
@@ -337,6 +340,9 @@ def review_pairs(
         if snap.has(table)
         else []
     )
+    for row in rows:
+        if "suggested_because" in row:
+            row["suggested_code"] = suggestion_code(row["suggested_because"])
     skipped = skipped or set()
     pending = [r for r in rows if _pair_key(r["record_key_l"], r["record_key_r"]) not in decided]
     shown = [r for r in pending if _pair_key(r["record_key_l"], r["record_key_r"]) not in skipped]
@@ -360,7 +366,9 @@ def _golden_ids(snap: Snapshot, keys: list[str]) -> dict[str, str]:
 
 def waterfall(match_weight: float | None, weights: str | None) -> list[dict[str, Any]]:
     """Steps from the prior to the pair's match weight: one per comparison, in the order the
-    model's settings list them; ``start`` and ``end`` are cumulative match weights."""
+    model's settings list them; ``start`` and ``end`` are cumulative match weights. ``kind``
+    (``prior``, ``comparison``, ``total``) lets a page say the first and last in its language;
+    ``name`` stays the model's word (the API's contract)."""
     try:
         parsed = json.loads(weights) if weights else {}
     except json.JSONDecodeError:
@@ -368,12 +376,22 @@ def waterfall(match_weight: float | None, weights: str | None) -> list[dict[str,
     numeric = {k: float(v) for k, v in parsed.items() if isinstance(v, int | float)}
     total = float(match_weight) if match_weight is not None else sum(numeric.values())
     prior = total - sum(numeric.values())
-    steps = [{"name": "prior", "weight": prior, "start": 0.0, "end": prior}]
+    steps = [{"name": "prior", "kind": "prior", "weight": prior, "start": 0.0, "end": prior}]
     running = prior
     for name, weight in numeric.items():
-        steps.append({"name": name, "weight": weight, "start": running, "end": running + weight})
+        steps.append(
+            {
+                "name": name,
+                "kind": "comparison",
+                "weight": weight,
+                "start": running,
+                "end": running + weight,
+            }
+        )
         running += weight
-    steps.append({"name": "match weight", "weight": total, "start": 0.0, "end": total})
+    steps.append(
+        {"name": "match weight", "kind": "total", "weight": total, "start": 0.0, "end": total}
+    )
     low = min(0.0, *(min(s["start"], s["end"]) for s in steps))
     high = max(0.0, *(max(s["start"], s["end"]) for s in steps))
     span = (high - low) or 1.0
@@ -410,20 +428,20 @@ def pair(ctx: Context, left: str, right: str, queue: str = "review") -> dict[str
     cannot = [
         d
         for d in decisions
-        if d["kind"] == "cannot_link" and d["active"] and {left, right} & {d["record_key_l"]}
+        if d["kind"] == "cannot_link"
+        and d["active"]
+        and {left, right} & {d["record_key_l"], d["record_key_r"]}
     ]
     shared = owners.get(left) is not None and owners.get(left) == owners.get(right)
+    held_apart_by: list[dict[str, Any]] = []
     if shared:
-        why = "they already share a golden id: clustering linked them through other records"
+        why: StatusPart = ("why.shared", {})
     elif probability is not None and probability >= threshold:
-        why = (
-            f"scored {probability:.3f}, above the match threshold {threshold}, but clustering "
-            "kept them apart: joining them would put records a cannot-link or a conflicting "
-            "identifier keeps apart into one customer"
-        )
+        why = ("why.held_apart", {"probability": f"{probability:.3f}", "threshold": threshold})
+        held_apart_by = _held_apart_by(ctx, snap, left, right, owners)
     else:
-        shown = f"{probability:.3f}" if probability is not None else "no score"
-        why = f"scored {shown}, below the match threshold {threshold}"
+        shown = f"{probability:.3f}" if probability is not None else text("en", "why.no_score")
+        why = ("why.below", {"probability": shown, "threshold": threshold})
     fields = []
     for name in CANONICAL_FIELDS:
         lv, rv = row.get(f"{name}_l"), row.get(f"{name}_r")
@@ -444,6 +462,7 @@ def pair(ctx: Context, left: str, right: str, queue: str = "review") -> dict[str
     return {
         "queue": queue,
         "suggested_because": row.get("suggested_because"),
+        "suggested_code": suggestion_code(row.get("suggested_because")),
         "pattern": row.get("pattern"),
         "record_key_l": left,
         "record_key_r": right,
@@ -452,12 +471,149 @@ def pair(ctx: Context, left: str, right: str, queue: str = "review") -> dict[str
         "golden_id_l": owners.get(left),
         "golden_id_r": owners.get(right),
         "share_golden_id": shared,
-        "why_apart": why,
+        "why_apart": _why_in_english(why, held_apart_by),
+        "why": {"id": why[0], "values": why[1]},
+        "held_apart_by": held_apart_by,
         "cannot_links": cannot,
         "fields": fields,
         "waterfall": waterfall(row["match_weight"], row.get("weights")),
         "decisions": decisions,
     }
+
+
+_CONFLICT_PAIRS_CHECKED = 2_500
+"""Record pairs across two customers checked for a conflicting identifier (two customers of
+50 records each); beyond that the page says why in general terms only."""
+
+
+def _held_apart_by(
+    ctx: Context, snap: Snapshot, left: str, right: str, owners: dict[str, str]
+) -> list[dict[str, Any]]:
+    """What kept a pair scored above the threshold in two customers: the steward cannot-links
+    between the two customers' records that the published run clustered with, then the
+    records of the two whose identity fields contradict (the conditions clustering enforced,
+    :func:`matching.settings.contradiction_conditions`, under the run's model). Each names the
+    records."""
+    golden_l, golden_r = owners.get(left), owners.get(right)
+    if golden_l is None or golden_r is None:
+        return []
+    side = {r["record_key"]: "l" for r in _xref(snap, golden_l)}
+    side |= {r["record_key"]: "r" for r in _xref(snap, golden_r)}
+    found = _cannot_links_between(ctx, snap, side)
+    keys_l = sorted(k for k, s in side.items() if s == "l")
+    keys_r = sorted(k for k, s in side.items() if s == "r")
+    try:
+        found += _identity_conflicts(ctx, snap, keys_l, keys_r, (left, right))
+    except Exception as exc:  # noqa: BLE001 - an explanation must not break the review page
+        logger.warning("workspace: cannot check %s ~ %s for conflicts: %s", left, right, exc)
+    return found
+
+
+def _cannot_links_between(
+    ctx: Context, snap: Snapshot, side: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Active cannot-links with one record on each side (``side``: record key -> ``l``/``r``),
+    limited to the pairs the published run clustered with when its clustering state says
+    (a cannot-link recorded since did not keep them apart yet)."""
+    from matching.decisions import DecisionStore
+    from matching.layout import CLUSTERING_DIR
+
+    used: set[tuple[str, str]] | None = None
+    state = ctx.reader.warehouse.match_dir(snap.run_id) / CLUSTERING_DIR / "decisions.parquet"
+    if state.exists():
+        frame = pl.read_parquet(state).filter(pl.col("kind") == "cannot_link")
+        used = {_pair_key(a, b) for a, b in frame.select("record_key_l", "record_key_r").rows()}
+    found = []
+    for d in DecisionStore(ctx.reader.warehouse.decisions).active():
+        if d.kind != "cannot_link" or (used is not None and d.pair not in used):
+            continue
+        if {side.get(d.record_key_l or ""), side.get(d.record_key_r or "")} == {"l", "r"}:
+            found.append(
+                {
+                    "kind": "cannot_link",
+                    "decision": d.decision_id,
+                    "left": d.record_key_l,
+                    "right": d.record_key_r,
+                    "actor": d.actor,
+                }
+            )
+    return found
+
+
+def _identity_conflicts(
+    ctx: Context, snap: Snapshot, keys_l: list[str], keys_r: list[str], pair: tuple[str, str]
+) -> list[dict[str, Any]]:
+    """Pairs of records, one of each customer, whose identity fields contradict (the pair
+    itself excepted: clustering does not hold a pair's own contradiction against a link it
+    scored above the threshold), with the two values of the field, masked for the reader."""
+    import duckdb
+
+    from matching.features import matching_frame
+    from matching.layout import MODEL_FILE
+    from matching.settings import contradiction_conditions
+
+    if not keys_l or not keys_r or len(keys_l) * len(keys_r) > _CONFLICT_PAIRS_CHECKED:
+        return []
+    warehouse = ctx.reader.warehouse
+    model_path = warehouse.match_dir(snap.run_id) / MODEL_FILE
+    staged = warehouse.staged_accepted(snap.run_id)
+    if not model_path.exists() or not staged.exists():
+        return []
+    model = json.loads(model_path.read_text(encoding="utf-8"))
+    fields = [c["output_column_name"] for c in model.get("comparisons", [])]
+    conditions = contradiction_conditions(fields=fields, model=model)
+    if not conditions:
+        return []
+    records = pl.scan_parquet(staged).filter(pl.col("record_key").is_in(keys_l + keys_r)).collect()
+    # No key is frequent among a few records: nothing is capped, as in the run's own frame.
+    frame = matching_frame(records, records.height + 1)
+    columns = [c for c in frame.columns if c != "record_key"]
+    select = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in columns)
+    flags = ", ".join(f'coalesce(({sql}), false) AS "{n}"' for n, sql in conditions.items())
+    with duckdb.connect() as con:
+        con.register("frame", frame.to_arrow())
+        con.register("lk", pl.DataFrame({"k": keys_l}, schema={"k": pl.String}).to_arrow())
+        con.register("rk", pl.DataFrame({"k": keys_r}, schema={"k": pl.String}).to_arrow())
+        flagged = con.sql(
+            f"""
+            WITH p AS (
+                SELECT l.record_key AS record_key_l, r.record_key AS record_key_r, {select}
+                FROM frame l JOIN frame r
+                  ON l.record_key IN (SELECT k FROM lk) AND r.record_key IN (SELECT k FROM rk)
+            )
+            SELECT record_key_l, record_key_r, {flags} FROM p ORDER BY 1, 2
+            """
+        ).pl()
+    values = {r["record_key"]: r for r in records.to_dicts()}
+    found = []
+    for row in flagged.iter_rows(named=True):
+        a, b = row["record_key_l"], row["record_key_r"]
+        if _pair_key(a, b) == _pair_key(*pair):
+            continue
+        for name in conditions:
+            if row[name]:
+                found.append(
+                    {
+                        "kind": "conflict",
+                        "left": a,
+                        "right": b,
+                        "field": name,
+                        "value_l": _text(ctx.masker.value(name, values[a].get(name))),
+                        "value_r": _text(ctx.masker.value(name, values[b].get(name))),
+                    }
+                )
+    return found
+
+
+def _why_in_english(why: StatusPart, held_apart_by: list[dict[str, Any]]) -> str:
+    """The API's ``why_apart``: one English sentence, naming what kept the pair apart."""
+    sentence = text("en", why[0], **why[1])
+    if why[0] != "why.held_apart":
+        return sentence
+    if not held_apart_by:
+        return sentence + text("en", "why.held_apart_unknown")
+    reasons = [text("en", f"why.{h['kind']}", **h) for h in held_apart_by]
+    return f"{sentence}: {'; '.join(reasons)}"
 
 
 def cluster(ctx: Context, golden_id: str) -> dict[str, Any] | None:
