@@ -31,6 +31,17 @@ def _cell(value: object, width: int = _WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+_COLUMNS = ("priority", "reason", "golden_id", "record_key", "field", "since", "detail")
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese heading takes two a character)."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+    return text + " " * max(width - used, 1 if used >= width else 0)
+
+
 def register(review: typer.Typer) -> None:
     @review.command("due")
     def due(
@@ -48,11 +59,13 @@ def register(review: typer.Typer) -> None:
         """Records and golden records due for periodic review, most urgent first."""
         import polars as pl
 
+        from pipelines.i18n import Translator, choose
         from pipelines.review_due.compute import last_refresh, refresh_review_due
         from pipelines.review_due.confirmations import due_path
         from pipelines.warehouse import Warehouse
 
         loaded = load(config, warehouse)
+        t = Translator(choose(loaded.language, ask_environment=True))
         wh = Warehouse(loaded.warehouse.path)
         if refresh:
             hold_lock(wait)  # a refresh waits for, or is refused by, a run in progress
@@ -71,16 +84,22 @@ def register(review: typer.Typer) -> None:
             f"{r} {n}" for r, n in rows.group_by("reason").len().sort("reason").iter_rows()
         )
         print(
-            f"review_due refreshed {refreshed:%Y-%m-%d %H:%M}Z from run {run}: "
-            f"{rows.height} row(s){' (' + counts + ')' if counts else ''}"
+            t(
+                "cli.due.refreshed",
+                at=f"{refreshed:%Y-%m-%d %H:%M}Z",
+                run=run,
+                count=rows.height,
+                counts=f" ({counts})" if counts else "",
+            )
         )
         if not rows.height:
-            print("nothing is due")
+            print(t("cli.due.nothing"))
             return
-        header = ("pri", "reason", "golden_id", "record_key", "field", "since", "detail")
+        # Reasons and fields stay codes here: `--reason` takes them, and scripts read them.
+        header = [t(f"cli.due.col.{c}") for c in _COLUMNS]
         print(
-            f"{header[0]:<4}{header[1]:<21}{header[2]:<{_WIDTH}}{header[3]:<{_WIDTH}}"
-            f"{header[4]:<15}{header[5]:<12}{header[6]}"
+            f"{_pad(header[0], 4)}{_pad(header[1], 21)}{_pad(header[2], _WIDTH)}"
+            f"{_pad(header[3], _WIDTH)}{_pad(header[4], 15)}{_pad(header[5], 12)}{header[6]}"
         )
         for row in rows.head(limit).iter_rows(named=True):
             since = f"{row['since']:%Y-%m-%d}" if row["since"] else ""
@@ -91,8 +110,8 @@ def register(review: typer.Typer) -> None:
                 f"{row['detail'] or ''}"
             )
         if rows.height > limit:
-            print(f"… {rows.height - limit} more (use --limit)")
-        print('confirm one: golden review confirm <golden_id|record_key> --reason "..."')
+            print(t("cli.review.more", count=rows.height - limit))
+        print(t("cli.due.confirm_hint"))
 
     @review.command("confirm")
     def confirm(
@@ -104,9 +123,11 @@ def register(review: typer.Typer) -> None:
         wait: float = WAIT_OPTION,
     ) -> None:
         """Confirm a record or golden record: resets its review clock (audited)."""
+        from pipelines.i18n import Translator, choose
         from pipelines.stewardship import confirm_review
 
         loaded = load(config, warehouse)
+        t = Translator(choose(loaded.language, ask_environment=True))
         hold_lock(wait)
         at, cleared = confirm_review(loaded.warehouse.path, target, actor_name(actor), reason)
-        print(f"confirmed {target} at {at:%Y-%m-%d %H:%M:%S}Z; {cleared} review_due row(s) cleared")
+        print(t("cli.confirmed", target=target, at=f"{at:%Y-%m-%d %H:%M:%S}Z", count=cleared))

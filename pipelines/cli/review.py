@@ -25,6 +25,7 @@ from pipelines.cli._common import (
 )
 from pipelines.cli._review_due import register as register_due
 from pipelines.errors import GoldenError, UsageError
+from pipelines.i18n import Translator
 
 if TYPE_CHECKING:
     import polars as pl
@@ -36,10 +37,14 @@ REASON_OPTION = typer.Option(..., "--reason", help="Why: kept with the decision 
 _WIDTH = 34
 
 
-def _warehouse(config: Path, warehouse: Path | None) -> Warehouse:
+def _open(config: Path, warehouse: Path | None) -> tuple[Warehouse, Translator]:
+    """The config's warehouse, and the words to print in: the config's ``language``, or with
+    ``auto`` the terminal's locale, as ``golden run`` chooses."""
+    from pipelines.i18n import choose
     from pipelines.warehouse import Warehouse
 
-    return Warehouse(load(config, warehouse).warehouse.path)
+    cfg = load(config, warehouse)
+    return Warehouse(cfg.warehouse.path), Translator(choose(cfg.language, ask_environment=True))
 
 
 def _store(wh: Warehouse) -> DecisionStore:
@@ -119,7 +124,10 @@ def _queue(path: Path) -> pl.DataFrame:
 
 
 def _print_pairs(
-    frame: pl.DataFrame, rows: list[dict[str, Any]], decided: dict[tuple[str, str], str]
+    frame: pl.DataFrame,
+    rows: list[dict[str, Any]],
+    decided: dict[tuple[str, str], str],
+    t: Translator,
 ) -> None:
     """Each pair of ``rows`` with both records side by side, its score, evidence and the
     command that decides it."""
@@ -134,13 +142,15 @@ def _print_pairs(
         score = f"p={probability:.3f}" if probability is not None else ""
         score += f"  weight={weight:+.2f}" if weight is not None else ""
         if row.get("suggested_because"):
-            score += f"  ({row['suggested_because']})"
+            from matching.active import suggestion_code
+
+            because = t.term("training.because", suggestion_code(row["suggested_because"]))
+            score += f"  ({because})"
         status = decided.get(_pair_key(left, right))
         print()
-        print(
-            f"#{row.get('rank') or number}  {score}" + (f"  [decided: {status}]" if status else "")
-        )
-        print(f"  {'field':<16}{_cell(left)}  {_cell(right).rstrip()}")
+        decided_mark = t("cli.review.decided", kind=t.term("decision_kind", status))
+        print(f"#{row.get('rank') or number}  {score}" + (f"  {decided_mark}" if status else ""))
+        print(f"  {_cell(t('cli.review.field'), 16)}{_cell(left)}  {_cell(right).rstrip()}")
         for field in fields:
             lv, rv = row.get(f"{field}_l"), row.get(f"{field}_r")
             if lv is None and rv is None:
@@ -149,11 +159,8 @@ def _print_pairs(
             print(f"{mark} {field:<16}{_cell(lv)}  {_cell(rv).rstrip()}")
         evidence = _evidence(row.get("weights"))
         if evidence:
-            print(f"  evidence: {evidence}")
-        print(
-            f"  decide: golden review decide --left {left} --right {right} "
-            '--link|--no-link --reason "..."'
-        )
+            print(t("cli.review.evidence", evidence=evidence))
+        print(t("cli.review.decide_hint", left=left, right=right))
 
 
 def _decided(wh: Warehouse) -> dict[tuple[str, str], str]:
@@ -167,9 +174,17 @@ def _decided(wh: Warehouse) -> dict[tuple[str, str], str]:
     return decided
 
 
-def _describe(decision: Decision) -> str:
+def _describe(decision: Decision, t: Translator) -> str:
     when = f"{decision.decided_at:%Y-%m-%d %H:%M}Z"
-    return f"{decision.decision_id:<14} {when:<18} {decision.actor:<12} {decision.describe()}"
+    return (
+        f"{decision.decision_id:<14} {when:<18} {decision.actor:<12} {t.say([decision.message()])}"
+    )
+
+
+def _recorded(written: Any, t: Translator) -> str:
+    """A recorded decision, as ``golden review decide | pin`` confirm it."""
+    describe = t.say([written.message]) if written.message else written.description
+    return t("cli.recorded", id=written.decision_id, describe=describe)
 
 
 def register(app: typer.Typer) -> None:
@@ -193,7 +208,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """The latest run's review queue, most uncertain first, both records side by side."""
-        wh = _warehouse(config, warehouse)
+        wh, t = _open(config, warehouse)
         run_id, path = _latest(wh, "match/review_queue.parquet", "match")
         queue = _queue(path)
         decided = _decided(wh)
@@ -202,16 +217,13 @@ def register(app: typer.Typer) -> None:
             r for r in rows if _pair_key(r["record_key_l"], r["record_key_r"]) not in decided
         ]
         shown = rows if show_decided else pending
-        print(
-            f"review queue of run {run_id}: {len(rows)} pair(s), {len(pending)} undecided; "
-            f"most uncertain first ({path})"
-        )
+        print(t("cli.review.queue", run=run_id, total=len(rows), undecided=len(pending), path=path))
         if not shown:
-            print("nothing to review")
+            print(t("cli.review.nothing"))
             return
-        _print_pairs(queue, shown[:limit], decided)
+        _print_pairs(queue, shown[:limit], decided, t)
         if len(shown) > limit:
-            print(f"\n… {len(shown) - limit} more (use --limit)")
+            print("\n" + t("cli.review.more", count=len(shown) - limit))
 
     @review.command("suggest")
     def suggest(
@@ -228,7 +240,7 @@ def register(app: typer.Typer) -> None:
 
         from matching.layout import TRAINING_PAIRS_FILE
 
-        wh = _warehouse(config, warehouse)
+        wh, t = _open(config, warehouse)
         run_id, path = _latest(wh, f"match/{TRAINING_PAIRS_FILE}", "match")
         try:
             suggested = pl.read_parquet(path).sort("rank")
@@ -241,15 +253,20 @@ def register(app: typer.Typer) -> None:
             if _pair_key(r["record_key_l"], r["record_key_r"]) not in decided
         ]
         print(
-            f"pairs to label from run {run_id}: {len(pending)} undecided of {suggested.height} "
-            f"suggested; each label teaches the model from the next training run ({path})"
+            t(
+                "cli.suggest.header",
+                run=run_id,
+                undecided=len(pending),
+                total=suggested.height,
+                path=path,
+            )
         )
         if not pending:
-            print("nothing to label")
+            print(t("cli.suggest.nothing"))
             return
-        _print_pairs(suggested, pending[:limit], decided)
+        _print_pairs(suggested, pending[:limit], decided, t)
         if len(pending) > limit:
-            print(f"\n… {len(pending) - limit} more (use --limit)")
+            print("\n" + t("cli.review.more", count=len(pending) - limit))
 
     @review.command("decide")
     def decide(
@@ -269,9 +286,9 @@ def register(app: typer.Typer) -> None:
 
         hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
 
-        wh = _warehouse(config, warehouse)
+        wh, t = _open(config, warehouse)
         (written,) = write_decisions(wh.root, [Link(left, right, link)], actor_name(actor), reason)
-        print(f"recorded {written.decision_id}: {written.description} (applies from the next run)")
+        print(_recorded(written, t))
 
     @review.command("pin")
     def pin(
@@ -289,13 +306,13 @@ def register(app: typer.Typer) -> None:
 
         hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
 
-        wh = _warehouse(config, warehouse)
+        wh, t = _open(config, warehouse)
         (written,) = write_decisions(
             wh.root, [Pin(golden_id, field, value)], actor_name(actor), reason
         )
-        print(f"recorded {written.decision_id}: {written.description} (applies from the next run)")
+        print(_recorded(written, t))
         for old_id, old_value in written.supersedes:
-            print(f"  supersedes {old_id} ({old_value!r}); revoke it to tidy the list")
+            print(t("cli.supersedes", id=old_id, value=old_value))
 
     @review.command("decisions")
     def decisions(
@@ -306,17 +323,21 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """List the active steward decisions (oldest first)."""
-        store = _store(_warehouse(config, warehouse))
+        wh, t = _open(config, warehouse)
+        store = _store(wh)
         try:
             listed = store.history() if history else store.active()
         except ValueError as exc:
             raise _decision_error(exc) from None
         if not listed:
-            print("no decisions" if history else "no active decisions")
+            print(t("cli.no_decisions") if history else t("cli.no_active_decisions"))
             return
-        print(f"{'decision':<14} {'decided (UTC)':<18} {'actor':<12} decision — reason")
+        print(
+            f"{_cell(t('cli.decisions.id'), 14)} {_cell(t('cli.decisions.when'), 18)} "
+            f"{_cell(t('cli.decisions.actor'), 12)} {t('cli.decisions.what')}"
+        )
         for decision in listed:
-            print(f"{_describe(decision)} — {decision.reason}")
+            print(f"{_describe(decision, t)} — {decision.reason}")
 
     @review.command("revoke")
     def revoke(
@@ -332,6 +353,6 @@ def register(app: typer.Typer) -> None:
 
         hold_lock(wait)  # a decision waits for, or is refused by, a run in progress
 
-        wh = _warehouse(config, warehouse)
+        wh, t = _open(config, warehouse)
         (written,) = write_decisions(wh.root, [Revoke(decision_id)], actor_name(actor), reason)
-        print(f"recorded {written.decision_id}: revoked {decision_id}")
+        print(t("cli.revoked", id=written.decision_id, revokes=decision_id))

@@ -17,15 +17,16 @@ from pipelines.cli._common import (
     load,
 )
 from pipelines.errors import GoldenError
+from pipelines.i18n import Translator
 
 
-def _read_password() -> str:
+def _read_password(t: Translator) -> str:
     """The password from standard input: typed twice at a terminal, else its first line."""
     if sys.stdin.isatty():
         import getpass
 
-        first = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != first:
+        first = getpass.getpass(t("cli.users.password"))
+        if getpass.getpass(t("cli.users.again")) != first:
             raise GoldenError("the two passwords differ")
         return first
     line = sys.stdin.readline()
@@ -39,10 +40,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users, name="users", no_args_is_help=True)
 
     def store(config: Path, warehouse: Path | None):
+        """The warehouse, its accounts, and the words to print in (the config's ``language``,
+        or with ``auto`` the terminal's locale, as ``golden run`` chooses)."""
+        from pipelines.i18n import choose
         from workspace.users import UserStore
 
         cfg = load(config, warehouse)
-        return cfg.warehouse.path, UserStore(cfg.warehouse.path)
+        t = Translator(choose(cfg.language, ask_environment=True))
+        return cfg.warehouse.path, UserStore(cfg.warehouse.path), t
 
     @users.command("add")
     def add(
@@ -53,10 +58,10 @@ def register(app: typer.Typer) -> None:
         actor: str | None = ACTOR_OPTION,
     ) -> None:
         """Add a user; the password is read from standard input (never an argument)."""
-        root, users_ = store(config, warehouse)
-        user = users_.add(name, role, _read_password())
+        root, users_, t = store(config, warehouse)
+        user = users_.add(name, role, _read_password(t))
         audit.record(root, actor_name(actor), "workspace.user_added", name, {"role": role})
-        print(f"added {user.name} ({user.role}) to {users_.path}")
+        print(t("cli.users.added", name=user.name, role=user.role, path=users_.path))
 
     @users.command("token")
     def token(
@@ -66,7 +71,7 @@ def register(app: typer.Typer) -> None:
         actor: str | None = ACTOR_OPTION,
     ) -> None:
         """Print a new API token for NAME (shown once; send it as `Authorization: Bearer`)."""
-        root, users_ = store(config, warehouse)
+        root, users_, _ = store(config, warehouse)
         secret = users_.new_token(name)
         audit.record(
             root, actor_name(actor), "workspace.token_issued", name, {"token": secret[3:11]}
@@ -84,11 +89,14 @@ def register(app: typer.Typer) -> None:
         """Remove a user with their API tokens and end their workspace sessions."""
         from workspace.security import end_user_sessions
 
-        root, users_ = store(config, warehouse)
+        root, users_, t = store(config, warehouse)
         users_.remove(name)
         audit.record(root, actor_name(actor), "workspace.user_removed", name)
         ended = end_user_sessions(root, name, sessions)
-        print(f"removed {name}" + (f" and ended {ended} session(s)" if ended else ""))
+        if ended:
+            print(t("cli.users.removed_sessions", name=name, count=ended))
+        else:
+            print(t("cli.users.removed", name=name))
 
     @users.command("list")
     def list_(
@@ -96,11 +104,19 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = WAREHOUSE_OPTION,
     ) -> None:
         """List users, their roles and token ids (never a secret)."""
-        _, users_ = store(config, warehouse)
+        _, users_, t = store(config, warehouse)
         listed = users_.users()
         if not listed:
-            print("no users")
+            print(t("cli.users.none"))
             return
         for user in listed.values():
-            tokens = ", ".join(t["id"] for t in user.tokens) or "no tokens"
-            print(f"{user.name:<20} {user.role:<8} since {user.created_at}  tokens: {tokens}")
+            tokens = ", ".join(token["id"] for token in user.tokens) or t("cli.users.no_tokens")
+            print(
+                t(
+                    "cli.users.row",
+                    name=f"{user.name:<20}",
+                    role=f"{user.role:<8}",
+                    created=user.created_at,
+                    tokens=tokens,
+                )
+            )
