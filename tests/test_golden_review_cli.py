@@ -275,3 +275,22 @@ def test_suggest_offers_the_ranked_pairs_and_a_decision_on_one_is_an_audited_lab
     assert "decision.must_link" in audit.read_text() and "alice" in audit.read_text()
     code, out, _ = golden("review", "suggest", config=config_path)
     assert "2 undecided of 3 suggested" in out and "crm:5" not in out
+
+
+def test_review_commands_speak_the_configs_language(config_path: Path) -> None:
+    config_path.write_text(config_path.read_text() + "language: zh_CN\n")
+    code, out, _ = golden("review", "list", config=config_path)
+    assert code == 0, out
+    assert f"运行 {RUN} 的审核队列：3 对，3 对未决定；最不确定的在前" in out
+    assert "  决定：golden review decide --left crm:3 --right web:4" in out
+    assert "review queue of run" not in out
+    code, out, _ = golden(
+        "review", "decide", "--left", "crm:3", "--right", "web:4", "--no-link",
+        "--reason", "不同的人", "--actor", "ana", config=config_path,
+    )  # fmt: skip
+    assert code == 0, out
+    assert "：不得关联 crm:3 ~ web:4（从下一次运行起生效）" in out
+    code, out, _ = golden("review", "list", "--all", config=config_path)
+    assert "[已决定：不得关联]" in out
+    code, out, _ = golden("review", "decisions", config=config_path)
+    assert "不得关联 crm:3 ~ web:4 — 不同的人" in out

@@ -146,3 +146,83 @@ def test_choose_user_choice_then_config_then_reader_software() -> None:
 def test_files_a_run_writes_are_english_unless_a_language_is_set() -> None:
     assert for_files("auto") == "en"
     assert for_files("zh_CN") == "zh_CN"
+
+
+def test_refusals_said_by_id_read_as_their_english_text_and_in_chinese(tmp_path: Path) -> None:
+    """matching.decisions cannot import the catalogue, so it writes its English beside the
+    message id: the two must say the same, and the id must have a Chinese text."""
+    from matching.decisions import DecisionError, DecisionStore
+    from pipelines.i18n import explain
+
+    store = DecisionStore(tmp_path / "decisions.jsonl")
+    first = store.add_must_link("crm:1", "web:2", "ana", "same")
+    store.add_must_link("web:2", "shop:3", "ana", "same")
+    store.add_cannot_link("crm:9", "web:8", "ana", "apart")
+    refusals = [
+        ("error.no_decision", lambda: store.revoke("D-nope", "ana", "r")),
+        ("error.same_record", lambda: store.add_cannot_link("crm:1", "crm:1", "ana", "r")),
+        ("error.link_exists", lambda: store.add_cannot_link("web:2", "crm:1", "ana", "r")),
+        (
+            "error.new_cannot_link_contradiction",
+            lambda: store.add_cannot_link("crm:1", "shop:3", "ana", "r"),
+        ),
+        ("error.contradiction", lambda: store.add_must_link("shop:3", "crm:9", "ana", "r")),
+    ]
+    store.add_must_link("web:8", "shop:3", "ana", "same")  # crm:9 ~ web:8 is a cannot-link
+    revocation = None
+
+    def revoke_twice() -> None:
+        nonlocal revocation
+        revocation = store.revoke(first.decision_id, "ana", "undo")
+        store.revoke(first.decision_id, "ana", "r")
+
+    refusals += [
+        ("error.already_revoked", revoke_twice),
+        ("error.revoke_revocation", lambda: store.revoke(revocation.decision_id, "ana", "r")),
+    ]
+    for expected, refuse in refusals:
+        with pytest.raises(DecisionError) as caught:
+            refuse()
+        ((key, _),) = caught.value.message_parts
+        assert key == expected
+        assert explain("en", caught.value) == str(caught.value), key
+        chinese = explain("zh_CN", caught.value)
+        assert re.search("[\u4e00-\u9fff]", chinese) and not re.search(
+            "[a-z]{4,} [a-z]{4,}", chinese
+        ), chinese
+    assert explain("zh_CN", ValueError("a library's own words")) == "a library's own words"
+
+
+def test_a_decision_described_by_id_reads_as_describe_in_english() -> None:
+    from datetime import UTC, datetime
+
+    from matching.decisions import Decision
+
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    common = {"actor": "ana", "reason": "r", "decided_at": at}
+    decisions = [
+        Decision(decision_id="D-1", kind="must_link", record_key_l="a:1", record_key_r="b:2",
+                 **common),
+        Decision(decision_id="D-2", kind="cannot_link", record_key_l="a:1", record_key_r="b:2",
+                 **common),
+        Decision(decision_id="D-3", kind="pin", golden_id="G-1", field="city", value="Köln",
+                 **common),
+        Decision(decision_id="D-4", kind="revoke", revokes="D-1", **common),
+    ]  # fmt: skip
+    t = Translator("zh_CN")
+    for decision in decisions:
+        key, values = decision.message()
+        assert text("en", key, **values) == decision.describe()
+    assert t.say([decisions[1].message()]) == "不得关联 a:1 ~ b:2"
+    assert t.say([decisions[2].message()]) == "锁定 G-1.city = 'Köln'"
+
+
+def test_a_refused_steward_decision_says_why_in_either_language(tmp_path: Path) -> None:
+    from pipelines.errors import UsageError
+    from pipelines.i18n import explain
+    from pipelines.stewardship import Link, write_decisions
+
+    with pytest.raises(UsageError) as caught:
+        write_decisions(tmp_path, [Link("crm:1", "web:2", True)], "ana", "  ")
+    assert str(caught.value) == "a decision needs a reason (kept with it for the audit trail)"
+    assert explain("zh_CN", caught.value) == "决定需要填写原因（与决定一起记入审计日志）"
