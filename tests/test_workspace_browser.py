@@ -217,3 +217,67 @@ def test_steward_decides_a_pair_suggested_for_training_with_the_keyboard(
     assert page.locator('input[name="queue"][value="training"]').count() >= 1  # same queue
     must, _ = DecisionStore(Warehouse(load_config(config).warehouse.path).decisions).links()
     assert tuple(sorted((left, right))) in must
+
+
+def test_a_forged_form_post_gets_403_and_a_page_without_a_session_gets_the_login_at_401(
+    server: tuple[str, Path], browser: object
+) -> None:
+    url, config = server
+    anonymous = browser.new_context()  # type: ignore[attr-defined]
+    try:
+        page = anonymous.new_page()
+        response = page.goto(f"{url}/review")
+        assert response is not None and response.status == 401
+        assert page.locator("input[name=password]").count() == 1  # the login form, not data
+        assert page.locator("article.pair").count() == 0
+    finally:
+        anonymous.close()
+    assert httpx.get(f"{url}/api/review/pairs", timeout=10).status_code == 401
+
+    page = log_in(browser, url, "ana")
+    before = len(DecisionStore(Warehouse(load_config(config).warehouse.path).decisions).history())
+    page.goto(f"{url}/review")
+    pair = page.locator("article.pair")
+    left, right = pair.get_attribute("data-left"), pair.get_attribute("data-right")
+    # A form another page could make: the session cookie goes along, the session's token not.
+    with page.expect_navigation() as navigation:
+        page.evaluate(
+            """([left, right]) => {
+                const form = document.createElement('form');
+                form.method = 'post';
+                form.action = '/review/decide';
+                const fields = {left, right, decision: 'link', reason: 'forged',
+                                csrf_token: 'forged-token'};
+                for (const [name, value] of Object.entries(fields)) {
+                    const input = document.createElement('input');
+                    input.type = 'hidden'; input.name = name; input.value = value;
+                    form.appendChild(input);
+                }
+                document.body.appendChild(form);
+                form.submit();
+            }""",
+            [left, right],
+        )
+    assert navigation.value.status == 403
+    assert "CSRF" in page.inner_text("p.error")
+    after = DecisionStore(Warehouse(load_config(config).warehouse.path).decisions).history()
+    assert len(after) == before  # nothing was written
+
+
+def test_a_steward_opens_a_match_chart_and_it_renders_offline_in_its_sandbox(
+    server: tuple[str, Path], browser: object
+) -> None:
+    url, _ = server
+    page = log_in(browser, url, "ana")
+    page.goto(f"{url}/quality")
+    page.click("#link-match-charts")
+    page.wait_for_selector("#match-charts")
+    page.click("#match-charts a[title='match_weights.html']")
+    page.wait_for_url("**/charts/*/match_weights.html")
+    # Vega draws the chart as SVG from the page's inline libraries and data: nothing loaded.
+    page.wait_for_selector("svg.marks")
+    # The sandbox is an opaque origin: the page's scripts cannot reach the workspace's cookies
+    # or send requests as the steward.
+    assert page.evaluate("self.origin") == "null"
+    denied = "() => { try { return document.cookie; } catch (e) { return e.name; } }"
+    assert page.evaluate(denied) == "SecurityError"
