@@ -318,16 +318,6 @@ def test_an_erased_customer_leaves_customer_profile_and_review_due_in_every_vers
     assert stored.filter(pl.col("record_key") == "crm:3").height == bo_rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "pipelines/privacy/erase.py scrub_golden_folder: customer_profile (no record_key "
-        "column) falls in the golden_id-only branch, which drops only customers erased whole; "
-        "a customer keeping other records keeps the profile row built before the erasure "
-        "(source_systems still lists the erased record's source, source_count 2), while "
-        "apply_to_golden_customers recounts golden_customers"
-    ),
-)
 def test_a_customer_losing_one_record_has_a_profile_that_agrees_with_its_golden_row(
     config: PipelineConfig,
 ) -> None:

@@ -327,7 +327,45 @@ def scrub_golden_folder(folder: Path, keys: pl.Series) -> tuple[int, int]:
             continue
         removed += gone
         touched += 1
+    if effects.fields and _refresh_profiles(folder, set(effects.fields)):
+        touched += 1
     return removed, touched
+
+
+def _refresh_profiles(folder: Path, golden_ids: set[str]) -> bool:
+    """``customer_profile`` rows of customers that kept other records, rebuilt from their
+    scrubbed ``golden_customers`` rows: a profile derives from the golden row (its sources,
+    contactability, completeness), so it must say what the erased golden row now says.
+    Tenure stays as it was: erasure does not move the run the profile was taken at."""
+    from pipelines.history.timeline import run_time
+    from pipelines.profile.build import build_profile
+
+    profile_path = folder / "customer_profile.parquet"
+    golden_path = folder / "golden_customers.parquet"
+    if not (profile_path.exists() and golden_path.exists()):
+        return False
+    ids = pl.Series(sorted(golden_ids), dtype=pl.String).implode()
+    rebuilt = False
+
+    def rebuild(frame: pl.DataFrame) -> pl.DataFrame:
+        nonlocal rebuilt
+        stale = frame.filter(pl.col("golden_id").is_in(ids))
+        if stale.is_empty():
+            return frame
+        rebuilt = True
+        golden = _read(golden_path).filter(pl.col("golden_id").is_in(ids))
+        run_id = str(stale["run_id"][0])
+        fresh = (
+            build_profile(golden, run_id, run_time(run_id))
+            .drop("tenure_days")
+            .join(stale.select("golden_id", "tenure_days"), on="golden_id")
+        )
+        return pl.concat(
+            [frame.filter(~pl.col("golden_id").is_in(ids)), fresh.select(frame.columns)]
+        ).sort("golden_id")
+
+    _rewrite(profile_path, rebuild)
+    return rebuilt
 
 
 _BY_CUSTOMER_AND_RECORD = frozenset({"review_due"})
