@@ -46,18 +46,6 @@ def standardised_records(*sources: tuple[str, int, dict[str, str]]) -> pl.DataFr
     return pl.DataFrame(rows, schema=SCHEMA)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "pipelines/golden/survivorship.py: _identity keys the family name on "
-        "consensus.fold_key(last_name), so 王 and Wang are two different values (the "
-        "standardiser's pinyin key mk_last_name is not among RECORD_COLUMNS) and the two "
-        "pinyin records win by 'agreement' before native_script counts in 'full_form'; and "
-        "even under one identity _display_score gives the first name +4 when "
-        "fold_key(value) == _first_key, which only the Latin 'Xiaoming' satisfies (小明 != "
-        "'xiaoming'), outscoring the +2 for letters beyond ASCII"
-    ),
-)
 @pytest.mark.parametrize("pinyin", ["Xiaoming Wang", "WANG Xiaoming"])
 def test_a_han_name_in_one_source_beats_its_pinyin_in_two_newer_sources(pinyin: str) -> None:
     records = standardised_records(

@@ -47,6 +47,7 @@ RECORD_COLUMNS: Final = (
     "invalid_fields",
     *GOLDEN_FIELDS,
     "mk_first_name_canonical",
+    "mk_last_name",
     "mk_email",
     "mk_phone",
 )
@@ -116,7 +117,13 @@ def _identity(unit: SurvivalUnit) -> tuple[list[pl.Expr], pl.Expr]:
         )
     if "last_name" in fields:
         last = consensus.fold_key(pl.col("last_name"))
-        parts.append(last)
+        # A family name in another script (王, Иванов) is the same identity as its
+        # romanisation (Wang, Ivanov): the standardiser's matching key says how it reads.
+        parts.append(
+            pl.when(consensus.native_script(pl.col("last_name")))
+            .then(pl.coalesce(consensus.fold_key(pl.col("mk_last_name")), last))
+            .otherwise(last)
+        )
         form.append(
             pl.when(~consensus.initial(pl.col("last_name")))
             .then(
@@ -176,7 +183,16 @@ def _core_fields(unit: SurvivalUnit) -> tuple[str, ...]:
 
 
 _DISPLAY_TEXT: Final = frozenset(
-    {"first_name", "last_name", "middle_name", "address_line1", "address_line2", "city", "region"}
+    {
+        "first_name",
+        "last_name",
+        "middle_name",
+        "full_name",
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+    }
 )
 
 
@@ -190,8 +206,11 @@ def _display_score(field: str) -> pl.Expr:
             value
         ).cast(pl.Int32)
     if field == "first_name":
-        # The full form, not a nickname or an initial (Robert over Bob and R.).
-        full = (consensus.fold_key(value) == pl.col("_first_key")).fill_null(False)
+        # The full form, not a nickname or an initial (Robert over Bob and R.); a name in its
+        # own script is the form its romanisations were made from.
+        full = (consensus.fold_key(value) == pl.col("_first_key")).fill_null(
+            False
+        ) | consensus.native_script(value)
         score = score - value.str.contains(" ").fill_null(False).cast(pl.Int32) * 3
         score = score + full.cast(pl.Int32) * 4
     elif field == "email":
@@ -389,7 +408,7 @@ def _prepare(records: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([multi, single.select(multi.columns)]).sort("_order")
 
 
-_EVIDENCE_COLUMNS: Final = ("mk_first_name_canonical", "mk_email", "mk_phone")
+_EVIDENCE_COLUMNS: Final = ("mk_first_name_canonical", "mk_last_name", "mk_email", "mk_phone")
 
 
 def _display(field: str, value: pl.Expr) -> pl.Expr:
