@@ -142,11 +142,13 @@ class RunFigures:
 class _TreeSampler(threading.Thread):
     """Samples the resident memory of a process and all its descendants (a Spark JVM too)."""
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
+    def __init__(self, pid: int, interval: float = 0.1, ceiling_bytes: int | None = None) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
         self.peak_bytes = 0
+        self.ceiling_bytes = ceiling_bytes
+        self.over_ceiling = False
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -166,6 +168,14 @@ class _TreeSampler(threading.Thread):
             except psutil.Error:
                 return
             self.peak_bytes = max(self.peak_bytes, total)
+            if self.ceiling_bytes is not None and total > self.ceiling_bytes:
+                # A stage past the ceiling is stopped before the machine's OOM killer picks
+                # a victim among everything else running (a shared box).
+                self.over_ceiling = True
+                for proc in reversed(procs):
+                    with contextlib.suppress(psutil.Error):
+                        proc.kill()
+                return
             self._halt.wait(self.interval)
 
     def stop(self) -> None:
@@ -181,8 +191,21 @@ def _busy_cpu_seconds() -> float:
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
-def measure_process(cmd: list[str], env: dict[str, str], log_path: Path) -> dict[str, Any]:
-    """Run ``cmd`` to completion; its wall and CPU seconds, peak memory and exit status."""
+MEMORY_CEILING_GIB = 20.0
+"""Resident memory (process tree) past which a measured process is killed: a stage that needs
+more than this on a 24 GiB box would otherwise take the machine's other work down with it."""
+
+
+def _set_memory_ceiling(gib: float) -> None:
+    global MEMORY_CEILING_GIB
+    MEMORY_CEILING_GIB = gib
+
+
+def measure_process(
+    cmd: list[str], env: dict[str, str], log_path: Path, ceiling_gib: float | None = None
+) -> dict[str, Any]:
+    """Run ``cmd`` to completion; its wall and CPU seconds, peak memory and exit status.
+    ``ceiling_gib`` (default :data:`MEMORY_CEILING_GIB`) kills it when its tree grows past."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     busy_before = _busy_cpu_seconds()
     with log_path.open("ab") as log:
@@ -190,7 +213,8 @@ def measure_process(cmd: list[str], env: dict[str, str], log_path: Path) -> dict
         log.flush()
         clock = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        sampler = _TreeSampler(proc.pid)
+        ceiling = MEMORY_CEILING_GIB if ceiling_gib is None else ceiling_gib
+        sampler = _TreeSampler(proc.pid, ceiling_bytes=int(ceiling * 2**30))
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - clock
@@ -204,6 +228,7 @@ def measure_process(cmd: list[str], env: dict[str, str], log_path: Path) -> dict
         "cpu_seconds": cpu,
         "peak_rss_mib": peak / 2**20,
         "returncode": proc.returncode,
+        "over_memory_ceiling": sampler.over_ceiling,
         "load_1m": os.getloadavg()[0],
         "others_cpu_seconds": others,
     }
@@ -273,6 +298,8 @@ class Bench:
         if measured["returncode"] != 0 or failed:
             figure.status = "failed"
             error = next((r.get("error") for r in failed if r.get("error")), None)
+            if measured["over_memory_ceiling"]:
+                error = f"killed past the memory ceiling of {MEMORY_CEILING_GIB:g} GiB"
             figure.error = error or f"exit status {measured['returncode']}"
             sys.stdout.write(f"  {label} FAILED: {figure.error}\n  log {log_path}:\n")
             sys.stdout.write(_tail(log_path) + "\n")
@@ -859,7 +886,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--json", type=Path, help="Where to write the figures (JSON).")
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
+    parser.add_argument(
+        "--memory-ceiling",
+        type=float,
+        default=MEMORY_CEILING_GIB,
+        help="GiB of resident memory past which a stage is killed and reported failed "
+        f"(default {MEMORY_CEILING_GIB:g}).",
+    )
     args = parser.parse_args(argv)
+    _set_memory_ceiling(args.memory_ceiling)
     report = run_benchmark(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = args.json or RESULTS_DIR / f"pipeline-{stamp}.json"

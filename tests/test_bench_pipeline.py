@@ -43,6 +43,21 @@ def test_a_childs_peak_memory_and_cpu_time_are_measured(tmp_path: Path) -> None:
     assert figures["seconds"] >= 0.5
 
 
+def test_a_child_growing_past_the_memory_ceiling_is_killed_and_reported(tmp_path: Path) -> None:
+    # It holds 300 MiB, then waits on an event nobody sets: only the ceiling ends it early.
+    code = (
+        "import threading\n"
+        "block = bytearray(300 * 2**20)\n"
+        "for i in range(0, len(block), 4096): block[i] = 1\n"
+        "threading.Event().wait(120)\n"
+    )
+    figures = bench_pipeline.measure_process(
+        [sys.executable, "-c", code], dict(os.environ), tmp_path / "child.log", ceiling_gib=0.2
+    )
+    assert figures["over_memory_ceiling"] is True
+    assert figures["returncode"] != 0
+
+
 def test_a_failing_child_is_reported_by_its_exit_status(tmp_path: Path) -> None:
     figures = bench_pipeline.measure_process(
         [sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), tmp_path / "child.log"
