@@ -46,7 +46,7 @@ GLYPH_COLUMNS: Final = ("mk_first_name_glyphs", "mk_last_name_glyphs")
 two names share one exactly when they differ by one look-alike character. Optional (a null
 list when absent, as in records staged before they existed)."""
 
-FEATURES_VERSION: Final = 3
+FEATURES_VERSION: Final = 4
 """Version of what :func:`matching_frame` derives. Bump it whenever a derived value changes
 for the same input (a new cleaning rule, another cap): incremental matching compares feature
 rows with the previous run's, and a run on another version must rescore everything."""
@@ -156,8 +156,11 @@ def matching_frame(
         # another street of the postcode is another home).
         "bk_address": _home_key("mk_postcode", street_letters=1),
         # The same home found through its town, for a postcode mistyped or left out. A town is
-        # larger than a postcode, so the street's first three letters, not one, pin the home.
-        "bk_address_town": _home_key("mk_city", street_letters=3),
+        # larger than a postcode, so more of the street pins the home: the first three letters
+        # of its name (a typo further on still agrees) and the word after it, its type. Three
+        # letters alone gathered a big town's 12 Main St, Main Ave and Maidstone Rd: 53% of
+        # the pairs scored on a 1M-record sample, with one true match no other rule found.
+        "bk_address_town": _home_key("mk_city", street_letters=3, with_type=True),
         "bk_name": pl.concat_str(["mk_first_name_canonical", "mk_last_name"], separator="|"),
         "bk_name_pair": pl.col("name_pair"),
     }
@@ -201,9 +204,13 @@ def _normalised(raw: pl.Series, kind: str) -> pl.Series:
     return value.replace("", None)
 
 
-def _home_key(place: str, street_letters: int) -> pl.Expr:
-    """Place, house number and the first letters of the street: one home's blocking key."""
+def _home_key(place: str, street_letters: int, with_type: bool = False) -> pl.Expr:
+    """Place, house number and the first letters of the street (and, ``with_type``, the
+    street's second word, its type: ``mai st``): one home's blocking key."""
     street = pl.col("mk_address").str.extract(rf"([^\W\d_]{{1,{street_letters}}})", 1)
+    if with_type:
+        kind = pl.col("mk_address").str.extract_all(r"[^\W\d_]+").list.get(1, null_on_oob=True)
+        street = pl.concat_str([street, kind], separator=" ", ignore_nulls=True)
     return pl.concat_str([place, "mk_house_number", street], separator="|")
 
 

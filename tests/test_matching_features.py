@@ -102,15 +102,17 @@ def test_records_without_a_key_are_located_by_row() -> None:
 def test_a_home_with_a_mistyped_postcode_is_still_found_through_its_town() -> None:
     frame = matching_frame(
         staged(
-            3,
-            mk_postcode=["6448", "6484", "6448"],
-            mk_city=["hoppers crossing"] * 3,
-            mk_house_number=["309"] * 3,
-            mk_address=["309 pinkerton cir", "309 pinkertn cir", "309 stanley st"],
+            4,
+            mk_postcode=["6448", "6484", "6448", "6448"],
+            mk_city=["hoppers crossing"] * 4,
+            mk_house_number=["309"] * 4,
+            mk_address=["309 pinkerton cir", "309 pinkertn cir", "309 stanley st", "309 pink st"],
         ),
         max_key_frequency=50,
     )
     assert frame["bk_address"][0] != frame["bk_address"][1]
     assert frame["bk_address_town"][0] == frame["bk_address_town"][1]
-    # Another street of the town with the same house number is another home.
+    # Another street of the town with the same house number is another home, also when its
+    # name starts with the same letters (Pink Street is not Pinkerton Circle).
     assert frame["bk_address_town"][2] != frame["bk_address_town"][0]
+    assert frame["bk_address_town"][3] != frame["bk_address_town"][0]
