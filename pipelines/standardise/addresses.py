@@ -404,7 +404,13 @@ def _chinese_single_line(df: pl.DataFrame) -> pl.DataFrame:
     :func:`~pipelines.standardise.cn_address.parse_chinese_address` instead of by its commas:
     its parts replace the ``_p_*`` columns and its keys go to ``_zh_mk_address`` / ``_zh_house``
     (null for every other address). Each row is a distinct address here."""
-    parsed = [parse_chinese_address(a) for a in df["_addr"].to_list()]
+    # Only a line with a Han character can be one (a vectorised test keeps the others out of
+    # the Python parser: most addresses of most sources).
+    han = df.select(pl.col("_addr").str.contains(r"\p{Han}").fill_null(False)).to_series()
+    parsed = [
+        parse_chinese_address(a) if maybe else None
+        for a, maybe in zip(df["_addr"].to_list(), han, strict=True)
+    ]
     values: dict[str, list[str | None]] = {c: [] for c in _ZH_PARTS}
     keys: list[str | None] = []
     houses: list[str | None] = []

@@ -19,15 +19,23 @@ runs in Python, once per distinct name part.
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Final
 
 import polars as pl
 
-from pipelines.standardise.family_first import family_first_name
-from pipelines.standardise.han import east_asian_name
+from pipelines.standardise.family_first import VIETNAMESE_SURNAMES, family_first_name
+from pipelines.standardise.han import east_asian_name, pinyin_syllables
 from pipelines.standardise.han_glyphs import glyph_keys
 from pipelines.standardise.nicknames import canonical_first_name
-from pipelines.standardise.text import clean_text, letters_key, on_distinct, with_distinct
+from pipelines.standardise.text import (
+    clean_text,
+    fold_word,
+    letters_key,
+    on_distinct,
+    with_distinct,
+)
 
 NAME_FIELDS = ("name_prefix", "first_name", "middle_name", "last_name", "name_suffix", "full_name")
 
@@ -340,6 +348,55 @@ _ZH_SCHEMA = {
 }
 
 
+_EAST_ASIAN_SCRIPT: Final = r"[\p{Han}\p{Hangul}\p{Hiragana}\p{Katakana}]"
+
+
+@functools.cache
+def _pinyin_word() -> str:
+    """A regex of one word that is pinyin syllables run together (``xiaoming``), after
+    :func:`~pipelines.standardise.han.is_pinyin_word`'s folding (lower case, ü and v as u)."""
+    syllables = sorted(pinyin_syllables(), key=len, reverse=True)
+    return rf"^(?:{'|'.join(syllables)})+$"
+
+
+def _may_be_east_asian(distinct: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """False only for name rows that :func:`east_asian_name` and :func:`family_first_name`
+    would both leave alone: no Han, Hangul or kana character; not two or more words that are
+    all pinyin; no Vietnamese family name at either end of the full name."""
+    first, middle, last, full = (pl.col(k) for k in keys)
+    script = pl.any_horizontal(
+        pl.col(k).str.contains(_EAST_ASIAN_SCRIPT).fill_null(False) for k in keys
+    )
+    words = (
+        pl.concat_str([first, middle, last], separator=" ", ignore_nulls=True)
+        .str.to_lowercase()
+        .str.replace_all(r"[üv]", "u")
+        .str.replace_all(r"[\s\-'’]+", " ")
+        .str.strip_chars()
+        .str.split(" ")
+        .list.eval(pl.element().filter(pl.element() != ""))
+    )
+    pinyin = (words.list.len() >= 2) & words.list.eval(
+        pl.element().str.contains(_pinyin_word())
+    ).list.all()
+    ends = full.str.replace_all(r"\s+", " ").str.strip_chars().str.split(" ")
+    heads = distinct.select(ends.list.first().alias("w"), ends.list.last().alias("w2"))
+    surnames = pl.Series(
+        [
+            w
+            for w in pl.concat([heads["w"], heads["w2"]]).drop_nulls().unique()
+            if fold_word(w) in VIETNAMESE_SURNAMES
+        ],
+        dtype=pl.String,
+    )
+    vietnamese = ends.list.first().is_in(surnames.implode()) | ends.list.last().is_in(
+        surnames.implode()
+    )
+    return distinct.select(
+        (script | pinyin.fill_null(False) | vietnamese.fill_null(False)).alias("maybe")
+    ).to_series()
+
+
 def _chinese_names(work: pl.DataFrame) -> pl.DataFrame:
     """Split Han and Hangul full names, order romanised pinyin and Vietnamese names
     family/given, and add their romanised keys (``_zh_*`` columns, ``_zh_applies``; a null key
@@ -355,7 +412,13 @@ def _chinese_names(work: pl.DataFrame) -> pl.DataFrame:
         return tuple(other) if other is not None else None
 
     def per_distinct(distinct: pl.DataFrame) -> pl.DataFrame:
-        rows = [one(row) for row in distinct.select(keys).iter_rows()]
+        # Most names of most sources are none of these: a vectorised test that never says no
+        # to a name the rules below would take keeps them out of the Python loop.
+        maybe = _may_be_east_asian(distinct, keys)
+        rows = [
+            one(row) if candidate else None
+            for row, candidate in zip(distinct.select(keys).iter_rows(), maybe, strict=True)
+        ]
         found = [r is not None for r in rows]
         values = [r if r is not None else (None,) * len(_ZH_SCHEMA) for r in rows]
         columns = {
@@ -587,4 +650,15 @@ def _names(df: pl.DataFrame, nicknames: pl.DataFrame) -> pl.DataFrame:
 
 
 def _glyph_keys(expr: pl.Expr) -> pl.Expr:
-    return expr.map_elements(glyph_keys, return_dtype=pl.List(pl.String), skip_nulls=True)
+    return expr.map_batches(_han_glyph_keys, return_dtype=pl.List(pl.String))
+
+
+def _han_glyph_keys(names: pl.Series) -> pl.Series:
+    """:func:`glyph_keys` of each name with a Han character; null for the rest, which a
+    vectorised test keeps from a Python call each."""
+    han = names.str.contains(r"\p{Han}").fill_null(False)
+    return pl.Series(
+        names.name,
+        [glyph_keys(v) if h else None for v, h in zip(names, han, strict=True)],
+        dtype=pl.List(pl.String),
+    )
