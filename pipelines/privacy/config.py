@@ -36,8 +36,9 @@ def _default_roles() -> dict[str, RoleConfig]:
                 "golden_changes",
                 # The history tables are as large as golden_customers and grow every run: a
                 # masked copy each publish costs as much again. Stewards have them; add
-                # golden_customers_history / golden_events here to give analysts them too
-                # (masked with the same columns).
+                # golden_customers_history / golden_events here to give analysts them too,
+                # and list their own columns below as well (event, at, changed_fields,
+                # version, valid_from_run, valid_to_run ...): unlisted columns are dropped.
                 "golden_id_aliases",
                 "customer_profile",
                 "dq_scorecard",
