@@ -187,6 +187,9 @@ def build_golden(
     records = staged.join(
         registry.select("record_key", "golden_id", "first_seen_at"), on="record_key"
     )
+    # Everything below reads ``records``, a copy of the staged rows with their golden ids:
+    # the staged frame itself would only hold as much memory again until the stage ends.
+    del staged, first_seen
     units = config.golden.survivorship.units()
     state_fingerprint = reuse.fingerprint(units, DIGEST_COLUMNS)
     digests = reuse.member_digests(records, DIGEST_COLUMNS)
@@ -202,8 +205,7 @@ def build_golden(
         records, units, resolved.pins, run_id, plan, full_reason
     )
     xref = (
-        staged.select("source_system", "source_record_id", "record_key")
-        .join(registry.select("record_key", "golden_id"), on="record_key")
+        records.select("source_system", "source_record_id", "record_key", "golden_id")
         .join(clusters.select("record_key", "match_probability"), on="record_key", how="left")
         .with_columns(pl.lit(run_id).alias("run_id"))
         .sort("record_key")
