@@ -46,7 +46,10 @@ GLYPH_COLUMNS: Final = ("mk_first_name_glyphs", "mk_last_name_glyphs")
 two names share one exactly when they differ by one look-alike character. Optional (a null
 list when absent, as in records staged before they existed)."""
 
-FEATURES_VERSION: Final = 4
+WRITTEN_NAME_COLUMNS: Final = ("first_name", "last_name")
+"""Names whose written form the model compares beside their key (``<name>_written``)."""
+
+FEATURES_VERSION: Final = 5
 """Version of what :func:`matching_frame` derives. Bump it whenever a derived value changes
 for the same input (a new cleaning rule, another cap): incremental matching compares feature
 rows with the previous run's, and a run on another version must rescore everything."""
@@ -117,6 +120,12 @@ def matching_frame(
             if c in records.columns
             else pl.lit(None, pl.List(pl.String)).alias(c)
             for c in GLYPH_COLUMNS
+        ),
+        *(
+            _written(key(c)).alias(f"{c}_written")
+            if c in records.columns
+            else pl.lit(None, pl.String).alias(f"{c}_written")
+            for c in WRITTEN_NAME_COLUMNS
         ),
     )
     frame = frame.with_columns(mk_dob=_real_dates_of_birth(frame["mk_dob"]))
@@ -281,6 +290,15 @@ def _capped(frame: pl.DataFrame, keys: list[str], max_key_frequency: int) -> pl.
         for k, values in crowded.items()
         if values.len()
     )
+
+
+def _written(name: pl.Expr) -> pl.Expr:
+    """A name as written, where its matching key is a reading of it rather than its own
+    letters folded: a name with letters of a script other than Latin (王小明 keyed
+    ``xiaoming``, Андрей keyed ``andrei``). Two such names with one key but other characters
+    (小明 / 小鸣: the same sound) are close, not the same; null for Latin names, whose key
+    is their spelling."""
+    return pl.when(name.str.contains(r"[\p{L}--\p{Latin}]").fill_null(False)).then(name)
 
 
 def _script(column: str) -> pl.Expr:

@@ -41,6 +41,7 @@ from pydantic import BaseModel, Field
 
 from matching.config import AttributeConfig, MatchingConfig
 from matching.errors import MatchingInputError
+from matching.features import WRITTEN_NAME_COLUMNS
 
 FIELD_COLUMNS: Final = {
     "first_name": "mk_first_name",
@@ -282,6 +283,10 @@ class ModelPlan(BaseModel):
     unsurvivable: list[str] = Field(default_factory=list)
     """Identity fields every kept rule blocks on (no broader rule fitted the budget): a pair
     with an error in one of them is never compared."""
+    written_names: list[str] = Field(default_factory=list)
+    """Name fields that records write in a script whose key is a reading of them (Han,
+    Cyrillic...): only these get the "same reading, other characters" level, which data of
+    Latin names could never train."""
 
     def structure(self) -> dict[str, object]:
         """What decides the scores: the fields compared and the rules blocked on (not the
@@ -290,6 +295,7 @@ class ModelPlan(BaseModel):
             "fields": self.fields_used,
             "blocking": [r.columns for r in self.blocking_rules],
             "learnt_contradictions": self.learnt_contradictions,
+            "written_names": self.written_names,
         }
 
     def lines(self) -> list[str]:
@@ -378,6 +384,13 @@ def build_plan(features: pl.DataFrame, config: MatchingConfig) -> ModelPlan:
         else:
             used.add(name)
     plan.fields_used = [name for name in fields if name in used]
+    plan.written_names = [
+        name
+        for name in WRITTEN_NAME_COLUMNS
+        if name in used
+        and f"{name}_written" in features.columns
+        and features[f"{name}_written"].drop_nulls().n_unique() >= 2
+    ]
     plan.learnt_contradictions, plan.contradictions_reason = contradictions_to_learn(
         config.learn_contradictions,
         plan.profiles,

@@ -155,12 +155,25 @@ def _close(column: str, glyphs: str) -> ComparisonLevelCreator:
     ).configure(label_for_charts=_CLOSE_LABEL)
 
 
-def first_name(learn: bool = False) -> ComparisonCreator:
+def _same_reading(key: str, written: str) -> ComparisonLevelCreator:
+    # One key, other characters: a name written in a script whose key is its reading, typed
+    # with another character of the same sound (王小鸣 for 王小明), or another person's name
+    # that sounds alike. Close, a little less than the same name.
+    return cll.CustomLevel(f"{key}_l = {key}_r AND {written}_l <> {written}_r", SAME_READING_LABEL)
+
+
+SAME_READING_LABEL: Final = "same reading, written with other characters"
+
+
+def first_name(learn: bool = False, written: bool = False) -> ComparisonCreator:
+    """``written``: with the "same reading, other characters" level (see
+    ``ModelPlan.written_names``)."""
     return cl.CustomComparison(
         output_column_name="first_name",
         comparison_description="first name: nicknames, typos, initials and swapped fields",
         comparison_levels=[
             _not_comparable("mk_first_name", "first_name_script"),
+            *([_same_reading("mk_first_name", "first_name_written")] if written else []),
             _exact("mk_first_name", "exact first name", tf=True),
             _exact("mk_first_name_canonical", "same canonical name (nickname)", tf=True),
             _close("mk_first_name", "mk_first_name_glyphs"),
@@ -182,7 +195,7 @@ def first_name(learn: bool = False) -> ComparisonCreator:
     )
 
 
-def last_name() -> ComparisonCreator:
+def last_name(written: bool = False) -> ComparisonCreator:
     return cl.CustomComparison(
         output_column_name="last_name",
         comparison_description="last name: typos, double-barrelled names, swapped fields",
@@ -194,6 +207,7 @@ def last_name() -> ComparisonCreator:
                 is_null_level=True,
                 label_for_charts="missing, other scripts, or swapped (weighed by first name)",
             ),
+            *([_same_reading("mk_last_name", "last_name_written")] if written else []),
             _exact("mk_last_name", "exact last name", tf=True),
             _close("mk_last_name", "mk_last_name_glyphs"),
             cll.Or(
@@ -498,13 +512,15 @@ def comparisons(
     fields: Sequence[str] | None = None,
     learn: Collection[str] = (),
     attributes: Mapping[str, AttributeConfig] | None = None,
+    written: Collection[str] = (),
 ) -> list[ComparisonCreator]:
     """Every comparison of the model, identity fields first; only those named in ``fields``
     (the fields a :class:`matching.plan.ModelPlan` found values in) when it is given. The
-    identity comparisons named in ``learn`` learn their contradiction level's m."""
+    identity comparisons named in ``learn`` learn their contradiction level's m; the names in
+    ``written`` compare their written form beside their key."""
     every = [
-        first_name("first_name" in learn),
-        last_name(),
+        first_name("first_name" in learn, written="first_name" in written),
+        last_name(written="last_name" in written),
         middle_initial(),
         name_suffix("name_suffix" in learn),
         date_of_birth("date_of_birth" in learn),
@@ -595,6 +611,7 @@ def settings_creator(sources: int, plan: ModelPlan | None = None) -> SettingsCre
             plan.fields_used if plan else None,
             plan.learnt_contradictions if plan else (),
             plan.attributes if plan else None,
+            plan.written_names if plan else (),
         ),
         blocking_rules_to_generate_predictions=planned_rules(plan) if plan else blocking_rules(),
         # Scores keep their per-comparison weights (pairs.parquet, the review queue); the
@@ -700,6 +717,14 @@ def plan_of_model(model: dict[str, Any]) -> ModelPlan:
         fields_used=[c.get("output_column_name", "") for c in model.get("comparisons", [])],
         blocking_rules=rules,
         attributes=attributes,
+        written_names=[
+            c["output_column_name"]
+            for c in model.get("comparisons", [])
+            if any(
+                level.get("label_for_charts") == SAME_READING_LABEL
+                for level in c.get("comparison_levels", [])
+            )
+        ],
     )
 
 

@@ -52,6 +52,7 @@ def _name(value: str) -> dict[str, str]:
         "name_start": value[:3] + "|smi",
         "name_start_swapped": "smi|" + value[:3],
         "mk_first_name_glyphs": None,
+        "first_name_written": None,
     }
 
 
@@ -86,6 +87,8 @@ def _full_name(first: str, last: str) -> dict[str, str | None]:
         "name_start_swapped": f"{last[:3]}|{first[:3]}",
         "mk_first_name_glyphs": None,
         "mk_last_name_glyphs": None,
+        "first_name_written": None,
+        "last_name_written": None,
     }
 
 
@@ -99,6 +102,40 @@ def test_swapped_names_are_weighed_once_by_the_first_name_and_not_again_by_the_l
     # Not a swap: the same last name is still an exact agreement.
     same = level_of(last_name(), _full_name("lachlan", "nguyen"), _full_name("lachie", "nguyen"))
     assert same == "exact last name"
+
+
+def _han(family: str, given: str, family_key: str, given_key: str) -> dict[str, str | None]:
+    """A name in characters as the matching frame has it: keyed on its pinyin reading."""
+    return {
+        **_full_name(given_key, family_key),
+        "first_name_written": given,
+        "last_name_written": family,
+    }
+
+
+def test_the_same_sound_written_with_another_character_is_close_not_the_same_name() -> None:
+    written = _han("王", "小明", "wang", "xiaoming")
+    same_sound = _han("王", "小鸣", "wang", "xiaoming")
+    reading = "same reading, written with other characters"
+    assert level_of(first_name(written=True), written, same_sound) == reading
+    assert level_of(first_name(written=True), written, _han("王", "小明", "wang", "xiaoming")) == (
+        "exact first name"
+    )
+    other_family = _han("汪", "小明", "wang", "xiaoming")
+    assert level_of(last_name(written=True), written, other_family) == reading
+    # Against its romanisation (no characters on one side) the reading is all there is.
+    pinyin = _full_name("xiaoming", "wang")
+    assert level_of(first_name(written=True), written, pinyin) == "exact first name"
+    assert level_of(last_name(written=True), written, pinyin) == "exact last name"
+    levels = [lv.label_for_charts for lv in _levels(first_name(written=True))]
+    assert levels.index(reading) < levels.index(DIFFERENT)
+    # Only a model of names written that way has the level (Latin data could not train it).
+    plain = [lv.label_for_charts for lv in _levels(first_name())]
+    assert reading not in plain
+
+
+def _levels(creator: ComparisonCreator) -> list:
+    return list(creator.get_comparison("duckdb").comparison_levels)
 
 
 def _line(line: str, number: str) -> dict[str, object]:

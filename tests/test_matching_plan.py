@@ -62,6 +62,31 @@ def test_a_source_without_emails_gets_no_email_comparison() -> None:
     assert "email" in compared(with_emails)
 
 
+def _levels_of(plan: ModelPlan, comparison: str) -> list[str]:
+    model = settings_creator(1, plan).create_settings_dict("duckdb")
+    found = next(c for c in model["comparisons"] if c["output_column_name"] == comparison)
+    return [level["label_for_charts"] for level in found["comparison_levels"]]
+
+
+def test_names_written_in_characters_get_a_same_reading_level_and_latin_names_do_not() -> None:
+    reading = "same reading, written with other characters"
+    latin = plan_of(staged(300))
+    assert latin.written_names == []
+    assert reading not in _levels_of(latin, "first_name")
+
+    records = staged(300)
+    written = records.with_columns(
+        pl.Series(
+            "first_name", [random.Random(i).choice(["小明", "晓明", "丽"]) for i in range(300)]
+        ),
+        pl.Series("last_name", [random.Random(i).choice(["王", "汪", "李"]) for i in range(300)]),
+    )
+    plan = plan_of(written)
+    assert plan.written_names == ["first_name", "last_name"]
+    assert reading in _levels_of(plan, "first_name")
+    assert reading in _levels_of(plan, "last_name")
+
+
 def test_a_rule_over_empty_fields_is_never_used() -> None:
     for records in (staged(300), staged(300, email=True), staged(300, postcode=True)):
         plan = plan_of(records)
