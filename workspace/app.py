@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -752,8 +753,6 @@ def create_app(
         their chart libraries inline (Vega compiles expressions with ``Function``), so they
         are served in a sandbox: an opaque origin with no cookies, no network, no forms.
         The waterfall shows compared values unmasked: analysts are refused it."""
-        import re
-
         warehouse = ws.reader.warehouse
         if not re.fullmatch(CHART_NAME, name) or run_id not in warehouse.run_ids():
             raise Refused(404, "error.no_chart")
