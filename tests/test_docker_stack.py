@@ -383,24 +383,7 @@ def test_init_script_migrates_creates_the_admin_and_the_bucket(
     tmp_path: Path, s3_server: S3Endpoint
 ) -> None:
     bucket = f"init-{tmp_path.name[-12:].lower().replace('_', '-')}"
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "warehouse": {"path": str(tmp_path / "warehouse")},
-                "sources": [
-                    {
-                        "name": "crm",
-                        "kind": "file",
-                        "path": "crm.csv",
-                        "id_column": "id",
-                        "mapping": {"email": "email"},
-                    }
-                ],
-                "backup": {"bucket": bucket},
-            }
-        )
-    )
+    config = minimal_config(tmp_path, backup={"bucket": bucket})
     first = run_init(tmp_path, s3_server, config, AIRFLOW_ADMIN_PASSWORD="s3cret-Admin")
     assert first.returncode == 0, first.stderr[-3000:]
     assert (tmp_path / "airflow-home" / "airflow.db").exists()
@@ -456,25 +439,19 @@ def test_stewards_reach_the_workspace_on_the_warehouse_volume(compose: dict[str,
 # --- secrets: placeholders never reach a service ---------------------------------------------
 
 
-def minimal_config(tmp_path: Path) -> Path:
-    """A pipeline config with backups off: the init script needs no object store for it."""
+def minimal_config(tmp_path: Path, **extra: object) -> Path:
+    """A pipeline config of one CSV source, backups off unless ``extra`` configures them (the
+    init script then needs no object store)."""
     config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "warehouse": {"path": str(tmp_path / "warehouse")},
-                "sources": [
-                    {
-                        "name": "crm",
-                        "kind": "file",
-                        "path": "crm.csv",
-                        "id_column": "id",
-                        "mapping": {"email": "email"},
-                    }
-                ],
-            }
-        )
-    )
+    source = {
+        "name": "crm",
+        "kind": "file",
+        "path": "crm.csv",
+        "id_column": "id",
+        "mapping": {"email": "email"},
+    }
+    body = {"warehouse": {"path": str(tmp_path / "warehouse")}, "sources": [source], **extra}
+    config.write_text(yaml.safe_dump(body))
     return config
 
 

@@ -470,12 +470,7 @@ def create_app(
         try:
             changes = _split_changes(ws.context(who), golden_id, record_key)
         except GoldenError as exc:
-            return render(
-                request, "message.html", who, status=400,
-                title=translate(request)("decisions.not_recorded"),
-                message=translate(request).error(exc),
-                back=target or f"/customers/{url_quote(golden_id)}",
-            )  # fmt: skip
+            return _not_recorded(request, who, exc, target or f"/customers/{url_quote(golden_id)}")
         return _decide_then(request, who, changes, reason, golden_id, target)
 
     @app.post("/customers/{golden_id}/confirm", include_in_schema=False)
@@ -509,6 +504,14 @@ def create_app(
             )  # fmt: skip
         return RedirectResponse(f"{back}?confirmed={cleared}", status_code=303)
 
+    def _not_recorded(request: Request, who: Principal, exc: GoldenError, back: str) -> Response:
+        """The page saying a decision was refused, and why, in the reader's language."""
+        return render(
+            request, "message.html", who, status=400,
+            title=translate(request)("decisions.not_recorded"),
+            message=translate(request).error(exc), back=back,
+        )  # fmt: skip
+
     def _decide_then(
         request: Request,
         who: Principal,
@@ -520,12 +523,7 @@ def create_app(
         try:
             written = write_decisions(ws.config.warehouse.path, changes, who.name, reason)
         except GoldenError as exc:
-            return render(
-                request, "message.html", who, status=400,
-                title=translate(request)("decisions.not_recorded"),
-                message=translate(request).error(exc),
-                back=target or f"/customers/{url_quote(golden_id)}",
-            )  # fmt: skip
+            return _not_recorded(request, who, exc, target or f"/customers/{url_quote(golden_id)}")
         if who.session:
             ws.sessions.push_undo(who.session, (w.decision_id for w in written))
         return RedirectResponse(
