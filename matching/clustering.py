@@ -470,10 +470,7 @@ def _contradicting_pairs(
     nodes = records.select(columns)[order[idx]].with_columns(
         pl.Series("idx", idx), pl.Series("comp", components[idx])
     )
-    select = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in columns)
-    flags = ", ".join(
-        f'coalesce(({sql}), false) AS "{name}"' for name, sql in contradictions.items()
-    )
+    select, flags = contradiction_sql(contradictions)
     any_flag = " OR ".join(f'"{name}"' for name in contradictions)
     with duckdb.connect() as con:
         con.register("nodes", nodes.to_arrow())
@@ -530,6 +527,19 @@ def _report_stats(stats: pl.DataFrame, names: list[str], report: ClusteringRepor
 
 def _referenced(contradictions: Mapping[str, str]) -> set[str]:
     return {m for sql in contradictions.values() for m in re.findall(r"\b(\w+?)_[lr]\b", sql)}
+
+
+def contradiction_sql(contradictions: Mapping[str, str]) -> tuple[str, str]:
+    """SQL select lists for a self-join ``l``/``r`` of a frame of matching features: the
+    columns the conditions read, as ``<column>_l``/``<column>_r``, and one boolean per
+    condition (``"<field>"``: the pair contradicts in that field). Clustering and the
+    stewards' explanation of a split evaluate contradictions with these, so they agree."""
+    columns = sorted(_referenced(contradictions))
+    select = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in columns)
+    flags = ", ".join(
+        f'coalesce(({sql}), false) AS "{name}"' for name, sql in contradictions.items()
+    )
+    return select, flags
 
 
 class _Groups:

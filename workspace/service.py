@@ -548,6 +548,7 @@ def _identity_conflicts(
     scored above the threshold), with the two values of the field, masked for the reader."""
     import duckdb
 
+    from matching.clustering import contradiction_sql
     from matching.features import matching_frame
     from matching.layout import MODEL_FILE
     from matching.settings import contradiction_conditions
@@ -567,9 +568,7 @@ def _identity_conflicts(
     records = pl.scan_parquet(staged).filter(pl.col("record_key").is_in(keys_l + keys_r)).collect()
     # No key is frequent among a few records: nothing is capped, as in the run's own frame.
     frame = matching_frame(records, records.height + 1)
-    columns = [c for c in frame.columns if c != "record_key"]
-    select = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in columns)
-    flags = ", ".join(f'coalesce(({sql}), false) AS "{n}"' for n, sql in conditions.items())
+    select, flags = contradiction_sql(conditions)
     with duckdb.connect() as con:
         con.register("frame", frame.to_arrow())
         con.register("lk", pl.DataFrame({"k": keys_l}, schema={"k": pl.String}).to_arrow())
