@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Final
 
 import polars as pl
 
@@ -348,9 +347,6 @@ _ZH_SCHEMA = {
 }
 
 
-_EAST_ASIAN_SCRIPT: Final = r"[\p{Han}\p{Hangul}\p{Hiragana}\p{Katakana}]"
-
-
 @functools.cache
 def _pinyin_word() -> str:
     """A regex of one word that is pinyin syllables run together (``xiaoming``), after
@@ -364,9 +360,7 @@ def _may_be_east_asian(distinct: pl.DataFrame, keys: list[str]) -> pl.Series:
     would both leave alone: no Han, Hangul or kana character; not two or more words that are
     all pinyin; no Vietnamese family name at either end of the full name."""
     first, middle, last, full = (pl.col(k) for k in keys)
-    script = pl.any_horizontal(
-        pl.col(k).str.contains(_EAST_ASIAN_SCRIPT).fill_null(False) for k in keys
-    )
+    script = pl.any_horizontal(pl.col(k).str.contains(f"[{_CJK}]").fill_null(False) for k in keys)
     words = (
         pl.concat_str([first, middle, last], separator=" ", ignore_nulls=True)
         .str.to_lowercase()
