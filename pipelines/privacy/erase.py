@@ -50,6 +50,8 @@ from pydantic import BaseModel
 from matching.layout import TF_DIR
 from pipelines.errors import PrivacyError
 from pipelines.history.erasure import erase_aliases, erase_events, erase_history, forgotten_ids
+from pipelines.history.timeline import run_time
+from pipelines.profile.build import build_profile
 from pipelines.warehouse import Warehouse, atomic_path
 
 if TYPE_CHECKING:
@@ -337,9 +339,6 @@ def _refresh_profiles(folder: Path, golden_ids: set[str]) -> bool:
     scrubbed ``golden_customers`` rows: a profile derives from the golden row (its sources,
     contactability, completeness), so it must say what the erased golden row now says.
     Tenure stays as it was: erasure does not move the run the profile was taken at."""
-    from pipelines.history.timeline import run_time
-    from pipelines.profile.build import build_profile
-
     profile_path = folder / "customer_profile.parquet"
     golden_path = folder / "golden_customers.parquet"
     if not (profile_path.exists() and golden_path.exists()):
