@@ -196,11 +196,6 @@ MEMORY_CEILING_GIB = 20.0
 more than this on a 24 GiB box would otherwise take the machine's other work down with it."""
 
 
-def _set_memory_ceiling(gib: float) -> None:
-    global MEMORY_CEILING_GIB
-    MEMORY_CEILING_GIB = gib
-
-
 def measure_process(
     cmd: list[str], env: dict[str, str], log_path: Path, ceiling_gib: float | None = None
 ) -> dict[str, Any]:
@@ -251,6 +246,8 @@ class Bench:
     """``key=value`` config overrides every stage process gets (``matching.engine=spark``)."""
     fan_out: int = 1
     """Sources ingested and validated at a time (Airflow's mapped tasks on parallel workers)."""
+    memory_ceiling_gib: float = MEMORY_CEILING_GIB
+    """Resident memory past which a child process is killed (see :func:`measure_process`)."""
 
     @property
     def logs(self) -> Path:
@@ -261,7 +258,9 @@ class Bench:
 
     def run_worker(self, label: str, *args: str) -> dict[str, Any]:
         """A helper process (sample generation, run bookkeeping) that must succeed."""
-        figures = measure_process(self.worker(*args), self.env, self.logs / f"{label}.log")
+        figures = measure_process(
+            self.worker(*args), self.env, self.logs / f"{label}.log", self.memory_ceiling_gib
+        )
         if figures["returncode"] != 0:
             log_path = self.logs / f"{label}.log"
             raise RuntimeError(f"{label} failed; last lines of {log_path}:\n{_tail(log_path)}")
@@ -282,7 +281,7 @@ class Bench:
         for item in [*self.overrides, *(overrides or [])]:
             args += ["--set", item]
         log_path = self.logs / run_id / f"{label}.log"
-        measured = measure_process(self.worker(*args), self.env, log_path)
+        measured = measure_process(self.worker(*args), self.env, log_path, self.memory_ceiling_gib)
         stages = TASKS.get(stage, (stage,))
         figure = StageFigure(
             stage=stage,
@@ -299,7 +298,7 @@ class Bench:
             figure.status = "failed"
             error = next((r.get("error") for r in failed if r.get("error")), None)
             if measured["over_memory_ceiling"]:
-                error = f"killed past the memory ceiling of {MEMORY_CEILING_GIB:g} GiB"
+                error = f"killed past the memory ceiling of {self.memory_ceiling_gib:g} GiB"
             figure.error = error or f"exit status {measured['returncode']}"
             sys.stdout.write(f"  {label} FAILED: {figure.error}\n  log {log_path}:\n")
             sys.stdout.write(_tail(log_path) + "\n")
@@ -616,7 +615,7 @@ def _plain_job(bench: Bench, config_path: Path, full: RunFigures) -> StageFigure
         "plain", "--config", str(config_path), "--input", str(cleaned), "--out", str(clusters)
     )
     log_path = bench.logs / "plain.log"
-    measured = measure_process(cmd, bench.env, log_path)
+    measured = measure_process(cmd, bench.env, log_path, bench.memory_ceiling_gib)
     figure = StageFigure(
         stage="plain Splink job",
         source=None,
@@ -672,7 +671,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         with LocalS3Server(work / "s3") as endpoint:
             env = {**os.environ, **endpoint.env(), "PYTHONPATH": str(REPO)}
             env.pop("GOLDEN_WAREHOUSE", None)
-            bench = Bench(work, env, fan_out=args.fan_out)
+            bench = Bench(work, env, fan_out=args.fan_out, memory_ceiling_gib=args.memory_ceiling)
             sources = ["crm", "shop", "billing"]
 
             config_path, took = _sample(bench, args.records, args.seed, f"sample-{args.records}")
@@ -894,7 +893,6 @@ def main(argv: list[str] | None = None) -> None:
         f"(default {MEMORY_CEILING_GIB:g}).",
     )
     args = parser.parse_args(argv)
-    _set_memory_ceiling(args.memory_ceiling)
     report = run_benchmark(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = args.json or RESULTS_DIR / f"pipeline-{stamp}.json"
