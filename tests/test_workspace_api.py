@@ -14,42 +14,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
 from matching.decisions import DecisionStore
 from pipelines.audit import read_audit
-from pipelines.config import PipelineConfig, load_config
+from pipelines.config import load_config
 from pipelines.warehouse import Warehouse
+from tests.workspace_support import PASSWORD, WorkspaceEnv
 from workspace import UserStore, create_app
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery staple"
 
-
-class Env:
-    def __init__(self, config: PipelineConfig):
-        self.config = config
-        self.root = config.warehouse.path
-        self.client = TestClient(create_app(config))
-        store = UserStore(self.root)
-        for name, role in (("ana", "steward"), ("al", "analyst"), ("vi", "viewer")):
-            store.add(name, role, PASSWORD)
-        self.tokens = {name: store.new_token(name) for name in ("ana", "al", "vi")}
-
+class Env(WorkspaceEnv):
     def get(self, who: str, path: str, **params: Any) -> Any:
         response = self.client.get(path, params=params, headers=self.auth(who))
         assert response.status_code == 200, response.text
         return response.json()
 
     def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-    def sql(self, query: str) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(Warehouse(self.root).duckdb_path), read_only=True) as con:
-            return con.execute(query).fetchall()
+        return self.bearer(who)
 
 
 @pytest.fixture(scope="module")

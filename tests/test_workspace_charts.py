@@ -7,30 +7,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from pipelines.config import load_config
-from pipelines.warehouse import Warehouse
-from workspace import UserStore, create_app
+from tests.workspace_support import ROLES, WorkspaceEnv
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery staple"
 
-
-class Env:
+class Env(WorkspaceEnv):
     def __init__(self, config_path: Path):
-        config = load_config(config_path)
-        self.warehouse = Warehouse(config.warehouse.path)
-        self.client = TestClient(create_app(config))
-        store = UserStore(config.warehouse.path)
-        for name, role in (("ana", "steward"), ("al", "analyst")):
-            store.add(name, role, PASSWORD)
-        self.tokens = {name: store.new_token(name) for name in ("ana", "al")}
+        super().__init__(load_config(config_path), ROLES[:2])
         (self.run_id,) = self.warehouse.run_ids()
 
     def get(self, path: str, who: str | None = "ana"):
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        headers = self.bearer(who) if who else {}
         return self.client.get(path, headers=headers, follow_redirects=False)
 
 

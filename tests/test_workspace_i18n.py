@@ -13,23 +13,20 @@ from fastapi.testclient import TestClient
 
 from pipelines.config import PipelineConfig, load_config
 from pipelines.warehouse import Warehouse
+from tests.workspace_support import PASSWORD, ROLES, WorkspaceEnv
 from workspace import UserStore, create_app
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery staple"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-class Env:
+class Env(WorkspaceEnv):
     def __init__(self, config: PipelineConfig):
-        self.config = config
-        self.client = TestClient(create_app(config))
-        store = UserStore(config.warehouse.path)
-        store.add("ana", "steward", PASSWORD)
-        self.token = store.new_token("ana")
+        super().__init__(config, ROLES[:1])
+        self.token = self.tokens["ana"]
 
     def page(self, path: str, headers: dict[str, str], client: TestClient | None = None) -> str:
         auth = {"Authorization": f"Bearer {self.token}", **headers}

@@ -11,46 +11,31 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
 from matching.decisions import DecisionStore
-from pipelines.config import PipelineConfig, load_config
+from pipelines.config import load_config
 from pipelines.stewardship import Link, write_decisions
 from pipelines.warehouse import Warehouse
-from workspace import UserStore, create_app
+from tests.workspace_support import PASSWORD, WorkspaceEnv
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery staple"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 EN = {"Accept-Language": "en-GB"}
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-class Env:
-    def __init__(self, config: PipelineConfig):
-        self.config = config
-        self.root = Path(config.warehouse.path)
-        self.client = TestClient(create_app(config))
-        store = UserStore(self.root)
-        for name, role in (("ana", "steward"), ("al", "analyst"), ("vi", "viewer")):
-            store.add(name, role, PASSWORD)
-        self.tokens = {name: store.new_token(name) for name in ("ana", "al", "vi")}
-
+class Env(WorkspaceEnv):
     def auth(self, who: str = "ana", language: dict[str, str] = ZH) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}", **language}
+        return {**self.bearer(who), **language}
 
     def page(self, path: str, who: str = "ana", language: dict[str, str] = ZH, **params: Any):
         response = self.client.get(path, params=params, headers=self.auth(who, language))
         assert response.status_code == 200, (path, response.text[:300])
         return response.text
-
-    def sql(self, query: str) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(Warehouse(self.root).duckdb_path), read_only=True) as con:
-            return con.execute(query).fetchall()
 
     def held_apart(self) -> tuple[str, str]:
         """A review pair scored at or above the threshold whose records are in two customers."""
