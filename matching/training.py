@@ -10,17 +10,21 @@ Splink would otherwise fall back to default values without a word.
 from __future__ import annotations
 
 import logging
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import duckdb
 import polars as pl
 from splink import Linker, block_on
+from splink.internals import expectation_maximisation as splink_em
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
 from splink.internals.exceptions import SplinkException
+from splink.internals.m_u_records_to_parameters import m_u_records_to_lookup_dict
 
 from matching.config import MatchingConfig
 from matching.plan import COLUMN_FIELDS, FIELD_COLUMNS, ModelPlan
@@ -88,14 +92,20 @@ def train_model(
         max_pairs=config.max_pairs_for_u, seed=config.seed, num_chunks=u_sampling_chunks
     )
 
-    with summarised_warnings() as notes:
+    with summarised_warnings() as notes, _m_floored_in_em(linker, config.min_m_probability):
         for rule in sessions:
             description = rule.get_blocking_rule(dialect).blocking_rule_sql
+            # Splink's session edits the linker's own model while it runs (it drops the
+            # comparisons its rule fixes and sets a session prior) and puts the model back
+            # only when the session succeeds: a failed session would leave a model without
+            # those comparisons and with the session's prior.
+            before = linker._settings_obj.core_model_settings.copy()
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, max_pairs=config.em_max_pairs
                 )
             except (SplinkException, ValueError, ZeroDivisionError) as exc:
+                linker._settings_obj.core_model_settings = before
                 # A rule on a field the data does not have yields no pairs to learn from.
                 reason = (
                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -131,6 +141,50 @@ def train_model(
             "; ".join(report.untrained_parameters),
         )
     return report
+
+
+@contextmanager
+def _m_floored_in_em(linker: Linker, floor: float) -> Iterator[None]:
+    """Within the block, every m an EM iteration estimates is kept at or above its floor
+    (``floor``, or the level's own in :data:`CONTRADICTION_FLOORS`).
+
+    The floor belongs inside the iterations, not only after them. A level EM sees only among
+    pairs it takes for non-matches loses m each iteration, and when it moves together with
+    other levels (a mover differs on street, house number and town at once) each iteration's
+    m is the product of all their last ones: 1e-10, 1e-28, 1e-78, 1e-227, then 0.0, which
+    Splink 5 refuses with a ``ValueError`` that throws the whole session away (on 80
+    customers, every name level untrained, and the linker left with the session's own prior
+    and comparisons). Held at the floor from the first iteration, such pairs keep the weight
+    the finished model gives them, so EM converges on the model that then scores. The hook is
+    Splink's lookup of each iteration's new parameters (its module attribute, swapped for the
+    block only); levels whose m is fixed are not estimated, and keep their value."""
+    least = {
+        (comparison.output_column_name, level.comparison_vector_value): CONTRADICTION_FLOORS.get(
+            level.label_for_charts, floor
+        )
+        for comparison in linker._settings_obj.comparisons
+        for level in comparison.comparison_levels
+        if not level.is_null_level
+    }
+
+    def floored(records: list[dict[str, Any]]) -> dict[str, dict[int, Any]]:
+        for record in records:
+            key = (record["output_column_name"], record["comparison_vector_value"])
+            value = record.get("m_probability")
+            if (
+                key in least
+                and isinstance(value, (int, float))
+                and (math.isnan(value) or value < least[key])
+            ):
+                record["m_probability"] = least[key]
+        return m_u_records_to_lookup_dict(records)
+
+    original = splink_em.m_u_records_to_lookup_dict
+    splink_em.m_u_records_to_lookup_dict = floored
+    try:
+        yield
+    finally:
+        splink_em.m_u_records_to_lookup_dict = original
 
 
 def _correct_prior_for_recall(
@@ -268,7 +322,8 @@ def bound_m_probabilities(linker: Linker, floor: float) -> list[str]:
                 continue
             value = level._m_probability
             least = CONTRADICTION_FLOORS.get(level.label_for_charts, floor)
-            if isinstance(value, (int, float)) and value < least:
+            if isinstance(value, (int, float)) and value <= least:
+                # Held at the floor in EM already (equal), or trained before it was (below).
                 level.m_probability = least
                 if least == floor:
                     raised.append(f"{comparison.output_column_name} / {level.label_for_charts}")

@@ -15,7 +15,7 @@ from matching.features import KEY_COLUMNS, matching_frame
 from matching.matcher import match_records
 from matching.plan import COLUMN_FIELDS, ModelPlan, build_plan
 from matching.settings import CONTRADICTION_FLOORS, settings_creator
-from matching.training import bound_m_probabilities
+from matching.training import bound_m_probabilities, train_model
 
 FIRST = ["anna", "ben", "carla", "dev", "emma", "femi", "gus", "hana", "ivan", "jo"]
 LAST = ["smith", "jones", "okoro", "tanaka", "novak", "silva", "kim", "brown"]
@@ -165,6 +165,74 @@ def test_rare_levels_get_at_least_the_m_floor_and_contradictions_their_own(
     floor = CONTRADICTION_FLOORS["contradiction: different dates of birth"]
     assert contradiction.m_probability == floor < 0.001
     assert fixed.m_probability == CONTRADICTION_FLOORS["contradiction: different first names"]
+
+
+def test_em_holds_each_estimated_m_at_its_floor_within_the_iterations(linker: Linker) -> None:
+    """A level EM sees only among non-matches would shrink each iteration until its m
+    underflows to 0.0 and Splink throws the session away: inside the iterations every m is
+    held at the floor (a learnt contradiction at its own), and the hook is gone after."""
+    from splink.internals import expectation_maximisation as splink_em
+
+    from matching.training import _m_floored_in_em
+
+    def value(name: str, label: str) -> int:
+        [level] = [
+            lv
+            for c in linker._settings_obj.comparisons
+            if c.output_column_name == name
+            for lv in c.comparison_levels
+            if lv.label_for_charts == label
+        ]
+        return level.comparison_vector_value
+
+    last = value("last_name", "All other comparisons")
+    born = value("date_of_birth", "contradiction: different dates of birth")
+    exact = value("last_name", "exact last name")
+    records = [
+        {"output_column_name": "last_name", "comparison_vector_value": last,
+         "m_probability": 0.0, "u_probability": 0.9},
+        {"output_column_name": "last_name", "comparison_vector_value": exact,
+         "m_probability": 0.95, "u_probability": 0.01},
+        {"output_column_name": "date_of_birth", "comparison_vector_value": born,
+         "m_probability": float("nan"), "u_probability": 0.99},
+    ]  # fmt: skip
+    original = splink_em.m_u_records_to_lookup_dict
+    with _m_floored_in_em(linker, 0.001):
+        lookup = splink_em.m_u_records_to_lookup_dict(records)
+    assert splink_em.m_u_records_to_lookup_dict is original
+    assert lookup["last_name"][last]["m_probability"] == 0.001
+    assert lookup["last_name"][exact]["m_probability"] == 0.95
+    assert (
+        lookup["date_of_birth"][born]["m_probability"]
+        == CONTRADICTION_FLOORS["contradiction: different dates of birth"]
+    )
+
+
+def test_a_failed_em_session_leaves_the_model_whole() -> None:
+    """Splink's session takes the comparisons its rule fixes out of the linker's model and
+    sets its own prior, and puts them back only when it succeeds: a session whose rule finds
+    no pair must not leave the model without its email comparison and with that prior."""
+    records = staged(200, email=True).with_columns(
+        mk_email=pl.concat_str(pl.col("mk_first_name"), pl.col("record_key"), pl.lit("@x.org"))
+    )
+    features = matching_frame(records, 50)
+    plan = build_plan(features, MatchingConfig())
+    assert "email" in plan.fields_used
+    plan.training_keys = [["mk_email"], *plan.training_keys]
+    config = MatchingConfig(max_pairs_for_u=10_000, em_max_pairs=10_000)
+    db = DuckDBAPI()
+    linker = Linker(
+        db.register(features.rename({"source_system": "source_dataset"}).to_arrow()),
+        settings_creator(1e-3, plan),
+        log_level=None,
+    )
+    report = train_model(linker, config, plan=plan, features=features)
+    assert any(s.startswith('EM on l."mk_email"') for s in report.skipped), report.skipped
+    model = linker.misc.save_model_to_json()
+    assert "email" in [c["output_column_name"] for c in model["comparisons"]]
+    assert model["probability_two_random_records_match"] == pytest.approx(
+        report.probability_two_random_records_match
+    )
 
 
 def test_an_identifier_column_blocks_and_scores(tmp_path: Path) -> None:
