@@ -57,3 +57,17 @@ def summarised_warnings() -> Iterator[list[str]]:
     finally:
         for logger in loggers:
             logger.removeFilter(collector)
+
+
+def hide_spark_pandas_warning(engine: str) -> None:
+    """PySpark warns on import that it does not support pandas 3; Great Expectations imports
+    PySpark whatever the engine. The warning concerns a user only when Spark is the engine,
+    so every stage hides it otherwise (:func:`pipelines.orchestrate.run_stage`), whether the
+    CLI, an Airflow task or a library call drives the run."""
+    if engine != "spark":
+        import warnings
+
+        warnings.filterwarnings(
+            "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+        )
+

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from matching.quiet import hide_spark_pandas_warning
 from pipelines import audit
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import GoldenError
@@ -115,6 +116,7 @@ def run_stage(
     if not isinstance(config, PipelineConfig):
         config = load_config(config)
     protect_warehouse(config.warehouse.path, config.warehouse.access)
+    hide_spark_pandas_warning(config.matching.engine)
     warehouse = Warehouse(config.warehouse.path)
     record_path = stage_record_path(warehouse, run_id, stage, source)
     label = f"{stage}[{source}]" if source else stage

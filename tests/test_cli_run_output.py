@@ -61,6 +61,26 @@ def test_golden_run_prints_its_summary_not_its_log(tmp_path: Path) -> None:
     assert "Run " in done.stdout and "golden records:" in done.stdout
 
 
+def test_a_run_driven_as_a_library_shows_no_spark_warning_when_spark_is_not_the_engine(
+    tmp_path: Path,
+) -> None:
+    """An Airflow task calls the stages through ``pipelines.orchestrate``, not the CLI: PySpark's
+    pandas warning (PySpark comes in through GX) must stay out of its log too."""
+    config = _deployment(tmp_path)
+    script = tmp_path / "task.py"  # a file: PySpark exits a ``python -c`` process on import
+    script.write_text(
+        "import sys\n"
+        "from pipelines.config import load_config\n"
+        "from pipelines.orchestrate import run_pipeline\n"
+        "run_pipeline(load_config(sys.argv[1], {'backup.enabled': False}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(config)], capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "FutureWarning" not in done.stderr, done.stderr[-3000:]
+
+
 def test_an_unknown_log_level_is_a_usage_error() -> None:
     done = subprocess.run(
         [GOLDEN, "--log-level", "loud", "lock", "--help"], capture_output=True, text=True

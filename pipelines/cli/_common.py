@@ -87,14 +87,3 @@ def quiet_unless_asked() -> Iterator[None]:
         yield
     finally:
         root.setLevel(before)
-
-
-def hide_spark_pandas_warning(engine: str) -> None:
-    """PySpark warns on import that it does not support pandas 3; Great Expectations imports
-    PySpark whatever the engine. The warning concerns a user only when Spark is the engine."""
-    if engine != "spark":
-        import warnings
-
-        warnings.filterwarnings(
-            "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
-        )

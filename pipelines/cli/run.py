@@ -10,7 +10,6 @@ from pipelines.cli._common import (
     CONFIG_OPTION,
     WAIT_OPTION,
     WAREHOUSE_OPTION,
-    hide_spark_pandas_warning,
     load,
     quiet_unless_asked,
 )
@@ -50,7 +49,6 @@ def register(app: typer.Typer) -> None:
         cfg = load(config, warehouse)
         run_id = run_id or new_run_id()
         steps = len(cfg.sources) + 8  # one step per source, then the shared stages
-        hide_spark_pandas_warning(cfg.matching.engine)
         # Warnings only while it runs (its summary says what happened); log lines are written
         # above the progress bar, never through it.
         with (
