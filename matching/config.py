@@ -89,7 +89,8 @@ class MatchingConfig(BaseModel):
     """Floor of every trained m probability. A level rare among the training pairs (a middle
     initial that disagrees, a last name that is entirely different) would otherwise get an m
     near zero and a weight of -60 or -200, a veto learned from a handful of pairs; with the
-    floor its weight stays evidence (about -10 bits at most)."""
+    floor its weight stays evidence (about -10 bits at most). It holds in every EM iteration
+    (``matching.training``), so levels that move together cannot drive each other to zero."""
     learn_contradictions: (
         Literal["auto"] | bool | list[Literal["first_name", "date_of_birth", "name_suffix"]]
     ) = "auto"
