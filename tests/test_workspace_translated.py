@@ -109,8 +109,12 @@ def test_why_below_the_threshold_and_the_waterfall_ends_are_chinese(env: Env) ->
     )
     html = env.page("/review", left=left, right=right)
     assert _why(html) == f"未合并的原因： 匹配概率 {probability:.3f}，低于匹配阈值 {threshold}"
-    steps = re.findall(r'<th scope="row" data-step="(\w+)">([^<]*)</th>', html)
+    steps = re.findall(r'<th scope="row" data-step="(\w+)"[^>]*>([^<]*)</th>', html)
     assert steps[0] == ("prior", "先验") and steps[-1] == ("total", "匹配权重")
+    # The comparisons between are named in the page's language, the model's word in the title.
+    named = dict(re.findall(r'data-step="comparison" title="(\w+)">([^<]*)</th>', html))
+    assert named and named.get("first_name", "名") == "名"
+    assert not [w for w in named.values() if re.fullmatch(r"[a-z_]+", w)], named
     assert "match weight" not in html and "match threshold" not in html
     english = env.page("/review", language=EN, left=left, right=right)
     assert _why(english) == (
