@@ -70,4 +70,3 @@ def hide_spark_pandas_warning(engine: str) -> None:
         warnings.filterwarnings(
             "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
         )
-
