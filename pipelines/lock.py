@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from pipelines.errors import GoldenError
+from pipelines.i18n import Explained
 from pipelines.warehouse import dir_mode
 from pipelines.warehouse_root import claim_root
 
@@ -62,8 +63,10 @@ _wait_seconds: contextvars.ContextVar[float] = contextvars.ContextVar(
 )
 
 
-class RunLockedError(GoldenError):
-    """Another run (or restore, erasure, steward write) holds the warehouse's run lock."""
+class RunLockedError(Explained, GoldenError):
+    """Another run (or restore, erasure, steward write) holds the warehouse's run lock. Said by
+    message ids: ``str()`` is the English text (logs, the JSON API), the CLI and the workspace
+    show it in their reader's language (:func:`pipelines.i18n.explain`)."""
 
     exit_code = 5
 
@@ -297,14 +300,10 @@ def check_lease(root: str | os.PathLike[str], run_id: str) -> None:
     """Fail unless the warehouse's lease belongs to ``run_id`` (a stage task's check)."""
     lease = read_lease(root)
     if lease is None:
-        raise RunLockedError(
-            f"pipeline run {run_id} holds no lease on the warehouse {root} (start_run takes it; "
-            "was it broken with `golden lock break`?): rerun the DAG from start_run"
-        )
+        raise RunLockedError(("lock.no_lease", {"run": run_id, "root": root}))
     if lease.run_id != run_id:
         raise RunLockedError(
-            f"the warehouse {root} is leased by {lease.describe()}, not by pipeline run {run_id}: "
-            "one run at a time; wait for that run, or if it is dead run `golden lock break`"
+            ("lock.leased", {"root": root, "holder": lease.describe(), "run": run_id})
         )
 
 
@@ -383,11 +382,9 @@ def _acquire(root: Path, lock_path: Path, command: str, wait: float, run_id: str
                 blocker = f"the Airflow DAG run {lease.describe()}"
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                waited = f" after waiting {wait:g}s" if wait > 0 else ""
+                values = {"command": command, "root": root, "holder": blocker, "wait": wait}
                 raise RunLockedError(
-                    f"{command} cannot start{waited}: the warehouse {root} is in use by "
-                    f"{blocker}. One run, restore, erasure or steward write at a time: wait for "
-                    "it (--wait SECONDS), or see `golden lock status`"
+                    ("lock.in_use_after_wait" if wait > 0 else "lock.in_use", values)
                 )
             time.sleep(min(_POLL_SECONDS, remaining))
     except BaseException:

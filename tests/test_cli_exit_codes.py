@@ -10,6 +10,7 @@ exited 2.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -48,8 +49,13 @@ def golden(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     return invoke
 
 
-def golden_script(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GOLDEN, "--quiet", *args], capture_output=True, text=True, timeout=600)
+def golden_script(*args: str, locale: str = "C.UTF-8") -> subprocess.CompletedProcess[str]:
+    """``golden`` in a terminal whose locale is ``locale`` (it chooses the errors' language)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    env["LANG"] = locale
+    return subprocess.run(
+        [GOLDEN, "--quiet", *args], capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 def write_config(tmp_path: Path, **extra: object) -> Path:
@@ -151,6 +157,16 @@ def test_a_held_run_lock_exits_5(tmp_path: Path) -> None:
     assert done.returncode == 5, done.stderr
     assert "in use by golden forget (pid" in done.stderr
     assert status.returncode == 5 and "held by golden forget" in status.stdout
+
+
+def test_a_held_run_lock_is_said_in_the_terminals_language(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    write_records(tmp_path, ["ann@example.com"])
+    with run_lock(tmp_path / "warehouse", "golden forget"):
+        done = golden_script("run", "--config", str(config), "--skip-backup", locale="zh_CN.UTF-8")
+    assert done.returncode == 5, done.stderr
+    assert "\n错误：golden run 无法开始：仓库" in done.stderr, done.stderr
+    assert "正被 golden forget (pid" in done.stderr and "cannot start" not in done.stderr
 
 
 def test_anything_else_exits_1(tmp_path: Path, golden: Callable[..., Done]) -> None:

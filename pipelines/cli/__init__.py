@@ -16,6 +16,7 @@ import typer
 
 from pipelines.cli._common import CHOSEN_LEVEL, LEVELS
 from pipelines.errors import GoldenError
+from pipelines.i18n import choose, explain, text
 
 app = typer.Typer(
     name="golden",
@@ -89,5 +90,9 @@ def main() -> None:
     try:
         app()
     except GoldenError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        # No config is read here: the locale variables choose (an error said by message ids
+        # comes in that language, any other keeps its words).
+        language = choose("auto", ask_environment=True)
+        message = text(language, "cli.error", message=explain(language, exc))
+        typer.secho(message, fg=typer.colors.RED, err=True)
         sys.exit(getattr(exc, "exit_code", 1))

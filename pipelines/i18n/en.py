@@ -457,6 +457,26 @@ MESSAGES: dict[str, str] = {
     "why.held_apart_by": "Kept apart by:",
     "why.cannot_link": "steward cannot-link {decision} between {left} and {right} ({actor})",
     "why.conflict": "{left} and {right} disagree on {field} ({value_l} vs {value_r})",
+    # --- the run lock ---
+    "lock.no_lease": (
+        "pipeline run {run} holds no lease on the warehouse {root} (start_run takes it; was it "
+        "broken with `golden lock break`?): rerun the DAG from start_run"
+    ),
+    "lock.leased": (
+        "the warehouse {root} is leased by {holder}, not by pipeline run {run}: one run at a "
+        "time; wait for that run, or if it is dead run `golden lock break`"
+    ),
+    "lock.in_use": (
+        "{command} cannot start: the warehouse {root} is in use by {holder}. One run, restore, "
+        "erasure or steward write at a time: wait for it (--wait SECONDS), or see "
+        "`golden lock status`"
+    ),
+    "lock.in_use_after_wait": (
+        "{command} cannot start after waiting {wait:g}s: the warehouse {root} is in use by "
+        "{holder}. One run, restore, erasure or steward write at a time: wait for it "
+        "(--wait SECONDS), or see `golden lock status`"
+    ),
+    "cli.error": "error: {message}",
     # --- the evidence waterfall ---
     "waterfall.prior": "prior",
     "waterfall.total": "match weight",

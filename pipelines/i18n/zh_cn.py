@@ -420,6 +420,25 @@ MESSAGES: dict[str, str] = {
         "数据管理员在 {left} 与 {right} 之间记录的不得关联决定 {decision}（{actor}）"
     ),
     "why.conflict": "{left} 与 {right} 的{field}不一致（{value_l} 对 {value_r}）",
+    # --- the run lock ---
+    "lock.no_lease": (
+        "流水线运行 {run} 未持有仓库 {root} 的租约（由 start_run 获取；是否已被 "
+        "`golden lock break` 解除？）：请从 start_run 重新运行该 DAG"
+    ),
+    "lock.leased": (
+        "仓库 {root} 的租约由 {holder} 持有，而不是流水线运行 {run}：一次只能有一个运行；"
+        "请等待该运行结束，若它已终止，请执行 `golden lock break`"
+    ),
+    "lock.in_use": (
+        "{command} 无法开始：仓库 {root} 正被 {holder} 使用。运行、恢复、删除或数据管理员写入"
+        "一次只能进行一项：请等待其结束（--wait 秒数），或查看 `golden lock status`"
+    ),
+    "lock.in_use_after_wait": (
+        "{command} 等待 {wait:g} 秒后仍无法开始：仓库 {root} 正被 {holder} 使用。运行、恢复、"
+        "删除或数据管理员写入一次只能进行一项：请等待其结束（--wait 秒数），或查看 "
+        "`golden lock status`"
+    ),
+    "cli.error": "错误：{message}",
     # --- the evidence waterfall ---
     "waterfall.prior": "先验",
     "waterfall.total": "匹配权重",
