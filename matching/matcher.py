@@ -280,8 +280,20 @@ def match_records(
                     )
                 labels.digest = digest
             clock.lap("train")
-            scores = score_pairs(linker, engine, config)
+            # A model trained here settles its prior on its own scores, unless steward labels
+            # calibrated it (they are the better evidence) or it was given.
+            settle = model_path is None and labels.prior_shift_bits is None
+            scores = score_pairs(
+                linker, engine, config, settle_over=features.height if settle else None
+            )
             pairs = scores.pairs
+            if scores.settled_prior is not None:
+                before, after = scores.settled_prior
+                training.probability_two_random_records_match = after
+                training.skipped.append(
+                    f"prior: settled on the model's own scores, {before:.3g} -> {after:.3g} "
+                    "(the expected matches among the scored pairs, over all pairs)"
+                )
         clock.lap("score")
 
         clustering = ClusteringReport()

@@ -10,11 +10,16 @@ chart.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from itertools import product
+from typing import Final
 
+import numpy as np
 import polars as pl
 from splink import Linker
+from splink.internals.dialects import SplinkDialect
+from splink.internals.predict import _combine_prior_and_mws
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from matching.config import MatchingConfig
@@ -45,6 +50,8 @@ class Scores:
     near_misses: pl.DataFrame | None = None
     """``record_key_l``, ``record_key_r``, ``match_probability``, ``match_weight`` of blocked
     pairs scored just below ``review_lower`` (:data:`NEAR_MISS_BITS`); None when not kept."""
+    settled_prior: tuple[float, float] | None = None
+    """The prior before and after :func:`settled_prior`, when the scores settled it."""
 
 
 def near_miss_floor(review_lower: float) -> float:
@@ -53,8 +60,15 @@ def near_miss_floor(review_lower: float) -> float:
     return odds / (1 + odds)
 
 
-def score_pairs(linker: Linker, engine: Engine, config: MatchingConfig) -> Scores:
-    """Block, count and score every chunk; return the pairs at or above ``review_lower``."""
+def score_pairs(
+    linker: Linker, engine: Engine, config: MatchingConfig, *, settle_over: int | None = None
+) -> Scores:
+    """Block, count and score every chunk; return the pairs at or above ``review_lower``.
+
+    ``settle_over`` (the number of records, for a model trained in this run and not calibrated
+    by steward labels): the prior is then made consistent with the scores
+    (:func:`settled_prior`) before the pairs are cut at ``review_lower``, and the linker keeps
+    it."""
     model = linker.misc.save_model_to_json()
     rules = [r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
     comparisons = [c["output_column_name"] for c in model["comparisons"]]
@@ -65,6 +79,7 @@ def score_pairs(linker: Linker, engine: Engine, config: MatchingConfig) -> Score
     counts: dict[str, int] = dict.fromkeys(rules, 0)
     frames: list[pl.DataFrame] = []
     near: list[pl.DataFrame] = []
+    weights: list[pl.DataFrame] = []
     floor = near_miss_floor(config.review_lower)
     predictions: list[SplinkDataFrame] = []
     for left, right in product(range(1, n + 1), repeat=2):
@@ -81,19 +96,34 @@ def score_pairs(linker: Linker, engine: Engine, config: MatchingConfig) -> Score
         )
         blocked.drop_table_from_database_and_remove_from_cache()
         predictions.append(scored)
-        frames.append(engine.query(slim_pairs_sql(scored, comparisons, config.review_lower)))
-        near.append(
-            engine.query(
-                "SELECT record_key_l, record_key_r, "
-                "CAST(match_probability AS DOUBLE) AS match_probability, "
-                f"CAST(match_weight AS DOUBLE) AS match_weight FROM {scored.physical_name} "
-                f"WHERE match_probability < {float(config.review_lower)!r} "
-                f"ORDER BY match_weight DESC, record_key_l, record_key_r "
-                f"LIMIT {NEAR_MISSES_KEPT}"
+        if settle_over is not None:  # cut once the prior is settled, below
+            weights.append(
+                engine.query(
+                    f"SELECT CAST(match_weight AS DOUBLE) AS w FROM {scored.physical_name}"
+                )
             )
-        )
+        else:
+            frames.append(engine.query(slim_pairs_sql(scored, comparisons, config.review_lower)))
+            near.append(engine.query(near_misses_sql(scored.physical_name, config.review_lower)))
         if n > 1:
             logger.info("scored chunk %d/%d x %d/%d", left, n, right, n)
+    settled: tuple[float, float] | None = None
+    if settle_over is not None:
+        prior = float(linker._settings_obj._probability_two_random_records_match)
+        scored_weights = pl.concat(weights)["w"].to_numpy() if weights else np.empty(0)
+        after = settled_prior(scored_weights, prior, settle_over * (settle_over - 1) / 2)
+        linker._settings_obj._probability_two_random_records_match = after
+        settled = (prior, after)
+        logger.info(
+            "prior settled on the scores: %.3g -> %.3g (%+.2f bits)",
+            prior,
+            after,
+            _logit2(after) - _logit2(prior),
+        )
+        for scored in predictions:
+            rescored = _rescored_sql(linker, scored)
+            frames.append(engine.query(slim_pairs_sql(rescored, comparisons, config.review_lower)))
+            near.append(engine.query(near_misses_sql(rescored.physical_name, config.review_lower)))
     pairs = pl.concat(frames) if frames else pl.DataFrame()
     total = sum(counts.values())
     for rule, count in counts.items():
@@ -105,15 +135,98 @@ def score_pairs(linker: Linker, engine: Engine, config: MatchingConfig) -> Score
         pairs_by_rule=counts,
         predictions=predictions,
         near_misses=pl.concat(near) if near else None,
+        settled_prior=settled,
     )
 
 
+def near_misses_sql(table: str, review_lower: float) -> str:
+    """SQL reading the best-scored :data:`NEAR_MISSES_KEPT` pairs below ``review_lower``."""
+    return (
+        "SELECT record_key_l, record_key_r, "
+        "CAST(match_probability AS DOUBLE) AS match_probability, "
+        f"CAST(match_weight AS DOUBLE) AS match_weight FROM {table} "
+        f"WHERE match_probability < {float(review_lower)!r} "
+        f"ORDER BY match_weight DESC, record_key_l, record_key_r "
+        f"LIMIT {NEAR_MISSES_KEPT}"
+    )
+
+
+@dataclass(frozen=True)
+class _Relation:
+    """A SQL subquery in place of a table: what :func:`slim_pairs_sql` reads."""
+
+    physical_name: str
+    names: frozenset[str]
+
+
+def _rescored_sql(linker: Linker, predictions: SplinkDataFrame) -> _Relation:
+    """``predictions`` scored again at the linker's (settled) prior: Splink's own expression
+    over the per-comparison weights the table keeps, so the weights are the very numbers a
+    prediction at that prior gives (a later run scoring with the saved model agrees to the
+    last bit)."""
+    settings = linker._settings_obj
+    terms = [t for c in settings.comparisons for t in c._match_weight_columns_to_sum]
+    weight, probability = _combine_prior_and_mws(
+        settings._probability_two_random_records_match,
+        terms,
+        SplinkDialect.from_string(settings._sql_dialect_str),
+    )
+    names = {c.unquote().name for c in predictions.columns}
+    keep = ", ".join(sorted(n for n in names if n.startswith("mw_")))
+    sql = (
+        f"(SELECT record_key_l, record_key_r, {weight} AS match_weight, "
+        f"{probability} AS match_probability, {keep} FROM {predictions.physical_name}) "
+        "AS rescored"
+    )
+    return _Relation(sql, frozenset(names))
+
+
+def _logit2(p: float) -> float:
+    return math.log2(p / (1 - p))
+
+
+SETTLE_MAX_BITS: Final = 4.0
+"""Most the settled prior may move from the trained one, in bits (a factor of 16 in the odds):
+a model whose scores argue for more is not one to follow that far."""
+
+
+def settled_prior(weights: np.ndarray, prior: float, all_pairs: float) -> float:
+    """The prior at which the expected number of matches among the scored pairs, divided by all
+    pairs, is the prior itself: the fixed point of what expectation maximisation would do with
+    the probability two random records match over the candidate pairs, holding m and u.
+
+    The trained prior comes from strict rules and an assumed share of matches they find; on
+    data whose duplicates all carry an error (FEBRL, a registry entered twice) that share is a
+    guess, and the prior can be wrong by a factor of two either way (measured: 1.12e-5 for a
+    true 2.0e-5, 1.6e-4 for a true 1.0e-4). The scored pairs' own probabilities sum to how many
+    matches the model sees; the fixed point of that sum is within 10% of the truth on both.
+    ``weights`` are the match weights of the pairs scored at ``prior`` (pairs scored lower add
+    next to nothing); the result stays within :data:`SETTLE_MAX_BITS` of ``prior``."""
+    base = _logit2(prior)
+    shift = 0.0
+    for _ in range(100):
+        expected = float(np.sum(1.0 / (1.0 + np.exp2(-(weights + shift)))))
+        estimate = min(max(expected / max(all_pairs, 1.0), 1e-12), 0.5)
+        target = min(max(_logit2(estimate) - base, -SETTLE_MAX_BITS), SETTLE_MAX_BITS)
+        if abs(target - shift) < 1e-6:
+            break
+        shift = target
+    odds = 2.0 ** (base + shift)
+    return odds / (1 + odds)
+
+
 def slim_pairs_sql(
-    predictions: SplinkDataFrame, comparisons: list[str], at_least: float | None = None
+    predictions: SplinkDataFrame | _Relation,
+    comparisons: list[str],
+    at_least: float | None = None,
 ) -> str:
     """SQL reading the ``pairs.parquet`` columns from a Splink predictions table (the pairs
     scored ``at_least`` when given)."""
-    columns = {c.unquote().name for c in predictions.columns}
+    columns = (
+        set(predictions.names)
+        if isinstance(predictions, _Relation)
+        else {c.unquote().name for c in predictions.columns}
+    )
     bayes_factors = []
     for name in comparisons:
         weight = f"mw_{name}"
