@@ -216,7 +216,8 @@ def match_records(
     by_source = dict(features.group_by("source_system").len().sort("source_system").iter_rows())
     if features.height < 2:
         # Nothing to compare: every record is its own customer.
-        return _nothing_to_match(features, records, config, by_source, review_fields)
+        reason = "fewer than two records: nothing to train on or to compare"
+        return _nothing_to_match(features, records, config, by_source, review_fields, reason)
     hashes = feature_hashes(features)
     model_plan = (
         plan_of_model(_read_model(model_path))
@@ -225,6 +226,13 @@ def match_records(
     )
     if model_path is None:
         logger.info("model for these records:\n  %s", "\n  ".join(model_plan.lines()))
+        if not model_plan.fields_used:
+            reason = (
+                "no field tells these records apart (each is empty or holds one value in every "
+                "record): nothing compared, every record is its own customer"
+            )
+            logger.warning("%s", reason)
+            return _nothing_to_match(features, records, config, by_source, review_fields, reason)
     settings = scoring_settings(
         config,
         link_type(len(by_source)),
@@ -552,6 +560,7 @@ def _nothing_to_match(
     config: MatchingConfig,
     by_source: dict[str, int],
     review_fields: Sequence[str],
+    reason: str,
 ) -> MatchOutput:
     empty_pairs = pl.DataFrame(
         schema={
@@ -575,7 +584,7 @@ def _nothing_to_match(
         records=features.height,
         records_by_source=by_source,
         trained=False,
-        training_skipped=["fewer than two records: nothing to train on or to compare"],
+        training_skipped=[reason],
         clusters=clusters.height,
         largest_cluster=1 if clusters.height else 0,
     )

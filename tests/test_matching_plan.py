@@ -457,3 +457,20 @@ def test_no_redundant_rules_where_contradictions_stay_fixed_or_the_budget_is_zer
     assert _redundant(plan_of(staged(300, postcode=True), redundant_pairs_per_record=0)) == []
     tight = plan_of(staged(300, postcode=True), redundant_pairs_per_record=1)
     assert sum(p for _, p in _redundant(tight)) <= 300
+
+
+def test_records_no_field_tells_apart_are_not_compared_and_the_summary_says_why(
+    tmp_path: Path,
+) -> None:
+    """Every record holds the same name and birth date (a toy file, a placeholder export): no
+    comparison can be built, and the match says so instead of failing inside Splink."""
+    records = staged(4).with_columns(
+        mk_first_name=pl.lit("ann"),
+        mk_first_name_canonical=pl.lit("ann"),
+        mk_last_name=pl.lit("lee"),
+        mk_dob=pl.lit("1980-01-02"),
+    )
+    out = match_records(records, MatchingConfig(), work_dir=tmp_path)
+    assert out.clusters["cluster_id"].n_unique() == 4
+    assert out.pairs.height == 0
+    assert any("no field tells these records apart" in s for s in out.summary.training_skipped)
