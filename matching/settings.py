@@ -282,8 +282,12 @@ def email() -> ComparisonCreator:
             cll.NullLevel("mk_email"),
             _exact("email", "exact email", tf=True).configure(
                 # One frequency table serves both email levels (an address and its mailbox
-                # are equally common).
-                tf_adjustment_column="mk_email"
+                # are equally common). The level adjusts its own u: Splink would otherwise
+                # take the u of the level that is an exact match on mk_email, the mailbox
+                # level's, which random pairs almost never reach (u 26 times smaller on the
+                # sample), and weigh every exact email about 4.7 bits too low.
+                tf_adjustment_column="mk_email",
+                disable_tf_exact_match_detection=True,
             ),
             _exact("mk_email", "same mailbox (plus tags, dots removed)", tf=True),
             _already_counted(
