@@ -15,6 +15,7 @@ from pipelines.orchestrate import run_pipeline
 from pipelines.publish.reader import current_run_id, read_tables
 from pipelines.schema import GOLDEN_FIELDS
 from pipelines.summary import summarise_run
+from pipelines.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -116,10 +117,14 @@ def test_incremental_runs_equal_a_full_rebuild_and_a_truncated_export_publishes_
         run_pipeline(config)
     assert current_run_id(config.warehouse.path) == day3
 
-    # A full rebuild on day 3's files gives the same customers: the rebuild retrains on the
-    # 80 customers, where EM once collapsed the m of a mover's street, house number and town
-    # to 0.0 and Splink threw the session (every name level) away.
+    # A full rebuild on day 3's files gives the same customers. It scores with the model the
+    # incremental runs kept (trained on day 1): a model retrained on 80 customers differs by
+    # chance on a pair at the threshold (the late records double the term frequencies of the
+    # names they share; one mover scores 0.899 against 0.998), which is the model's variance,
+    # not the data path this test pins. The retraining itself once failed outright: EM drove
+    # a mover's street, house number and town to m = 0 and Splink threw the session away.
     day3_crm.write_csv(crm_path)
     rebuilt = load(sample, tmp_path / "rebuilt")
-    run_pipeline(rebuilt)
+    model = sorted(Warehouse(config.warehouse.path).root.glob("runs/*/match/model.json"))[0]
+    run_pipeline(rebuilt, model_path=model)
     assert_frame_equal(golden(config.warehouse.path), golden(rebuilt.warehouse.path))
