@@ -203,3 +203,31 @@ def test_gate_without_validation_results_names_the_missing_stage(tmp_path: Path)
     config = make_config(tmp_path, EMAIL_SUITE)
     with pytest.raises(StageInputError, match="run the 'validate' stages"):
         check_gate(config, RUN)
+
+
+@pytest.mark.parametrize(("undecodable", "trips"), [(1, False), (10, True)])
+def test_rows_ingest_cannot_read_trip_the_gate_above_their_share(
+    tmp_path: Path, undecodable: int, trips: bool
+) -> None:
+    """A Latin-1 export read as UTF-8: the rows with an accent cannot be read. One in 40 is
+    within ``max_rejected_share`` (5%); ten in 40 stop the run, naming the file and line."""
+    from pipelines.ingest import ingest_source
+
+    config = make_config(tmp_path, EMAIL_SUITE)
+    lines = ["id,mail,tel,note"] + [
+        f"{i},person{i}@example.org,+441234567890,{'café' if i < undecodable else 'tea'}"
+        for i in range(40)
+    ]
+    (tmp_path / "crm.csv").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    ingest_source(config, RUN, "crm")
+    validate_source(config, RUN, "crm")
+    if not trips:
+        [check] = [c for c in check_gate(config, RUN).checks if c.check == "rejected_share"]
+        assert check.passed and check.value == pytest.approx(1 / 40)
+        return
+    with pytest.raises(ValidationGateError) as caught:
+        check_gate(config, RUN)
+    message = str(caught.value)
+    assert "ingest could not read 10 of the 40 rows delivered (25.0%)" in message
+    assert "validation.gate.max_rejected_share" in message
+    assert "crm.csv line 2: not valid utf-8" in message

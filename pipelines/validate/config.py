@@ -17,6 +17,11 @@ class GateThresholds(StrictModel):
     """Stop if more than this share of a suite's rows fail a critical expectation."""
     max_row_count_drop: float = Field(0.30, ge=0, le=1)
     """Stop if a source delivers this much fewer rows than in its last successful run."""
+    max_rejected_share: float = Field(0.05, ge=0, le=1)
+    """Stop if ingest could not read more than this share of the rows a source delivered in
+    this run (undecodable text, a row whose fields do not fit the header): a file in another
+    encoding or with another delimiter trips the gate instead of publishing the customers of
+    the rows that happened to read. The rows are kept in the run's ``rejects.parquet``."""
     max_deleted_share: float = Field(0.10, ge=0, le=1)
     """Stop if more than this share of a source's records in its last published run are
     deleted at the source (retired, or queued for review) since: a truncated export trips the

@@ -9,6 +9,8 @@ per-suite override in ``validation.suite_gates``:
   rule, a rule that could not be evaluated): nothing was quarantined, so nothing can be trusted;
 - for a source suite, how far the source's row count fell below its last successful run
   (``max_row_count_drop``), from the batches recorded in ``state/sources/<source>.json``;
+- for a source suite, the share of the rows the source delivered in this run that ingest could
+  not read (``max_rejected_share``): undecodable text, a row that does not fit the header;
 - for a source suite, the share of the records of that same baseline run that were deleted at
   the source since, retired or waiting for review (``max_deleted_share``), from the ids of
   both runs' current sets: a truncated export is caught even when new records hide the drop,
@@ -39,7 +41,11 @@ class GateCheck(BaseModel):
     suite: str
     source: str | None
     check: Literal[
-        "critical_failure_rate", "critical_expectation", "row_count_drop", "deleted_share"
+        "critical_failure_rate",
+        "critical_expectation",
+        "row_count_drop",
+        "rejected_share",
+        "deleted_share",
     ]
     passed: bool
     value: float | None
@@ -149,6 +155,32 @@ def _suite_checks(
         )
 
     if source is not None:
+        rejected = _rejected_share(warehouse, source, run_id)
+        if rejected is not None:
+            share, bad, read, reasons = rejected
+            over = share > limits.max_rejected_share
+            message = (
+                f"source {source!r}: ingest could not read {bad:,} of the {read:,} rows "
+                f"delivered ({share:.1%}), {'above' if over else 'within'} the "
+                f"{limits.max_rejected_share:.1%} limit ({key}.max_rejected_share)"
+            )
+            if over:
+                message += (
+                    f"; the first: {reasons}. The rows are kept in "
+                    f"{warehouse.ingest_dir(run_id, source) / 'rejects.parquet'}: check the "
+                    "source's csv settings (encoding, delimiter) or the export"
+                )
+            checks.append(
+                GateCheck(
+                    suite=suite,
+                    source=source,
+                    check="rejected_share",
+                    passed=not over,
+                    value=share,
+                    limit=limits.max_rejected_share,
+                    message=message,
+                )
+            )
         baseline = _baseline(warehouse, source, run_id)
         if baseline is not None:
             base_rows, base_run = baseline
@@ -197,6 +229,31 @@ def _suite_checks(
                     )
                 )
     return checks
+
+
+def _rejected_share(
+    warehouse: Warehouse, source: str, run_id: str
+) -> tuple[float, int, int, str] | None:
+    """(share, rows rejected, rows read, the first rejected rows by file, line and reason) of
+    this run's ingest of ``source``; None when the run has no ingest result for it."""
+    path = warehouse.ingest_dir(run_id, source) / "result.json"
+    if not path.is_file():
+        return None
+    try:
+        result = read_json(path)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StageInputError(f"cannot read ingest result {path}: {exc}") from exc
+    read, bad = int(result.get("rows_read", 0)), int(result.get("rows_rejected", 0))
+    reasons = ""
+    rejects = path.with_name("rejects.parquet")
+    if bad and rejects.is_file():
+        import polars as pl
+
+        first = pl.read_parquet(rejects, columns=["file", "line", "reason"]).sort("line").head(3)
+        reasons = "; ".join(
+            f"{file} line {line}: {reason[:160]}" for file, line, reason in first.iter_rows()
+        )
+    return (bad / read if read else 0.0), bad, read, reasons
 
 
 def _deleted_share(
