@@ -373,3 +373,22 @@ def test_a_rerun_of_a_confirming_run_confirms_again(tmp_path: Path) -> None:
     again = ingest_source(config, "run3", "shop")  # a retry, without the flag
     assert (again.retired, again.pending_review) == (confirmed.retired, 0) == (2, 0)
     assert current(again)["id"].to_list() == ["1", "2"]
+
+
+def test_a_snapshot_without_an_update_column_counts_new_and_changed_against_the_last_set(
+    tmp_path: Path,
+) -> None:
+    """Without ``updated_at_column`` every delivery loads in full; its counts still say what
+    changed: an unchanged rerun is not four new records."""
+    config = make_config(tmp_path, updated_at_column=None)
+    deliver(tmp_path, *ROWS.values())
+    first = ingest_source(config, "20240201T000000Z-run001", "shop")
+    assert (first.records_new, first.records_changed) == (4, 0)
+    again = ingest_source(config, "20240202T000000Z-run002", "shop")
+    assert (again.records_new, again.records_changed, again.rows_landed) == (0, 0, 4)
+    deliver(tmp_path, *ROWS.values(), OLD)
+    (tmp_path / "shop.csv").write_text(
+        (tmp_path / "shop.csv").read_text().replace("Bo Ray", "Bo Rae")
+    )
+    third = ingest_source(config, "20240203T000000Z-run003", "shop")
+    assert (third.records_new, third.records_changed, third.rows_landed) == (1, 1, 5)

@@ -105,7 +105,13 @@ def ingest_source(
 
     writer = RawBatchWriter(warehouse, src.name, run_id)
     ingested_at = writer.existing_ingested_at() or datetime.now(UTC)
-    changes = Changes(src.name, previous_hashes if compare else None, since, compare=compare)
+    changes = Changes(
+        src.name,
+        previous_hashes if compare else None,
+        since,
+        compare=compare,
+        counted_against=None if compare else previous_hashes,
+    )
     ctx = BatchContext(src, run_id, ingested_at, since, changes)
     suppressor = Suppressor(config, src)
     read_since = _read_since(src, since)

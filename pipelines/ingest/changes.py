@@ -100,6 +100,9 @@ class Changes:
     watermark: datetime | None
     compare: bool = True
     """False for a full load: every row is landed, only hashes and ids are kept."""
+    counted_against: Hashes | None = None
+    """A full load's previous current set: every row still lands, but ``new`` and ``changed``
+    count against it (an unchanged snapshot reloaded in full is not 394 new records)."""
     new_behind_watermark: int = 0
     new: int = 0
     changed: int = 0
@@ -126,7 +129,14 @@ class Changes:
         self._pairs.append(pairs)
         self._seen.append(pairs[ID])
         if not self.compare or self.previous is None:
-            self.new += hashed.height
+            if self.counted_against is None:
+                self.new += hashed.height
+            else:
+                before = self.counted_against.frame.select(ID, HASH)
+                fresh = pairs.join(before, on=ID, how="anti", nulls_equal=True).height
+                differ = pairs.join(before, on=[ID, HASH], how="anti", nulls_equal=True).height
+                self.new += fresh
+                self.changed += differ - fresh
             return hashed
         landed = hashed.join(
             self._previous_pairs,
