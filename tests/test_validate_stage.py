@@ -213,6 +213,39 @@ def test_staged_records_are_validated_with_the_canonical_suite(tmp_path: Path) -
     assert "source" not in json.loads(result.dq_path.read_text())
 
 
+def test_a_name_no_person_has_is_held_back_and_a_long_one_only_warned(tmp_path: Path) -> None:
+    """A 120-character last name is warned (a long compound name is possible); a 10,000
+    character first name is not a name: the record is quarantined, not published."""
+    config = write_config(tmp_path, REPO / "expectations")
+    frame = staged_frame(20, seed=3)
+    frame = frame.with_columns(
+        first_name=pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("A" * 10_000))
+        .otherwise(pl.col("first_name")),
+        last_name=pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.lit("B" * 120))
+        .otherwise(pl.col("last_name")),
+    )
+    path = Warehouse(config.warehouse.path).staged(RUN_ID)
+    path.parent.mkdir(parents=True)
+    frame.write_parquet(path)
+
+    result = validate_staged(config, RUN_ID)
+
+    quarantine = pl.read_parquet(result.quarantine_path)
+    long_names = quarantine.filter(
+        pl.col("column").is_in(["first_name", "last_name"]),
+        pl.col("reason").str.contains("longer than 255"),
+    )
+    too_long = frame.filter(
+        (pl.col("first_name").str.len_chars() > 255) | (pl.col("last_name").str.len_chars() > 255)
+    )["record_key"]
+    assert frame["record_key"][0] in too_long.to_list()
+    assert sorted(set(long_names["record_key"])) == sorted(too_long)
+    accepted = pl.read_parquet(result.accepted_path)
+    assert frame["record_key"][1] in accepted["record_key"].to_list()
+
+
 def test_a_record_failing_two_critical_rules_has_two_quarantine_rows(tmp_path: Path) -> None:
     suite = {
         "name": "crm",
