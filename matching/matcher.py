@@ -585,6 +585,7 @@ def _nothing_to_match(
         records_by_source=by_source,
         trained=False,
         training_skipped=[reason],
+        model=[reason],
         clusters=clusters.height,
         largest_cluster=1 if clusters.height else 0,
     )

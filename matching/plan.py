@@ -254,6 +254,12 @@ class FieldProfile(BaseModel):
     distinct: int
 
 
+FEW_RECORDS: Final = 20
+"""Below this many records the run summary says the model had too little to learn from: a
+value two records of five share is, to this data, common (measured: a duplicate among 3 or
+5 records stays apart, among 9 it links)."""
+
+
 class ModelPlan(BaseModel):
     """What the model is built of for this run's records (see the module docstring)."""
 
@@ -319,6 +325,12 @@ class ModelPlan(BaseModel):
         for rule, why in self.rules_dropped.items():
             if rule not in absent:
                 out.append(f"not blocking on {rule}: {why}")
+        if 1 < self.records < FEW_RECORDS:
+            out.append(
+                f"only {self.records} records: too few to show how rare a value is, so only "
+                "overwhelming agreement links; match a larger extract, or pass a model trained "
+                "on one (golden run --model)"
+            )
         if self.unsurvivable:
             out.append(
                 "an error in "

@@ -474,3 +474,9 @@ def test_records_no_field_tells_apart_are_not_compared_and_the_summary_says_why(
     assert out.clusters["cluster_id"].n_unique() == 4
     assert out.pairs.height == 0
     assert any("no field tells these records apart" in s for s in out.summary.training_skipped)
+    assert out.summary.model == out.summary.training_skipped  # the run summary shows it
+
+
+def test_the_model_block_says_when_there_are_too_few_records_to_learn_from() -> None:
+    assert any(line.startswith("only 12 records: too few") for line in plan_of(staged(12)).lines())
+    assert not any("too few" in line for line in plan_of(staged(300)).lines())
