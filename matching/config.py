@@ -72,7 +72,12 @@ class MatchingConfig(BaseModel):
     deterministic sample beyond it): m estimates settle long before every pair is seen."""
     prior_recall: float = Field(0.6, gt=0, le=1)
     """Assumed share of true matches that the strict deterministic rules find; used to estimate
-    the prior probability that two random records match."""
+    the prior probability that two random records match. The trained model corrects it where
+    its own m probabilities show the rules find fewer, and after scoring the prior settles on
+    the model's own scores (the expected matches among the scored pairs, over all pairs, at its
+    fixed point, at most 4 bits from the trained value; ``matching.scoring.settled_prior``),
+    unless steward labels calibrate it or a saved model is given. The run's
+    ``training_skipped`` notes say how far it moved."""
     max_pairs_per_record: int = Field(50, ge=1)
     """Budget of candidate pairs per record: a blocking rule that alone would generate more
     than this many pairs times the records is not used (the run summary names it), and the
