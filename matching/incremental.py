@@ -53,7 +53,7 @@ from matching.layout import (
     TF_DIR,
 )
 from matching.plan import ModelPlan
-from matching.scoring import Scores, slim_pairs_sql
+from matching.scoring import Scores, column_names, slim_pairs_sql
 from matching.settings import settings_creator
 
 logger = logging.getLogger(__name__)
@@ -379,7 +379,9 @@ def score_changed_pairs(
         scored = linker.inference.predict(
             threshold_match_probability=config.review_lower, warning_mode="never"
         )
-        pairs = engine.query(slim_pairs_sql(scored, comparisons))
+        pairs = engine.query(
+            slim_pairs_sql(scored.physical_name, column_names(scored), comparisons)
+        )
     finally:
         for table in inputs:
             table.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)

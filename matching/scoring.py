@@ -10,7 +10,6 @@ chart.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Final
@@ -19,6 +18,7 @@ import numpy as np
 import polars as pl
 from splink import Linker
 from splink.internals.dialects import SplinkDialect
+from splink.internals.misc import prob_to_match_weight
 from splink.internals.predict import _combine_prior_and_mws
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -103,7 +103,9 @@ def score_pairs(
                 )
             )
         else:
-            frames.append(engine.query(slim_pairs_sql(scored, comparisons, config.review_lower)))
+            names = column_names(scored)
+            sql = slim_pairs_sql(scored.physical_name, names, comparisons, config.review_lower)
+            frames.append(engine.query(sql))
             near.append(engine.query(near_misses_sql(scored.physical_name, config.review_lower)))
         if n > 1:
             logger.info("scored chunk %d/%d x %d/%d", left, n, right, n)
@@ -118,12 +120,15 @@ def score_pairs(
             "prior settled on the scores: %.3g -> %.3g (%+.2f bits)",
             prior,
             after,
-            _logit2(after) - _logit2(prior),
+            prob_to_match_weight(after) - prob_to_match_weight(prior),
         )
         for scored in predictions:
             rescored = _rescored_sql(linker, scored)
-            frames.append(engine.query(slim_pairs_sql(rescored, comparisons, config.review_lower)))
-            near.append(engine.query(near_misses_sql(rescored.physical_name, config.review_lower)))
+            names = column_names(scored)
+            frames.append(
+                engine.query(slim_pairs_sql(rescored, names, comparisons, config.review_lower))
+            )
+            near.append(engine.query(near_misses_sql(rescored, config.review_lower)))
     pairs = pl.concat(frames) if frames else pl.DataFrame()
     total = sum(counts.values())
     for rule, count in counts.items():
@@ -151,19 +156,16 @@ def near_misses_sql(table: str, review_lower: float) -> str:
     )
 
 
-@dataclass(frozen=True)
-class _Relation:
-    """A SQL subquery in place of a table: what :func:`slim_pairs_sql` reads."""
-
-    physical_name: str
-    names: frozenset[str]
+def column_names(predictions: SplinkDataFrame) -> set[str]:
+    """The unquoted column names of a Splink table."""
+    return {c.unquote().name for c in predictions.columns}
 
 
-def _rescored_sql(linker: Linker, predictions: SplinkDataFrame) -> _Relation:
-    """``predictions`` scored again at the linker's (settled) prior: Splink's own expression
-    over the per-comparison weights the table keeps, so the weights are the very numbers a
-    prediction at that prior gives (a later run scoring with the saved model agrees to the
-    last bit)."""
+def _rescored_sql(linker: Linker, predictions: SplinkDataFrame) -> str:
+    """``predictions`` scored again at the linker's (settled) prior, as a subquery: Splink's
+    own expression over the per-comparison weights the table keeps, so the weights are the
+    very numbers a prediction at that prior gives (a later run scoring with the saved model
+    agrees to the last bit)."""
     settings = linker._settings_obj
     terms = [t for c in settings.comparisons for t in c._match_weight_columns_to_sum]
     weight, probability = _combine_prior_and_mws(
@@ -171,18 +173,12 @@ def _rescored_sql(linker: Linker, predictions: SplinkDataFrame) -> _Relation:
         terms,
         SplinkDialect.from_string(settings._sql_dialect_str),
     )
-    names = {c.unquote().name for c in predictions.columns}
-    keep = ", ".join(sorted(n for n in names if n.startswith("mw_")))
-    sql = (
+    keep = ", ".join(sorted(n for n in column_names(predictions) if n.startswith("mw_")))
+    return (
         f"(SELECT record_key_l, record_key_r, {weight} AS match_weight, "
         f"{probability} AS match_probability, {keep} FROM {predictions.physical_name}) "
         "AS rescored"
     )
-    return _Relation(sql, frozenset(names))
-
-
-def _logit2(p: float) -> float:
-    return math.log2(p / (1 - p))
 
 
 SETTLE_MAX_BITS: Final = 4.0
@@ -202,12 +198,12 @@ def settled_prior(weights: np.ndarray, prior: float, all_pairs: float) -> float:
     matches the model sees; the fixed point of that sum is within 10% of the truth on both.
     ``weights`` are the match weights of the pairs scored at ``prior`` (pairs scored lower add
     next to nothing); the result stays within :data:`SETTLE_MAX_BITS` of ``prior``."""
-    base = _logit2(prior)
+    base = prob_to_match_weight(prior)
     shift = 0.0
     for _ in range(100):
         expected = float(np.sum(1.0 / (1.0 + np.exp2(-(weights + shift)))))
         estimate = min(max(expected / max(all_pairs, 1.0), 1e-12), 0.5)
-        target = min(max(_logit2(estimate) - base, -SETTLE_MAX_BITS), SETTLE_MAX_BITS)
+        target = min(max(prob_to_match_weight(estimate) - base, -SETTLE_MAX_BITS), SETTLE_MAX_BITS)
         if abs(target - shift) < 1e-6:
             break
         shift = target
@@ -216,17 +212,11 @@ def settled_prior(weights: np.ndarray, prior: float, all_pairs: float) -> float:
 
 
 def slim_pairs_sql(
-    predictions: SplinkDataFrame | _Relation,
-    comparisons: list[str],
-    at_least: float | None = None,
+    table: str, columns: set[str], comparisons: list[str], at_least: float | None = None
 ) -> str:
-    """SQL reading the ``pairs.parquet`` columns from a Splink predictions table (the pairs
-    scored ``at_least`` when given)."""
-    columns = (
-        set(predictions.names)
-        if isinstance(predictions, _Relation)
-        else {c.unquote().name for c in predictions.columns}
-    )
+    """SQL reading the ``pairs.parquet`` columns from ``table``, a Splink predictions table or
+    a subquery over one, whose columns are ``columns`` (the pairs scored ``at_least`` when
+    given)."""
     bayes_factors = []
     for name in comparisons:
         weight = f"mw_{name}"
@@ -238,6 +228,6 @@ def slim_pairs_sql(
                CAST(match_probability AS DOUBLE) AS match_probability,
                CAST(match_weight AS DOUBLE) AS match_weight,
                {", ".join(bayes_factors)}
-        FROM {predictions.physical_name}
+        FROM {table}
         {f"WHERE match_probability >= {float(at_least)!r}" if at_least is not None else ""}
     """
