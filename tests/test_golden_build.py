@@ -383,3 +383,27 @@ def test_a_changed_record_keeps_its_id_and_updates_the_golden_values(
     assert (row["email"], row["city"], row["country"]) == ("bo@new.org", "Hull", "GB")
     changes = table(config, RUNS[1], "golden_changes").filter(pl.col("golden_id") == bo)
     assert changes["change"].to_list() == ["kept"]
+
+
+def test_a_write_that_fails_leaves_the_previous_golden_tables_whole(
+    config: PipelineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.golden import build as golden_build
+
+    prepare(config, RUNS[0], ANN + BO, {"c1": ["crm:1", "web:7"], "c2": ["web:8"]})
+    build(config, RUNS[0], seed=1)
+    before = {name: table(config, RUNS[0], name) for name in OUTPUT_FILES}
+    write_table = golden_build._write_table
+
+    def failing(name: str, frame: pl.DataFrame, target: Path) -> None:
+        if name == "golden_events":
+            raise OSError(28, "No space left on device")
+        write_table(name, frame, target)
+
+    monkeypatch.setattr(golden_build, "_write_table", failing)
+    with pytest.raises(OSError, match="No space left"):
+        build(config, RUNS[0], seed=2)
+    for name, frame in before.items():
+        assert table(config, RUNS[0], name).equals(frame), name
+    golden_dir = Warehouse(config.warehouse.path).golden_dir(RUNS[0])
+    assert [p.name for p in golden_dir.parent.iterdir() if p.name.startswith(".golden")] == []

@@ -347,3 +347,28 @@ def test_reused_rows_out_of_golden_id_order_are_sorted_when_merged() -> None:
         ("g3", "b"),
         ("g4", "a"),
     ]
+
+
+def test_survivorship_in_slices_of_customers_writes_the_tables_of_one_pass(
+    config: PipelineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.golden import build as golden_build
+
+    first_run(config)
+    ann = golden_id_of(config, RUNS[0], "crm:1")
+    DecisionStore(Warehouse(config.warehouse.path).decisions).add_pin(
+        ann, "email", "ann@pinned.com", "steward", "confirmed"
+    )
+    write_run(config, RUNS[1], BASE)
+    whole = build(config, RUNS[1], seed=2, full=True)
+    one_pass = outputs(config, RUNS[1])
+    # Slices of about two records: customers of one, two and three records fall apart.
+    monkeypatch.setattr(golden_build, "SURVIVE_SLICE_RECORDS", 2)
+    sliced = build(config, RUNS[1], seed=2, full=True)
+    in_slices = outputs(config, RUNS[1])
+    assert sliced == whole
+    for name in OUTPUT_FILES:
+        assert in_slices[name].equals(one_pass[name]), name
+    golden = pl.from_arrow(in_slices["golden_customers"])
+    assert golden.height == 5
+    assert golden.filter(pl.col("golden_id") == ann)["email"].item() == "ann@pinned.com"

@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -201,62 +202,67 @@ def build_golden(
         plan, full_reason = reuse.plan_reuse(
             warehouse, previous_run, state_fingerprint, digests, pinned
         )
-    golden, provenance, followed, full_reason = _survivors(
-        records, units, resolved.pins, run_id, plan, full_reason
-    )
-    xref = (
-        records.select("source_system", "source_record_id", "record_key", "golden_id")
-        .join(clusters.select("record_key", "match_probability"), on="record_key", how="left")
-        .with_columns(pl.lit(run_id).alias("run_id"))
-        .sort("record_key")
-    )
-    changes = assignment.changes
-    if previous is not None and previous_run == run_id:
-        changes = _changes_of_published_run(out_dir, changes, registry, previous)
-    conflicts = _decision_conflicts(registry, must_links, cannot_links)
-    run_at = run_time(run_id)
-    step = advance(
-        load_previous(warehouse, previous_run),
-        golden,
-        changes,
-        run_id,
-        run_at,
-        # Reused rows equal the open versions only when reused from an earlier run: a rebuilt
-        # run's own rows are compared with the versions from before it.
-        unchanged=None if followed is None or followed.run_id >= run_id else followed.golden_ids,
-    )
-    golden = step.golden
-    profile = build_profile(golden, run_id, run_at)
-    scorecard = with_history(
-        scorecard_store.load_previous(warehouse, previous_run),
-        run_scorecard(records, golden, run_id, run_at, config.scorecard.freshness_days),
-        run_id,
-    )
-
-    reuse.clear_state(warehouse, run_id)
-    _write_all(
-        out_dir,
-        {
-            "golden_customers": golden,
-            "customer_xref": xref,
-            "golden_field_provenance": provenance,
-            "golden_changes": changes,
-            "id_registry": registry,
-            "golden_customers_history": step.tables.history,
-            "golden_events": step.tables.events,
-            "golden_id_aliases": step.tables.aliases,
-            "customer_profile": profile,
-            "dq_scorecard": scorecard,
-        },
-    )
+    # Each table is written (on a background thread) as soon as it is final and dropped here:
+    # the stage never holds every output, and its Arrow copy, at once.
+    with _OutputFolder(out_dir) as outputs:
+        golden, provenance, followed, full_reason = _survivors(
+            records, units, resolved.pins, run_id, plan, full_reason
+        )
+        provenance_rows = outputs.write("golden_field_provenance", provenance)
+        del provenance
+        xref_rows = outputs.write(
+            "customer_xref",
+            records.select("source_system", "source_record_id", "record_key", "golden_id")
+            .join(clusters.select("record_key", "match_probability"), on="record_key", how="left")
+            .with_columns(pl.lit(run_id).alias("run_id"))
+            .sort("record_key"),
+        )
+        del clusters
+        changes = assignment.changes
+        if previous is not None and previous_run == run_id:
+            changes = _changes_of_published_run(out_dir, changes, registry, previous)
+        conflicts = _decision_conflicts(registry, must_links, cannot_links)
+        outputs.write("id_registry", registry)
+        del registry, assignment
+        run_at = run_time(run_id)
+        step = advance(
+            load_previous(warehouse, previous_run),
+            golden,
+            changes,
+            run_id,
+            run_at,
+            # Reused rows equal the open versions only when reused from an earlier run: a
+            # rebuilt run's own rows are compared with the versions from before it.
+            unchanged=None
+            if followed is None or followed.run_id >= run_id
+            else followed.golden_ids,
+        )
+        golden = step.golden
+        outputs.write("golden_customers_history", step.tables.history)
+        outputs.write("golden_events", step.tables.events)
+        outputs.write("golden_id_aliases", step.tables.aliases)
+        versions_opened, events = step.versions_opened, step.events
+        del step
+        outputs.write("customer_profile", build_profile(golden, run_id, run_at))
+        scorecard = run_scorecard(records, golden, run_id, run_at, config.scorecard.freshness_days)
+        del records
+        outputs.write(
+            "dq_scorecard",
+            with_history(scorecard_store.load_previous(warehouse, previous_run), scorecard, run_id),
+        )
+        golden_rows = outputs.write("golden_customers", golden)
+        del golden
+        outputs.write("golden_changes", changes)
+        reuse.clear_state(warehouse, run_id)
+        outputs.commit()
     reuse.write_state(warehouse, run_id, digests, pinned, state_fingerprint)
     reused = 0 if followed is None else followed.golden_ids.len()
     counts = {kind: int((changes["change"] == kind).sum()) for kind in _CHANGE_KINDS}
     result = GoldenResult(
         run_id=run_id,
-        golden_records=golden.height,
-        xref_rows=xref.height,
-        provenance_rows=provenance.height,
+        golden_records=golden_rows,
+        xref_rows=xref_rows,
+        provenance_rows=provenance_rows,
         **counts,
         pins_applied=resolved.pins.height,
         pins_orphaned=len(resolved.orphaned),
@@ -266,9 +272,9 @@ def build_golden(
         full_reason=full_reason,
         reused_from=None if followed is None else followed.run_id,
         golden_ids_reused=reused,
-        golden_ids_rebuilt=golden.height - reused,
-        history_versions_opened=step.versions_opened,
-        history_events=step.events,
+        golden_ids_rebuilt=golden_rows - reused,
+        history_versions_opened=versions_opened,
+        history_events=events,
     )
     logger.info(
         "golden run %s: %d golden records from %d source records; ids %s",
@@ -324,10 +330,48 @@ def _survivors(
 def _decide(
     records: pl.DataFrame, units: list[SurvivalUnit], pins: pl.DataFrame, run_id: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Survivorship over ``records``: their golden rows and provenance rows of this run."""
-    survivors = survive(records, units, pins)
-    golden = _golden_customers(records, survivors.values, run_id)
-    return golden, survivors.provenance.with_columns(pl.lit(run_id).alias("run_id"))
+    """Survivorship over ``records``: their golden rows and provenance rows of this run.
+
+    Customers are decided in slices of about :data:`SURVIVE_SLICE_RECORDS` records (by golden
+    id, so the slices' outputs follow each other in order): survivorship decides each customer
+    from its own records only, and its working frames, several times the records' size, then
+    stay the size of a slice however many customers there are."""
+    golden, provenance = [], []
+    for part in _customer_slices(records, SURVIVE_SLICE_RECORDS):
+        survivors = survive(part, units, pins)
+        golden.append(_golden_customers(part, survivors.values, run_id))
+        provenance.append(survivors.provenance)
+        del part, survivors
+    return (
+        pl.concat(golden, rechunk=False),
+        pl.concat(provenance, rechunk=False).with_columns(pl.lit(run_id).alias("run_id")),
+    )
+
+
+SURVIVE_SLICE_RECORDS = 500_000
+"""Records per slice of survivorship (:func:`_decide`)."""
+
+
+def _customer_slices(records: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
+    """``records`` in slices of whole customers, about ``size`` records each, in golden id
+    order (one slice when there are no more records than that)."""
+    if records.height <= size:
+        yield records
+        return
+    before = pl.col("len").cum_sum() - pl.col("len")
+    starts = (
+        records.group_by("golden_id")
+        .len()
+        .sort("golden_id")
+        .group_by((before // size).alias("_slice"), maintain_order=True)
+        .agg(pl.col("golden_id").first())["golden_id"]
+        .to_list()
+    )
+    for lower, upper in zip(starts, [*starts[1:], None], strict=True):
+        inside = pl.col("golden_id") >= lower
+        if upper is not None:
+            inside &= pl.col("golden_id") < upper
+        yield records.filter(inside)
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -540,38 +584,67 @@ def _to_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
     return frame.select(schema.names).to_arrow().cast(schema)
 
 
-def _write_all(out_dir: Path, frames: dict[str, pl.DataFrame]) -> None:
-    """Write every output into a fresh folder, then swap it in for ``out_dir`` in one rename."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".golden.", dir=out_dir.parent))
-    staging.chmod(dir_mode())  # mkdtemp makes 0700; warehouse.access decides
-    try:
-        # Parquet encoding releases the GIL: two files are written at a time (one per core;
-        # more would only hold more Arrow copies in memory at once).
-        def write(name: str) -> None:
-            schema = _file_schema(name)
-            pq.write_table(
-                _to_arrow(frames[name], schema),
-                staging / f"{name}.parquet",
-                compression="zstd",
-                row_group_size=ROW_GROUP_ROWS,
-                use_dictionary=_dictionary_columns(schema),
-            )
+class _OutputFolder:
+    """The run's golden files, written one by one into a fresh folder that replaces ``out_dir``
+    in one rename (:meth:`commit`); leaving the ``with`` block without committing removes it.
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(write, frames))
+    Parquet encoding releases the GIL: files are written on two background threads (one per
+    core) while the stage computes the next table, and each frame is released once written.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="golden-write")
+        self._pending: list[Future[None]] = []
+        self._staging: Path | None = None
+        self._committed = False
+
+    def __enter__(self) -> _OutputFolder:
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._staging = Path(tempfile.mkdtemp(prefix=".golden.", dir=self.out_dir.parent))
+        self._staging.chmod(dir_mode())  # mkdtemp makes 0700; warehouse.access decides
+        return self
+
+    def write(self, name: str, frame: pl.DataFrame) -> int:
+        """Queue ``frame`` to be written as ``<name>.parquet``; its row count."""
+        assert self._staging is not None, "write() outside the with block"
+        target = self._staging / f"{name}.parquet"
+        self._pending.append(self._pool.submit(_write_table, name, frame, target))
+        return frame.height
+
+    def commit(self) -> None:
+        """Wait for every file (a failed write raises here), then swap the folder in."""
+        assert self._staging is not None, "commit() outside the with block"
+        for future in self._pending:
+            future.result()
         retired = None
-        if out_dir.exists():
-            retired = Path(tempfile.mkdtemp(prefix=".golden.old.", dir=out_dir.parent))
-            out_dir.rename(retired / "golden")
+        if self.out_dir.exists():
+            retired = Path(tempfile.mkdtemp(prefix=".golden.old.", dir=self.out_dir.parent))
+            self.out_dir.rename(retired / "golden")
         try:
-            staging.rename(out_dir)
+            self._staging.rename(self.out_dir)
         except OSError:
             if retired is not None:
-                (retired / "golden").rename(out_dir)
+                (retired / "golden").rename(self.out_dir)
             raise
+        self._committed = True
         if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+
+    def __exit__(self, *exc: object) -> None:
+        # Writes still running must finish before their folder is removed.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if not self._committed and self._staging is not None and self._staging.exists():
+            shutil.rmtree(self._staging, ignore_errors=True)
+
+
+def _write_table(name: str, frame: pl.DataFrame, target: Path) -> None:
+    """Write ``frame`` with its file schema, one row group at a time: the Arrow copy (and
+    the cast to the documented types) never holds more than a row group of a table that may
+    have tens of millions of rows."""
+    schema = _file_schema(name)
+    with pq.ParquetWriter(
+        target, schema, compression="zstd", use_dictionary=_dictionary_columns(schema)
+    ) as writer:
+        for start in range(0, max(frame.height, 1), ROW_GROUP_ROWS):
+            writer.write_table(_to_arrow(frame.slice(start, ROW_GROUP_ROWS), schema))
