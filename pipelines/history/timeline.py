@@ -143,35 +143,53 @@ def advance(
     base = roll_back(previous, run_id)
     history = base.history
     fields = list(GOLDEN_FIELDS)
-    open_rows = history.filter(pl.col("valid_to_run").is_null()).select(
-        "golden_id",
-        "version",
-        "valid_from",
-        *(pl.col(f).alias(f"{f}__previous") for f in fields),
-    )
+    open_versions = history.filter(pl.col("valid_to_run").is_null())
     kinds = changes.select("golden_id", "change").unique(subset="golden_id", keep="first")
     known = pl.lit(False) if unchanged is None else pl.col("golden_id").is_in(unchanged.implode())
-    kept = (
-        golden.filter(known)
-        .select("golden_id")
-        .join(open_rows.select("golden_id", "version", "valid_from"), on="golden_id", how="inner")
-        .with_columns(pl.lit(True).alias("_unchanged"))
-    )
-    compared = (
-        golden.select("golden_id", *fields)
-        .join(kept.select("golden_id"), on="golden_id", how="anti")
-        .join(open_rows, on="golden_id", how="left")
+    # One narrow row per golden id: its open version, its change, whether it is known unchanged.
+    # The values are compared only for ids with an open version not known unchanged, and never
+    # carried through the joins: every frame that holds them is as large as the golden table.
+    current = (
+        golden.select("golden_id", known.alias("_known"))
+        .join(
+            open_versions.select("golden_id", "version", "valid_from"), on="golden_id", how="left"
+        )
         .join(kinds, on="golden_id", how="left")
     )
-    same = pl.col("version").is_not_null() & pl.all_horizontal(_same(f) for f in fields)
-    current = pl.concat(
-        [compared.with_columns(same.alias("_unchanged")), kept], how="diagonal_relaxed"
+    differing = pl.concat_list(
+        [pl.when(~_same(f)).then(pl.lit(f)).otherwise(pl.lit(None, pl.String)) for f in fields]
+    ).list.drop_nulls()
+    touched = (
+        golden.select("golden_id", *fields)
+        .join(
+            current.filter(~pl.col("_known") & pl.col("version").is_not_null()),
+            on="golden_id",
+            how="semi",
+        )
+        .join(
+            open_versions.select("golden_id", *(pl.col(f).alias(f"{f}__previous") for f in fields)),
+            on="golden_id",
+        )
+        .select("golden_id", differing.alias("changed_fields"))
+        .filter(pl.col("changed_fields").list.len() > 0)
     )
-
+    current = current.join(touched, on="golden_id", how="left").with_columns(
+        (pl.col("version").is_not_null() & pl.col("changed_fields").is_null()).alias("_unchanged")
+    )
+    run_events = _run_events(changes, touched, run_id, run_at)
+    del touched
     # Versions opened by this run: new ids and ids whose values changed.
-    opened = current.filter(~pl.col("_unchanged"))
+    opened = current.filter(~pl.col("_unchanged")).select("golden_id", "version", "change")
+    unchanged_since = current.filter("_unchanged").select(
+        "golden_id", pl.col("valid_from").alias("_at")
+    )
+    del current
     last_version = history.group_by("golden_id").agg(pl.col("version").max().alias("_last"))
-    new_versions = opened.join(last_version, on="golden_id", how="left").with_columns(
+    new_versions = (
+        opened.join(last_version, on="golden_id", how="left").join(
+            golden.select("golden_id", *fields), on="golden_id", how="left"
+        )
+    ).with_columns(
         (pl.col("_last").fill_null(0) + 1).cast(pl.Int64).alias("version"),
         pl.lit(run_id).alias("valid_from_run"),
         pl.lit(run_at).cast(pl.Datetime("us", "UTC")).alias("valid_from"),
@@ -186,8 +204,9 @@ def advance(
     )
     # Versions this run closes: changed values, and ids no longer published.
     absorbed = changes.filter(pl.col("change") == "absorbed")["golden_id"]
-    ended = open_rows.join(golden.select("golden_id"), on="golden_id", how="anti")["golden_id"]
+    ended = open_versions.join(golden.select("golden_id"), on="golden_id", how="anti")["golden_id"]
     closing = pl.concat([opened.filter(pl.col("version").is_not_null())["golden_id"], ended])
+    del opened
     if closing.len():
         closes = pl.col("golden_id").is_in(closing.implode()) & pl.col("valid_to_run").is_null()
         history = history.with_columns(
@@ -211,21 +230,19 @@ def advance(
     history = pl.concat([history, conform(new_versions, "golden_customers_history")]).sort(
         "golden_id", "version"
     )
+    opened_count = new_versions.height
 
     # golden_changed_at: when the values a customer has now were first published.
     changed_at = pl.concat(
-        [
-            current.filter("_unchanged").select("golden_id", pl.col("valid_from").alias("_at")),
-            new_versions.select("golden_id", pl.col("valid_from").alias("_at")),
-        ]
+        [unchanged_since, new_versions.select("golden_id", pl.col("valid_from").alias("_at"))]
     )
+    del new_versions, unchanged_since
     golden = (
         golden.drop("golden_changed_at", strict=False)
         .join(changed_at, on="golden_id", how="left", maintain_order="left")
         .rename({"_at": "golden_changed_at"})
     )
 
-    run_events = _run_events(changes, current, run_id, run_at, fields)
     latest = base.events["run_id"].max()
     if latest is None or str(latest) < run_id:  # appended after every earlier run: no re-sort
         events = pl.concat([base.events, run_events.sort("golden_id", "event")])
@@ -237,28 +254,19 @@ def advance(
     logger.info(
         "history of run %s: %d version(s) opened, %d closed, %d event(s)",
         run_id,
-        new_versions.height,
+        opened_count,
         closing.len(),
         run_events.height,
     )
-    return Step(History(history, events, aliases), golden, new_versions.height, run_events.height)
+    return Step(History(history, events, aliases), golden, opened_count, run_events.height)
 
 
 def _run_events(
-    changes: pl.DataFrame,
-    current: pl.DataFrame,
-    run_id: str,
-    run_at: datetime,
-    fields: list[str],
+    changes: pl.DataFrame, touched: pl.DataFrame, run_id: str, run_at: datetime
 ) -> pl.DataFrame:
     """This run's events: the change log without ``kept``, plus ``changed`` for kept ids whose
-    values changed; ``changed_fields`` on every kept or merged id whose values changed."""
-    differing = pl.concat_list(
-        [pl.when(~_same(f)).then(pl.lit(f)).otherwise(pl.lit(None, pl.String)) for f in fields]
-    ).list.drop_nulls()
-    touched = current.filter(~pl.col("_unchanged") & pl.col("version").is_not_null()).select(
-        "golden_id", differing.alias("changed_fields")
-    )
+    values changed; ``changed_fields`` (from ``touched``: ``golden_id``, ``changed_fields`` of
+    ids whose open version's values differ) on every kept or merged id whose values changed."""
     log = changes.join(touched, on="golden_id", how="left")
     log = log.filter(
         (pl.col("change") != "kept") | pl.col("changed_fields").is_not_null()
