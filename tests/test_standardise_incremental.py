@@ -444,3 +444,19 @@ def test_previous_files_holding_other_records_force_the_full_path(warehouse: War
         assert later.path == "full" and "do not line up" in (later.full_reason or "")
         _assert_same_as_full(config, run_id, later)
         marker_path(warehouse, run_id).unlink()  # not a previous run for the next one
+
+
+def test_a_source_standardised_in_slices_gives_the_rows_and_report_of_one_pass(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(warehouse.root)
+    # A slice of seven dates alone often cannot tell day-first from month-first.
+    _write(warehouse, RUN_1, _initial(n=150))
+    whole_table, whole_report = _table_and_report(standardise(config, RUN_1, full=True))
+    monkeypatch.setattr(stage, "SLICE_ROWS", 7)
+    sliced = standardise(config, RUN_1, full=True)
+    sliced_table, sliced_report = _table_and_report(sliced)
+    assert sliced.sources["crm"].date_order == "day_first"
+    assert sliced_table.schema == whole_table.schema
+    assert sliced_table.equals(whole_table)
+    assert sliced_report == whole_report

@@ -414,13 +414,35 @@ def _input_keys(inputs: list[_Input]) -> pl.DataFrame:
     return pl.concat(parts, how="vertical")
 
 
+SLICE_ROWS = 500_000
+"""Records of one source standardised at a time on the full path (:func:`_standardise_all`)."""
+
+
 def _standardise_all(
     inputs: list[_Input], settings: _Settings
 ) -> tuple[pl.DataFrame, dict[str, DateReport]]:
-    """The full path: every record of every source."""
+    """The full path: every record of every source.
+
+    A source of more than :data:`SLICE_ROWS` records is standardised in slices of that many,
+    with the whole source's day/month order and date report, as the incremental path
+    standardises the changed rows: every other step reads a record alone, so the rows are
+    those of one pass, and the working frames (several times the slice's size) stay the size
+    of a slice however large the source is."""
 
     def one(item: _Input) -> tuple[pl.DataFrame, DateReport]:
-        staged, report = settings.run(item, item.raw)
+        rows = item.raw.height
+        if rows <= SLICE_ROWS:
+            staged, report = settings.run(item, item.raw)
+        else:
+            dates = item.raw["raw_date_of_birth"].cast(pl.String)
+            report, order = source_date_report(dates, item.hints.date_formats, settings.as_of)
+            staged = pl.concat(
+                [
+                    settings.run(item, item.raw.slice(start, SLICE_ROWS), order)[0]
+                    for start in range(0, rows, SLICE_ROWS)
+                ],
+                rechunk=False,
+            )
         log.info("standardised %s: %d rows", item.name, staged.height)
         return staged, report
 
