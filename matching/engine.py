@@ -4,9 +4,11 @@ Everything backend-specific lives here (connection settings, registering inputs,
 results back); the rest of ``matching`` talks to Splink's backend-neutral API, so the same
 model, training and scoring code runs on either.
 
-On Spark, records never pass through the driver: inputs are handed over as Parquet files the
-executors read, Splink's intermediate tables are written to Parquet (``break_lineage_method``
-``parquet``) instead of being cached, and results come back as Parquet files Polars reads.
+Inputs are handed over as Parquet files the backend reads. On DuckDB that keeps the records
+from being held a second time, as Arrow, for the whole stage. On Spark, records never pass
+through the driver: the executors read the files, Splink's intermediate tables are written
+to Parquet (``break_lineage_method`` ``parquet``) instead of being cached, and results come
+back as Parquet files Polars reads.
 Going through the driver is what made the Spark path fail on one machine: a frame registered
 from Arrow becomes a ``LocalRelation`` whose rows live on the driver heap inside every query
 plan built on it, and Splink's ``persist`` lineage breaking never releases a cached table
@@ -41,13 +43,15 @@ class Engine:
 
     name: str
     db_api: DatabaseAPISubClass
+    exchange_dir: Path
+    """Where frames handed to the backend are written as Parquet files it reads: on DuckDB,
+    so the records are not held a second time in memory as Arrow for the whole stage (DuckDB
+    scans the files, within its memory limit); on Spark, so they never pass through the
+    driver, and Spark's results come back the same way."""
     u_sampling_chunks: int = 10
     """Chunks Splink splits u estimation into. Each chunk is a query; a backend stops after the
     chunk in which every level has been seen often enough, so more chunks mean less work when
     levels are common and a few more queries when they are rare."""
-    exchange_dir: Path | None = None
-    """Where frames cross between Polars and the backend as Parquet files (Spark). None: in
-    memory, through Arrow (DuckDB, which runs in this process)."""
     _registered: list[str] = field(default_factory=list)
     _exchanged: Iterator[int] = field(default_factory=count)
 
@@ -59,15 +63,18 @@ class Engine:
         if not table_name:
             table_name = f"input_{len(self._registered)}_{dataset_name or 'table'}"
         self._registered.append(table_name)
-        spark = self.exchange_dir is not None
-        table: Any = self._spark_read(frame, table_name) if spark else frame.to_arrow()
-        return self.db_api.register(table, dataset_display_name=dataset_name, table_name=table_name)
+        path = self.exchange_dir / f"in-{next(self._exchanged)}-{table_name}.parquet"
+        # lz4: read back a few times within the stage, kept only until it ends.
+        frame.write_parquet(path, compression="lz4")
+        return self.db_api.register(
+            self._read_parquet(path), dataset_display_name=dataset_name, table_name=table_name
+        )
 
     def to_polars(self, table: SplinkDataFrame) -> pl.DataFrame:
         """Read a Splink result table back as a Polars frame: through Arrow in-process
         (DuckDB), or as Parquet files the executors write (Spark), so the rows never collect
         on the driver."""
-        if self.exchange_dir is None:
+        if self.name != "spark":
             result = pl.from_arrow(table.as_pyarrow_table())
             assert isinstance(result, pl.DataFrame)
             return result
@@ -81,15 +88,13 @@ class Engine:
         finally:
             table.drop_table_from_database_and_remove_from_cache()
 
-    def _spark_read(self, frame: pl.DataFrame, table_name: str) -> Any:
-        assert self.exchange_dir is not None
-        path = self.exchange_dir / f"in-{next(self._exchanged)}-{table_name}.parquet"
-        frame.write_parquet(path)
-        spark = self.db_api.spark  # type: ignore[attr-defined]
-        return spark.read.parquet(path.as_uri())
+    def _read_parquet(self, path: Path) -> Any:
+        """The backend's lazy reader of one Parquet file (a relation, or a Spark frame)."""
+        if self.name == "spark":
+            return self.db_api.spark.read.parquet(path.as_uri())  # type: ignore[attr-defined]
+        return self.db_api.duckdb_con.read_parquet(str(path))  # type: ignore[attr-defined]
 
     def _spark_collect(self, table: SplinkDataFrame) -> pl.DataFrame:
-        assert self.exchange_dir is not None
         path = self.exchange_dir / f"out-{next(self._exchanged)}-{table.physical_name}"
         spark_df = self.db_api.spark.table(table.physical_name)  # type: ignore[attr-defined]
         spark_df.write.mode("overwrite").parquet(path.as_uri())
@@ -142,7 +147,9 @@ def _duckdb(config: MatchingConfig, work_dir: Path) -> Iterator[Engine]:
             materialisation="parquet",
             materialisation_dir=work_dir / "tables",
         )
-        yield Engine("duckdb", api)
+        exchange = work_dir / "exchange"
+        exchange.mkdir(parents=True, exist_ok=True)
+        yield Engine("duckdb", api, exchange_dir=exchange)
     finally:
         connection.close()
 
@@ -237,8 +244,8 @@ def _spark(config: MatchingConfig, work_dir: Path) -> Iterator[Engine]:
                 # None: Splink derives it from spark.sql.shuffle.partitions (a cluster's).
                 num_partitions_on_repartition=2 * cores if cores else None,
             ),
-            u_sampling_chunks=10,
             exchange_dir=exchange,
+            u_sampling_chunks=10,
         )
     finally:
         if existing is None:

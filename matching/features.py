@@ -10,7 +10,7 @@ Splink backend.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import polars as pl
@@ -86,6 +86,20 @@ ATTRIBUTE_PREFIX: Final = "attr_"
 """Staged records carry an extra matching attribute ``x`` as ``attr_x`` (raw text, added by
 the match stage from the source's columns); the frame holds it normalised under the same
 name, and ``bk_attr_x`` (frequency-capped) when it blocks."""
+
+
+def feature_inputs(columns: Sequence[str]) -> list[str]:
+    """Those of ``columns`` (a staged frame's) that :func:`matching_frame` reads: a caller
+    scanning a file reads these alone, not every field of every record."""
+    read = {
+        "record_key",
+        "source_system",
+        *KEY_COLUMNS,
+        *OPTIONAL_COLUMNS,
+        *GLYPH_COLUMNS,
+        *WRITTEN_NAME_COLUMNS,
+    }
+    return [c for c in columns if c in read or c.startswith(ATTRIBUTE_PREFIX)]
 
 
 def matching_frame(

@@ -31,7 +31,7 @@ from matching.clustering import (
 from matching.config import MatchingConfig
 from matching.engine import Engine, open_engine
 from matching.errors import MatchingInputError
-from matching.features import matching_frame
+from matching.features import feature_inputs, matching_frame
 from matching.incremental import (
     BaseMatch,
     BaseUnusable,
@@ -188,7 +188,7 @@ class _Plan:
 
 
 def match_records(
-    records: pl.DataFrame,
+    records: pl.DataFrame | pl.LazyFrame,
     config: MatchingConfig,
     *,
     work_dir: Path,
@@ -205,6 +205,9 @@ def match_records(
     ``model_path`` reuses a saved Splink model instead of training (and the term-frequency
     tables saved beside it, in ``tf/``, when present); ``work_dir`` holds the backend's spill
     files. ``review_fields`` are the record fields shown side by side in the review queue.
+    ``records`` may be a scan of the staged file: it is read whole once, to derive the matching
+    features, and afterwards only the rows of the pairs shown to stewards are read again, so
+    the stage never holds the records beside their features.
     ``previous`` is the match folder of an earlier run to build on incrementally (see
     :mod:`matching.incremental`); the full path runs when there is none, when
     ``full_rebuild`` is set, or when that run's scoring settings or too many records differ.
@@ -212,7 +215,11 @@ def match_records(
     must_link, cannot_link = list(must_link), list(cannot_link)
     quiet_splink()
     clock = _Clock()
-    features = matching_frame(records, config.max_key_frequency, config.attributes)
+    records = records.lazy()
+    read = feature_inputs(records.collect_schema().names())
+    features = matching_frame(
+        records.select(read).collect(), config.max_key_frequency, config.attributes
+    )
     by_source = dict(features.group_by("source_system").len().sort("source_system").iter_rows())
     if features.height < 2:
         # Nothing to compare: every record is its own customer.
@@ -556,7 +563,7 @@ def _report_of(linker: Linker) -> TrainingReport:
 
 def _nothing_to_match(
     features: pl.DataFrame,
-    records: pl.DataFrame,
+    records: pl.LazyFrame,
     config: MatchingConfig,
     by_source: dict[str, int],
     review_fields: Sequence[str],

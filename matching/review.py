@@ -24,7 +24,7 @@ REVIEW_KEY_COLUMNS = (
 def review_queue(
     pairs: pl.DataFrame,
     clusters: pl.DataFrame,
-    records: pl.DataFrame,
+    records: pl.DataFrame | pl.LazyFrame,
     *,
     review_lower: float,
     match_threshold: float,
@@ -92,19 +92,27 @@ def review_queue(
     )
 
 
-def field_columns(records: pl.DataFrame, fields: Sequence[str]) -> list[str]:
+def field_columns(records: pl.DataFrame | pl.LazyFrame, fields: Sequence[str]) -> list[str]:
     """``<field>_l``, ``<field>_r`` of each of ``fields`` the records hold, in order."""
-    return [c for f in fields if f in records.columns for c in (f"{f}_l", f"{f}_r")]
+    held = records.lazy().collect_schema().names()
+    return [c for f in fields if f in held for c in (f"{f}_l", f"{f}_r")]
 
 
-def side_by_side(pairs: pl.DataFrame, records: pl.DataFrame, fields: Sequence[str]) -> pl.DataFrame:
+def side_by_side(
+    pairs: pl.DataFrame, records: pl.DataFrame | pl.LazyFrame, fields: Sequence[str]
+) -> pl.DataFrame:
     """``pairs`` with ``<field>_l`` and ``<field>_r`` of each of ``fields`` from ``records``
-    joined on, for a steward to read both records side by side."""
-    available = [f for f in fields if f in records.columns]
+    joined on, for a steward to read both records side by side. ``records`` may be a scan of
+    a file: only the pairs' rows are read."""
+    held = records.lazy().collect_schema().names()
+    available = [f for f in fields if f in held]
     # Only the pairs' records: joining them to every record would hash them all.
     wanted = pl.concat([pairs["record_key_l"], pairs["record_key_r"]]).unique()
-    side = records.select("record_key", *available).filter(
-        pl.col("record_key").is_in(wanted.implode())
+    side = (
+        records.lazy()
+        .select("record_key", *available)
+        .filter(pl.col("record_key").is_in(wanted.implode()))
+        .collect()
     )
     for suffix in ("l", "r"):
         pairs = pairs.join(

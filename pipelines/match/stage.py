@@ -83,7 +83,9 @@ def match(
         raise StageInputError(
             f"saved model {model_path} does not exist (given with --model or matching.model_path)"
         )
-    records = _with_attributes(_read_staged(staged_path), config, warehouse, run_id)
+    # A scan: matching reads the file whole once for the features, then only the rows the
+    # review queue shows (the records are not held beside their features for the stage).
+    records = _with_attributes(_scan_staged(staged_path), config, warehouse, run_id)
     must_link, cannot_link = _decisions(warehouse)
     out_dir = warehouse.match_dir(run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +93,7 @@ def match(
     logger.info(
         "run %s: matching %d records (%d must-link, %d cannot-link decisions)",
         run_id,
-        records.height,
+        pq.read_metadata(staged_path).num_rows,
         len(must_link),
         len(cannot_link),
     )
@@ -230,7 +232,7 @@ def _write_clustering_state(folder: Path, state: ClusteringState | None) -> None
     write_json(folder / "settings.json", state.settings)
 
 
-def _read_staged(path: Path) -> pl.DataFrame:
+def _scan_staged(path: Path) -> pl.LazyFrame:
     """The columns matching and the review queue read, with a clear error for a file that
     lacks the matching keys or cannot be read."""
     try:
@@ -246,12 +248,12 @@ def _read_staged(path: Path) -> pl.DataFrame:
     wanted = dict.fromkeys(
         [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *GLYPH_COLUMNS, *CANONICAL_FIELDS]
     )
-    return pl.read_parquet(path, columns=[c for c in wanted if c in present])
+    return pl.scan_parquet(path).select([c for c in wanted if c in present])
 
 
 def _with_attributes(
-    records: pl.DataFrame, config: PipelineConfig, warehouse: Warehouse, run_id: str
-) -> pl.DataFrame:
+    records: pl.LazyFrame, config: PipelineConfig, warehouse: Warehouse, run_id: str
+) -> pl.LazyFrame:
     """``records`` with ``attr_<name>`` for every extra matching attribute
     (``sources[].attributes``), read from each source's ingested records of the run (the
     staged schema keeps only canonical fields): raw text, several columns joined with a
@@ -295,7 +297,7 @@ def _with_attributes(
     if not parts:
         return records
     attributes = pl.concat(parts, how="diagonal_relaxed")
-    return records.join(attributes, on="record_key", how="left")
+    return records.join(attributes.lazy(), on="record_key", how="left", maintain_order="left")
 
 
 def _joined(refs: list[tuple[str, str | None]]) -> pl.Expr:
