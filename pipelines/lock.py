@@ -56,6 +56,10 @@ LOCK_FILE = ".run.lock"
 HOLDER_FILE = ".run.lock.json"
 LEASE_FILE = ".run.lease"
 _POLL_SECONDS = 0.2
+# A holder records itself just after it takes the lock and removes the record just before it
+# lets go; a blocked caller that finds no record is between those steps, so it looks again for
+# this long before it reports an unnamed holder (a message without a holder helps nobody).
+_UNRECORDED_GRACE_SECONDS = 5.0
 _ANY_RUN = "\x00any"  # a run id no lease has: passed to skip the lease check
 
 _wait_seconds: contextvars.ContextVar[float] = contextvars.ContextVar(
@@ -366,6 +370,7 @@ def _acquire(root: Path, lock_path: Path, command: str, wait: float, run_id: str
     lock_path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode())  # state/, private
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + max(wait, 0.0)
+    unrecorded_until: float | None = None
     try:
         while True:
             blocker: str | None = None
@@ -373,7 +378,16 @@ def _acquire(root: Path, lock_path: Path, command: str, wait: float, run_id: str
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = read_holder(root)
-                blocker = holder.describe() if holder else "another process (not yet recorded)"
+                if holder is not None:
+                    blocker = holder.describe()
+                    unrecorded_until = None
+                else:
+                    blocker = "another process (not yet recorded)"
+                    if unrecorded_until is None:
+                        unrecorded_until = time.monotonic() + _UNRECORDED_GRACE_SECONDS
+                    if time.monotonic() < unrecorded_until:
+                        time.sleep(_POLL_SECONDS / 4)
+                        continue
             else:
                 lease = read_lease(root)
                 if lease is None or run_id in (lease.run_id, _ANY_RUN):

@@ -96,6 +96,54 @@ def test_a_second_taker_is_refused_with_the_holders_command_and_pid(
     assert refused.value.exit_code == 5
 
 
+def test_a_taker_meeting_a_holder_not_yet_recorded_names_it_once_it_is(
+    warehouse_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder records itself just after it takes the lock: a taker in that gap looks again."""
+    import fcntl
+    import os
+
+    import pipelines.lock as lock
+
+    lock_path, holder_path, _ = lock.paths(warehouse_dir)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held, nobody recorded yet
+    found_unrecorded = threading.Event()
+    real_read_holder = lock.read_holder
+
+    def read_holder_noting_gaps(root: Path) -> lock.LockHolder | None:
+        found = real_read_holder(root)
+        if found is None:
+            found_unrecorded.set()
+        return found
+
+    monkeypatch.setattr(lock, "read_holder", read_holder_noting_gaps)
+    refusals: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            with run_lock(warehouse_dir, "golden forget", wait=0):
+                pass
+        except RunLockedError as exc:
+            refusals.append(exc)
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    try:
+        assert found_unrecorded.wait(timeout=60)
+        recorded = lock.LockHolder(
+            pid=os.getpid(), host="here", command="golden run", started="now", run_id=None
+        )
+        lock._write(holder_path, recorded.__dict__)
+        taker.join(timeout=60)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert not taker.is_alive() and len(refusals) == 1
+    assert f"in use by golden run (pid {os.getpid()}" in str(refusals[0])
+
+
 def test_the_holder_is_recorded_while_held_and_removed_on_release(
     warehouse_dir: Path, holder: Holder
 ) -> None:
