@@ -372,3 +372,49 @@ def test_survivorship_in_slices_of_customers_writes_the_tables_of_one_pass(
     golden = pl.from_arrow(in_slices["golden_customers"])
     assert golden.height == 5
     assert golden.filter(pl.col("golden_id") == ann)["email"].item() == "ann@pinned.com"
+
+
+def test_provenance_streamed_across_row_groups_equals_a_full_build(
+    config: PipelineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.golden import build as golden_build
+
+    # Row groups of three rows: customers' provenance rows straddle the groups, and the
+    # rebuilt customers' rows fall between the reused ones of one group and the next.
+    monkeypatch.setattr(golden_build, "ROW_GROUP_ROWS", 3)
+    first_run(config)
+    provenance = Warehouse(config.warehouse.path).golden_dir(RUNS[0])
+    assert pq.ParquetFile(provenance / "golden_field_provenance.parquet").num_row_groups > 5
+    customers = changed(
+        BASE,
+        a=[record("crm:1", "Ann", "ann@new.com"), record("web:2", "Anne", "ann@y.com")],
+        d=[record("shop:7", "Diana", "di@x.com")],
+        f=[record("crm:10", "Flo", "flo@x.com")],
+    )
+    result = assert_incremental_equals_full(config, RUNS[1], customers)
+    assert result.path == "incremental"
+    assert (result.golden_ids_reused, result.golden_ids_rebuilt) == (3, 3)
+
+
+def test_provenance_row_groups_out_of_golden_id_order_are_merged_whole(tmp_path: Path) -> None:
+    from pipelines.golden.reuse import Reuse, reused_provenance
+
+    schema = pa.schema(
+        [("golden_id", pa.string()), ("field", pa.string()), ("run_id", pa.string())]
+    )
+    with pq.ParquetWriter(tmp_path / "golden_field_provenance.parquet", schema) as writer:
+        for ids in (["g5", "g5", "g6"], ["g1", "g3", "g9"]):
+            writer.write_table(
+                pa.table({"golden_id": ids, "field": ["a"] * 3, "run_id": ["old"] * 3}, schema)
+            )
+    plan = Reuse("old", pl.Series(["g1", "g5", "g6"]), tmp_path)
+    rebuilt = pl.DataFrame({"golden_id": ["g2", "g4"], "field": ["a", "a"], "run_id": ["new"] * 2})
+    merged = pl.concat(list(reused_provenance(plan, "new", rebuilt)))
+    assert merged.rows() == [
+        ("g1", "a", "new"),
+        ("g2", "a", "new"),
+        ("g4", "a", "new"),
+        ("g5", "a", "new"),
+        ("g5", "a", "new"),
+        ("g6", "a", "new"),
+    ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -205,11 +205,13 @@ def build_golden(
     # Each table is written (on a background thread) as soon as it is final and dropped here:
     # the stage never holds every output, and its Arrow copy, at once.
     with _OutputFolder(out_dir) as outputs:
-        golden, provenance, followed, full_reason = _survivors(
-            records, units, resolved.pins, run_id, plan, full_reason
-        )
-        provenance_rows = outputs.write("golden_field_provenance", provenance)
-        del provenance
+        # Provenance (a row per customer and field: the largest output) goes to its file a
+        # slice at a time as survivorship decides it; it is never held whole.
+        with outputs.stream("golden_field_provenance") as provenance:
+            golden, followed, full_reason = _survivors(
+                records, units, resolved.pins, run_id, plan, full_reason, provenance
+            )
+        provenance_rows = provenance.rows
         xref_rows = outputs.write(
             "customer_xref",
             records.select("source_system", "source_record_id", "record_key", "golden_id")
@@ -296,18 +298,22 @@ def _survivors(
     run_id: str,
     plan: reuse.Reuse | None,
     full_reason: str,
-) -> tuple[pl.DataFrame, pl.DataFrame, reuse.Reuse | None, str | None]:
-    """``golden_customers`` and provenance rows, the reuse plan that was followed (or None),
-    and why the full path was taken (or None).
+    provenance: _TableStream,
+) -> tuple[pl.DataFrame, reuse.Reuse | None, str | None]:
+    """``golden_customers``, the reuse plan that was followed (or None), and why the full path
+    was taken (or None); the provenance rows go to ``provenance`` in golden id order.
 
     With a reuse plan only the customers it does not cover go through :func:`survive`; the
-    others' rows come from the previous run's tables, merged in golden id order.
+    others' rows come from the previous run's tables, merged in golden id order. Nothing is
+    written before the plan is known to hold, so a plan that fails falls back to the full
+    path with an empty file.
     """
     if plan is not None:
         rebuilt = records.filter(~pl.col("golden_id").is_in(plan.golden_ids.implode()))
-        golden, provenance = _decide(rebuilt, units, pins, run_id)
-        rows = reuse.reused_rows(plan, run_id, golden, provenance)
-        if rows is not None:
+        parts: list[pl.DataFrame] = []
+        golden = _decide(rebuilt, units, pins, run_id, parts.append)
+        reused = reuse.reused_golden(plan, run_id, golden)
+        if reused is not None:
             logger.info(
                 "golden run %s: incremental survivorship, %d golden ids kept from run %s, "
                 "%d decided again",
@@ -316,36 +322,35 @@ def _survivors(
                 plan.run_id,
                 golden.height,
             )
-            return (
-                reuse.merge_by_golden_id(rows[0], golden),
-                reuse.merge_by_golden_id(rows[1], provenance, ("golden_id", "field")),
-                plan,
-                None,
-            )
+            for frame in reuse.reused_provenance(plan, run_id, pl.concat(parts)):
+                provenance.write(frame)
+            return reuse.merge_by_golden_id(reused, golden), plan, None
         full_reason = f"run {plan.run_id}'s golden tables lack golden ids its state lists"
     logger.info("golden run %s: full survivorship (%s)", run_id, full_reason)
-    return (*_decide(records, units, pins, run_id), None, full_reason)
+    return _decide(records, units, pins, run_id, provenance.write), None, full_reason
 
 
 def _decide(
-    records: pl.DataFrame, units: list[SurvivalUnit], pins: pl.DataFrame, run_id: str
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Survivorship over ``records``: their golden rows and provenance rows of this run.
+    records: pl.DataFrame,
+    units: list[SurvivalUnit],
+    pins: pl.DataFrame,
+    run_id: str,
+    provenance: Callable[[pl.DataFrame], object],
+) -> pl.DataFrame:
+    """Survivorship over ``records``: their golden rows of this run; their provenance rows go
+    to ``provenance``, a slice at a time in golden id order.
 
     Customers are decided in slices of about :data:`SURVIVE_SLICE_RECORDS` records (by golden
     id, so the slices' outputs follow each other in order): survivorship decides each customer
     from its own records only, and its working frames, several times the records' size, then
     stay the size of a slice however many customers there are."""
-    golden, provenance = [], []
+    golden = []
     for part in _customer_slices(records, SURVIVE_SLICE_RECORDS):
         survivors = survive(part, units, pins)
         golden.append(_golden_customers(part, survivors.values, run_id))
-        provenance.append(survivors.provenance)
+        provenance(survivors.provenance.with_columns(pl.lit(run_id).alias("run_id")))
         del part, survivors
-    return (
-        pl.concat(golden, rechunk=False),
-        pl.concat(provenance, rechunk=False).with_columns(pl.lit(run_id).alias("run_id")),
-    )
+    return pl.concat(golden, rechunk=False)
 
 
 SURVIVE_SLICE_RECORDS = 500_000
@@ -596,6 +601,7 @@ class _OutputFolder:
         self.out_dir = out_dir
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="golden-write")
         self._pending: list[Future[None]] = []
+        self._streams: list[_TableStream] = []
         self._staging: Path | None = None
         self._committed = False
 
@@ -604,6 +610,13 @@ class _OutputFolder:
         self._staging = Path(tempfile.mkdtemp(prefix=".golden.", dir=self.out_dir.parent))
         self._staging.chmod(dir_mode())  # mkdtemp makes 0700; warehouse.access decides
         return self
+
+    def stream(self, name: str) -> _TableStream:
+        """``<name>.parquet`` written a frame at a time (close it before :meth:`commit`)."""
+        assert self._staging is not None, "stream() outside the with block"
+        stream = _TableStream(name, self._staging / f"{name}.parquet")
+        self._streams.append(stream)
+        return stream
 
     def write(self, name: str, frame: pl.DataFrame) -> int:
         """Queue ``frame`` to be written as ``<name>.parquet``; its row count."""
@@ -617,6 +630,8 @@ class _OutputFolder:
         assert self._staging is not None, "commit() outside the with block"
         for future in self._pending:
             future.result()
+        for stream in self._streams:
+            stream.close()
         retired = None
         if self.out_dir.exists():
             retired = Path(tempfile.mkdtemp(prefix=".golden.old.", dir=self.out_dir.parent))
@@ -634,6 +649,8 @@ class _OutputFolder:
     def __exit__(self, *exc: object) -> None:
         # Writes still running must finish before their folder is removed.
         self._pool.shutdown(wait=True, cancel_futures=True)
+        for stream in self._streams:
+            stream.abort()
         if not self._committed and self._staging is not None and self._staging.exists():
             shutil.rmtree(self._staging, ignore_errors=True)
 
@@ -648,3 +665,73 @@ def _write_table(name: str, frame: pl.DataFrame, target: Path) -> None:
     ) as writer:
         for start in range(0, max(frame.height, 1), ROW_GROUP_ROWS):
             writer.write_table(_to_arrow(frame.slice(start, ROW_GROUP_ROWS), schema))
+
+
+class _TableStream:
+    """One output file written a frame at a time, in the order given, on its own background
+    thread, so encoding overlaps the computing of the next frame.
+
+    At most :data:`_STREAM_QUEUE` frames wait to be written: a producer faster than the
+    encoder (reading a previous file, say) waits instead of queueing the whole table.
+    """
+
+    def __init__(self, name: str, target: Path) -> None:
+        self._schema = _file_schema(name)
+        self._writer = pq.ParquetWriter(
+            target,
+            self._schema,
+            compression="zstd",
+            use_dictionary=_dictionary_columns(self._schema),
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"golden-{name}")
+        self._pending: list[Future[None]] = []
+        self._closed = False
+        self.rows = 0
+        """Rows given so far."""
+
+    def __enter__(self) -> _TableStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, frame: pl.DataFrame) -> None:
+        """Queue ``frame``'s rows after those given before; a failed earlier write raises."""
+        while len(self._pending) >= _STREAM_QUEUE:
+            self._pending.pop(0).result()
+        self.rows += frame.height
+        self._pending.append(self._pool.submit(self._encode, frame))
+
+    def _encode(self, frame: pl.DataFrame) -> None:
+        for start in range(0, frame.height, ROW_GROUP_ROWS):
+            self._writer.write_table(_to_arrow(frame.slice(start, ROW_GROUP_ROWS), self._schema))
+
+    def close(self) -> None:
+        """Wait for every queued frame (a failed write raises here) and finish the file."""
+        if self._closed:
+            return
+        try:
+            for future in self._pending:
+                future.result()
+            if self.rows == 0:  # one empty row group, as a table written whole would have
+                self._writer.write_table(self._schema.empty_table())
+        finally:
+            self._pending.clear()
+            self._pool.shutdown(wait=True)
+            self._writer.close()
+            self._closed = True
+
+    def abort(self) -> None:
+        """Stop writing: queued frames are dropped (the folder is being thrown away)."""
+        if self._closed:
+            return
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._writer.close()
+        self._closed = True
+
+
+_STREAM_QUEUE = 2
+"""Frames a :class:`_TableStream` lets wait to be written."""

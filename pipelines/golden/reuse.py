@@ -35,7 +35,7 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -180,30 +180,83 @@ def plan_reuse(
     return Reuse(previous_run, ids, golden_dir), ""
 
 
-def reused_rows(
-    reuse: Reuse, run_id: str, golden_like: pl.DataFrame, provenance_like: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-    """The previous ``golden_customers`` and provenance rows of the reused ids, as this run's.
+def reused_golden(reuse: Reuse, run_id: str, like: pl.DataFrame) -> pl.DataFrame | None:
+    """The previous ``golden_customers`` rows of the reused ids, as this run's.
 
-    Returned in the column order and types of ``golden_like`` / ``provenance_like`` and sorted
-    as the tables are (golden id, then field). None when the previous tables do not hold every
-    reused id (they were rewritten behind the state's back).
+    Returned in the column order and types of ``like`` and sorted by golden id, as the table
+    is. None when the previous table does not hold every reused id (it was rewritten behind
+    the state's back).
     """
+    golden = (
+        pl.scan_parquet(reuse.golden_dir / "golden_customers.parquet")
+        .filter(pl.col("golden_id").is_in(reuse.golden_ids.implode()))
+        .with_columns(pl.lit(run_id).alias("run_id"))
+        .select([pl.col(c).cast(t) for c, t in like.schema.items()])
+        .collect()
+    )
+    return golden if golden.height == reuse.golden_ids.len() else None
+
+
+def reused_provenance(reuse: Reuse, run_id: str, rebuilt: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The previous provenance rows of the reused ids merged with ``rebuilt`` (this run's rows
+    of the other ids, sorted as the table is), in golden id order, a row group at a time.
+
+    Provenance has a row per customer and field, the largest golden table: it is streamed
+    from the previous file, never read whole. The file's row groups follow each other in
+    golden id order (this stage writes them so; their statistics tell), so the rebuilt rows
+    up to a group's last golden id go with that group. A file whose statistics do not show
+    that order is read whole and sorted instead.
+    """
+    file = pq.ParquetFile(reuse.golden_dir / "golden_field_provenance.parquet")
     keep = reuse.golden_ids.implode()
 
-    def rows(table: str, like: pl.DataFrame) -> pl.DataFrame:
+    def as_this_run(table: pa.Table) -> pl.DataFrame:
+        rows = pl.from_arrow(table)
+        assert isinstance(rows, pl.DataFrame)
         return (
-            pl.scan_parquet(reuse.golden_dir / f"{table}.parquet")
-            .filter(pl.col("golden_id").is_in(keep))
+            rows.filter(pl.col("golden_id").is_in(keep))
             .with_columns(pl.lit(run_id).alias("run_id"))
-            .select([pl.col(c).cast(t) for c, t in like.schema.items()])
-            .collect()
+            .select([pl.col(c).cast(t) for c, t in rebuilt.schema.items()])
         )
 
-    golden = rows("golden_customers", golden_like)
-    if golden.height != reuse.golden_ids.len():
-        return None
-    return golden, rows("golden_field_provenance", provenance_like)
+    groups = _group_maxima(file, "golden_id")
+    if groups is None or not rebuilt["golden_id"].is_sorted():
+        logger.warning(
+            "run %s's provenance row groups are not in golden id order: reading it whole",
+            reuse.run_id,
+        )
+        yield merge_by_golden_id(as_this_run(file.read()), rebuilt, ("golden_id", "field"))
+        return
+    rest = rebuilt
+    for group, last in groups:
+        rows = as_this_run(file.read_row_group(group))
+        if not rows["golden_id"].is_sorted():
+            rows = rows.sort("golden_id", maintain_order=True)
+        ahead = int(rest["golden_id"].search_sorted(last, side="right"))
+        yield merge_by_golden_id(rows, rest.head(ahead))
+        rest = rest.slice(ahead)
+    yield rest
+
+
+def _group_maxima(file: pq.ParquetFile, column: str) -> list[tuple[int, str]] | None:
+    """Each row group with rows and its largest ``column`` value, when the statistics show
+    the groups follow each other in that column's order (each group starts at or after the
+    last one's end); else None."""
+    index = file.schema_arrow.get_field_index(column)
+    maxima: list[tuple[int, str]] = []
+    end: str | None = None
+    for group in range(file.metadata.num_row_groups):
+        meta = file.metadata.row_group(group)
+        if meta.num_rows == 0:
+            continue
+        stats = meta.column(index).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        if end is not None and stats.min < end:
+            return None
+        end = stats.max
+        maxima.append((group, end))
+    return maxima
 
 
 def merge_by_golden_id(
