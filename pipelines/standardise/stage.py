@@ -25,7 +25,7 @@ import base64
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -233,6 +233,13 @@ class _Input:
     raw: pl.DataFrame
 
 
+def _read_inputs(sources: list[tuple[str, Path, SourceHints]]) -> list[_Input]:
+    """Every source's accepted records, two files at a time."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        raws = list(pool.map(lambda item: _read_accepted(item[1], item[0]), sources))
+    return [_Input(n, h, raw) for (n, _, h), raw in zip(sources, raws, strict=True)]
+
+
 @dataclass(frozen=True)
 class _Settings:
     """What every source is standardised with; both paths call :meth:`run`, so a reused row
@@ -273,9 +280,7 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
     for source in config.sources:
         path = warehouse.require(warehouse.accepted(run_id, source.name), "validate")
         sources.append((source.name, path, SourceHints.from_source(source)))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        raws = list(pool.map(lambda item: _read_accepted(item[1], item[0]), sources))
-    inputs = [_Input(n, h, raw) for (n, _, h), raw in zip(sources, raws, strict=True)]
+    inputs = _read_inputs(sources)
     source_rows = {item.name: item.raw.height for item in inputs}
     rows_in = sum(source_rows.values())
     for item in inputs:
@@ -317,6 +322,7 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
             if changed is None:
                 reason = f"the staged files of run {plan.previous.run_id} do not line up"
                 plan = ReusePlan(None, reason)
+                inputs = _read_inputs(sources)  # the incremental path kept changed rows only
         if changed is not None and reports is not None and plan.previous is not None:
             staged_all, reused = changed
             dates = {name: report for name, (report, _) in reports.items()}
@@ -332,7 +338,7 @@ def standardise(config: PipelineConfig, run_id: str, *, full: bool = False) -> S
     )
 
     names = [item.name for item in inputs]
-    del raws, inputs
+    del inputs, keys
     staged_all = _typed(staged_all)
     fields = field_stats(staged_all)
     if staged_all.height != rows_in:
@@ -466,9 +472,12 @@ def _standardise_changed(
     standardised with each source's whole-source date order. Returns the rows in input order
     and how many were reused, or None when the previous run's files do not line up.
 
-    Only the small hash file is needed to tell which rows to standardise. The previous staged
-    file (every column of every row) is then read on another thread while the changed rows
-    are standardised: reading is native work, standardising mostly Python."""
+    Only the small hash file is needed to tell which rows to standardise. Each item of
+    ``inputs`` is then cut down to its changed rows (in place: the whole sources' raw records
+    are not held beside the previous staged rows; a caller falling back to the full path
+    reads them again), and the previous staged file (every column of every row) is read on
+    another thread while those rows are standardised: reading is native work, standardising
+    mostly Python."""
     previous = plan.previous
     assert previous is not None
     hashes = incremental.read_hashes(previous)
@@ -480,6 +489,10 @@ def _standardise_changed(
     # Matched before the read starts: both would queue on Polars' one thread pool.
     reuse = incremental.match_previous(keys, hashes, skip)
     changed = keys.select("__src", "__row").with_row_index("__pos").filter(reuse.is_null())
+    for i, item in enumerate(inputs):
+        rows = changed.filter(pl.col("__src") == i)["__row"].to_numpy()
+        inputs[i] = replace(item, raw=item.raw[rows])
+        del item
     # Position i of the output takes row ``source[i]`` of the previous staged rows followed
     # by the rows standardised now (numbered -1, -2, ... until their offset is known).
     source = reuse.fill_null(0).to_numpy().astype(np.int64)
@@ -491,8 +504,7 @@ def _standardise_changed(
             rows = changed.filter(pl.col("__src") == i)
             if rows.is_empty():
                 continue
-            raw = item.raw[rows["__row"].to_numpy()]
-            staged, _ = settings.run(item, raw, reports[item.name][1])
+            staged, _ = settings.run(item, item.raw, reports[item.name][1])
             parts.append(_typed(staged))
             source[rows["__pos"].to_numpy()] = -1 - np.arange(offset, offset + staged.height)
             offset += staged.height
