@@ -203,15 +203,9 @@ def build_golden(
             warehouse, previous_run, state_fingerprint, digests, pinned
         )
     # Each table is written (on a background thread) as soon as it is final and dropped here:
-    # the stage never holds every output, and its Arrow copy, at once.
+    # the stage never holds every output, and its Arrow copy, at once. The record-sized ones
+    # (crosswalk, registry) go first, so that survivorship runs beside the records alone.
     with _OutputFolder(out_dir) as outputs:
-        # Provenance (a row per customer and field: the largest output) goes to its file a
-        # slice at a time as survivorship decides it; it is never held whole.
-        with outputs.stream("golden_field_provenance") as provenance:
-            golden, followed, full_reason = _survivors(
-                records, units, resolved.pins, run_id, plan, full_reason, provenance
-            )
-        provenance_rows = provenance.rows
         xref_rows = outputs.write(
             "customer_xref",
             records.select("source_system", "source_record_id", "record_key", "golden_id")
@@ -225,7 +219,14 @@ def build_golden(
             changes = _changes_of_published_run(out_dir, changes, registry, previous)
         conflicts = _decision_conflicts(registry, must_links, cannot_links)
         outputs.write("id_registry", registry)
-        del registry, assignment
+        del registry, assignment, previous
+        # Provenance (a row per customer and field: the largest output) goes to its file a
+        # slice at a time as survivorship decides it; it is never held whole.
+        with outputs.stream("golden_field_provenance") as provenance:
+            golden, followed, full_reason = _survivors(
+                records, units, resolved.pins, run_id, plan, full_reason, provenance
+            )
+        provenance_rows = provenance.rows
         run_at = run_time(run_id)
         step = advance(
             load_previous(warehouse, previous_run),
