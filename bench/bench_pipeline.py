@@ -570,9 +570,24 @@ def format_plain(full: RunFigures, incremental: RunFigures | None, plain: StageF
 # --- the benchmark -------------------------------------------------------------------------------
 
 
-def _sample(bench: Bench, records: int, seed: int, name: str) -> tuple[Path, float]:
+def _sample(
+    bench: Bench, records: int, seed: int, name: str, given: Path | None = None
+) -> tuple[Path, float]:
+    """A fresh sample of ``records`` source records in the work folder: generated, or copied
+    from ``given`` (a folder ``golden generate-sample`` wrote, without its warehouse; the 1%
+    run changes the copy, never the original)."""
     folder = bench.work / name
     clock = time.perf_counter()
+    if given is not None:
+        facts = json.loads((given / "sample.json").read_text())
+        if sum(facts["records"].values()) != records or facts["seed"] != seed:
+            raise SystemExit(
+                f"{given / 'sample.json'}: {sum(facts['records'].values()):,} records of seed "
+                f"{facts['seed']}, not the {records:,} of seed {seed} asked for"
+            )
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(given, folder, ignore=shutil.ignore_patterns("warehouse"))
+        return folder / "config.yaml", time.perf_counter() - clock
     bench.run_worker(
         f"generate-{name}", "generate", "--out", str(folder), "--records", str(records),
         "--seed", str(seed), "--warehouse", str(folder / "warehouse"),
@@ -674,8 +689,11 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             bench = Bench(work, env, fan_out=args.fan_out, memory_ceiling_gib=args.memory_ceiling)
             sources = ["crm", "shop", "billing"]
 
-            config_path, took = _sample(bench, args.records, args.seed, f"sample-{args.records}")
-            sys.stdout.write(f"generated {args.records:,} source records in {took:.0f} s\n")
+            config_path, took = _sample(
+                bench, args.records, args.seed, f"sample-{args.records}", args.sample
+            )
+            done = "copied" if args.sample else "generated"
+            sys.stdout.write(f"{done} {args.records:,} source records in {took:.0f} s\n")
             report["generate_seconds"] = round(took, 1)
             full = run_pipeline_processes(bench, config_path, "full run", args.records, sources)
             report["runs"].append(full.as_json())
@@ -885,6 +903,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--json", type=Path, help="Where to write the figures (JSON).")
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        help="Copy this generated sample (a `golden generate-sample` folder of --records "
+        "records and --seed) instead of generating one: the sample is the same, minutes "
+        "sooner at ten million records.",
+    )
     parser.add_argument(
         "--memory-ceiling",
         type=float,

@@ -5,6 +5,7 @@ by side (as Airflow's workers run them), and give the same staged records as one
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -85,6 +86,19 @@ def test_a_stage_that_cannot_start_is_reported_with_the_pipelines_own_error(
     assert figure.status == "failed"
     assert "accepted.parquet does not exist" in figure.error
     assert "validate" in figure.error
+
+
+def test_a_given_sample_is_copied_without_its_warehouse_and_checked_against_the_size(
+    sample: Path, tmp_path: Path
+) -> None:
+    bench = _bench(tmp_path, 1)
+    (sample.parent / "warehouse").mkdir(exist_ok=True)
+    records = sum(json.loads((sample.parent / "sample.json").read_text())["records"].values())
+    config, _ = bench_pipeline._sample(bench, records, 3, "copy", sample.parent)
+    assert config.read_text() == sample.read_text()
+    assert not (config.parent / "warehouse").exists()
+    with pytest.raises(SystemExit, match="not the 151 of seed 3"):
+        bench_pipeline._sample(bench, 151, 3, "copy", sample.parent)
 
 
 @pytest.mark.slow
