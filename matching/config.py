@@ -122,8 +122,14 @@ class MatchingConfig(BaseModel):
     """Blocking on a single contact key (email, phone, address) skips values shared by more
     records than this: a switchboard number or a placeholder email identifies nobody, and
     blocking on it would compare every pair of its thousands of records."""
-    predict_chunks: int = Field(1, ge=1, le=64)
-    """Score pairs in ``n x n`` chunks to bound memory on very large inputs."""
+    predict_chunks: int | None = Field(None, ge=1, le=64)
+    """Score pairs in ``n x n`` chunks, each scored and written out before the next. None
+    (the default) picks ``n`` from the records: one chunk up to
+    :data:`~matching.scoring.PREDICT_CHUNK_RECORDS` records, then one more per that many.
+    DuckDB builds a chunk's comparison vectors before it cuts them at the score floor, and
+    spills what exceeds ``memory_limit``: at ten million records in one chunk that is more
+    than 60 GB of temporary files, in sixteen chunks a sixteenth of it. The scores are the
+    same whatever ``n`` is."""
     waterfall_pairs: int = Field(20, ge=0, le=500)
     """Review pairs (a seeded sample) explained in the waterfall chart."""
     memory_limit: str = "4GB"

@@ -299,7 +299,11 @@ def match_records(
             # calibrated it (they are the better evidence) or it was given.
             settle = model_path is None and labels.prior_shift_bits is None
             scores = score_pairs(
-                linker, engine, config, settle_over=features.height if settle else None
+                linker,
+                engine,
+                config,
+                records=features.height,
+                settle_over=features.height if settle else None,
             )
             pairs = scores.pairs
             if scores.settled_prior is not None:

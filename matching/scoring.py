@@ -60,10 +60,30 @@ def near_miss_floor(review_lower: float) -> float:
     return odds / (1 + odds)
 
 
+PREDICT_CHUNK_RECORDS = 2_500_000
+"""Records per chunk side when ``matching.predict_chunks`` is not set (:func:`predict_chunks`)."""
+
+
+def predict_chunks(config: MatchingConfig, records: int) -> int:
+    """``n`` of the ``n x n`` chunks pairs are scored in: the configured number, else one per
+    :data:`PREDICT_CHUNK_RECORDS` records (at least one), so a chunk's pairs, and DuckDB's
+    spill while it scores them, stay about the same size however many records there are."""
+    if config.predict_chunks is not None:
+        return config.predict_chunks
+    return max(1, -(-records // PREDICT_CHUNK_RECORDS))
+
+
 def score_pairs(
-    linker: Linker, engine: Engine, config: MatchingConfig, *, settle_over: int | None = None
+    linker: Linker,
+    engine: Engine,
+    config: MatchingConfig,
+    *,
+    records: int,
+    settle_over: int | None = None,
 ) -> Scores:
     """Block, count and score every chunk; return the pairs at or above ``review_lower``.
+
+    ``records``: how many records the linker holds (it sets the number of chunks).
 
     ``settle_over`` (the number of records, for a model trained in this run and not calibrated
     by steward labels): the prior is then made consistent with the scores
@@ -72,7 +92,7 @@ def score_pairs(
     model = linker.misc.save_model_to_json()
     rules = [r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
     comparisons = [c["output_column_name"] for c in model["comparisons"]]
-    n = config.predict_chunks
+    n = predict_chunks(config, records)
     # Without blocking rules (a handful of records, see matching.plan) Splink compares every
     # pair under one match key.
     rules = rules or [EVERY_PAIR]

@@ -419,3 +419,16 @@ def test_scoring_in_chunks_gives_the_same_pairs_and_clusters(
     order = ["record_key_l", "record_key_r"]
     assert chunked.pairs.sort(order).equals(whole.pairs.sort(order))
     assert chunked.clusters.sort("record_key").equals(whole.clusters.sort("record_key"))
+
+
+def test_pairs_are_scored_in_more_chunks_as_the_records_grow_unless_configured() -> None:
+    from matching.config import MatchingConfig
+    from matching.scoring import PREDICT_CHUNK_RECORDS, predict_chunks
+
+    auto = MatchingConfig()
+    assert predict_chunks(auto, 0) == predict_chunks(auto, 2) == 1
+    assert predict_chunks(auto, PREDICT_CHUNK_RECORDS) == 1
+    assert predict_chunks(auto, PREDICT_CHUNK_RECORDS + 1) == 2
+    assert predict_chunks(auto, 4 * PREDICT_CHUNK_RECORDS) == 4
+    assert predict_chunks(MatchingConfig(predict_chunks=3), 2) == 3
+    assert predict_chunks(MatchingConfig(predict_chunks=1), 10 * PREDICT_CHUNK_RECORDS) == 1
