@@ -579,11 +579,15 @@ def _sample(
     folder = bench.work / name
     clock = time.perf_counter()
     if given is not None:
+        from pipelines.sample import customers_for_records
+
         facts = json.loads((given / "sample.json").read_text())
-        if sum(facts["records"].values()) != records or facts["seed"] != seed:
+        customers = customers_for_records(records)
+        if facts["customers"] != customers or facts["seed"] != seed:
             raise SystemExit(
-                f"{given / 'sample.json'}: {sum(facts['records'].values()):,} records of seed "
-                f"{facts['seed']}, not the {records:,} of seed {seed} asked for"
+                f"{given / 'sample.json'}: {facts['customers']:,} customers of seed "
+                f"{facts['seed']}, not the {customers:,} of seed {seed} that --records "
+                f"{records:,} generates"
             )
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(given, folder, ignore=shutil.ignore_patterns("warehouse"))

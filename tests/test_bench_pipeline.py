@@ -16,6 +16,7 @@ import pytest
 from pipelines.config import load_config
 from pipelines.orchestrate import run_stage
 from pipelines.sample import generate_sample
+from pipelines.sample.records import SampleOptions, expected_records_per_customer
 from pipelines.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,12 +94,17 @@ def test_a_given_sample_is_copied_without_its_warehouse_and_checked_against_the_
 ) -> None:
     bench = _bench(tmp_path, 1)
     (sample.parent / "warehouse").mkdir(exist_ok=True)
-    records = sum(json.loads((sample.parent / "sample.json").read_text())["records"].values())
+    per_customer = expected_records_per_customer(SampleOptions())
+    records = round(
+        json.loads((sample.parent / "sample.json").read_text())["customers"] * per_customer
+    )
     config, _ = bench_pipeline._sample(bench, records, 3, "copy", sample.parent)
     assert config.read_text() == sample.read_text()
     assert not (config.parent / "warehouse").exists()
-    with pytest.raises(SystemExit, match="not the 151 of seed 3"):
-        bench_pipeline._sample(bench, 151, 3, "copy", sample.parent)
+    with pytest.raises(SystemExit, match="of seed 3 that --records 1,000 generates"):
+        bench_pipeline._sample(bench, 1000, 3, "copy", sample.parent)
+    with pytest.raises(SystemExit, match="of seed 4 that"):
+        bench_pipeline._sample(bench, records, 4, "copy", sample.parent)
 
 
 @pytest.mark.slow
