@@ -418,3 +418,12 @@ def test_provenance_row_groups_out_of_golden_id_order_are_merged_whole(tmp_path:
         ("g5", "a", "new"),
         ("g6", "a", "new"),
     ]
+
+
+def test_membership_in_the_kept_ids_by_binary_search() -> None:
+    from pipelines.golden.reuse import _members
+
+    kept = pl.Series(["g2", "g4", "g6"])
+    values = pl.Series(["g1", "g2", "g3", "g4", "g7", None])
+    assert _members(values, kept).to_list() == [False, True, False, True, False, False]
+    assert _members(values, kept.clear()).to_list() == [False] * 6

@@ -208,13 +208,13 @@ def reused_provenance(reuse: Reuse, run_id: str, rebuilt: pl.DataFrame) -> Itera
     that order is read whole and sorted instead.
     """
     file = pq.ParquetFile(reuse.golden_dir / "golden_field_provenance.parquet")
-    keep = reuse.golden_ids.implode()
+    keep = reuse.golden_ids.sort()
 
     def as_this_run(table: pa.Table) -> pl.DataFrame:
         rows = pl.from_arrow(table)
         assert isinstance(rows, pl.DataFrame)
         return (
-            rows.filter(pl.col("golden_id").is_in(keep))
+            rows.filter(_members(rows["golden_id"], keep))
             .with_columns(pl.lit(run_id).alias("run_id"))
             .select([pl.col(c).cast(t) for c, t in rebuilt.schema.items()])
         )
@@ -236,6 +236,18 @@ def reused_provenance(reuse: Reuse, run_id: str, rebuilt: pl.DataFrame) -> Itera
         yield merge_by_golden_id(rows, rest.head(ahead))
         rest = rest.slice(ahead)
     yield rest
+
+
+def _members(values: pl.Series, sorted_set: pl.Series) -> pl.Series:
+    """Whether each of ``values`` is in ``sorted_set``, by binary search.
+
+    ``is_in`` would build a hash set of the millions of kept ids again for every row group
+    (10M records: ten minutes for the provenance of a 1% run); a search in the sorted ids
+    costs a few milliseconds a group."""
+    if sorted_set.is_empty():
+        return pl.Series(values.name, [False] * values.len(), dtype=pl.Boolean)
+    found = sorted_set.search_sorted(values, side="left").clip(0, sorted_set.len() - 1)
+    return sorted_set.gather(found).eq_missing(values)
 
 
 def _group_maxima(file: pq.ParquetFile, column: str) -> list[tuple[int, str]] | None:

@@ -510,6 +510,9 @@ def _standardise_changed(
             offset += staged.height
             log.info("standardised %s: %d new or changed rows", item.name, staged.height)
         previous_rows = staged_rows.result()
+        # The future holds the frame too: while it lives, dropping gathered columns from
+        # ``previous_rows`` below frees nothing (10M records: 21.9 GiB peak, not 14).
+        del staged_rows
     if previous_rows is None:
         return None
     if len(source) != keys.height or offset != changed.height:
