@@ -657,15 +657,27 @@ class _OutputFolder:
 
 
 def _write_table(name: str, frame: pl.DataFrame, target: Path) -> None:
-    """Write ``frame`` with its file schema, one row group at a time: the Arrow copy (and
+    """Write ``frame`` as the whole file ``target`` (an empty frame as one empty row group)."""
+    with _parquet_writer(name, target) as writer:
+        _write_rows(writer, frame)
+        if frame.is_empty():
+            writer.write_table(writer.schema.empty_table())
+
+
+def _parquet_writer(name: str, target: Path) -> pq.ParquetWriter:
+    """A writer of ``target`` with the file schema of output ``name``."""
+    schema = _file_schema(name)
+    return pq.ParquetWriter(
+        target, schema, compression="zstd", use_dictionary=_dictionary_columns(schema)
+    )
+
+
+def _write_rows(writer: pq.ParquetWriter, frame: pl.DataFrame) -> None:
+    """Append ``frame`` with the writer's schema, one row group at a time: the Arrow copy (and
     the cast to the documented types) never holds more than a row group of a table that may
     have tens of millions of rows."""
-    schema = _file_schema(name)
-    with pq.ParquetWriter(
-        target, schema, compression="zstd", use_dictionary=_dictionary_columns(schema)
-    ) as writer:
-        for start in range(0, max(frame.height, 1), ROW_GROUP_ROWS):
-            writer.write_table(_to_arrow(frame.slice(start, ROW_GROUP_ROWS), schema))
+    for start in range(0, frame.height, ROW_GROUP_ROWS):
+        writer.write_table(_to_arrow(frame.slice(start, ROW_GROUP_ROWS), writer.schema))
 
 
 class _TableStream:
@@ -677,13 +689,7 @@ class _TableStream:
     """
 
     def __init__(self, name: str, target: Path) -> None:
-        self._schema = _file_schema(name)
-        self._writer = pq.ParquetWriter(
-            target,
-            self._schema,
-            compression="zstd",
-            use_dictionary=_dictionary_columns(self._schema),
-        )
+        self._writer = _parquet_writer(name, target)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"golden-{name}")
         self._pending: list[Future[None]] = []
         self._closed = False
@@ -707,8 +713,7 @@ class _TableStream:
         self._pending.append(self._pool.submit(self._encode, frame))
 
     def _encode(self, frame: pl.DataFrame) -> None:
-        for start in range(0, frame.height, ROW_GROUP_ROWS):
-            self._writer.write_table(_to_arrow(frame.slice(start, ROW_GROUP_ROWS), self._schema))
+        _write_rows(self._writer, frame)
 
     def close(self) -> None:
         """Wait for every queued frame (a failed write raises here) and finish the file."""
@@ -718,7 +723,7 @@ class _TableStream:
             for future in self._pending:
                 future.result()
             if self.rows == 0:  # one empty row group, as a table written whole would have
-                self._writer.write_table(self._schema.empty_table())
+                self._writer.write_table(self._writer.schema.empty_table())
         finally:
             self._pending.clear()
             self._pool.shutdown(wait=True)

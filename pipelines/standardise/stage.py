@@ -489,10 +489,12 @@ def _standardise_changed(
     # Matched before the read starts: both would queue on Polars' one thread pool.
     reuse = incremental.match_previous(keys, hashes, skip)
     changed = keys.select("__src", "__row").with_row_index("__pos").filter(reuse.is_null())
-    for i, item in enumerate(inputs):
-        rows = changed.filter(pl.col("__src") == i)["__row"].to_numpy()
-        inputs[i] = replace(item, raw=item.raw[rows])
-        del item
+    by_source = [changed.filter(pl.col("__src") == i) for i in range(len(inputs))]
+    # A comprehension, so that no loop variable keeps a whole source alive afterwards.
+    inputs[:] = [
+        replace(item, raw=item.raw[rows["__row"].to_numpy()])
+        for item, rows in zip(inputs, by_source, strict=True)
+    ]
     # Position i of the output takes row ``source[i]`` of the previous staged rows followed
     # by the rows standardised now (numbered -1, -2, ... until their offset is known).
     source = reuse.fill_null(0).to_numpy().astype(np.int64)
@@ -500,8 +502,7 @@ def _standardise_changed(
     offset = 0
     with ThreadPoolExecutor(max_workers=1) as pool:
         staged_rows = pool.submit(incremental.read_staged, previous, hashes)
-        for i, item in enumerate(inputs):
-            rows = changed.filter(pl.col("__src") == i)
+        for item, rows in zip(inputs, by_source, strict=True):
             if rows.is_empty():
                 continue
             staged, _ = settings.run(item, item.raw, reports[item.name][1])
