@@ -457,7 +457,7 @@ def _contradicting_pairs(
     contradiction does not undo, so only larger ones are flagged)."""
     if not contradictions:
         return []
-    columns = sorted(_referenced(contradictions))
+    columns = sorted(referenced_columns(contradictions))
     missing = sorted(set(columns) - set(records.columns))
     if missing:
         raise MatchingInputError(
@@ -525,7 +525,8 @@ def _report_stats(stats: pl.DataFrame, names: list[str], report: ClusteringRepor
     }
 
 
-def _referenced(contradictions: Mapping[str, str]) -> set[str]:
+def referenced_columns(contradictions: Mapping[str, str]) -> set[str]:
+    """The feature columns the contradiction conditions read (``<column>_l``/``_r``)."""
     return {m for sql in contradictions.values() for m in re.findall(r"\b(\w+?)_[lr]\b", sql)}
 
 
@@ -534,7 +535,7 @@ def contradiction_sql(contradictions: Mapping[str, str]) -> tuple[str, str]:
     columns the conditions read, as ``<column>_l``/``<column>_r``, and one boolean per
     condition (``"<field>"``: the pair contradicts in that field). Clustering and the
     stewards' explanation of a split evaluate contradictions with these, so they agree."""
-    columns = sorted(_referenced(contradictions))
+    columns = sorted(referenced_columns(contradictions))
     select = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in columns)
     flags = ", ".join(
         f'coalesce(({sql}), false) AS "{name}"' for name, sql in contradictions.items()

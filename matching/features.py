@@ -103,7 +103,7 @@ def feature_inputs(columns: Sequence[str]) -> list[str]:
 
 
 def matching_frame(
-    records: pl.DataFrame,
+    records: pl.DataFrame | pl.LazyFrame,
     max_key_frequency: int,
     attributes: Mapping[str, AttributeConfig] | None = None,
 ) -> pl.DataFrame:
@@ -113,8 +113,15 @@ def matching_frame(
     ``mk_*`` keys), plus ``attr_<name>`` for each of ``attributes`` (missing: all null).
     Blank keys become nulls, so that two empty strings never count as an agreement. Raises
     :class:`MatchingInputError` naming missing columns or duplicate keys.
+
+    ``records`` may be a scan: the key columns are then derived as the file is read, and the
+    raw records are never held whole beside the frame (at ten million records they are
+    gigabytes).
     """
-    _check(records)
+    records = records.lazy()
+    present = records.collect_schema().names()
+    _check_columns(present)
+    attribute_columns = [ATTRIBUTE_PREFIX + name for name in attributes or {}]
 
     def key(name: str) -> pl.Expr:
         # ``replace`` rather than ``when/then``: the same values at half the cost over a
@@ -126,22 +133,28 @@ def matching_frame(
         pl.col("source_system").cast(pl.String),
         *(key(c).alias(c) for c in KEY_COLUMNS),
         *(
-            key(c).alias(c) if c in records.columns else pl.lit(None, pl.String).alias(c)
+            key(c).alias(c) if c in present else pl.lit(None, pl.String).alias(c)
             for c in OPTIONAL_COLUMNS
         ),
         *(
             pl.col(c).cast(pl.List(pl.String))
-            if c in records.columns
+            if c in present
             else pl.lit(None, pl.List(pl.String)).alias(c)
             for c in GLYPH_COLUMNS
         ),
         *(
             _written(key(c)).alias(f"{c}_written")
-            if c in records.columns
+            if c in present
             else pl.lit(None, pl.String).alias(f"{c}_written")
             for c in WRITTEN_NAME_COLUMNS
         ),
-    )
+        # Raw until normalised below, by each attribute's kind.
+        *(
+            pl.col(c).cast(pl.String) if c in present else pl.lit(None, pl.String).alias(c)
+            for c in attribute_columns
+        ),
+    ).collect()
+    _check_keys(frame)
     frame = frame.with_columns(mk_dob=_real_dates_of_birth(frame["mk_dob"]))
     dob = pl.col("mk_dob")
     year, month, day = dob.str.slice(0, 4), dob.str.slice(5, 2), dob.str.slice(8, 2)
@@ -194,12 +207,9 @@ def matching_frame(
     capped = list(keys)
     for name, attribute in (attributes or {}).items():
         column = ATTRIBUTE_PREFIX + name
-        raw = (
-            records[column].cast(pl.String)
-            if column in records.columns
-            else pl.Series(column, [None] * records.height, pl.String)
-        )
-        frame = frame.with_columns(_normalised(raw, attribute.kind).alias(column))
+        # Dropped and added back: each attribute's columns come last, in the attributes' order.
+        normalised = _normalised(frame[column], attribute.kind).alias(column)
+        frame = frame.drop(column).with_columns(normalised)
         if attribute.blocks:
             frame = frame.with_columns(pl.col(column).alias(f"bk_{column}"))
             capped.append(f"bk_{column}")
@@ -237,13 +247,17 @@ def _home_key(place: str, street_letters: int, with_type: bool = False) -> pl.Ex
     return pl.concat_str([place, "mk_house_number", street], separator="|")
 
 
-def _check(records: pl.DataFrame) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
+def _check_columns(columns: Sequence[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise MatchingInputError(
             f"the staged records lack the column(s) {missing} that matching reads; "
             "they are written by the standardise stage (see pipelines/schema.py)"
         )
+
+
+def _check_keys(records: pl.DataFrame) -> None:
+    """Every record named, and named once (``records``: the derived frame, in input order)."""
     if not (records["record_key"].null_count() or records["source_system"].null_count()):
         unnamed = records.clear()
     else:

@@ -27,6 +27,7 @@ from matching.clustering import (
     ClusteringState,
     cluster_records,
     cluster_with_state,
+    referenced_columns,
 )
 from matching.config import MatchingConfig
 from matching.engine import Engine, open_engine
@@ -217,9 +218,7 @@ def match_records(
     clock = _Clock()
     records = records.lazy()
     read = feature_inputs(records.collect_schema().names())
-    features = matching_frame(
-        records.select(read).collect(), config.max_key_frequency, config.attributes
-    )
+    features = matching_frame(records.select(read), config.max_key_frequency, config.attributes)
     by_source = dict(features.group_by("source_system").len().sort("source_system").iter_rows())
     if features.height < 2:
         # Nothing to compare: every record is its own customer.
@@ -262,6 +261,7 @@ def match_records(
             training = _report_of(linker)
             labels = _base_labels(plan.base.match_dir)
             clock.lap("load")
+            features, whole = _set_aside(features, _compared_fields(linker), work_dir)
             reused = reused_pairs(plan.base, plan.changes.touched)
             scores = score_changed_pairs(linker, engine, config, subset, plan.changes.to_score)
             pairs = pl.concat([reused, scores.pairs.select(reused.columns)])
@@ -295,6 +295,7 @@ def match_records(
                     )
                 labels.digest = digest
             clock.lap("train")
+            features, whole = _set_aside(features, _compared_fields(linker), work_dir)
             # A model trained here settles its prior on its own scores, unless steward labels
             # calibrated it (they are the better evidence) or it was given.
             settle = model_path is None and labels.prior_shift_bits is None
@@ -318,14 +319,13 @@ def match_records(
         clustering = ClusteringReport()
         cluster_base, cluster_base_problem = _clustering_base(plan)
         trained = linker.misc.save_model_to_json()
-        scored_fields = [c["output_column_name"] for c in trained["comparisons"]]
         clusters, clustering_state = cluster_with_state(
             features,
             pairs,
             config.match_threshold,
             must_link,
             cannot_link,
-            contradictions=contradiction_conditions(fields=scored_fields, model=trained),
+            contradictions=contradiction_conditions(fields=_compared_fields(linker), model=trained),
             report=clustering,
             base=cluster_base,
             touched=plan.changes.touched if plan.changes is not None else None,
@@ -350,13 +350,7 @@ def match_records(
         suggester = linker
         if reused is not None and plan.base is not None and candidates.height:
             # The incremental linker holds only the records a changed pair is made of.
-            held = features.join(
-                pl.concat([candidates["record_key_l"], candidates["record_key_r"]])
-                .unique()
-                .to_frame("record_key"),
-                on="record_key",
-                how="semi",
-            )
+            held = whole.rows(pl.concat([candidates["record_key_l"], candidates["record_key_r"]]))
             suggester = _linker(
                 engine, held, plan.base.model, plan.base.model_path, sources=list(by_source)
             )
@@ -379,7 +373,14 @@ def match_records(
             else collect_tf_tables(linker, engine, model)
         )
         charts = render_charts(
-            linker, _explained_pairs(linker, engine, features, explained, tf_tables)
+            linker,
+            _explained_pairs(
+                linker,
+                engine,
+                whole.rows(pl.Series([k for pair in explained for k in pair])),
+                explained,
+                tf_tables,
+            ),
         )
         clock.lap("charts")
 
@@ -447,6 +448,39 @@ def match_records(
         clustering_state,
         suggested,
     )
+
+
+@dataclass
+class _WholeFeatures:
+    """The run's whole feature rows, in a file of the work folder (:func:`_set_aside`)."""
+
+    path: Path
+
+    def rows(self, keys: pl.Series) -> pl.DataFrame:
+        """The feature rows of ``keys`` (a few records: suggestions, charted pairs)."""
+        wanted = keys.cast(pl.String).unique().implode()
+        return pl.scan_parquet(self.path).filter(pl.col("record_key").is_in(wanted)).collect()
+
+
+def _set_aside(
+    features: pl.DataFrame, fields: Sequence[str], work_dir: Path
+) -> tuple[pl.DataFrame, _WholeFeatures]:
+    """Write the whole feature rows to the work folder and keep in memory only the columns
+    clustering reads (the keys and what the identity contradictions compare).
+
+    Once the backend holds its inputs and the model is trained, the Python side needs whole
+    rows only for the few records the review suggestions and the charts show; at ten million
+    records the whole frame is gigabytes held beside DuckDB's memory and the scored pairs
+    (issue 22: the match stage peaked at 16.3 GiB, on the incremental path as on the full)."""
+    path = work_dir / "features-whole.parquet"
+    features.write_parquet(path, compression="lz4")
+    read = referenced_columns(contradiction_conditions(fields=fields))
+    keep = ["record_key", "source_system", *sorted(read & set(features.columns))]
+    return features.select(keep), _WholeFeatures(path)
+
+
+def _compared_fields(linker: Linker) -> list[str]:
+    return [c["output_column_name"] for c in linker.misc.save_model_to_json()["comparisons"]]
 
 
 def _clustering_base(plan: _Plan) -> tuple[ClusteringState | None, str | None]:

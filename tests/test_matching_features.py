@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from matching.config import AttributeConfig
 from matching.errors import MatchingInputError
 from matching.features import KEY_COLUMNS, matching_frame
 
@@ -116,3 +117,23 @@ def test_a_home_with_a_mistyped_postcode_is_still_found_through_its_town() -> No
     # name starts with the same letters (Pink Street is not Pinkerton Circle).
     assert frame["bk_address_town"][2] != frame["bk_address_town"][0]
     assert frame["bk_address_town"][3] != frame["bk_address_town"][0]
+
+
+def test_a_scan_of_staged_records_gives_the_frame_with_each_attribute_last(tmp_path) -> None:
+    records = staged(
+        4,
+        mk_last_name=["smith", "smith", "jones", None],
+        attr_ssid=["123-45", "12345", None, " "],
+        attr_club=["Chess", "chess", None, None],
+    )
+    path = tmp_path / "accepted.parquet"
+    records.write_parquet(path)
+    attributes = {
+        "ssid": AttributeConfig(kind="identifier"),
+        "club": AttributeConfig(kind="text"),
+    }
+    frame = matching_frame(pl.scan_parquet(path), 50, attributes)
+    assert frame.columns[-3:] == ["attr_ssid", "bk_attr_ssid", "attr_club"]
+    assert frame["attr_ssid"].to_list() == ["12345", "12345", None, None]
+    assert frame["attr_club"].to_list() == ["chess", "chess", None, None]
+    assert frame.equals(matching_frame(records, 50, attributes))

@@ -21,8 +21,15 @@ from matching.config import MatchingConfig
 from matching.engine import open_engine
 from matching.features import KEY_COLUMNS, matching_frame
 from matching.incremental import collect_tf_tables, register_tf_tables, tf_columns
-from matching.matcher import _explained_pairs, _linker, _tf_rows_of, _with_term_frequencies
+from matching.matcher import (
+    _explained_pairs,
+    _linker,
+    _set_aside,
+    _tf_rows_of,
+    _with_term_frequencies,
+)
 from matching.review import review_queue
+from matching.settings import IDENTITY_COMPARISONS
 
 FIRST = ["anna", "ben", "carla", "dmitri", "eva", "femi", "gus", "hana"]
 LAST = ["smith", "jones", "okafor", "novak", "garcia", "lee"]
@@ -202,3 +209,16 @@ def test_dense_labels_are_the_ranks_np_unique_gives(labels: list[int]) -> None:
 def test_dense_labels_of_a_million_component_numbers_are_the_ranks_np_unique_gives() -> None:
     labels = np.random.default_rng(0).integers(0, 600_000, 1_000_000)
     assert np.array_equal(_dense_labels(labels), np.unique(labels, return_inverse=True)[1])
+
+
+def test_set_aside_features_keep_what_clustering_reads_and_give_whole_rows_back(
+    features: pl.DataFrame, tmp_path: Path
+) -> None:
+    fields = [*IDENTITY_COMPARISONS, "email", "phone", "address"]
+    narrow, whole = _set_aside(features, fields, tmp_path)
+    assert narrow["record_key"].equals(features["record_key"])
+    assert {"record_key", "source_system", "mk_dob", "mk_first_name"} <= set(narrow.columns)
+    assert not {"mk_email", "mk_phone", "address_words", "bk_email"} & set(narrow.columns)
+    keys = pl.Series(["r0042", "r0007", "r0042", "missing"])
+    expected = features.filter(pl.col("record_key").is_in(["r0007", "r0042"]))
+    assert whole.rows(keys).equals(expected)
