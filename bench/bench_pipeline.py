@@ -591,12 +591,24 @@ def _sample(
             )
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(given, folder, ignore=shutil.ignore_patterns("warehouse"))
+        _own_warehouse(folder / "config.yaml")
         return folder / "config.yaml", time.perf_counter() - clock
     bench.run_worker(
         f"generate-{name}", "generate", "--out", str(folder), "--records", str(records),
         "--seed", str(seed), "--warehouse", str(folder / "warehouse"),
     )  # fmt: skip
     return folder / "config.yaml", time.perf_counter() - clock
+
+
+def _own_warehouse(config_path: Path) -> None:
+    """Point a copied sample's config at the warehouse beside it: the original may name none
+    (``golden generate-sample`` without ``--warehouse``) or one at an absolute path, which the
+    copy's runs must never write to."""
+    import yaml
+
+    data = yaml.safe_load(config_path.read_text())
+    data["warehouse"] = {**(data.get("warehouse") or {}), "path": "warehouse"}
+    config_path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def _spark_match(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from pipelines.config import load_config
 from pipelines.orchestrate import run_stage
@@ -99,8 +100,12 @@ def test_a_given_sample_is_copied_without_its_warehouse_and_checked_against_the_
         json.loads((sample.parent / "sample.json").read_text())["customers"] * per_customer
     )
     config, _ = bench_pipeline._sample(bench, records, 3, "copy", sample.parent)
-    assert config.read_text() == sample.read_text()
+    assert (
+        yaml.safe_load(config.read_text())["sources"]
+        == (yaml.safe_load(sample.read_text())["sources"])
+    )
     assert not (config.parent / "warehouse").exists()
+    assert bench_pipeline._warehouse_of(config) == (config.parent / "warehouse").resolve()
     with pytest.raises(SystemExit, match="of seed 3 that --records 1,000 generates"):
         bench_pipeline._sample(bench, 1000, 3, "copy", sample.parent)
     with pytest.raises(SystemExit, match="of seed 4 that"):
@@ -188,3 +193,20 @@ def test_the_pipeline_is_printed_as_multiples_of_the_plain_splink_job_beside_the
     assert "wall 0.75x (target <= 0.5x: MISSED)" in text
     plain.status, plain.error = "failed", "exit status 1"
     assert "FAILED" in bench_pipeline.format_plain(full, None, plain)
+
+
+def test_a_given_sample_without_a_warehouse_or_with_an_absolute_one_gets_its_own(
+    tmp_path: Path,
+) -> None:
+    original = tmp_path / "original"
+    generate_sample(original, 40, seed=3)
+    assert "warehouse" not in yaml.safe_load((original / "config.yaml").read_text())
+    bench = _bench(tmp_path, 1)
+    records = round(40 * expected_records_per_customer(SampleOptions()))
+    config, _ = bench_pipeline._sample(bench, records, 3, "copy", original)
+    assert bench_pipeline._warehouse_of(config) == (config.parent / "warehouse").resolve()
+
+    elsewhere = tmp_path / "elsewhere"
+    generate_sample(elsewhere, 40, seed=3, warehouse=tmp_path / "shared-warehouse")
+    config, _ = bench_pipeline._sample(bench, records, 3, "copy2", elsewhere)
+    assert bench_pipeline._warehouse_of(config) == (config.parent / "warehouse").resolve()

@@ -228,6 +228,14 @@ def build_golden(
             )
         provenance_rows = provenance.rows
         run_at = run_time(run_id)
+        # The scorecard is the last reader of the records (it reads no history column of the
+        # golden rows): they are dropped before the history is loaded beside the golden rows.
+        scorecard = run_scorecard(records, golden, run_id, run_at, config.scorecard.freshness_days)
+        del records
+        outputs.write(
+            "dq_scorecard",
+            with_history(scorecard_store.load_previous(warehouse, previous_run), scorecard, run_id),
+        )
         step = advance(
             load_previous(warehouse, previous_run),
             golden,
@@ -247,12 +255,6 @@ def build_golden(
         versions_opened, events = step.versions_opened, step.events
         del step
         outputs.write("customer_profile", build_profile(golden, run_id, run_at))
-        scorecard = run_scorecard(records, golden, run_id, run_at, config.scorecard.freshness_days)
-        del records
-        outputs.write(
-            "dq_scorecard",
-            with_history(scorecard_store.load_previous(warehouse, previous_run), scorecard, run_id),
-        )
         golden_rows = outputs.write("golden_customers", golden)
         del golden
         outputs.write("golden_changes", changes)
