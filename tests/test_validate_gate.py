@@ -95,7 +95,7 @@ def test_gate_trips_on_the_critical_failure_rate_naming_suite_expectation_and_am
         'expect_column_values_to_match_regex on raw_email ("The email address is malformed.")'
         in message
     )
-    assert "4 rows (10.0%)" in message
+    assert "4 rows (10.0%), e.g. 'a(at)b.org', 'nobody', 'x@y'" in message
     assert "published tables are unchanged" in message
 
 
@@ -231,3 +231,30 @@ def test_rows_ingest_cannot_read_trip_the_gate_above_their_share(
     assert "ingest could not read 10 of the 40 rows delivered (25.0%)" in message
     assert "validation.gate.max_rejected_share" in message
     assert "crm.csv line 2: not valid utf-8" in message
+
+
+def test_gate_names_repeated_ids_and_shows_hostile_values_as_one_quoted_line(
+    tmp_path: Path,
+) -> None:
+    suite = {
+        "name": "crm",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_unique",
+                "kwargs": {"column": "raw_email"},
+                "meta": {"severity": "critical"},
+            }
+        ],
+    }
+    config = make_config(tmp_path, suite)
+    hostile = "<script>alert(1)</script>\nsecond line " + "x" * 60
+    validate_emails(config, [*GOOD[:30], *["dup@example.org"] * 5, *[hostile] * 5])
+
+    with pytest.raises(ValidationGateError) as tripped:
+        check_gate(config, RUN)
+
+    message = str(tripped.value)
+    assert "expect_column_values_to_be_unique on raw_email: 10 rows (25.0%), e.g. " in message
+    assert "'dup@example.org'" in message
+    assert repr(hostile[:40] + "...") in message
+    assert "\nsecond line" not in message  # the newline is shown escaped, on one line

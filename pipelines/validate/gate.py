@@ -113,6 +113,7 @@ def _suite_checks(
     )
     detail = "; ".join(
         f"{_name(e)}: {e['unexpected_count']:,} rows ({e['unexpected_count'] / rows_in:.1%})"
+        f"{_examples(e)}"
         for e in culprits
     )
     message = (
@@ -279,6 +280,24 @@ def _deleted_share(
     had = before.select(pl.len()).collect().item()
     gone = before.join(live.unique(), on=ids, how="anti").select(pl.len()).collect().item()
     return (gone / had if had else 0.0), gone, had
+
+
+EXAMPLE_VALUES = 3
+EXAMPLE_CHARS = 40
+
+
+def _examples(entry: dict[str, Any]) -> str:
+    """A few of the failing values (GX's partial list), so that a steward can search the
+    source for them: ``, e.g. 'C-1001', 'C-1002'``. Each is cut short and shown as a Python
+    literal, so a hostile or multi-line value reads as one quoted line."""
+    values = [v for v in dict.fromkeys(map(str, entry.get("sample_values") or [])) if v]
+    if not values:
+        return ""
+    shown = [
+        repr(v if len(v) <= EXAMPLE_CHARS else v[:EXAMPLE_CHARS] + "...")
+        for v in values[:EXAMPLE_VALUES]
+    ]
+    return ", e.g. " + ", ".join(shown)
 
 
 def _name(entry: dict[str, Any]) -> str:
