@@ -261,7 +261,9 @@ def match_records(
             training = _report_of(linker)
             labels = _base_labels(plan.base.match_dir)
             clock.lap("load")
-            features, whole = _set_aside(features, _compared_fields(linker), work_dir)
+            features, whole = _set_aside(
+                features, _compared_fields(linker.misc.save_model_to_json()), work_dir
+            )
             reused = reused_pairs(plan.base, plan.changes.touched)
             scores = score_changed_pairs(linker, engine, config, subset, plan.changes.to_score)
             pairs = pl.concat([reused, scores.pairs.select(reused.columns)])
@@ -295,7 +297,9 @@ def match_records(
                     )
                 labels.digest = digest
             clock.lap("train")
-            features, whole = _set_aside(features, _compared_fields(linker), work_dir)
+            features, whole = _set_aside(
+                features, _compared_fields(linker.misc.save_model_to_json()), work_dir
+            )
             # A model trained here settles its prior on its own scores, unless steward labels
             # calibrated it (they are the better evidence) or it was given.
             settle = model_path is None and labels.prior_shift_bits is None
@@ -325,7 +329,9 @@ def match_records(
             config.match_threshold,
             must_link,
             cannot_link,
-            contradictions=contradiction_conditions(fields=_compared_fields(linker), model=trained),
+            contradictions=contradiction_conditions(
+                fields=_compared_fields(trained), model=trained
+            ),
             report=clustering,
             base=cluster_base,
             touched=plan.changes.touched if plan.changes is not None else None,
@@ -479,8 +485,9 @@ def _set_aside(
     return features.select(keep), _WholeFeatures(path)
 
 
-def _compared_fields(linker: Linker) -> list[str]:
-    return [c["output_column_name"] for c in linker.misc.save_model_to_json()["comparisons"]]
+def _compared_fields(model: dict[str, Any]) -> list[str]:
+    """The fields a saved Splink model compares (its comparisons' output names)."""
+    return [c["output_column_name"] for c in model["comparisons"]]
 
 
 def _clustering_base(plan: _Plan) -> tuple[ClusteringState | None, str | None]:
