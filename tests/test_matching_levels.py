@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import duckdb
 import pytest
 from splink.internals.comparison_creator import ComparisonCreator
 
-from matching.settings import address, first_name, last_name
+from matching.settings import address, first_name, last_name, within_edits
 
 
 def level_of(creator: ComparisonCreator, left: dict[str, str], right: dict[str, str]) -> str:
@@ -172,3 +174,40 @@ def test_an_address_line_in_another_order_shares_its_words_and_house_number(
     left: dict[str, object], right: dict[str, object], label: str
 ) -> None:
     assert level_of(address(), left, right) == label
+
+
+def _typed(rng: random.Random, word: str, typos: int) -> str:
+    """``word`` with ``typos`` random deletions, insertions, substitutions or swaps."""
+    letters = list(word)
+    for _ in range(typos):
+        at = rng.randrange(max(1, len(letters)))
+        kind = rng.choice(("delete", "insert", "substitute", "swap"))
+        if kind == "delete" and len(letters) > 1:
+            del letters[at]
+        elif kind == "insert":
+            letters.insert(at, rng.choice("abcdefgh"))
+        elif kind == "swap" and at + 1 < len(letters):
+            letters[at], letters[at + 1] = letters[at + 1], letters[at]
+        else:
+            letters[at] = rng.choice("abcdefgh")
+    return "".join(letters)
+
+
+@pytest.mark.parametrize("edits", [1, 2])
+def test_within_edits_holds_for_exactly_the_pairs_damerau_levenshtein_allows(edits: int) -> None:
+    rng = random.Random(edits)
+    words = ["".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, 9))) for _ in range(400)]
+    pairs = [(w, _typed(rng, w, rng.randint(0, 5))) for w in words for _ in range(5)]
+    pairs += [("", "ab"), ("abc", ""), ("ab", "ba"), ("abcd", "badc"), ("ca", "abc")]
+    condition = within_edits("name", edits).get_comparison_level("duckdb").sql_condition
+    with duckdb.connect() as db:
+        db.execute("CREATE TABLE p (name_l VARCHAR, name_r VARCHAR)")
+        db.executemany("INSERT INTO p VALUES (?, ?)", [*pairs, (None, "ab"), ("ab", None)])
+        rows = db.execute(
+            f"SELECT name_l, name_r, coalesce({condition}, false), "
+            f"coalesce(damerau_levenshtein(name_l, name_r) <= {edits}, false) FROM p"
+        ).fetchall()
+    differing = [(left, right) for left, right, fast, plain in rows if fast != plain]
+    assert differing == []
+    assert sum(plain for *_, plain in rows) > 200  # both sides of the bound are exercised
+    assert sum(not plain for *_, plain in rows) > 200
