@@ -70,6 +70,12 @@ class Engine:
             self._read_parquet(path), dataset_display_name=dataset_name, table_name=table_name
         )
 
+    def scratch_folder(self, prefix: str) -> Path:
+        """A new folder for files the stage writes and reads back while the engine is open."""
+        folder = self.exchange_dir / f"{prefix}-{next(self._exchanged)}"
+        folder.mkdir()
+        return folder
+
     def to_polars(self, table: SplinkDataFrame) -> pl.DataFrame:
         """Read a Splink result table back as a Polars frame: through Arrow in-process
         (DuckDB), or as Parquet files the executors write (Spark), so the rows never collect

@@ -1,0 +1,72 @@
+"""Scoring in chunks: the pairs blocked once and read back a chunk at a time are the pairs
+Splink blocks and scores in one go, and a run where nothing is blocked still gives the
+pairs table its columns."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import polars as pl
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+
+from matching.config import MatchingConfig
+from matching.engine import open_engine
+from matching.scoring import score_pairs
+
+
+def _records(source: str, emails: list[str], rng: random.Random) -> pl.DataFrame:
+    names = ["ann", "anna", "bob", "rob", "cleo", "chloe", "dan", "dean"]
+    return pl.DataFrame(
+        {
+            "record_key": [f"{source}:{i}" for i in range(len(emails))],
+            "email": emails,
+            "name": [rng.choice(names) for _ in emails],
+        }
+    )
+
+
+def _scores(frames: dict[str, pl.DataFrame], chunks: int, work: Path) -> tuple[pl.DataFrame, dict]:
+    config = MatchingConfig(predict_chunks=chunks)
+    with open_engine(config, work) as engine:
+        settings = SettingsCreator(
+            link_type="link_and_dedupe",
+            unique_id_column_name="record_key",
+            comparisons=[cl.ExactMatch("email"), cl.JaroWinklerAtThresholds("name")],
+            blocking_rules_to_generate_predictions=[block_on("email"), block_on("name")],
+            probability_two_random_records_match=0.01,
+            retain_intermediate_calculation_columns=True,
+        )
+        inputs = [engine.register(frame, source) for source, frame in frames.items()]
+        linker = Linker(inputs, settings, log_level=None)
+        scores = score_pairs(linker, engine, config, records=60)
+    return scores.pairs.sort("record_key_l", "record_key_r"), scores.pairs_by_rule
+
+
+def test_chunks_blocked_once_score_exactly_the_pairs_of_one_chunk(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    emails = [f"u{rng.randrange(25)}@example.com" for _ in range(60)]
+    frames = {"a": _records("a", emails[:30], rng), "b": _records("b", emails[30:], rng)}
+    whole, whole_rules = _scores(frames, 1, tmp_path / "one")
+    for chunks in (2, 4):
+        chunked, chunked_rules = _scores(frames, chunks, tmp_path / f"n{chunks}")
+        assert chunked_rules == whole_rules
+        assert chunked.equals(whole)
+    assert sum(whole_rules.values()) > 50 and whole.height >= 10  # blocked, and kept
+    assert whole["record_key_l"].str.starts_with("a").any()
+    assert whole["record_key_r"].str.starts_with("b").any()
+
+
+def test_chunks_with_nothing_blocked_give_an_empty_pairs_table(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    frames = {
+        source: _records(source, [f"{source}{i}@example.com" for i in range(3)], rng).with_columns(
+            pl.col("record_key").alias("name")  # no name repeats either
+        )
+        for source in ("a", "b")
+    }
+    pairs, by_rule = _scores(frames, 3, tmp_path / "none")
+    assert pairs.height == 0
+    assert {"record_key_l", "record_key_r", "match_probability"} <= set(pairs.columns)
+    assert set(by_rule.values()) == {0}
