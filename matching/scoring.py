@@ -35,7 +35,7 @@ from splink.internals.predict import (
 )
 from splink.internals.splink_dataframe import SplinkDataFrame
 from splink.internals.unique_id_concat import _composite_unique_id_from_nodes_sql
-from splink.internals.vertically_concatenate import vertically_concatenate_sql
+from splink.internals.vertically_concatenate import enqueue_df_concat_with_tf
 
 from matching.config import MatchingConfig
 from matching.engine import Engine
@@ -204,9 +204,10 @@ def _sliced_chunks(linker: Linker, engine: Engine, n: int, floor: float) -> Iter
     their records out of all of them (a semi join per side), so ``n x n`` chunks cost
     ``2 n^2`` passes over the records: at a million records in 5 x 5 chunks that was three
     quarters of scoring. Here the pairs are blocked once, and pairs and records are written
-    once, partitioned by a hash of each side's record id; a chunk then reads its pairs and
-    the records of its two partitions (``2 n`` passes in all) and is scored by the same SQL
-    Splink's chunks are. Every pair lands in exactly one chunk, so the scores are the same."""
+    once, partitioned by a hash of each side's record id, the records with their term
+    frequencies; a chunk then reads its pairs and the records of its two partitions (``2 n``
+    passes in all) and is scored by the same SQL Splink's chunks are. Every pair lands in
+    exactly one chunk, so the scores are the same."""
     settings = linker._settings_obj
     info = settings.column_info_settings
     con = engine.db_api.duckdb_con  # type: ignore[attr-defined]
@@ -226,14 +227,17 @@ def _sliced_chunks(linker: Linker, engine: Engine, n: int, floor: float) -> Iter
         combine_unique_id_input_columns(
             info.source_dataset_input_column, info.unique_id_input_column
         ),
-        "source",
+        "__splink__df_concat_with_tf",
     )
-    concat = vertically_concatenate_sql(
-        linker._input_tables_dict, source_dataset_input_column=info.source_dataset_input_column
+    # The records with their term frequencies looked up once: a chunk's SQL then has no
+    # term-frequency table to join (Splink skips the lookup of a column its input carries).
+    pipeline = enqueue_df_concat_with_tf(linker, CTEPipeline())
+    pipeline.enqueue_sql(
+        f"SELECT *, {part.format(uid)} AS c FROM __splink__df_concat_with_tf", "records"
     )
     con.execute(
-        f"COPY (SELECT source.*, {part.format(uid)} AS c FROM ({concat}) AS source) "
-        f"TO {_literal(folder / 'records')} (FORMAT PARQUET, PARTITION_BY (c))"
+        f"COPY ({pipeline.generate_cte_pipeline_sql()}) TO {_literal(folder / 'records')} "
+        "(FORMAT PARQUET, PARTITION_BY (c))"
     )
     scored_any = False
     try:
