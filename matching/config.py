@@ -128,8 +128,10 @@ class MatchingConfig(BaseModel):
     :data:`~matching.scoring.PREDICT_CHUNK_RECORDS` records, then one more per that many.
     DuckDB builds a chunk's comparison vectors before it cuts them at the score floor, and
     spills what exceeds ``memory_limit``: at ten million records in one chunk that is more
-    than 60 GB of temporary files, in sixteen chunks a sixteenth of it. The scores are the
-    same whatever ``n`` is."""
+    than 60 GB of temporary files, in sixteen chunks a sixteenth of it. On DuckDB the pairs
+    are blocked once and a chunk reads its pairs and records from files partitioned by record,
+    so each chunk costs little beyond its own pairs. The scores are the same whatever ``n``
+    is."""
     waterfall_pairs: int = Field(20, ge=0, le=500)
     """Review pairs (a seeded sample) explained in the waterfall chart."""
     memory_limit: str = "4GB"
