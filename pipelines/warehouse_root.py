@@ -92,7 +92,9 @@ def check_root(path: Path) -> Path:
             "/var/lib/golden/warehouse or ./warehouse"
         )
     if resolved.is_dir() and not is_warehouse(resolved):
-        strangers = _entries(resolved)
+        # The marker is never a stranger: another run may claim the folder between the check
+        # above and this listing (two first runs started at once on a new folder).
+        strangers = _entries(resolved) - {MARKER}
         if strangers:
             shown = ", ".join(sorted(strangers)[:3]) + (", ..." if len(strangers) > 3 else "")
             raise ValueError(

@@ -172,6 +172,30 @@ def test_a_new_warehouse_is_marked_on_first_use(tmp_path: Path) -> None:
     load_config(warehouse_config(tmp_path, str(tmp_path / "new")))
 
 
+def test_a_folder_claimed_by_another_run_while_it_is_checked_is_not_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first runs started at once on a new folder: one writes the marker after the other
+    found no marker and before it listed the folder. The marker is no stranger."""
+    from pipelines import warehouse_root
+
+    new = tmp_path / "new"
+    new.mkdir()
+    looked = warehouse_root.is_warehouse
+
+    def claimed_just_after(folder: Path) -> bool:
+        found = looked(folder)
+        (folder / MARKER).write_text("claimed by the other run")
+        return found
+
+    monkeypatch.setattr(warehouse_root, "is_warehouse", claimed_just_after)
+    assert warehouse_root.check_root(new) == new
+    (new / MARKER).unlink()
+    (new / "notes.txt").write_text("")
+    with pytest.raises(ValueError, match=r"not empty \(notes.txt\)"):
+        warehouse_root.check_root(new)
+
+
 def test_a_warehouse_made_before_the_marker_is_recognised_and_migrated(tmp_path: Path) -> None:
     old = tmp_path / "old"
     (old / "runs").mkdir(parents=True)
