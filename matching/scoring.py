@@ -185,9 +185,7 @@ def _chunks(linker: Linker, engine: Engine, n: int, floor: float) -> Iterator[Ch
         # One chunk means no chunk filter at all (the plain, fastest blocking SQL).
         chunk = {"left_chunk": (left, n), "right_chunk": (right, n)} if n > 1 else {}
         blocked = linker.inference.compute_blocked_pairs_for_predict_chunk(**chunk)
-        by_key = engine.query(
-            f"SELECT match_key, count(*) AS n FROM {blocked.physical_name} GROUP BY match_key"
-        )
+        by_key = _count_by_key(engine, blocked)
         scored = linker.inference.predict_chunk(
             **chunk, threshold_match_probability=floor, warning_mode="never"
         )
@@ -208,14 +206,24 @@ def _sliced_chunks(linker: Linker, engine: Engine, n: int, floor: float) -> Iter
     frequencies; a chunk then reads its pairs and the records of its two partitions (``2 n``
     passes in all) and is scored by the same SQL Splink's chunks are. Every pair lands in
     exactly one chunk, so the scores are the same."""
-    settings = linker._settings_obj
-    info = settings.column_info_settings
     con = engine.db_api.duckdb_con  # type: ignore[attr-defined]
     folder = engine.scratch_folder("slices")
+    try:
+        yield from _score_partitioned(linker, engine, folder, n, floor)
+    finally:
+        for chunk in range(n):
+            con.execute(f"DROP VIEW IF EXISTS __gr_records_{chunk}")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _score_partitioned(
+    linker: Linker, engine: Engine, folder: Path, n: int, floor: float
+) -> Iterator[Chunk]:
+    """:func:`_sliced_chunks`' work, in the scratch ``folder`` that function always removes."""
+    info = linker._settings_obj.column_info_settings
+    con = engine.db_api.duckdb_con  # type: ignore[attr-defined]
     blocked = linker.inference.compute_blocked_pairs_for_predict()
-    by_key = engine.query(
-        f"SELECT match_key, count(*) AS n FROM {blocked.physical_name} GROUP BY match_key"
-    )
+    by_key = _count_by_key(engine, blocked)
     part = f"CAST(hash({{}}) % {n} AS INTEGER)"
     con.execute(
         f"COPY (SELECT *, {part.format('join_key_l')} AS l, {part.format('join_key_r')} AS r "
@@ -240,39 +248,32 @@ def _sliced_chunks(linker: Linker, engine: Engine, n: int, floor: float) -> Iter
         "(FORMAT PARQUET, PARTITION_BY (c))"
     )
     scored_any = False
-    try:
-        for left, right in product(range(n), repeat=2):
-            pairs = folder / "pairs" / f"l={left}" / f"r={right}"
-            if not pairs.is_dir():  # no pair has its sides in these two partitions
-                continue
-            # Names of their own per chunk: Splink reuses a table whose SQL it has seen.
-            views = {
-                "p": (f"__gr_pairs_{left}_{right}", pairs),
-                "l": (f"__gr_records_{left}", folder / "records" / f"c={left}"),
-                "r": (f"__gr_records_{right}", folder / "records" / f"c={right}"),
-            }
-            for name, path in views.values():
-                con.execute(
-                    f"CREATE OR REPLACE VIEW {name} AS "
-                    f"SELECT * FROM read_parquet({_literal(path / '*.parquet')})"
-                )
-            scored = _score_slice(linker, {k: name for k, (name, _) in views.items()}, floor)
-            con.execute(f"DROP VIEW {views['p'][0]}")
-            logger.info("scored chunk %d/%d x %d/%d", left + 1, n, right + 1, n)
-            yield by_key, scored
-            by_key = by_key.clear()  # every pair is counted with the first chunk
-            scored_any = True
-        if not scored_any:  # not one pair was blocked: an empty table of Splink's columns
-            yield (
-                by_key,
-                linker.inference.predict_chunk(
-                    threshold_match_probability=floor, warning_mode="never"
-                ),
+    for left, right in product(range(n), repeat=2):
+        pairs = folder / "pairs" / f"l={left}" / f"r={right}"
+        if not pairs.is_dir():  # no pair has its sides in these two partitions
+            continue
+        # Names of their own per chunk: Splink reuses a table whose SQL it has seen.
+        views = {
+            "p": (f"__gr_pairs_{left}_{right}", pairs),
+            "l": (f"__gr_records_{left}", folder / "records" / f"c={left}"),
+            "r": (f"__gr_records_{right}", folder / "records" / f"c={right}"),
+        }
+        for name, path in views.values():
+            con.execute(
+                f"CREATE OR REPLACE VIEW {name} AS "
+                f"SELECT * FROM read_parquet({_literal(path / '*.parquet')})"
             )
-    finally:
-        for chunk in range(n):
-            con.execute(f"DROP VIEW IF EXISTS __gr_records_{chunk}")
-        shutil.rmtree(folder, ignore_errors=True)
+        scored = _score_slice(linker, {k: name for k, (name, _) in views.items()}, floor)
+        con.execute(f"DROP VIEW {views['p'][0]}")
+        logger.info("scored chunk %d/%d x %d/%d", left + 1, n, right + 1, n)
+        yield by_key, scored
+        by_key = by_key.clear()  # every pair is counted with the first chunk
+        scored_any = True
+    if not scored_any:  # not one pair was blocked: an empty table of Splink's columns
+        yield (
+            by_key,
+            linker.inference.predict_chunk(threshold_match_probability=floor, warning_mode="never"),
+        )
 
 
 def _score_slice(linker: Linker, views: dict[str, str], floor: float) -> SplinkDataFrame:
@@ -302,6 +303,13 @@ def _score_slice(linker: Linker, views: dict[str, str], floor: float) -> SplinkD
         predict_from_comparison_vectors_sqls_using_settings(settings, floor, None)
     )
     return api.sql_pipeline_to_splink_dataframe(pipeline)
+
+
+def _count_by_key(engine: Engine, blocked: SplinkDataFrame) -> pl.DataFrame:
+    """Blocked pairs per ``match_key`` (the index of the blocking rule that found them)."""
+    return engine.query(
+        f"SELECT match_key, count(*) AS n FROM {blocked.physical_name} GROUP BY match_key"
+    )
 
 
 def _literal(path: Path) -> str:

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import polars as pl
+import pytest
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 
@@ -70,3 +71,20 @@ def test_chunks_with_nothing_blocked_give_an_empty_pairs_table(tmp_path: Path) -
     assert pairs.height == 0
     assert {"record_key_l", "record_key_r", "match_probability"} <= set(pairs.columns)
     assert set(by_rule.values()) == {0}
+
+
+def test_a_chunk_that_fails_leaves_no_partitioned_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matching import scoring
+
+    def fails(*_: object) -> None:
+        raise RuntimeError("chunk failed")
+
+    monkeypatch.setattr(scoring, "_score_slice", fails)
+    rng = random.Random(7)
+    emails = [f"u{rng.randrange(10)}@example.com" for _ in range(20)]
+    frames = {"a": _records("a", emails[:10], rng), "b": _records("b", emails[10:], rng)}
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        _scores(frames, 2, tmp_path / "fails")
+    assert not list((tmp_path / "fails").rglob("slices-*"))
