@@ -356,3 +356,29 @@ def test_undo_and_skips_made_in_one_process_are_seen_and_used_by_another(
     assert decisions.active() == []
     nothing = one.post("/review/undo", data={"csrf_token": csrf})
     assert "Nothing to undo." in nothing.text  # the first process sees the list emptied
+
+
+class _LockedFor:
+    """A connection whose journal-mode switch finds the file locked ``times`` times."""
+
+    def __init__(self, times: int, error: str = "database is locked") -> None:
+        self.times, self.error, self.calls = times, error, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.times:
+            raise sqlite3.OperationalError(self.error)
+
+
+def test_the_switch_to_wal_waits_for_another_process_holding_the_database() -> None:
+    from workspace.security import _write_ahead_log
+
+    held = _LockedFor(3)
+    _write_ahead_log(held)  # type: ignore[arg-type]
+    assert held.calls == 4
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _write_ahead_log(_LockedFor(10**6), wait=0.0)  # type: ignore[arg-type]
+    broken = _LockedFor(1, "file is not a database")
+    with pytest.raises(sqlite3.OperationalError, match="not a database"):
+        _write_ahead_log(broken)  # type: ignore[arg-type]
+    assert broken.calls == 1

@@ -138,6 +138,24 @@ def _statements(serial: str) -> list[str]:
     return [s.strip() for s in _TABLES.format(serial=serial).split(";") if s.strip()]
 
 
+def _write_ahead_log(conn: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Switch the database to WAL, waiting for other processes that hold it.
+
+    SQLite answers "database is locked" at once, without its busy handler, when another
+    connection holds the file while this one changes the journal mode (two server processes
+    starting together on a new session database), so the switch is retried until ``wait``
+    seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class _SqliteBackend:
     """One connection per process, used under a lock (requests run in a thread pool); WAL so
     readers in other processes are not blocked by a writer; every process waits for the
@@ -152,7 +170,7 @@ class _SqliteBackend:
                 str(path), timeout=30, isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA busy_timeout = 30000")
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            _write_ahead_log(self._conn)
             self._conn.execute("PRAGMA synchronous = NORMAL")
             with self._transaction(write=True) as query:
                 for statement in _statements("INTEGER PRIMARY KEY AUTOINCREMENT"):
