@@ -33,6 +33,9 @@ _PORT_FLAGS = (
     "admin.port.grpc",
 )
 
+_VOLUME_SIZE_MB = 64
+_MAX_VOLUMES = 2000
+
 
 @dataclass(frozen=True)
 class S3Endpoint:
@@ -124,6 +127,13 @@ class LocalS3Server:
             "-webdav=false",
             "-admin.ui=false",
             "-master.telemetry=false",
+            # Every bucket is its own collection with its own volumes. Left at 0, the volume
+            # count is free disk / volume size (about 1 GiB here), so a test session creating
+            # a hundred buckets ran out of volumes ("no free volumes left") on a small disk.
+            # Volumes are sparse files, so a fixed, generous count with small volumes costs
+            # nothing until written.
+            f"-master.volumeSizeLimitMB={_VOLUME_SIZE_MB}",
+            f"-volume.max={_MAX_VOLUMES}",
         ]
         env = {
             **os.environ,
