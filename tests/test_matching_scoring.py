@@ -1,6 +1,6 @@
-"""Scoring in chunks: the pairs blocked once and read back a chunk at a time are the pairs
-Splink blocks and scores in one go, and a run where nothing is blocked still gives the
-pairs table its columns."""
+"""Scoring on DuckDB: the pairs blocked once and read back from files, in one chunk or a chunk
+at a time, are the pairs Splink's own ``predict`` blocks and scores in one go, and a run where
+nothing is blocked still gives the pairs table its columns."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 
 from matching.config import MatchingConfig
-from matching.engine import open_engine
+from matching.engine import Engine, open_engine
 from matching.scoring import score_pairs
 
 
@@ -28,28 +28,45 @@ def _records(source: str, emails: list[str], rng: random.Random) -> pl.DataFrame
     )
 
 
+def _linker(engine: Engine, frames: dict[str, pl.DataFrame]) -> Linker:
+    settings = SettingsCreator(
+        link_type="link_and_dedupe",
+        unique_id_column_name="record_key",
+        comparisons=[cl.ExactMatch("email"), cl.JaroWinklerAtThresholds("name")],
+        blocking_rules_to_generate_predictions=[block_on("email"), block_on("name")],
+        probability_two_random_records_match=0.01,
+        retain_intermediate_calculation_columns=True,
+    )
+    inputs = [engine.register(frame, source) for source, frame in frames.items()]
+    return Linker(inputs, settings, log_level=None)
+
+
 def _scores(frames: dict[str, pl.DataFrame], chunks: int, work: Path) -> tuple[pl.DataFrame, dict]:
     config = MatchingConfig(predict_chunks=chunks)
     with open_engine(config, work) as engine:
-        settings = SettingsCreator(
-            link_type="link_and_dedupe",
-            unique_id_column_name="record_key",
-            comparisons=[cl.ExactMatch("email"), cl.JaroWinklerAtThresholds("name")],
-            blocking_rules_to_generate_predictions=[block_on("email"), block_on("name")],
-            probability_two_random_records_match=0.01,
-            retain_intermediate_calculation_columns=True,
-        )
-        inputs = [engine.register(frame, source) for source, frame in frames.items()]
-        linker = Linker(inputs, settings, log_level=None)
-        scores = score_pairs(linker, engine, config, records=60)
+        scores = score_pairs(_linker(engine, frames), engine, config, records=60)
     return scores.pairs.sort("record_key_l", "record_key_r"), scores.pairs_by_rule
 
 
-def test_chunks_blocked_once_score_exactly_the_pairs_of_one_chunk(tmp_path: Path) -> None:
+def _splink_predict(frames: dict[str, pl.DataFrame], work: Path) -> pl.DataFrame:
+    """The pairs at or above ``review_lower`` by Splink's own ``predict``."""
+    config = MatchingConfig()
+    with open_engine(config, work) as engine:
+        predictions = _linker(engine, frames).inference.predict()
+        return engine.query(
+            "SELECT record_key_l, record_key_r, CAST(match_probability AS DOUBLE) AS p "
+            f"FROM {predictions.physical_name} WHERE match_probability >= {config.review_lower}"
+        ).sort("record_key_l", "record_key_r")
+
+
+def test_chunks_blocked_once_score_exactly_the_pairs_splink_predicts(tmp_path: Path) -> None:
     rng = random.Random(5)
     emails = [f"u{rng.randrange(25)}@example.com" for _ in range(60)]
     frames = {"a": _records("a", emails[:30], rng), "b": _records("b", emails[30:], rng)}
     whole, whole_rules = _scores(frames, 1, tmp_path / "one")
+    splink = _splink_predict(frames, tmp_path / "splink")
+    assert whole.select("record_key_l", "record_key_r").equals(splink.drop("p"))
+    assert whole["match_probability"].to_list() == pytest.approx(splink["p"].to_list(), abs=1e-12)
     for chunks in (2, 4):
         chunked, chunked_rules = _scores(frames, chunks, tmp_path / f"n{chunks}")
         assert chunked_rules == whole_rules
@@ -67,10 +84,11 @@ def test_chunks_with_nothing_blocked_give_an_empty_pairs_table(tmp_path: Path) -
         )
         for source in ("a", "b")
     }
-    pairs, by_rule = _scores(frames, 3, tmp_path / "none")
-    assert pairs.height == 0
-    assert {"record_key_l", "record_key_r", "match_probability"} <= set(pairs.columns)
-    assert set(by_rule.values()) == {0}
+    for chunks in (1, 3):
+        pairs, by_rule = _scores(frames, chunks, tmp_path / f"none-{chunks}")
+        assert pairs.height == 0
+        assert {"record_key_l", "record_key_r", "match_probability"} <= set(pairs.columns)
+        assert set(by_rule.values()) == {0}
 
 
 def test_a_chunk_that_fails_leaves_no_partitioned_files(
@@ -85,6 +103,7 @@ def test_a_chunk_that_fails_leaves_no_partitioned_files(
     rng = random.Random(7)
     emails = [f"u{rng.randrange(10)}@example.com" for _ in range(20)]
     frames = {"a": _records("a", emails[:10], rng), "b": _records("b", emails[10:], rng)}
-    with pytest.raises(RuntimeError, match="chunk failed"):
-        _scores(frames, 2, tmp_path / "fails")
-    assert not list((tmp_path / "fails").rglob("slices-*"))
+    for chunks in (1, 2):
+        with pytest.raises(RuntimeError, match="chunk failed"):
+            _scores(frames, chunks, tmp_path / f"fails-{chunks}")
+        assert not list((tmp_path / f"fails-{chunks}").rglob("slices-*"))
