@@ -135,7 +135,7 @@ def run(records: int, keep: bool = False) -> dict[str, Any]:
                         "kind": "file",
                         "path": "x.csv",
                         "id_column": "id",
-                        "mapping": {},
+                        "mapping": {"email": "e"},
                     }
                 ],
             }

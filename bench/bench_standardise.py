@@ -588,7 +588,7 @@ def build(rows: int, root: Path, seed: int) -> PipelineConfig:
         path = warehouse.accepted(RUN_ID, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         source_records(people, name, n, rng).write_parquet(path)
-    base = {"kind": "file", "format": "csv", "id_column": "id", "mapping": {}}
+    base = {"kind": "file", "format": "csv", "id_column": "id", "mapping": {"email": "e"}}
     return PipelineConfig.model_validate(
         {
             "warehouse": {"path": str(root)},

@@ -50,7 +50,7 @@ def main() -> None:
                 "validation": {"expectations_dir": str(REPO / "expectations")},
                 "sources": [
                     {"name": "bench", "kind": "file", "path": "none.csv", "id_column": "id",
-                     "mapping": {}}
+                     "mapping": {"email": "e"}}
                 ],
             }
         )  # fmt: skip

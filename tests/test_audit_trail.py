@@ -29,7 +29,13 @@ def make_config(root: Path) -> PipelineConfig:
         {
             "warehouse": {"path": str(root)},
             "sources": [
-                {"name": "crm", "kind": "file", "path": "crm.csv", "id_column": "id", "mapping": {}}
+                {
+                    "name": "crm",
+                    "kind": "file",
+                    "path": "crm.csv",
+                    "id_column": "id",
+                    "mapping": {"email": "e"},
+                }
             ],
             "backup": {"enabled": False},
         }
@@ -172,7 +178,7 @@ def review_config(tmp_path: Path) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(
         "warehouse:\n  path: warehouse\n"
-        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
     )
     wh = Warehouse(tmp_path / "warehouse")
     staged = wh.staged_accepted(RUN)

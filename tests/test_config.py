@@ -144,6 +144,23 @@ def test_source_kind_needs_its_location(tmp_path: Path) -> None:
         load_config(write(tmp_path, text))
 
 
+def test_a_source_that_maps_nothing_is_rejected_but_one_attribute_is_enough(
+    tmp_path: Path,
+) -> None:
+    empty = GOOD.replace(
+        "    mapping:\n      first_name: fname\n      email: mail\n", "    mapping: {}\n"
+    )
+    with pytest.raises(ConfigError, match="mapping maps no field") as err:
+        load_config(write(tmp_path, empty))
+    assert "sources[0] (line 2)" in str(err.value)
+    text = (
+        empty
+        + "    attributes: {loyalty_no: card}\n"
+        + "matching:\n  attributes:\n    loyalty_no: {kind: identifier}\n"
+    )
+    assert load_config(write(tmp_path, text)).source("crm").attributes == {"loyalty_no": "card"}
+
+
 def test_duplicate_source_names_are_rejected(tmp_path: Path) -> None:
     text = GOOD + "".join(GOOD.splitlines(keepends=True)[1:])
     with pytest.raises(ConfigError, match="two sources are named 'crm'"):
@@ -179,7 +196,7 @@ def test_a_task_timeout_for_an_unknown_task_names_the_key(tmp_path: Path) -> Non
     path = tmp_path / "pipeline.yaml"
     path.write_text(
         "sources:\n- {name: crm, kind: file, path: crm.csv, id_column: id, "
-        "mapping: {email: email}}\norchestration:\n  task_timeout_minutes: {matching: 60}\n"
+        "mapping: {email: e}}\norchestration:\n  task_timeout_minutes: {matching: 60}\n"
     )
     with pytest.raises(
         ConfigError, match=r"orchestration\.task_timeout_minutes.*'matching' is not a task"

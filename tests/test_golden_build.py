@@ -33,7 +33,13 @@ def config(warehouse_dir: Path) -> PipelineConfig:
         {
             "warehouse": {"path": str(warehouse_dir)},
             "sources": [
-                {"name": "crm", "kind": "file", "path": "crm.csv", "id_column": "id", "mapping": {}}
+                {
+                    "name": "crm",
+                    "kind": "file",
+                    "path": "crm.csv",
+                    "id_column": "id",
+                    "mapping": {"email": "e"},
+                }
             ],
         }
     )

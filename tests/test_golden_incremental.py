@@ -30,7 +30,13 @@ def make_config(warehouse_dir: Path, survivorship: dict[str, Any] | None = None)
     payload: dict[str, Any] = {
         "warehouse": {"path": str(warehouse_dir)},
         "sources": [
-            {"name": "crm", "kind": "file", "path": "crm.csv", "id_column": "id", "mapping": {}}
+            {
+                "name": "crm",
+                "kind": "file",
+                "path": "crm.csv",
+                "id_column": "id",
+                "mapping": {"email": "e"},
+            }
         ],
     }
     if survivorship is not None:

@@ -24,7 +24,7 @@ def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(
         "warehouse:\n  path: warehouse\n"
-        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
     )
     wh = Warehouse(warehouse)
     queue = pl.DataFrame(
@@ -234,7 +234,7 @@ def test_list_without_any_match_run_says_what_to_run(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
         "warehouse:\n  path: warehouse\n"
-        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
     )
     code, _, exc = golden("review", "list", config=path)
     assert code != 0 and "up to the 'match' stage" in str(exc)

@@ -32,7 +32,13 @@ def make_config(root: Path) -> PipelineConfig:
         {
             "warehouse": {"path": str(root)},
             "sources": [
-                {"name": "crm", "kind": "file", "path": "crm.csv", "id_column": "id", "mapping": {}}
+                {
+                    "name": "crm",
+                    "kind": "file",
+                    "path": "crm.csv",
+                    "id_column": "id",
+                    "mapping": {"email": "e"},
+                }
             ],
         }
     )

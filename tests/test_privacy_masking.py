@@ -51,7 +51,7 @@ def test_each_mask_shows_only_what_it_promises(mask: str, value: object, expecte
 def write_config(tmp_path: Path, privacy: str) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(
-        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
         + privacy
     )
     return path
@@ -112,7 +112,13 @@ def make_config(root: Path, roles: dict[str, object] | None = None) -> PipelineC
     data: dict[str, object] = {
         "warehouse": {"path": str(root)},
         "sources": [
-            {"name": "crm", "kind": "file", "path": "crm.csv", "id_column": "id", "mapping": {}}
+            {
+                "name": "crm",
+                "kind": "file",
+                "path": "crm.csv",
+                "id_column": "id",
+                "mapping": {"email": "e"},
+            }
         ],
         "backup": {"enabled": False},
     }

@@ -81,8 +81,8 @@ def published_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path.write_text(
         "warehouse:\n  path: warehouse\n"
         "sources:\n"
-        "  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
-        "  - {name: web, kind: file, path: web.csv, id_column: id, mapping: {}}\n"
+        "  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
+        "  - {name: web, kind: file, path: web.csv, id_column: id, mapping: {email: e}}\n"
         "review_due:\n  invalid_contact_runs: 2\n  stale_after_days_by_source: {web: 10000}\n"
     )
     config = load_config(path)
@@ -189,7 +189,7 @@ def test_publish_carries_the_last_refresh_and_erasure_removes_the_subject(
 def test_an_unknown_source_in_the_review_config_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
-        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
         "review_due:\n  stale_after_days_by_source: {shop: 30}\n"
     )
     with pytest.raises(Exception, match="shop"):
@@ -208,8 +208,8 @@ def merged_config(tmp_path: Path) -> Path:
     path.write_text(
         "warehouse:\n  path: warehouse\n"
         "sources:\n"
-        "  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
-        "  - {name: web, kind: file, path: web.csv, id_column: id, mapping: {}}\n"
+        "  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
+        "  - {name: web, kind: file, path: web.csv, id_column: id, mapping: {email: e}}\n"
         "review_due:\n  golden_id_columns: {crm: mdm_ref}\n"
     )
     config = load_config(path)
@@ -298,7 +298,7 @@ def test_a_golden_id_column_the_source_does_not_send_is_a_clear_error(
 def test_a_golden_id_column_of_an_unknown_source_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
-        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
         "review_due:\n  golden_id_columns: {shop: mdm_ref}\n"
     )
     with pytest.raises(Exception, match=r"review_due.golden_id_columns names unknown .*shop"):

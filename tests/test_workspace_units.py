@@ -154,7 +154,7 @@ def test_users_cli_reads_the_password_from_stdin_and_never_prints_it(tmp_path: P
     config = tmp_path / "config.yaml"
     config.write_text(
         "warehouse:\n  path: warehouse\n"
-        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {}}\n"
+        "sources:\n  - {name: crm, kind: file, path: crm.csv, id_column: id, mapping: {email: e}}\n"
     )
 
     def golden(*args: str, stdin: str | None = None) -> str:

@@ -280,6 +280,13 @@ class SourceConfig(StrictModel):
             )
         if self.deletions.flag_column is not None and self.deletions.flag_column == self.id_column:
             raise ValueError("deletions.flag_column cannot be the id column")
+        if not self.mapping and not self.attributes:
+            # Every record of such a source would stage empty: nothing to validate, match on or
+            # survive, and no error until stewards find customers made of blank rows.
+            raise ValueError(
+                "mapping maps no field and attributes names no column, so every record would "
+                "stage empty: map at least one canonical field (e.g. mapping: {email: <column>})"
+            )
         return self
 
     @property
