@@ -142,6 +142,12 @@ class MatchingConfig(BaseModel):
     """Spark master URL when ``engine`` is spark."""
     spark_driver_memory: str = "2g"
     """Driver memory for the local Spark session (ignored when a session already exists)."""
+    spark_training: Literal["duckdb", "spark"] = "duckdb"
+    """Where the model is trained when ``engine`` is spark: ``duckdb`` (in the driver, on the
+    features it already holds) or ``spark``. Training is a few hundred small queries over
+    sampled pairs, whose cost on Spark is planning and code generation per query, not data:
+    on one machine it was 95% of Spark's CPU, a fixed cost that no cluster shortens. Scoring,
+    the part that grows with the records, runs on Spark either way, with the same model."""
     spark_conf: dict[str, str | bool | int | float] = Field(default_factory=dict)
     """Further Spark settings for the session the match stage starts (``spark.executor.memory``,
     ``spark.sql.shuffle.partitions``...), applied last so they win over the stage's own. On a

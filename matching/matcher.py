@@ -269,34 +269,33 @@ def match_records(
             pairs = pl.concat([reused, scores.pairs.select(reused.columns)])
         else:
             model = _read_model(model_path) if model_path is not None else None
-            linker = _linker(engine, features, model, model_path, plan=model_plan)
-            clock.lap("load")
-            if model_path is not None:
-                saved = read_tf_tables(model_path.parent / TF_DIR, tf_columns(model or {}))
-                register_tf_tables(linker, engine, saved)
-                if saved:
-                    logger.info(
-                        "scoring with the %d term-frequency table(s) saved beside %s",
-                        len(saved),
-                        model_path,
-                    )
-                training = _report_of(linker)
-            else:
-                training = train_model(
-                    linker, config, engine.u_sampling_chunks, model_plan, features, must_link
+            if model is None and engine.name == "spark" and config.spark_training == "duckdb":
+                model, training, labels = _trained_on_duckdb(
+                    config, work_dir, features, model_plan, must_link, cannot_link
                 )
-                if must_link or cannot_link:
-                    labels = learn_from_labels(
-                        linker,
-                        engine,
-                        features,
-                        must_link,
-                        cannot_link,
-                        config.match_threshold,
-                        config.min_m_probability,
-                    )
                 labels.digest = digest
-            clock.lap("train")
+                clock.lap("train")
+                linker = _linker(engine, features, model, None)
+                clock.lap("load")
+            else:
+                linker = _linker(engine, features, model, model_path, plan=model_plan)
+                clock.lap("load")
+                if model_path is not None:
+                    saved = read_tf_tables(model_path.parent / TF_DIR, tf_columns(model or {}))
+                    register_tf_tables(linker, engine, saved)
+                    if saved:
+                        logger.info(
+                            "scoring with the %d term-frequency table(s) saved beside %s",
+                            len(saved),
+                            model_path,
+                        )
+                    training = _report_of(linker)
+                else:
+                    training, labels = _train(
+                        linker, engine, config, model_plan, features, must_link, cannot_link
+                    )
+                    labels.digest = digest
+                clock.lap("train")
             features, whole = _set_aside(
                 features, _compared_fields(linker.misc.save_model_to_json()), work_dir
             )
@@ -678,6 +677,55 @@ def _linker(
         return Linker(inputs, model, log_level=None)
     except (ValueError, KeyError, TypeError) as exc:
         raise MatchingInputError(f"saved model {origin} cannot be used: {exc}") from exc
+
+
+def _train(
+    linker: Linker,
+    engine: Engine,
+    config: MatchingConfig,
+    plan: ModelPlan,
+    features: pl.DataFrame,
+    must_link: list[tuple[str, str]],
+    cannot_link: list[tuple[str, str]],
+) -> tuple[TrainingReport, LabelReport]:
+    """Train ``linker``'s model in place, then learn from the stewards' labels if any."""
+    training = train_model(linker, config, engine.u_sampling_chunks, plan, features, must_link)
+    labels = LabelReport()
+    if must_link or cannot_link:
+        labels = learn_from_labels(
+            linker,
+            engine,
+            features,
+            must_link,
+            cannot_link,
+            config.match_threshold,
+            config.min_m_probability,
+        )
+    return training, labels
+
+
+def _trained_on_duckdb(
+    config: MatchingConfig,
+    work_dir: Path,
+    features: pl.DataFrame,
+    plan: ModelPlan,
+    must_link: list[tuple[str, str]],
+    cannot_link: list[tuple[str, str]],
+) -> tuple[dict[str, Any], TrainingReport, LabelReport]:
+    """The model for a Spark run, trained on DuckDB in this process (``spark_training``).
+
+    Training draws its pairs from samples and blocks, and Spark spends each of its few hundred
+    queries planning and generating code rather than reading data; the features are already in
+    this process, so DuckDB trains on them in seconds and Spark scores with the result."""
+    duckdb_config = config.model_copy(update={"engine": "duckdb"})
+    with open_engine(duckdb_config, work_dir / "duckdb_training") as engine:
+        linker = _linker(engine, features, None, None, plan=plan)
+        training, labels = _train(
+            linker, engine, duckdb_config, plan, features, must_link, cannot_link
+        )
+        model = linker.misc.save_model_to_json()
+    logger.info("model trained on DuckDB in the driver; Spark scores with it")
+    return model, training, labels
 
 
 def _explained_pairs(

@@ -304,10 +304,12 @@ def test_steward_decisions_override_the_model(matched: Matched, tmp_path: Path) 
 
 
 @pytest.mark.spark
-def test_the_spark_engine_scores_the_same_model_into_the_same_clusters(
+def test_the_spark_engine_trains_on_duckdb_and_scores_into_the_same_clusters(
     matched: Matched, tmp_path: Path
 ) -> None:
-    """Splink's Spark backend (PySpark local mode) runs the model trained on DuckDB.
+    """By default (``spark_training: duckdb``) a Spark run trains its model on DuckDB in the
+    driver, so the model is DuckDB's to the last digit, and Splink's Spark backend (PySpark
+    local mode) scores with it.
 
     Tolerance: the two backends implement the string similarities separately (DuckDB built-ins
     against Splink's Scala UDFs), so a pair whose similarity sits exactly on a level threshold
@@ -327,16 +329,16 @@ def test_the_spark_engine_scores_the_same_model_into_the_same_clusters(
     sample = matched.staged.filter(pl.col("record_key").is_in(keys.implode()))
     small = {"max_pairs_for_u": 50_000, "em_max_pairs": 50_000}
     duck = match_records(sample, MatchingConfig(**small), work_dir=tmp_path / "duckdb")
-    assert duck.model is not None
-    model = tmp_path / "model.json"
-    model.write_text(json.dumps(duck.model))
     spark = match_records(
-        sample,
-        MatchingConfig(engine="spark", **small),
-        work_dir=tmp_path / "spark",
-        model_path=model,
+        sample, MatchingConfig(engine="spark", **small), work_dir=tmp_path / "spark"
     )
-    assert spark.summary.engine == "spark"
+    assert duck.model is not None and spark.model is not None
+    assert spark.summary.engine == "spark" and spark.summary.trained
+    assert spark.summary.em_sessions == duck.summary.em_sessions
+    assert _parameters(spark.model) == pytest.approx(_parameters(duck.model), abs=1e-12)
+    assert spark.model["probability_two_random_records_match"] == pytest.approx(
+        duck.model["probability_two_random_records_match"], rel=1e-9
+    )
     assert spark.summary.pairs_scored == duck.summary.pairs_scored
     agreement = pairwise_scores(spark.clusters, duck.clusters.rename({"cluster_id": "entity_id"}))
     assert agreement.f1 >= 0.99, agreement
@@ -346,11 +348,23 @@ def test_the_spark_engine_scores_the_same_model_into_the_same_clusters(
     assert worst is not None and worst < 1e-9
 
 
+def _parameters(model: dict) -> dict[tuple[str, int, str], float]:
+    """Every trained m and u of a saved model, by comparison, level and kind."""
+    return {
+        (comparison["output_column_name"], i, kind): level[kind]
+        for comparison in model["comparisons"]
+        for i, level in enumerate(comparison["comparison_levels"])
+        for kind in ("m_probability", "u_probability")
+        if level.get(kind) is not None
+    }
+
+
 @pytest.mark.spark
 def test_the_spark_engine_trains_a_model_as_good_as_duckdbs(
     matched: Matched, tmp_path: Path
 ) -> None:
-    """Training (u by random sampling, then expectation maximisation) runs on Spark too.
+    """With ``spark_training: spark``, training (u by random sampling, then expectation
+    maximisation) runs on Spark too.
 
     Deterministic: Splink 5 (pinned) picks the u sample and any EM sample by a hash of each
     record's id, not by ``rand()``, whose draw on Spark depends on how the rows happen to be
@@ -373,7 +387,9 @@ def test_the_spark_engine_trains_a_model_as_good_as_duckdbs(
     small = {"max_pairs_for_u": 50_000, "em_max_pairs": 50_000}
     duck = match_records(sample, MatchingConfig(**small), work_dir=tmp_path / "duckdb")
     spark = match_records(
-        sample, MatchingConfig(engine="spark", **small), work_dir=tmp_path / "spark"
+        sample,
+        MatchingConfig(engine="spark", spark_training="spark", **small),
+        work_dir=tmp_path / "spark",
     )
     assert spark.summary.engine == "spark"
     assert spark.summary.trained and spark.model is not None
