@@ -437,6 +437,43 @@ def test_scoring_in_chunks_gives_the_same_pairs_and_clusters(
     assert chunked.clusters.sort("record_key").equals(whole.clusters.sort("record_key"))
 
 
+def test_suggested_pairs_carry_the_scores_the_run_gave_them(
+    matched: Matched, tmp_path: Path
+) -> None:
+    """Suggestions are scored by a linker over their own records, with the run's term
+    frequencies registered, not by one over every record: a pair the run scored gets the same
+    probability and weight, term-frequency adjustments included."""
+    from matching.config import MatchingConfig
+    from matching.matcher import match_records
+
+    out = match_records(
+        matched.staged,
+        MatchingConfig(),
+        work_dir=tmp_path,
+        model_path=matched.match_dir / "model.json",
+    )
+    assert out.model is not None
+    assert any(
+        level.get("tf_adjustment_column")
+        for comparison in out.model["comparisons"]
+        for level in comparison["comparison_levels"]
+    ), "the model should adjust some level for term frequencies"
+
+    def ordered(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(
+            pl.min_horizontal("record_key_l", "record_key_r").alias("a"),
+            pl.max_horizontal("record_key_l", "record_key_r").alias("b"),
+            "match_probability",
+            "match_weight",
+        )
+
+    both = ordered(out.training_pairs).join(ordered(out.pairs), on=["a", "b"], suffix="_run")
+    assert both.height >= 10, both.height
+    for column in ("match_probability", "match_weight"):
+        worst = (both[column] - both[f"{column}_run"]).abs().max()
+        assert worst is not None and worst < 1e-9, (column, worst)
+
+
 def test_pairs_are_scored_in_more_chunks_as_the_records_grow_unless_configured() -> None:
     from matching.config import MatchingConfig
     from matching.scoring import PREDICT_CHUNK_RECORDS, predict_chunks
