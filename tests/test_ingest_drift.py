@@ -12,6 +12,7 @@ import yaml
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import SchemaDriftError, SourceError
 from pipelines.ingest import ingest_source
+from pipelines.ingest.mapping import mapped_frame
 
 
 def make_config(tmp_path: Path, **source: Any) -> PipelineConfig:
@@ -64,6 +65,38 @@ def test_one_file_of_a_folder_missing_a_mapped_column_names_that_file(tmp_path: 
         ingest_source(make_config(tmp_path, path="crm", format="csv"), "run1", "crm")
 
 
+def test_a_json_lines_batch_where_no_record_has_a_mapped_key_reads_it_as_null(
+    tmp_path: Path,
+) -> None:
+    """A shop API that leaves out an unknown birthday sends a delta where nobody has one: the
+    key is absent from the whole file, which is data, not a changed export."""
+    mapping = {"first_name": "fname", "email": "mail", "date_of_birth": "birthday"}
+    config = make_config(tmp_path, path="shop.jsonl", mapping=mapping, delivery="delta")
+    shop = tmp_path / "shop.jsonl"
+    shop.write_text('{"id": "1", "fname": "Ann", "mail": "a@x"}\n{"id": "2", "fname": "Bo"}\n')
+    first = ingest_source(config, "run1", "crm")
+    assert first.absent_keys == ["birthday"]
+    assert first.rows_landed == 2
+    mapped = mapped_frame(
+        pl.read_parquet(first.current_path), config.source("crm"), missing_as_null=True
+    )
+    assert mapped["raw_date_of_birth"].to_list() == [None, None]
+    assert mapped["raw_email"].to_list() == ["a@x", None]
+
+    shop.write_text('{"id": "3", "fname": "Cy", "mail": "c@x", "birthday": "1990-01-02"}\n')
+    second = ingest_source(config, "run2", "crm")
+    assert second.absent_keys == []
+    mapped = mapped_frame(pl.read_parquet(second.current_path), config.source("crm"))
+    by_key = dict(mapped.select("record_key", "raw_date_of_birth").iter_rows())
+    assert by_key == {"crm:1": None, "crm:2": None, "crm:3": "1990-01-02"}
+
+
+def test_a_json_lines_batch_without_its_id_key_is_still_drift(tmp_path: Path) -> None:
+    (tmp_path / "shop.jsonl").write_text('{"customer": "1", "fname": "Ann", "mail": "a@x"}\n')
+    with pytest.raises(SchemaDriftError, match=r"column 'id' \(its id_column\)"):
+        ingest_source(make_config(tmp_path, path="shop.jsonl"), "run1", "crm")
+
+
 def test_new_columns_are_reported_against_the_last_batch_and_landed(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     (tmp_path / "crm.csv").write_text("id,fname,mail,city\n1,Ann,a@x,Oslo\n")
@@ -112,8 +145,6 @@ def test_duplicate_header_names_are_refused(tmp_path: Path) -> None:
 
 
 def test_mapped_frame_of_the_current_set_keeps_working(tmp_path: Path) -> None:
-    from pipelines.ingest.mapping import mapped_frame
-
     config = make_config(tmp_path)
     (tmp_path / "crm.csv").write_text("id,fname,mail\n1,Ann,a@x\n")
     result = ingest_source(config, "run1", "crm")

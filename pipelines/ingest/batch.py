@@ -35,7 +35,7 @@ from pipelines.ingest.changes import (
 from pipelines.ingest.chunks import RawChunk, Reject
 from pipelines.ingest.current import build_current
 from pipelines.ingest.deletions import PENDING
-from pipelines.ingest.drift import dropped_columns, new_columns
+from pipelines.ingest.drift import absent_keys, dropped_columns, new_columns
 from pipelines.ingest.landing import RawBatchWriter
 from pipelines.ingest.lineage import BatchContext, land_chunk, lineage_schema, reland_chunk
 from pipelines.ingest.readers import read_source
@@ -201,6 +201,11 @@ def ingest_source(
     batch_columns = tally.columns
     added = new_columns(batch_columns, expected) if batch_columns else []
     dropped = dropped_columns(batch_columns, expected) if batch_columns else []
+    absent = absent_keys(src, batch_columns) if batch_columns else []
+    if absent:
+        logger.warning(
+            "%s: no record of this batch has the mapped key(s) %s; read as null", src.name, absent
+        )
     if added:
         logger.warning("%s: new column(s) %s (schema drift; landed as sent)", src.name, added)
     if dropped:
@@ -243,6 +248,7 @@ def ingest_source(
         columns=batch_columns,
         new_columns=added,
         dropped_columns=dropped,
+        absent_keys=absent,
         watermark_before=since,
         watermark_after=watermark_after,
         origins=tally.origins,

@@ -170,7 +170,9 @@ class SourceConfig(StrictModel):
     """Canonical field -> source column, or a list of columns whose values are joined with a
     space, skipping empty ones (a house number and a street name, ``[street_number, street]``).
     ``name.first`` or ``contact.phones[0]`` reads inside a nested JSON Lines object or list
-    (or a Parquet struct) when no column has that whole name."""
+    (or a Parquet struct) when no column has that whole name. A mapped column missing from a
+    delivery stops the source (schema drift), except a JSON Lines key that no record of the
+    batch carries: that is null for the batch, and reported as the ingest's ``absent_keys``."""
 
     attributes: dict[str, str | list[str]] = Field(default_factory=dict)
     """Extra matching attribute -> source column (or columns joined with a space): a national
@@ -310,6 +312,14 @@ class SourceConfig(StrictModel):
         """The source columns of an extra matching attribute, in joining order."""
         columns = self.attributes.get(name, [])
         return [columns] if isinstance(columns, str) else list(columns)
+
+    @property
+    def omits_empty_keys(self) -> bool:
+        """JSON Lines: a record leaves out a key it has no value for (a shop API that omits an
+        unknown birthday), so a mapped key that no record of a batch carries is read as null
+        and reported (``IngestResult.absent_keys``), not failed as schema drift: a small delta
+        where nobody gave a birthday is ordinary data, not a changed export."""
+        return self.format == "jsonl"
 
     @property
     def mapped_columns(self) -> list[str]:

@@ -2,8 +2,11 @@
 
 Columns the pipeline needs (the id, the update timestamp and every mapped column) must be there:
 their absence is a :class:`SchemaDriftError` naming the source, the file and the column, because
-going on would quietly null a field for every record. Columns nobody expected are only reported:
-sources grow columns all the time and the raw layer keeps them anyway.
+going on would quietly null a field for every record. JSON Lines is the exception for mapped
+keys (not the id or the update time): a record leaves out a key it has no value for, so a key no
+record of a batch carries is null in that batch, and reported (:func:`absent_keys`). Columns
+nobody expected are only reported: sources grow columns all the time and the raw layer keeps
+them anyway.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterable
 
 from pipelines.errors import SchemaDriftError, SourceError
 from pipelines.ingest.config import SourceConfig
-from pipelines.ingest.mapping import column_reference
+from pipelines.ingest.mapping import column_reference, unresolved_references
 from pipelines.schema import LINEAGE_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -48,10 +51,12 @@ def check_columns(source: SourceConfig, origin: str, columns: Iterable[str]) -> 
         )
     # Only a mapping may read inside a nested column; ids and update times are whole columns.
     whole = {source.id_column, source.updated_at_column}
+    optional = set(source.mapped_columns) - whole if source.omits_empty_keys else set()
     missing = [
         (c, why)
         for c, why in required_columns(source).items()
-        if (c not in present if c in whole else column_reference(c, present) is None)
+        if c not in optional
+        and (c not in present if c in whole else column_reference(c, present) is None)
     ]
     if missing:
         described = "; ".join(f"column {c!r} ({why})" for c, why in missing)
@@ -60,6 +65,14 @@ def check_columns(source: SourceConfig, origin: str, columns: Iterable[str]) -> 
             f"Its columns are {present}.{_delimiter_hint(source, present)} "
             "Fix the source or the source's config."
         )
+
+
+def absent_keys(source: SourceConfig, columns: Iterable[str]) -> list[str]:
+    """Mapped keys of a JSON Lines source that no record of the batch carries, read as null
+    (empty for other formats, whose missing mapped columns :func:`check_columns` fails)."""
+    if not source.omits_empty_keys:
+        return []
+    return unresolved_references(source, list(columns))
 
 
 def _delimiter_hint(source: SourceConfig, present: list[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 
 class IngestResult(BaseModel):
@@ -61,6 +61,9 @@ class IngestResult(BaseModel):
     """Columns nobody expected (schema drift; reported, not fatal)."""
     dropped_columns: list[str]
     """Expected, unmapped columns the source no longer sends."""
+    absent_keys: list[str] = Field(default_factory=list)
+    """Mapped keys of a JSON Lines source that no record of this batch carries, read as null
+    (``SourceConfig.omits_empty_keys``)."""
     watermark_before: datetime | None
     watermark_after: datetime | None
     origins: list[str]

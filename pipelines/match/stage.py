@@ -279,6 +279,8 @@ def _with_attributes(
             refs = []
             for reference in source.attribute_columns(name):
                 resolved = column_reference(reference, columns)
+                if resolved is None and source.omits_empty_keys:
+                    continue  # no record of the source carries the key: null
                 if resolved is None:
                     raise StageInputError(
                         f"{path}: source {source.name!r} has no column {reference!r} named "
