@@ -137,7 +137,9 @@ def _wait_for(cluster: Cluster, processes: dict[str, subprocess.Popen], ready) -
             last = cluster.status()
             if ready(last):
                 return
-        except OSError as exc:  # the web UI is not listening yet
+        except (OSError, json.JSONDecodeError) as exc:
+            # The web UI is not listening yet, or answers with its HTML page before the JSON
+            # endpoint is up (seen once on a loaded CI machine).
             last = exc
         # Waits on the master process (returns early if it exits): the poll interval, not a
         # wait for readiness.
