@@ -77,9 +77,7 @@ def test_a_json_lines_batch_where_no_record_has_a_mapped_key_reads_it_as_null(
     first = ingest_source(config, "run1", "crm")
     assert first.absent_keys == ["birthday"]
     assert first.rows_landed == 2
-    mapped = mapped_frame(
-        pl.read_parquet(first.current_path), config.source("crm"), missing_as_null=True
-    )
+    mapped = mapped_frame(pl.read_parquet(first.current_path), config.source("crm"))
     assert mapped["raw_date_of_birth"].to_list() == [None, None]
     assert mapped["raw_email"].to_list() == ["a@x", None]
 

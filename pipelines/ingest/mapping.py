@@ -45,10 +45,11 @@ def mapped_frame(
     ``trust_rank``. Raw values are cast to text and otherwise untouched.
 
     A mapped column the frame lacks is an error, unless ``missing_as_null`` (privacy's
-    readers of older batches, where drift was reported when they were ingested; a JSON Lines
-    source's records, which leave out keys they have no value for)."""
+    readers of older batches, where drift was reported when they were ingested) or the source
+    is JSON Lines, whose records leave out keys they have no value for
+    (``SourceConfig.omits_empty_keys``)."""
     missing = unresolved_references(source, df.columns)
-    if missing and not missing_as_null:
+    if missing and not (missing_as_null or source.omits_empty_keys):
         from pipelines.errors import SchemaDriftError
 
         raise SchemaDriftError(

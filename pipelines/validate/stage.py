@@ -114,11 +114,7 @@ def validate_source(
     suite = source_suite(config, source)
     check_columns(suite, SOURCE_SUITE_COLUMNS, "source (lineage, raw_<field>, trust_rank)")
     try:
-        frame = mapped_frame(
-            pl.read_parquet(current),
-            source_config,
-            missing_as_null=source_config.omits_empty_keys,
-        )
+        frame = mapped_frame(pl.read_parquet(current), source_config)
     except SchemaDriftError as exc:
         raise SchemaDriftError(f"{exc}{_read_from(warehouse, run_id, source)}") from None
     hashes = row_hashes(frame)
