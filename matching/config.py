@@ -131,7 +131,8 @@ class MatchingConfig(BaseModel):
     than 60 GB of temporary files, in sixteen chunks a sixteenth of it. On DuckDB the pairs
     are blocked once and a chunk reads its pairs and records from files partitioned by record,
     so each chunk costs little beyond its own pairs. The scores are the same whatever ``n``
-    is."""
+    is. A Spark run whose driver blocks the pairs (``spark_training: duckdb``) scores them in
+    one query instead, and Spark spills what its executors cannot hold."""
     waterfall_pairs: int = Field(20, ge=0, le=500)
     """Review pairs (a seeded sample) explained in the waterfall chart."""
     memory_limit: str = "4GB"
@@ -143,11 +144,15 @@ class MatchingConfig(BaseModel):
     spark_driver_memory: str = "2g"
     """Driver memory for the local Spark session (ignored when a session already exists)."""
     spark_training: Literal["duckdb", "spark"] = "duckdb"
-    """Where the model is trained when ``engine`` is spark: ``duckdb`` (in the driver, on the
-    features it already holds) or ``spark``. Training is a few hundred small queries over
-    sampled pairs, whose cost on Spark is planning and code generation per query, not data:
-    on one machine it was 95% of Spark's CPU, a fixed cost that no cluster shortens. Scoring,
-    the part that grows with the records, runs on Spark either way, with the same model."""
+    """Where the work over records is done when ``engine`` is spark: ``duckdb`` (in the
+    driver, on the features it already holds) or ``spark``. That work is training the model,
+    counting the term frequencies and blocking the pairs. Training is a few hundred small
+    queries over sampled pairs, whose cost on Spark is planning and code generation per query,
+    not data: on one machine it was 95% of Spark's CPU, a fixed cost that no cluster shortens.
+    Blocking is a self-join per rule, which DuckDB's hash joins do in seconds at a million
+    records and Spark's sort-merge joins in about a minute of two cores. Scoring the pairs,
+    the part that grows fastest, runs on Spark either way, with the same model. Choose
+    ``spark`` only where the features do not fit in the driver."""
     spark_conf: dict[str, str | bool | int | float] = Field(default_factory=dict)
     """Further Spark settings for the session the match stage starts (``spark.executor.memory``,
     ``spark.sql.shuffle.partitions``...), applied last so they win over the stage's own. On a

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,11 +71,16 @@ class Engine:
             self._read_parquet(path), dataset_display_name=dataset_name, table_name=table_name
         )
 
+    def register_file(self, path: Path, table_name: str) -> SplinkDataFrame:
+        """A Parquet file another engine wrote (DuckDB in the driver, for a Spark run), as a
+        table of this backend; it is read where it lies, not loaded."""
+        self._registered.append(table_name)
+        return self.db_api.register(self._read_parquet(path), table_name=table_name)
+
     def scratch_folder(self, prefix: str) -> Path:
         """A new folder for files the stage writes and reads back while the engine is open."""
-        folder = self.exchange_dir / f"{prefix}-{next(self._exchanged)}"
-        folder.mkdir()
-        return folder
+        # A name of its own even where a crashed run left its folders in a reused work dir.
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=self.exchange_dir))
 
     def to_polars(self, table: SplinkDataFrame) -> pl.DataFrame:
         """Read a Splink result table back as a Polars frame: through Arrow in-process

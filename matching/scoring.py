@@ -95,10 +95,15 @@ def score_pairs(
     *,
     records: int,
     settle_over: int | None = None,
+    blocked: Path | None = None,
 ) -> Scores:
     """Block, count and score every chunk; return the pairs at or above ``review_lower``.
 
     ``records``: how many records the linker holds (it sets the number of chunks).
+
+    ``blocked``: the pairs already blocked, by :func:`write_blocked_pairs` over the same
+    records and rules (DuckDB in the driver, for a Spark run): they are scored as they are, in
+    one query, rather than blocked again.
 
     ``settle_over`` (the number of records, for a model trained in this run and not calibrated
     by steward labels): the prior is then made consistent with the scores
@@ -117,11 +122,12 @@ def score_pairs(
     weights: list[pl.DataFrame] = []
     floor = near_miss_floor(config.review_lower)
     predictions: list[SplinkDataFrame] = []
-    chunks = (
-        _sliced_chunks(linker, engine, n, floor)
-        if engine.name == "duckdb"
-        else _chunks(linker, engine, n, floor)
-    )
+    if blocked is not None:
+        chunks = _blocked_elsewhere(linker, engine, blocked, floor)
+    elif engine.name == "duckdb":
+        chunks = _sliced_chunks(linker, engine, n, floor)
+    else:
+        chunks = _chunks(linker, engine, n, floor)
     # closing: a failure mid-way still removes the chunks' files while the engine is open.
     with closing(chunks):
         for blocked_by_key, scored in chunks:
@@ -194,6 +200,36 @@ def _chunks(linker: Linker, engine: Engine, n: int, floor: float) -> Iterator[Ch
         if n > 1:
             logger.info("scored chunk %d/%d x %d/%d", left, n, right, n)
         yield by_key, scored
+
+
+def write_blocked_pairs(linker: Linker, engine: Engine, path: Path) -> int:
+    """Block every pair of ``linker``'s records on DuckDB and write them to ``path`` as
+    Splink's blocked-pairs table (``match_key``, ``join_key_l``, ``join_key_r``), for
+    :func:`score_pairs` to score on another engine; returns the number of pairs.
+
+    For a Spark run whose driver trains on DuckDB (``matching.spark_training``): the driver
+    holds the records anyway, and DuckDB's hash joins block a million of them in seconds,
+    where Spark's sort-merge joins, one shuffle and two sorts of every record per rule, took
+    about a minute of two cores."""
+    con = engine.db_api.duckdb_con  # type: ignore[attr-defined]
+    blocked = linker.inference.compute_blocked_pairs_for_predict()
+    try:
+        # COPY answers with the number of rows it wrote.
+        ((count,),) = con.execute(
+            f"COPY (SELECT * FROM {blocked.physical_name}) TO {_literal(path)} (FORMAT PARQUET)"
+        ).fetchall()
+    finally:
+        blocked.drop_table_from_database_and_remove_from_cache()
+    return int(count)
+
+
+def _blocked_elsewhere(linker: Linker, engine: Engine, path: Path, floor: float) -> Iterator[Chunk]:
+    """The pairs :func:`write_blocked_pairs` wrote, scored by Splink in one query."""
+    table = engine.register_file(path, f"__gr_blocked_pairs_{id(linker)}")
+    blocked = linker.table_management.register_blocked_pairs_for_predict(table)
+    by_key = _count_by_key(engine, blocked)
+    scored = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+    yield by_key, scored
 
 
 def _sliced_chunks(linker: Linker, engine: Engine, n: int, floor: float) -> Iterator[Chunk]:

@@ -1,6 +1,7 @@
 """Scoring on DuckDB: the pairs blocked once and read back from files, in one chunk or a chunk
-at a time, are the pairs Splink's own ``predict`` blocks and scores in one go, and a run where
-nothing is blocked still gives the pairs table its columns."""
+at a time, are the pairs Splink's own ``predict`` blocks and scores in one go, pairs blocked
+beforehand into a file (as a Spark run's driver does) score the same, and a run where nothing
+is blocked still gives the pairs table its columns."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from splink import Linker, SettingsCreator, block_on
 
 from matching.config import MatchingConfig
 from matching.engine import Engine, open_engine
-from matching.scoring import score_pairs
+from matching.scoring import score_pairs, write_blocked_pairs
 
 
 def _records(source: str, emails: list[str], rng: random.Random) -> pl.DataFrame:
@@ -28,12 +29,14 @@ def _records(source: str, emails: list[str], rng: random.Random) -> pl.DataFrame
     )
 
 
-def _linker(engine: Engine, frames: dict[str, pl.DataFrame]) -> Linker:
+def _linker(
+    engine: Engine, frames: dict[str, pl.DataFrame], rules: tuple[str, ...] = ("email", "name")
+) -> Linker:
     settings = SettingsCreator(
         link_type="link_and_dedupe",
         unique_id_column_name="record_key",
         comparisons=[cl.ExactMatch("email"), cl.JaroWinklerAtThresholds("name")],
-        blocking_rules_to_generate_predictions=[block_on("email"), block_on("name")],
+        blocking_rules_to_generate_predictions=[block_on(rule) for rule in rules],
         probability_two_random_records_match=0.01,
         retain_intermediate_calculation_columns=True,
     )
@@ -41,11 +44,24 @@ def _linker(engine: Engine, frames: dict[str, pl.DataFrame]) -> Linker:
     return Linker(inputs, settings, log_level=None)
 
 
-def _scores(frames: dict[str, pl.DataFrame], chunks: int, work: Path) -> tuple[pl.DataFrame, dict]:
+def _scores(
+    frames: dict[str, pl.DataFrame], chunks: int, work: Path, blocked: Path | None = None
+) -> tuple[pl.DataFrame, dict]:
     config = MatchingConfig(predict_chunks=chunks)
     with open_engine(config, work) as engine:
-        scores = score_pairs(_linker(engine, frames), engine, config, records=60)
+        linker = _linker(engine, frames)
+        scores = score_pairs(linker, engine, config, records=60, blocked=blocked)
     return scores.pairs.sort("record_key_l", "record_key_r"), scores.pairs_by_rule
+
+
+def _blocked_beforehand(
+    frames: dict[str, pl.DataFrame], work: Path, rules: tuple[str, ...] = ("email", "name")
+) -> tuple[Path, int]:
+    """The pairs of ``frames`` blocked by one engine into a file, as a Spark run's driver does."""
+    path = work / f"blocked-{'-'.join(rules)}.parquet"
+    with open_engine(MatchingConfig(), work / f"blocker-{'-'.join(rules)}") as engine:
+        written = write_blocked_pairs(_linker(engine, frames, rules), engine, path)
+    return path, written
 
 
 def _splink_predict(frames: dict[str, pl.DataFrame], work: Path) -> pl.DataFrame:
@@ -76,6 +92,26 @@ def test_chunks_blocked_once_score_exactly_the_pairs_splink_predicts(tmp_path: P
     assert whole["record_key_r"].str.starts_with("b").any()
 
 
+def test_pairs_blocked_beforehand_score_as_pairs_the_scoring_engine_blocks(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(5)
+    emails = [f"u{rng.randrange(25)}@example.com" for _ in range(60)]
+    frames = {"a": _records("a", emails[:30], rng), "b": _records("b", emails[30:], rng)}
+    whole, whole_rules = _scores(frames, 1, tmp_path / "here")
+    path, written = _blocked_beforehand(frames, tmp_path)
+    # A chunk count is ignored: pairs blocked elsewhere are scored in one query.
+    scored, rules = _scores(frames, 3, tmp_path / "scorer", blocked=path)
+    assert written == sum(whole_rules.values()) > 50
+    assert rules == whole_rules
+    assert scored.equals(whole) and whole.height >= 10
+    # The file's pairs are what is scored: blocked on e-mail alone, no pair is blocked on name.
+    by_email, written = _blocked_beforehand(frames, tmp_path, ("email",))
+    _, rules = _scores(frames, 1, tmp_path / "email-only", blocked=by_email)
+    email_rule, name_rule = list(whole_rules)
+    assert rules == {email_rule: written, name_rule: 0} and written == whole_rules[email_rule]
+
+
 def test_chunks_with_nothing_blocked_give_an_empty_pairs_table(tmp_path: Path) -> None:
     rng = random.Random(6)
     frames = {
@@ -84,8 +120,12 @@ def test_chunks_with_nothing_blocked_give_an_empty_pairs_table(tmp_path: Path) -
         )
         for source in ("a", "b")
     }
-    for chunks in (1, 3):
-        pairs, by_rule = _scores(frames, chunks, tmp_path / f"none-{chunks}")
+    path, written = _blocked_beforehand(frames, tmp_path)
+    assert written == 0
+    runs = [(chunks, None) for chunks in (1, 3)] + [(1, path)]
+    for chunks, blocked in runs:
+        work = tmp_path / f"none-{chunks}-{blocked is not None}"
+        pairs, by_rule = _scores(frames, chunks, work, blocked)
         assert pairs.height == 0
         assert {"record_key_l", "record_key_r", "match_probability"} <= set(pairs.columns)
         assert set(by_rule.values()) == {0}

@@ -309,7 +309,9 @@ def test_the_spark_engine_trains_on_duckdb_and_scores_into_the_same_clusters(
 ) -> None:
     """By default (``spark_training: duckdb``) a Spark run trains its model on DuckDB in the
     driver, so the model is DuckDB's to the last digit, and Splink's Spark backend (PySpark
-    local mode) scores with it.
+    local mode) scores with it. The driver also counts the term frequencies and blocks the
+    pairs, so Spark builds neither (no such table among its checkpoints) and scores exactly
+    the pairs DuckDB blocks, rule by rule.
 
     Tolerance: the two backends implement the string similarities separately (DuckDB built-ins
     against Splink's Scala UDFs), so a pair whose similarity sits exactly on a level threshold
@@ -340,6 +342,17 @@ def test_the_spark_engine_trains_on_duckdb_and_scores_into_the_same_clusters(
         duck.model["probability_two_random_records_match"], rel=1e-9
     )
     assert spark.summary.pairs_scored == duck.summary.pairs_scored
+    # Rule by rule (each engine quotes the columns of a rule its own way).
+    by_rule = [list(m.summary.pairs_by_rule.values()) for m in (spark, duck)]
+    assert by_rule[0] == by_rule[1]
+    assert spark.tf_tables.keys() == duck.tf_tables.keys() and spark.tf_tables
+    for column, table in duck.tf_tables.items():
+        assert spark.tf_tables[column].sort(column).equals(table.sort(column)), column
+    built_by_spark = {p.name for p in (tmp_path / "spark" / "spark_checkpoints").rglob("*")}
+    assert built_by_spark, "Spark checkpointed nothing: did it score at all?"
+    assert not {
+        n for n in built_by_spark if n.startswith(("__splink__df_tf_", "__splink__blocked"))
+    }
     agreement = pairwise_scores(spark.clusters, duck.clusters.rename({"cluster_id": "entity_id"}))
     assert agreement.f1 >= 0.99, agreement
     both = duck.pairs.join(spark.pairs, on=["record_key_l", "record_key_r"], suffix="_spark")
