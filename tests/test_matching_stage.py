@@ -373,6 +373,58 @@ def _parameters(model: dict) -> dict[tuple[str, int, str], float]:
 
 
 @pytest.mark.spark
+def test_steward_decisions_give_a_spark_run_the_clusters_they_give_duckdb(
+    matched: Matched, tmp_path: Path
+) -> None:
+    """Must-links and cannot-links reach the model trained in a Spark run's driver and the
+    clusters Spark's scores make: both engines apply them alike and cluster alike."""
+    if shutil.which("java") is None:
+        from conftest import skip_or_fail
+
+        skip_or_fail("Java is not installed; PySpark local mode needs it")
+    from matching.config import MatchingConfig
+    from matching.matcher import match_records
+
+    customers = matched.truth["entity_id"].unique().sort().head(250)
+    truth = matched.truth.filter(pl.col("entity_id").is_in(customers.implode()))
+    sample = matched.staged.filter(pl.col("record_key").is_in(truth["record_key"].implode()))
+    held = truth.filter(pl.col("record_key").is_in(sample["record_key"].implode()))
+    groups = (
+        held.group_by("entity_id")
+        .agg(pl.col("record_key").sort())
+        .filter(pl.col("record_key").list.len() >= 2)
+        .sort("entity_id")["record_key"]
+        .to_list()
+    )
+    assert len(groups) >= 6, "the sample needs customers with more than one record"
+    # One customer's two records kept apart; two customers' records merged into one.
+    cannot = [(groups[0][0], groups[0][1])]
+    must = [(groups[1][0], groups[2][0])]
+    small = {"max_pairs_for_u": 50_000, "em_max_pairs": 50_000}
+    runs = {
+        engine: match_records(
+            sample,
+            MatchingConfig(engine=engine, **small),
+            must_link=must,
+            cannot_link=cannot,
+            work_dir=tmp_path / engine,
+        )
+        for engine in ("duckdb", "spark")
+    }
+    for run in runs.values():
+        cluster_of = dict(run.clusters.select("record_key", "cluster_id").iter_rows())
+        assert cluster_of[cannot[0][0]] != cluster_of[cannot[0][1]]
+        assert cluster_of[must[0][0]] == cluster_of[must[0][1]]
+    duck, spark = runs["duckdb"], runs["spark"]
+    assert spark.summary.must_links_applied == duck.summary.must_links_applied
+    assert spark.summary.cannot_links_applied == duck.summary.cannot_links_applied
+    assert spark.model is not None and duck.model is not None
+    assert _parameters(spark.model) == pytest.approx(_parameters(duck.model), abs=1e-12)
+    agreement = pairwise_scores(spark.clusters, duck.clusters.rename({"cluster_id": "entity_id"}))
+    assert agreement.f1 >= 0.99, agreement
+
+
+@pytest.mark.spark
 def test_the_spark_engine_trains_a_model_as_good_as_duckdbs(
     matched: Matched, tmp_path: Path
 ) -> None:
