@@ -63,19 +63,20 @@ class Engine:
         reports for an input's records; ``table_name`` names a helper table instead."""
         if not table_name:
             table_name = f"input_{len(self._registered)}_{dataset_name or 'table'}"
-        self._registered.append(table_name)
         path = self.exchange_dir / f"in-{next(self._exchanged)}-{table_name}.parquet"
         # lz4: read back a few times within the stage, kept only until it ends.
         frame.write_parquet(path, compression="lz4")
+        return self.register_file(path, table_name, dataset_name)
+
+    def register_file(
+        self, path: Path, table_name: str, dataset_name: str | None = None
+    ) -> SplinkDataFrame:
+        """A Parquet file (one :meth:`register` wrote, or another engine: DuckDB in the driver,
+        for a Spark run) as a table of this backend; it is read where it lies, not loaded."""
+        self._registered.append(table_name)
         return self.db_api.register(
             self._read_parquet(path), dataset_display_name=dataset_name, table_name=table_name
         )
-
-    def register_file(self, path: Path, table_name: str) -> SplinkDataFrame:
-        """A Parquet file another engine wrote (DuckDB in the driver, for a Spark run), as a
-        table of this backend; it is read where it lies, not loaded."""
-        self._registered.append(table_name)
-        return self.db_api.register(self._read_parquet(path), table_name=table_name)
 
     def scratch_folder(self, prefix: str) -> Path:
         """A new folder for files the stage writes and reads back while the engine is open."""

@@ -319,16 +319,11 @@ def test_the_spark_engine_trains_on_duckdb_and_scores_into_the_same_clusters(
     co-clustered pairs and every pair both engines score must get the same probability to
     within 1e-9; on this sample they agree exactly.
     """
-    if shutil.which("java") is None:
-        from conftest import skip_or_fail
-
-        skip_or_fail("Java is not installed; PySpark local mode needs it")
+    _require_java()
     from matching.config import MatchingConfig
     from matching.matcher import match_records
 
-    customers = matched.truth["entity_id"].unique().sort().head(250)
-    keys = matched.truth.filter(pl.col("entity_id").is_in(customers.implode()))["record_key"]
-    sample = matched.staged.filter(pl.col("record_key").is_in(keys.implode()))
+    sample, _ = _first_customers(matched, 250)
     small = {"max_pairs_for_u": 50_000, "em_max_pairs": 50_000}
     duck = match_records(sample, MatchingConfig(**small), work_dir=tmp_path / "duckdb")
     spark = match_records(
@@ -361,6 +356,22 @@ def test_the_spark_engine_trains_on_duckdb_and_scores_into_the_same_clusters(
     assert worst is not None and worst < 1e-9
 
 
+def _require_java() -> None:
+    if shutil.which("java") is None:
+        from conftest import skip_or_fail
+
+        skip_or_fail("Java is not installed; PySpark local mode needs it")
+
+
+def _first_customers(matched: Matched, customers: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The staged records of the first ``customers`` true customers (by id), and their truth
+    rows (those of records that were staged)."""
+    first = matched.truth["entity_id"].unique().sort().head(customers)
+    truth = matched.truth.filter(pl.col("entity_id").is_in(first.implode()))
+    sample = matched.staged.filter(pl.col("record_key").is_in(truth["record_key"].implode()))
+    return sample, truth.filter(pl.col("record_key").is_in(sample["record_key"].implode()))
+
+
 def _parameters(model: dict) -> dict[tuple[str, int, str], float]:
     """Every trained m and u of a saved model, by comparison, level and kind."""
     return {
@@ -378,17 +389,11 @@ def test_steward_decisions_give_a_spark_run_the_clusters_they_give_duckdb(
 ) -> None:
     """Must-links and cannot-links reach the model trained in a Spark run's driver and the
     clusters Spark's scores make: both engines apply them alike and cluster alike."""
-    if shutil.which("java") is None:
-        from conftest import skip_or_fail
-
-        skip_or_fail("Java is not installed; PySpark local mode needs it")
+    _require_java()
     from matching.config import MatchingConfig
     from matching.matcher import match_records
 
-    customers = matched.truth["entity_id"].unique().sort().head(250)
-    truth = matched.truth.filter(pl.col("entity_id").is_in(customers.implode()))
-    sample = matched.staged.filter(pl.col("record_key").is_in(truth["record_key"].implode()))
-    held = truth.filter(pl.col("record_key").is_in(sample["record_key"].implode()))
+    sample, held = _first_customers(matched, 250)
     groups = (
         held.group_by("entity_id")
         .agg(pl.col("record_key").sort())
@@ -438,17 +443,11 @@ def test_the_spark_engine_trains_a_model_as_good_as_duckdbs(
     different pairs for u and the u values differ by up to 0.002; m from expectation
     maximisation, which both run on the same blocked pairs, agrees to about 1e-6 here, and
     both models must cluster the sample about as well against the ground truth."""
-    if shutil.which("java") is None:
-        from conftest import skip_or_fail
-
-        skip_or_fail("Java is not installed; PySpark local mode needs it")
+    _require_java()
     from matching.config import MatchingConfig
     from matching.matcher import match_records
 
-    customers = matched.truth["entity_id"].unique().sort().head(300)
-    truth = matched.truth.filter(pl.col("entity_id").is_in(customers.implode()))
-    sample = matched.staged.filter(pl.col("record_key").is_in(truth["record_key"].implode()))
-    truth = truth.filter(pl.col("record_key").is_in(sample["record_key"].implode()))
+    sample, truth = _first_customers(matched, 300)
     small = {"max_pairs_for_u": 50_000, "em_max_pairs": 50_000}
     duck = match_records(sample, MatchingConfig(**small), work_dir=tmp_path / "duckdb")
     spark = match_records(
