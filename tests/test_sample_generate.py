@@ -270,6 +270,24 @@ def test_config_can_name_a_warehouse_and_live_elsewhere(tmp_path: Path) -> None:
     assert config.backup.prefix == "nightly"
 
 
+def test_a_generated_config_backs_up_to_a_local_server_and_says_how_to_start_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trying a sample out needs no cloud credentials: its backups go to a local S3 server
+    beside its config, and a run without that server running says how to start it."""
+    from pipelines.backup.store import ENDPOINT_ENV, ObjectStore
+    from pipelines.errors import ConfigError
+
+    info = generate_sample(tmp_path / "data", customers=20, seed=3)
+    config = load_config(info.config_path)
+    assert config.backup.local_server_dir == tmp_path / "data" / ".s3data"
+    assert "golden s3 start --data-dir .s3data" in info.config_path.read_text()
+    monkeypatch.delenv(ENDPOINT_ENV, raising=False)
+    with pytest.raises(ConfigError) as raised:
+        ObjectStore(config.backup)
+    assert f"golden s3 start --data-dir {tmp_path / 'data' / '.s3data'}" in str(raised.value)
+
+
 # --- the committed example ---------------------------------------------------------------------
 def test_example_config_follows_the_demo_contract() -> None:
     raw = yaml.safe_load((EXAMPLES / "config.yaml").read_text(encoding="utf-8"))

@@ -74,6 +74,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"--locale {locale!r}: use en or zh_CN")
 
         from pipelines.sample import customers_for_records, generate_sample
+        from pipelines.sample.pipeline_config import local_s3_dir
 
         if customers is not None and records is not None:
             raise typer.BadParameter("give --customers or --records, not both")
@@ -107,6 +108,10 @@ def register(app: typer.Typer) -> None:
         print(f"  look-alike groups: {groups}; namesake pairs: {info.namesake_pairs}")
         print(f"  ground truth: {info.out_dir / info.files['ground_truth']}")
         print(f"  pipeline config: {info.config_path}")
+        print(
+            f"  backups: start their local S3 server with `golden s3 start --data-dir "
+            f"{local_s3_dir(info.config_path)}`"
+        )
         rate = info.total_records / seconds if seconds else 0.0
         print(f"  generated in {seconds:.1f} s ({rate:,.0f} records/s)")
 

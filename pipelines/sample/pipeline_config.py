@@ -118,13 +118,27 @@ def config_text(
     ]
     if expectations_dir is not None:
         config["validation"] = {"expectations_dir": _relative(expectations_dir, base)}
-    config["backup"] = {"bucket": "golden-backups", "prefix": backup_prefix}
+    config["backup"] = {
+        "bucket": "golden-backups",
+        "prefix": backup_prefix,
+        "local_server_dir": _relative(local_s3_dir(config_path), base),
+    }
     header = (
         "# Pipeline config for a generated sample (`golden generate-sample`).\n"
         "# Relative paths are relative to this file. Without a `warehouse` key the pipeline\n"
         "# writes to ./warehouse in the directory it is started from.\n"
+        "# Backups go to a local S3 server kept beside this file: start it from this folder\n"
+        "# with `golden s3 start --data-dir .s3data`,\n"
+        "# or remove backup.local_server_dir and set backup.endpoint_url and the key variables\n"
+        "# for a real store (AWS when no endpoint is set).\n"
     )
     return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100)
+
+
+def local_s3_dir(config_path: Path) -> Path:
+    """Where a generated sample's local S3 server keeps its data: beside the config, so the
+    sample's backups go with its folder and no credentials are needed to try it out."""
+    return config_path.resolve().parent / ".s3data"
 
 
 def _relative(path: Path, base: Path) -> str:
