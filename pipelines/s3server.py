@@ -33,6 +33,11 @@ _PORT_FLAGS = (
     "admin.port.grpc",
 )
 
+DATA_DIR_NAME = ".s3data"
+"""Folder the local server keeps its data in by default (``golden s3 start``, ``golden demo``,
+a generated sample's ``backup.local_server_dir``), relative to where it is started or to the
+config naming it."""
+
 _VOLUME_SIZE_MB = 64
 _MAX_VOLUMES = 2000
 

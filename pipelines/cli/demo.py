@@ -21,7 +21,7 @@ from pathlib import Path
 import typer
 
 from pipelines.config import load_config
-from pipelines.s3server import start_background
+from pipelines.s3server import DATA_DIR_NAME, start_background
 from pipelines.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         config: Path = typer.Option(ROOT / "examples" / "config.yaml", help="Pipeline config."),
         warehouse: Path = typer.Option(Path("warehouse"), help="Warehouse folder."),
-        s3_dir: Path = typer.Option(Path(".s3data"), help="Local S3 server data folder."),
+        s3_dir: Path = typer.Option(Path(DATA_DIR_NAME), help="Local S3 server data folder."),
         airflow_home: Path = typer.Option(Path(".airflow"), help="Local Airflow home."),
     ) -> None:
         """Run the main job on the bundled sample through Airflow, with a local S3 server."""

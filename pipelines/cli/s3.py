@@ -6,7 +6,11 @@ from pathlib import Path
 
 import typer
 
-DATA_DIR_OPTION = typer.Option(Path(".s3data"), "--data-dir", help="Where the server keeps data.")
+from pipelines.s3server import DATA_DIR_NAME
+
+DATA_DIR_OPTION = typer.Option(
+    Path(DATA_DIR_NAME), "--data-dir", help="Where the server keeps data."
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from pipelines.s3server import DATA_DIR_NAME
 from pipelines.sample.writers import FILE_NAMES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -121,14 +122,14 @@ def config_text(
     config["backup"] = {
         "bucket": "golden-backups",
         "prefix": backup_prefix,
-        "local_server_dir": _relative(local_s3_dir(config_path), base),
+        "local_server_dir": DATA_DIR_NAME,  # beside this file
     }
     header = (
         "# Pipeline config for a generated sample (`golden generate-sample`).\n"
         "# Relative paths are relative to this file. Without a `warehouse` key the pipeline\n"
         "# writes to ./warehouse in the directory it is started from.\n"
         "# Backups go to a local S3 server kept beside this file: start it from this folder\n"
-        "# with `golden s3 start --data-dir .s3data`,\n"
+        f"# with `golden s3 start --data-dir {DATA_DIR_NAME}`,\n"
         "# or remove backup.local_server_dir and set backup.endpoint_url and the key variables\n"
         "# for a real store (AWS when no endpoint is set).\n"
     )
@@ -138,7 +139,7 @@ def config_text(
 def local_s3_dir(config_path: Path) -> Path:
     """Where a generated sample's local S3 server keeps its data: beside the config, so the
     sample's backups go with its folder and no credentials are needed to try it out."""
-    return config_path.resolve().parent / ".s3data"
+    return config_path.resolve().parent / DATA_DIR_NAME
 
 
 def _relative(path: Path, base: Path) -> str:
